@@ -1,0 +1,446 @@
+//! The journal's on-disk entry format, version 1.
+//!
+//! An entry file is a fixed 16-byte header followed by a payload:
+//!
+//! | offset | size | field        | value                                                        |
+//! |-------:|-----:|--------------|--------------------------------------------------------------|
+//! | 0      | 4    | magic        | the bytes `C S J E` (`0x43 0x53 0x4a 0x45`)                   |
+//! | 4      | 2    | version      | little-endian `u16`, [`FORMAT_VERSION`] (1)                  |
+//! | 6      | 2    | reserved     | must be zero                                                 |
+//! | 8      | 4    | payload_len  | little-endian `u32`, at most [`MAX_PAYLOAD_LEN`] (1 MiB)     |
+//! | 12     | 4    | crc          | little-endian `u32`, CRC-32C (Castagnoli) of the payload     |
+//! | 16     | len  | payload      | an [`Entry`] encoded with postcard                           |
+//!
+//! The file holds exactly `16 + payload_len` bytes; anything after is an error.
+//!
+//! The payload is the postcard encoding (varint integers, length-prefixed sequences and strings,
+//! enum variants as a varint index) of this structure, fields in this order:
+//!
+//! ```text
+//! Entry        { seq: u64, kind: EntryKind, updates: [UpdateRecord] }
+//! EntryKind    = 0 Intent { atomic: bool } | 1 Commit
+//! UpdateRecord { target: str, temp: Option<str>, old: Content, new: Content,
+//!                increment: Option<Increment> }
+//! Increment    { path: str, content: Content }
+//! Content      = 0 Absent | 1 Unknown | 2 Present(Digest)
+//! Digest       { len: u64, blake3: [u8; 32] }
+//! ```
+//!
+//! An *intent* lists a transaction's updates and is made durable before anything else changes. A
+//! *commit* record (no updates) marks an atomic batch as past its commit point. Every path must be
+//! a safe [`RelPath`]; a temp path must be `<target's directory>/.crashsafe-<seq>-<index>.tmp`.
+//!
+//! Decoding is strict and bounded: it reads the header, refuses a payload over the cap before
+//! looking at it, checks the CRC, decodes, refuses trailing bytes and any encoding that does not
+//! re-encode to the same bytes, then checks every path. It never panics; it never allocates more
+//! than a small multiple of its (capped) input.
+
+use crate::path::{PathError, RelPath};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The four bytes every entry file starts with.
+pub const MAGIC: [u8; 4] = *b"CSJE";
+/// The format version this code writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+/// The header's length in bytes.
+pub const HEADER_LEN: usize = 16;
+/// The largest payload accepted: 1 MiB.
+pub const MAX_PAYLOAD_LEN: usize = 1 << 20;
+/// The largest entry file: header plus the largest payload.
+pub const MAX_ENTRY_LEN: usize = HEADER_LEN + MAX_PAYLOAD_LEN;
+
+/// The length and BLAKE3 hash of a file's content.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Digest {
+    /// The content's length in bytes.
+    pub len: u64,
+    /// BLAKE3 of the content.
+    pub blake3: [u8; 32],
+}
+
+impl Digest {
+    /// The digest of `data`.
+    pub fn of(data: &[u8]) -> Digest {
+        Digest { len: data.len() as u64, blake3: *blake3::hash(data).as_bytes() }
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}B:", self.len)?;
+        for b in &self.blake3[..6] {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a file holds, as far as an entry knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Content {
+    /// No file at that name.
+    Absent,
+    /// Content not known when the entry was written (streamed from a reader).
+    Unknown,
+    /// A regular file with this digest.
+    Present(Digest),
+}
+
+/// An increment file written beside an update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncrementRecord {
+    /// Where the increment goes.
+    pub path: RelPath,
+    /// What it holds once complete.
+    pub content: Content,
+}
+
+/// One update of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateRecord {
+    /// The file replaced, created or deleted.
+    pub target: RelPath,
+    /// The temp file renamed over the target; `None` for a deletion.
+    pub temp: Option<RelPath>,
+    /// The target's content before the update.
+    pub old: Content,
+    /// The target's content after it (`Absent` for a deletion).
+    pub new: Content,
+    /// The increment written with the update.
+    pub increment: Option<IncrementRecord>,
+}
+
+/// What an entry file records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntryKind {
+    /// A transaction's updates, durable before any of them starts.
+    Intent {
+        /// All-or-nothing: recovery rolls the whole batch back or forward.
+        atomic: bool,
+    },
+    /// An atomic batch has passed its commit point: every temp file and increment is durable.
+    Commit,
+}
+
+/// One journal entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The transaction's sequence number; entries are recovered in this order.
+    pub seq: u64,
+    /// Intent or commit record.
+    pub kind: EntryKind,
+    /// The updates (empty for a commit record).
+    pub updates: Vec<UpdateRecord>,
+}
+
+/// The temp file name for update `index` of transaction `seq`, in the target's directory.
+pub fn temp_path(target: &RelPath, seq: u64, index: usize) -> RelPath {
+    let dir = target.parent().unwrap_or_else(RelPath::root);
+    dir.join(&format!(".crashsafe-{seq:016x}-{index}.tmp"))
+        .expect("a generated temp name is a plain component")
+}
+
+/// Why bytes are not a valid entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Fewer bytes than the header, or than the header's payload length says.
+    #[error("entry is truncated: {found} bytes where {expected} were expected")]
+    Truncated {
+        /// Bytes needed.
+        expected: usize,
+        /// Bytes present.
+        found: usize,
+    },
+    /// The file does not start with [`MAGIC`].
+    #[error("not a crashsafe entry (bad magic {0:02x?})")]
+    BadMagic([u8; 4]),
+    /// A version this code does not know.
+    #[error("entry format version {0} is not supported (this build reads version {FORMAT_VERSION})")]
+    UnsupportedVersion(u16),
+    /// The reserved header field is not zero.
+    #[error("reserved header field is {0:#06x}, not zero")]
+    ReservedBits(u16),
+    /// The payload length is over [`MAX_PAYLOAD_LEN`].
+    #[error("payload length {0} is over the {MAX_PAYLOAD_LEN}-byte cap")]
+    TooLarge(u64),
+    /// The payload's CRC-32C does not match the header's.
+    #[error("checksum mismatch: header says {expected:#010x}, payload has {found:#010x}")]
+    ChecksumMismatch {
+        /// CRC in the header.
+        expected: u32,
+        /// CRC of the payload read.
+        found: u32,
+    },
+    /// Bytes after the payload, or after the encoded entry inside the payload.
+    #[error("{0} trailing bytes after the entry")]
+    TrailingBytes(usize),
+    /// The payload passed its checksum but is not a valid postcard encoding of an entry.
+    #[error("payload does not decode: {0}")]
+    Payload(String),
+    /// The payload decodes, but not from its canonical encoding.
+    #[error("payload is not canonically encoded")]
+    NonCanonical,
+    /// A path in the entry is not a safe root-relative path.
+    #[error("unsafe path in {field}: {error}")]
+    UnsafePath {
+        /// Which field held it.
+        field: &'static str,
+        /// What is wrong with it.
+        error: PathError,
+    },
+    /// The entry is well formed but inconsistent (a misnamed temp file, a duplicate target…).
+    #[error("invalid entry: {0}")]
+    Invalid(String),
+}
+
+impl DecodeError {
+    /// Whether the bytes look like an entry whose write was cut short or torn by a crash. Such an
+    /// entry was never durable, so nothing was changed under it and recovery may discard it. Any
+    /// other error means the bytes were written whole by something else (a newer version, a
+    /// tamperer): recovery refuses those and leaves them for a human.
+    pub fn is_torn(&self) -> bool {
+        matches!(
+            self,
+            DecodeError::Truncated { .. }
+                | DecodeError::BadMagic(_)
+                | DecodeError::ChecksumMismatch { .. }
+                | DecodeError::TrailingBytes(_)
+        )
+    }
+}
+
+/// Encodes an entry: header and payload.
+///
+/// Fails only if the payload would be over the cap (too many or too long paths).
+pub fn encode(entry: &Entry) -> Result<Vec<u8>, DecodeError> {
+    let payload = postcard::to_allocvec(&wire::WireEntry::from(entry))
+        .map_err(|e| DecodeError::Payload(e.to_string()))?;
+    if payload.len() > MAX_PAYLOAD_LEN {
+        return Err(DecodeError::TooLarge(payload.len() as u64));
+    }
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    Ok(out)
+}
+
+/// Decodes an entry file's bytes strictly; see the module doc for what is checked.
+pub fn decode(bytes: &[u8]) -> Result<Entry, DecodeError> {
+    let payload = check_header(bytes)?;
+    let (wire, rest) = postcard::take_from_bytes::<wire::WireEntry>(payload)
+        .map_err(|e| DecodeError::Payload(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(DecodeError::TrailingBytes(rest.len()));
+    }
+    let canonical =
+        postcard::to_allocvec(&wire).map_err(|e| DecodeError::Payload(e.to_string()))?;
+    if canonical != payload {
+        return Err(DecodeError::NonCanonical);
+    }
+    wire.into_entry()
+}
+
+/// Checks the header and the checksum, returning the payload.
+fn check_header(bytes: &[u8]) -> Result<&[u8], DecodeError> {
+    if bytes.len() < HEADER_LEN {
+        // A short file that does not even start like an entry is garbage, not a torn entry;
+        // both are discarded, but the error says which.
+        if bytes.len() >= 4 && bytes[..4] != MAGIC {
+            return Err(DecodeError::BadMagic(bytes[..4].try_into().expect("4 bytes")));
+        }
+        return Err(DecodeError::Truncated { expected: HEADER_LEN, found: bytes.len() });
+    }
+    let field = |at: usize, n: usize| &bytes[at..at + n];
+    let magic: [u8; 4] = field(0, 4).try_into().expect("4 bytes");
+    if magic != MAGIC {
+        return Err(DecodeError::BadMagic(magic));
+    }
+    let version = u16::from_le_bytes(field(4, 2).try_into().expect("2 bytes"));
+    if version != FORMAT_VERSION {
+        return Err(DecodeError::UnsupportedVersion(version));
+    }
+    let reserved = u16::from_le_bytes(field(6, 2).try_into().expect("2 bytes"));
+    if reserved != 0 {
+        return Err(DecodeError::ReservedBits(reserved));
+    }
+    let len = u32::from_le_bytes(field(8, 4).try_into().expect("4 bytes")) as usize;
+    if len > MAX_PAYLOAD_LEN {
+        return Err(DecodeError::TooLarge(len as u64));
+    }
+    let crc = u32::from_le_bytes(field(12, 4).try_into().expect("4 bytes"));
+    let end = HEADER_LEN + len;
+    if bytes.len() < end {
+        return Err(DecodeError::Truncated { expected: end, found: bytes.len() });
+    }
+    if bytes.len() > end {
+        return Err(DecodeError::TrailingBytes(bytes.len() - end));
+    }
+    let payload = &bytes[HEADER_LEN..end];
+    let found = crc32c::crc32c(payload);
+    if found != crc {
+        return Err(DecodeError::ChecksumMismatch { expected: crc, found });
+    }
+    Ok(payload)
+}
+
+/// The payload as it is on the wire: paths as plain strings, checked after decoding so that an
+/// unsafe path gets its own error instead of a generic decoding failure.
+mod wire {
+    use super::*;
+
+    #[derive(Serialize, Deserialize)]
+    pub struct WireIncrement {
+        path: String,
+        content: Content,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    pub struct WireUpdate {
+        target: String,
+        temp: Option<String>,
+        old: Content,
+        new: Content,
+        increment: Option<WireIncrement>,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    pub struct WireEntry {
+        seq: u64,
+        kind: EntryKind,
+        updates: Vec<WireUpdate>,
+    }
+
+    impl From<&Entry> for WireEntry {
+        fn from(e: &Entry) -> WireEntry {
+            WireEntry {
+                seq: e.seq,
+                kind: e.kind,
+                updates: e
+                    .updates
+                    .iter()
+                    .map(|u| WireUpdate {
+                        target: u.target.as_str().to_owned(),
+                        temp: u.temp.as_ref().map(|t| t.as_str().to_owned()),
+                        old: u.old,
+                        new: u.new,
+                        increment: u.increment.as_ref().map(|i| WireIncrement {
+                            path: i.path.as_str().to_owned(),
+                            content: i.content,
+                        }),
+                    })
+                    .collect(),
+            }
+        }
+    }
+
+    fn checked(field: &'static str, s: String) -> Result<RelPath, DecodeError> {
+        RelPath::new(&s).map_err(|error| DecodeError::UnsafePath { field, error })
+    }
+
+    impl WireEntry {
+        pub fn into_entry(self) -> Result<Entry, DecodeError> {
+            let seq = self.seq;
+            let mut updates = Vec::with_capacity(self.updates.len());
+            for u in self.updates {
+                let target = checked("target", u.target)?;
+                let temp = u.temp.map(|t| checked("temp", t)).transpose()?;
+                let increment = u
+                    .increment
+                    .map(|i| {
+                        Ok::<_, DecodeError>(IncrementRecord {
+                            path: checked("increment", i.path)?,
+                            content: i.content,
+                        })
+                    })
+                    .transpose()?;
+                updates.push(UpdateRecord { target, temp, old: u.old, new: u.new, increment });
+            }
+            let entry = Entry { seq, kind: self.kind, updates };
+            validate(&entry)?;
+            Ok(entry)
+        }
+    }
+}
+
+/// The consistency rules an entry must follow beyond safe paths; [`decode`] applies them and the
+/// journal applies them before writing.
+pub fn validate(entry: &Entry) -> Result<(), DecodeError> {
+    let invalid = |m: String| Err(DecodeError::Invalid(m));
+    if entry.kind == EntryKind::Commit && !entry.updates.is_empty() {
+        return invalid("a commit record lists no updates".into());
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for (index, u) in entry.updates.iter().enumerate() {
+        match (&u.temp, u.new) {
+            (None, Content::Absent) => {}
+            (None, _) => return invalid(format!("update {index} writes content but has no temp")),
+            (Some(_), Content::Absent) => {
+                return invalid(format!("update {index} deletes its target but names a temp"))
+            }
+            (Some(temp), _) => {
+                if *temp != temp_path(&u.target, entry.seq, index) {
+                    return invalid(format!("update {index}'s temp {temp} is not its own"));
+                }
+            }
+        }
+        if u.old == Content::Unknown {
+            return invalid(format!("update {index}'s old content is unknown"));
+        }
+        let paths = std::iter::once(&u.target)
+            .chain(u.temp.as_ref())
+            .chain(u.increment.as_ref().map(|i| &i.path));
+        for p in paths {
+            if !names.insert(p.clone()) {
+                return invalid(format!("{p} is named twice"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Entry {
+        let target = RelPath::new("docs/a.txt").unwrap();
+        Entry {
+            seq: 7,
+            kind: EntryKind::Intent { atomic: false },
+            updates: vec![UpdateRecord {
+                temp: Some(temp_path(&target, 7, 0)),
+                target,
+                old: Content::Absent,
+                new: Content::Present(Digest::of(b"new")),
+                increment: Some(IncrementRecord {
+                    path: RelPath::new("inc/a.txt.1").unwrap(),
+                    content: Content::Present(Digest::of(b"")),
+                }),
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trips_and_has_the_documented_header() {
+        let bytes = encode(&sample()).unwrap();
+        assert_eq!(&bytes[..4], b"CSJE");
+        assert_eq!(u16::from_le_bytes([bytes[4], bytes[5]]), 1);
+        let len = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+        assert_eq!(bytes.len(), HEADER_LEN + len);
+        assert_eq!(decode(&bytes).unwrap(), sample());
+    }
+
+    #[test]
+    fn a_torn_tail_is_torn() {
+        let bytes = encode(&sample()).unwrap();
+        let err = decode(&bytes[..bytes.len() - 1]).unwrap_err();
+        assert!(matches!(err, DecodeError::Truncated { .. }) && err.is_torn());
+        let zeros = vec![0u8; bytes.len()];
+        assert!(decode(&zeros).unwrap_err().is_torn());
+    }
+}

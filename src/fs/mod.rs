@@ -1,0 +1,217 @@
+//! The filesystem trait: the narrow set of operations the journal needs, one method per syscall,
+//! so that the simulator can put a crash point between any two of them.
+//!
+//! Two backends implement it: [`real::RealFs`] (Linux, every operation relative to a directory
+//! descriptor, never following a symlink) and [`crate::sim::SimFs`] (an in-memory filesystem that
+//! records every operation and can rebuild what a crash would leave on disk).
+//!
+//! Contract shared by both backends:
+//! - every path is a [`RelPath`] resolved under the backend's root; no component, intermediate or
+//!   final, is followed if it is a symlink: the operation fails with [`FsErrorKind::Symlink`];
+//! - `create_new` is `O_CREAT|O_EXCL`: it never opens or truncates an existing file;
+//! - `write_at` writes every byte or returns an error; a short write is retried inside;
+//! - `read_dir` returns the entries sorted by name, without `.` and `..`;
+//! - `fsync`/`fdatasync` make one file's data durable, `fsync_dir` one directory's entries, and
+//!   `syncfs` everything on the filesystem.
+
+pub mod real;
+
+use crate::path::RelPath;
+use std::fmt;
+
+/// What went wrong in a filesystem operation, portable across backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FsErrorKind {
+    /// The path, or one of its parents, does not exist (`ENOENT`).
+    NotFound,
+    /// `create_new` or `mkdir` met an existing name (`EEXIST`).
+    AlreadyExists,
+    /// A parent component is not a directory (`ENOTDIR`).
+    NotADirectory,
+    /// A file operation met a directory (`EISDIR`).
+    IsADirectory,
+    /// The path, or one of its parents, is a symlink, which is never followed (`ELOOP`).
+    Symlink,
+    /// A directory to remove or replace is not empty (`ENOTEMPTY`).
+    NotEmpty,
+    /// The disk is full (`ENOSPC`, `EDQUOT`).
+    NoSpace,
+    /// The device reported an I/O error (`EIO`); after a failed fsync the data may be gone.
+    Io,
+    /// A rename crossed filesystems (`EXDEV`).
+    CrossDevice,
+    /// Permission denied (`EACCES`, `EPERM`).
+    PermissionDenied,
+    /// The file is not a regular file or directory (a socket, a device…).
+    Unsupported,
+    /// Anything else; the errno is kept in [`FsError::errno`].
+    Other,
+}
+
+impl fmt::Display for FsErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FsErrorKind::NotFound => "not found",
+            FsErrorKind::AlreadyExists => "already exists",
+            FsErrorKind::NotADirectory => "a parent is not a directory",
+            FsErrorKind::IsADirectory => "is a directory",
+            FsErrorKind::Symlink => "is or goes through a symlink, which crashsafe never follows",
+            FsErrorKind::NotEmpty => "directory not empty",
+            FsErrorKind::NoSpace => "no space left on device",
+            FsErrorKind::Io => "I/O error",
+            FsErrorKind::CrossDevice => "crosses filesystems",
+            FsErrorKind::PermissionDenied => "permission denied",
+            FsErrorKind::Unsupported => "not a regular file or directory",
+            FsErrorKind::Other => "operation failed",
+        })
+    }
+}
+
+/// A failed filesystem operation: which operation, on which path, and what kind of failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{op} {path}: {kind}{}", errno.map(|e| format!(" (errno {e})")).unwrap_or_default())]
+pub struct FsError {
+    /// The operation, named as the trait method (`"fsync"`, `"rename"`…).
+    pub op: &'static str,
+    /// The path it was applied to (the source, for a rename).
+    pub path: String,
+    /// The kind of failure.
+    pub kind: FsErrorKind,
+    /// The OS error number, when there was one.
+    pub errno: Option<i32>,
+}
+
+impl FsError {
+    /// An error of `kind` from `op` on `path`, without an errno.
+    pub fn new(op: &'static str, path: &RelPath, kind: FsErrorKind) -> FsError {
+        FsError { op, path: path.to_string(), kind, errno: None }
+    }
+}
+
+/// The result of a filesystem operation.
+pub type FsResult<T> = Result<T, FsError>;
+
+/// What a name refers to, as `lstat` sees it (a symlink is never followed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FileKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link.
+    Symlink,
+    /// Anything else (device, socket, fifo).
+    Other,
+}
+
+/// What `stat` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metadata {
+    /// The kind of the name itself.
+    pub kind: FileKind,
+    /// The length in bytes (0 for anything but a regular file).
+    pub len: u64,
+}
+
+/// One name in a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DirEntry {
+    /// The name (one component).
+    pub name: String,
+    /// What it is.
+    pub kind: FileKind,
+}
+
+/// The operations the journal needs, one per syscall. See the module doc for the contract.
+pub trait Fs {
+    /// An open file. Closed when dropped.
+    type File;
+
+    /// Creates a new, empty regular file, failing if the name exists (`O_CREAT|O_EXCL`).
+    fn create_new(&self, path: &RelPath) -> FsResult<Self::File>;
+    /// Opens an existing regular file for reading; a symlink or directory is an error.
+    fn open_read(&self, path: &RelPath) -> FsResult<Self::File>;
+    /// Writes all of `data` at `offset` (`pwrite`).
+    fn write_at(&self, file: &mut Self::File, offset: u64, data: &[u8]) -> FsResult<()>;
+    /// Reads up to `buf.len()` bytes at `offset` (`pread`); 0 means end of file.
+    fn read_at(&self, file: &mut Self::File, offset: u64, buf: &mut [u8]) -> FsResult<usize>;
+    /// Makes the file's data and size durable (`fsync`). Not its directory entry.
+    fn fsync(&self, file: &mut Self::File) -> FsResult<()>;
+    /// Makes the file's data and size durable without other metadata (`fdatasync`).
+    fn fdatasync(&self, file: &mut Self::File) -> FsResult<()>;
+    /// Renames `from` to `to`, atomically replacing a regular file at `to` (`renameat`).
+    fn rename(&self, from: &RelPath, to: &RelPath) -> FsResult<()>;
+    /// Removes a name that is not a directory (`unlinkat`).
+    fn unlink(&self, path: &RelPath) -> FsResult<()>;
+    /// Creates a directory (`mkdirat`).
+    fn mkdir(&self, path: &RelPath) -> FsResult<()>;
+    /// Lists a directory, sorted by name.
+    fn read_dir(&self, dir: &RelPath) -> FsResult<Vec<DirEntry>>;
+    /// Describes a name without following it (`fstatat` with `AT_SYMLINK_NOFOLLOW`); `None` when
+    /// the name does not exist in an existing directory.
+    fn stat(&self, path: &RelPath) -> FsResult<Option<Metadata>>;
+    /// Makes a directory's entries durable (`fsync` on the directory's descriptor).
+    fn fsync_dir(&self, dir: &RelPath) -> FsResult<()>;
+    /// Makes everything on the filesystem durable (`syncfs`).
+    fn syncfs(&self) -> FsResult<()>;
+}
+
+/// Reads a whole file, failing with [`FsErrorKind::Other`] if it is longer than `cap` bytes.
+pub fn read_capped<F: Fs + ?Sized>(fs: &F, path: &RelPath, cap: u64) -> FsResult<Vec<u8>> {
+    let mut file = fs.open_read(path)?;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = fs.read_at(&mut file, out.len() as u64, &mut buf)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        if out.len() as u64 + n as u64 > cap {
+            return Err(FsError::new("read", path, FsErrorKind::Other));
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Streams a file through `sink` in chunks, returning its length.
+pub fn read_chunks<F: Fs + ?Sized>(
+    fs: &F,
+    path: &RelPath,
+    mut sink: impl FnMut(&[u8]),
+) -> FsResult<u64> {
+    let mut file = fs.open_read(path)?;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut offset = 0u64;
+    loop {
+        let n = fs.read_at(&mut file, offset, &mut buf)?;
+        if n == 0 {
+            return Ok(offset);
+        }
+        sink(&buf[..n]);
+        offset += n as u64;
+    }
+}
+
+/// Makes `path` and every missing parent a directory, like `mkdir -p`. Returns the directories it
+/// created, outermost first, so that a caller can fsync their parents.
+pub fn create_dir_all<F: Fs + ?Sized>(fs: &F, path: &RelPath) -> FsResult<Vec<RelPath>> {
+    let mut created = Vec::new();
+    let mut current = RelPath::root();
+    for component in path.components() {
+        current = current
+            .join(component)
+            .expect("a component of a checked path is a checked path");
+        match fs.stat(&current)? {
+            Some(Metadata { kind: FileKind::Dir, .. }) => {}
+            Some(Metadata { kind: FileKind::Symlink, .. }) => {
+                return Err(FsError::new("mkdir", &current, FsErrorKind::Symlink))
+            }
+            Some(_) => return Err(FsError::new("mkdir", &current, FsErrorKind::NotADirectory)),
+            None => {
+                fs.mkdir(&current)?;
+                created.push(current.clone());
+            }
+        }
+    }
+    Ok(created)
+}

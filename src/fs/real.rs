@@ -1,0 +1,1 @@
+//! The real Linux backend (filled in by the real-backend work).

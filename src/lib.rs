@@ -1,0 +1,14 @@
+//! crashsafe: crash-safe file updates through a journal, and a harness that proves them.
+//!
+//! - [`journal`]: commit updates (replace, create, delete a file, with an optional increment)
+//!   so that a crash at any moment leaves, after [`journal::Journal::recover`], every target
+//!   wholly old or wholly new.
+//! - [`fs`]: the filesystem trait the journal is written against, and the real Linux backend.
+//! - [`format`]: the journal's versioned, checksummed entry format.
+//! - [`path`]: root-relative paths of plain components.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod format;
+pub mod fs;
+pub mod path;
