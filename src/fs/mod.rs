@@ -156,6 +156,51 @@ pub trait Fs {
     fn syncfs(&self) -> FsResult<()>;
 }
 
+/// A shared reference to a filesystem is a filesystem, so that a journal can borrow one (the
+/// simulator hands its workloads `&SimFs`).
+impl<T: Fs + ?Sized> Fs for &T {
+    type File = T::File;
+    fn create_new(&self, path: &RelPath) -> FsResult<Self::File> {
+        (**self).create_new(path)
+    }
+    fn open_read(&self, path: &RelPath) -> FsResult<Self::File> {
+        (**self).open_read(path)
+    }
+    fn write_at(&self, file: &mut Self::File, offset: u64, data: &[u8]) -> FsResult<()> {
+        (**self).write_at(file, offset, data)
+    }
+    fn read_at(&self, file: &mut Self::File, offset: u64, buf: &mut [u8]) -> FsResult<usize> {
+        (**self).read_at(file, offset, buf)
+    }
+    fn fsync(&self, file: &mut Self::File) -> FsResult<()> {
+        (**self).fsync(file)
+    }
+    fn fdatasync(&self, file: &mut Self::File) -> FsResult<()> {
+        (**self).fdatasync(file)
+    }
+    fn rename(&self, from: &RelPath, to: &RelPath) -> FsResult<()> {
+        (**self).rename(from, to)
+    }
+    fn unlink(&self, path: &RelPath) -> FsResult<()> {
+        (**self).unlink(path)
+    }
+    fn mkdir(&self, path: &RelPath) -> FsResult<()> {
+        (**self).mkdir(path)
+    }
+    fn read_dir(&self, dir: &RelPath) -> FsResult<Vec<DirEntry>> {
+        (**self).read_dir(dir)
+    }
+    fn stat(&self, path: &RelPath) -> FsResult<Option<Metadata>> {
+        (**self).stat(path)
+    }
+    fn fsync_dir(&self, dir: &RelPath) -> FsResult<()> {
+        (**self).fsync_dir(dir)
+    }
+    fn syncfs(&self) -> FsResult<()> {
+        (**self).syncfs()
+    }
+}
+
 /// Reads a whole file, failing with [`FsErrorKind::Other`] if it is longer than `cap` bytes.
 pub fn read_capped<F: Fs + ?Sized>(fs: &F, path: &RelPath, cap: u64) -> FsResult<Vec<u8>> {
     let mut file = fs.open_read(path)?;
