@@ -11,4 +11,5 @@
 
 pub mod format;
 pub mod fs;
+pub mod journal;
 pub mod path;

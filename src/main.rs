@@ -1,1 +1,4 @@
-fn main() {}
+//! The `crashsafe` command: see `crashsafe --help` and the README.
+fn main() -> std::process::ExitCode {
+    crashsafe::cli::main()
+}

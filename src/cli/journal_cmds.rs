@@ -1,0 +1,256 @@
+//! `crashsafe update`, `inspect` and `recover`: the journal on a real directory.
+
+use super::{Failure, RootArgs, Status, SyncArg, UpdateArgs};
+use crate::format::{Content, EntryKind};
+use crate::fs::real::RealFs;
+use crate::journal::{
+    Journal, JournalError, JournalOptions, RecoveryReport, Source, SyncMode, Update,
+    DEFAULT_JOURNAL_DIR,
+};
+use crate::path::RelPath;
+use std::path::Path;
+
+/// Opens the real root and the journal in it.
+fn open(root: &RootArgs, sync: SyncMode) -> Result<Journal<RealFs>, Failure> {
+    let fs = RealFs::open(&root.root).map_err(|e| {
+        Failure(format!("cannot open the root {}: {e}", root.root.display()))
+    })?;
+    let dir = journal_dir(root)?;
+    Journal::open_with(fs, dir, JournalOptions { sync, defect: None })
+        .map_err(|e| Failure(format!("cannot open the journal: {e}")))
+}
+
+/// The journal's directory relative to the root: `--journal`, or the default.
+fn journal_dir(root: &RootArgs) -> Result<RelPath, Failure> {
+    let Some(given) = &root.journal else {
+        return Ok(RelPath::new(DEFAULT_JOURNAL_DIR).expect("the default is a plain path"));
+    };
+    let relative = if given.is_absolute() {
+        let root_abs = std::fs::canonicalize(&root.root)?;
+        given.strip_prefix(&root_abs).map_err(|_| {
+            Failure(format!(
+                "--journal {} is not inside the root {}: the journal must live under the root",
+                given.display(),
+                root_abs.display()
+            ))
+        })?
+    } else {
+        given.as_path()
+    };
+    rel(&relative.to_string_lossy(), "--journal")
+}
+
+fn rel(s: &str, what: &str) -> Result<RelPath, Failure> {
+    RelPath::new(s).map_err(|e| Failure(format!("{what}: {e}")))
+}
+
+/// `crashsafe update`.
+pub fn update(args: &UpdateArgs) -> Result<Status, Failure> {
+    let sync = match args.sync {
+        SyncArg::PerFile => SyncMode::PerFile,
+        SyncArg::Syncfs => SyncMode::Syncfs,
+    };
+    let updates = match &args.batch {
+        Some(manifest) => read_manifest(manifest)?,
+        None => vec![single_update(args)?],
+    };
+    let mut journal = open(&args.root, sync)?;
+    if !journal.is_ready() {
+        eprintln!("crashsafe: the journal has pending entries; recovering them first");
+        let report = journal.recover().map_err(|e| Failure(format!("recovery failed: {e}")))?;
+        print_recovery(&report, &mut std::io::stderr());
+        if !report.refused.is_empty() {
+            eprintln!(
+                "crashsafe: nothing committed: refused entries block the journal; see `crashsafe \
+                 inspect {}`",
+                args.root.root.display()
+            );
+            return Ok(Status::Refused);
+        }
+    }
+    let n = updates.len();
+    let receipt = journal.commit_batch(updates, args.atomic).map_err(|e| commit_failure(e, args))?;
+    println!(
+        "committed {n} update{} (transaction {}): {}",
+        if n == 1 { "" } else { "s" },
+        receipt.seq,
+        receipt.targets.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+    );
+    Ok(Status::Ok)
+}
+
+fn commit_failure(e: JournalError, args: &UpdateArgs) -> Failure {
+    let root = args.root.root.display();
+    match e {
+        JournalError::Fs(_) | JournalError::Poisoned(_) | JournalError::SourceChanged(_) => {
+            Failure(format!(
+                "{e}\nthe update was not committed; run `crashsafe recover {root}` to clean up \
+                 before retrying"
+            ))
+        }
+        other => Failure(format!("{other}; nothing was changed")),
+    }
+}
+
+fn single_update(args: &UpdateArgs) -> Result<Update, Failure> {
+    let target = rel(args.target.as_deref().unwrap_or_default(), "TARGET")?;
+    let mut update = match (&args.from, args.delete) {
+        (Some(from), false) => Update::copy_from(target, from.clone()),
+        (None, true) => Update::delete(target),
+        _ => return Err(Failure("give exactly one of --from FILE or --delete".into())),
+    };
+    if let (Some(inc), Some(src)) = (&args.increment, &args.increment_from) {
+        update = update.with_increment(rel(inc, "--increment")?, Source::File(src.clone()));
+    }
+    Ok(update)
+}
+
+/// Parses a batch manifest; errors name the line.
+pub fn read_manifest(path: &Path) -> Result<Vec<Update>, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure(format!("cannot read the manifest {}: {e}", path.display())))?;
+    let mut updates = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let at = |m: String| Failure(format!("{}:{}: {m}", path.display(), i + 1));
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = if line.contains('\t') {
+            line.split('\t').map(str::trim).collect()
+        } else {
+            trimmed.split_whitespace().collect()
+        };
+        let (target, source, increment) = match fields.as_slice() {
+            [t, s] => (t, s, None),
+            [t, s, i, is] => (t, s, Some((i, is))),
+            _ => {
+                return Err(at(format!(
+                    "expected TARGET SOURCE [INCREMENT INCREMENT_SOURCE], found {} fields",
+                    fields.len()
+                )))
+            }
+        };
+        let target = RelPath::new(target).map_err(|e| at(format!("target: {e}")))?;
+        let mut update = match *source {
+            "-" => Update::delete(target),
+            file => Update::copy_from(target, file),
+        };
+        if let Some((inc, inc_source)) = increment {
+            let inc = RelPath::new(inc).map_err(|e| at(format!("increment: {e}")))?;
+            update = update.with_increment(inc, Source::File((*inc_source).into()));
+        }
+        updates.push(update);
+    }
+    if updates.is_empty() {
+        return Err(Failure(format!("the manifest {} lists no update", path.display())));
+    }
+    Ok(updates)
+}
+
+/// `crashsafe inspect`.
+pub fn inspect(args: &RootArgs) -> Result<Status, Failure> {
+    let journal = open(args, SyncMode::PerFile)?;
+    let inspection = journal.inspect()?;
+    let dir = journal.dir();
+    println!(
+        "journal {}/{dir}: {} pending, {} torn, {} refused",
+        args.root.display(),
+        inspection.pending.len(),
+        inspection.torn.len(),
+        inspection.refused.len()
+    );
+    for p in &inspection.pending {
+        let atomic = matches!(p.entry.kind, EntryKind::Intent { atomic: true });
+        println!(
+            "entry {}: {} update(s){}",
+            p.name,
+            p.entry.updates.len(),
+            match (atomic, p.committed_record) {
+                (false, _) => String::new(),
+                (true, true) => ", atomic, past its commit point (will roll forward)".into(),
+                (true, false) => ", atomic, before its commit point".into(),
+            }
+        );
+        for (u, (holds_new, temp, inc)) in p.entry.updates.iter().zip(&p.updates) {
+            let state = match holds_new {
+                Some(true) => "holds the new content",
+                Some(false) => "holds the old content",
+                None => "holds neither the old nor the new content",
+            };
+            let change = match u.new {
+                Content::Absent => "delete",
+                _ => "write",
+            };
+            print!("  {change} {}: target {state}", u.target);
+            if let Some(t) = &u.temp {
+                print!("; temp {t} {}", if *temp { "present" } else { "absent" });
+            }
+            if let Some(i) = &u.increment {
+                print!("; increment {} {}", i.path, if *inc { "present" } else { "absent" });
+            }
+            println!();
+        }
+    }
+    for name in &inspection.orphan_commits {
+        println!("commit record {name} without its intent (finished; recovery removes it)");
+    }
+    for (name, e) in &inspection.torn {
+        println!("torn entry {name}: {e} (never durable; recovery discards it)");
+    }
+    for (name, r) in &inspection.refused {
+        println!("refused entry {name}: {r} (recovery leaves it; examine it, then move it away)");
+    }
+    if inspection.torn.is_empty() && inspection.refused.is_empty() {
+        Ok(Status::Ok)
+    } else {
+        Ok(Status::Refused)
+    }
+}
+
+/// `crashsafe recover`.
+pub fn recover(args: &RootArgs) -> Result<Status, Failure> {
+    let mut journal = open(args, SyncMode::PerFile)?;
+    let report = journal.recover().map_err(|e| Failure(format!("recovery failed: {e}")))?;
+    print_recovery(&report, &mut std::io::stdout());
+    if report.refused.is_empty() {
+        Ok(Status::Ok)
+    } else {
+        Ok(Status::Refused)
+    }
+}
+
+fn print_recovery(report: &RecoveryReport, out: &mut dyn std::io::Write) {
+    let mut say = |s: String| {
+        let _ = writeln!(out, "{s}");
+    };
+    if report.outcomes.is_empty() && report.discarded.is_empty() && report.refused.is_empty() {
+        say("recovery: nothing to do".into());
+    }
+    for o in &report.outcomes {
+        let verb = match (o.done, o.rolled_forward) {
+            (true, true) => "rolled forward",
+            (true, false) => "kept (the update had happened)",
+            (false, _) => "rolled back (the update had not happened)",
+        };
+        let removed = if o.removed.is_empty() {
+            String::new()
+        } else {
+            format!("; removed {}", o.removed.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "))
+        };
+        say(format!("transaction {} {}: {verb}{removed}", o.seq, o.target));
+    }
+    for (name, e) in &report.discarded {
+        say(format!("discarded torn entry {name}: {e}"));
+    }
+    for (name, r) in &report.refused {
+        say(format!("refused entry {name}: {r}; left in place, nothing it names was touched"));
+    }
+    say(format!(
+        "recovery: {} entr{} removed, {} director{} fsynced",
+        report.removed_entries.len(),
+        if report.removed_entries.len() == 1 { "y" } else { "ies" },
+        report.dirs_synced,
+        if report.dirs_synced == 1 { "y" } else { "ies" }
+    ));
+}

@@ -1,0 +1,133 @@
+//! The command-line tool: argument parsing and exit codes. Each subcommand lives in its own
+//! module; this one only dispatches.
+//!
+//! Exit codes: 0 done, 1 entries refused or corrupt (or, for `check`, a violation), 2 usage or
+//! I/O error.
+
+mod journal_cmds;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// crashsafe: crash-safe file updates, and a harness that proves them.
+#[derive(Debug, Parser)]
+#[command(name = "crashsafe", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Commit one update (or a batch from a manifest) through the journal under ROOT.
+    Update(UpdateArgs),
+    /// List the journal's pending, torn and refused entries without changing anything.
+    Inspect(RootArgs),
+    /// Finish or undo the transactions a crash interrupted, and print what was done.
+    Recover(RootArgs),
+}
+
+/// Where the journal is.
+#[derive(Debug, Args)]
+pub struct RootArgs {
+    /// The directory whose files the journal updates.
+    pub root: PathBuf,
+    /// The journal's directory, relative to ROOT (default: .crashsafe/journal).
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+}
+
+/// How `update` makes writes durable.
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+pub enum SyncArg {
+    /// fsync each file and directory touched.
+    #[default]
+    PerFile,
+    /// One syncfs per step, whatever the batch size.
+    Syncfs,
+}
+
+/// Arguments of `crashsafe update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Where the journal is.
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// The file to replace, create or delete, relative to ROOT.
+    #[arg(required_unless_present = "batch", conflicts_with = "batch")]
+    pub target: Option<String>,
+    /// Take the new content from this file.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["delete", "batch"])]
+    pub from: Option<PathBuf>,
+    /// Delete the target.
+    #[arg(long, conflicts_with = "batch")]
+    pub delete: bool,
+    /// Also write an increment file at this path (relative to ROOT).
+    #[arg(long, value_name = "PATH", requires = "increment_from", conflicts_with = "batch")]
+    pub increment: Option<String>,
+    /// The increment's content.
+    #[arg(long, value_name = "FILE", requires = "increment")]
+    pub increment_from: Option<PathBuf>,
+    /// Commit every update listed in MANIFEST, one per line: TARGET then SOURCE (a file, or `-`
+    /// to delete), then optionally INCREMENT and INCREMENT_SOURCE. Fields are separated by tabs,
+    /// or by spaces on a line without tabs; blank lines and lines starting with `#` are skipped.
+    #[arg(long, value_name = "MANIFEST")]
+    pub batch: Option<PathBuf>,
+    /// All-or-nothing: after a crash every update of the batch is done, or none.
+    #[arg(long, requires = "batch")]
+    pub atomic: bool,
+    /// How writes are made durable.
+    #[arg(long, value_enum, default_value_t)]
+    pub sync: SyncArg,
+}
+
+/// The exit status of a subcommand that ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Done.
+    Ok,
+    /// Entries refused or corrupt, or a violation found.
+    Refused,
+}
+
+/// An error that ends the command with exit code 2, with a message for the user.
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        Failure(e.to_string())
+    }
+}
+
+/// Runs the command line and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(2),
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Update(args) => journal_cmds::update(&args),
+        Command::Inspect(args) => journal_cmds::inspect(&args),
+        Command::Recover(args) => journal_cmds::recover(&args),
+    };
+    match result {
+        Ok(Status::Ok) => ExitCode::SUCCESS,
+        Ok(Status::Refused) => ExitCode::from(1),
+        Err(Failure(message)) => {
+            eprintln!("crashsafe: {message}");
+            ExitCode::from(2)
+        }
+    }
+}

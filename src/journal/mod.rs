@@ -1,0 +1,487 @@
+//! The journal: crash-safe updates of files under a root.
+//!
+//! # Protocol
+//!
+//! A transaction (one update, or a batch) goes through these steps; a crash may stop it after
+//! any filesystem operation, and [`Journal::recover`] finishes or undoes it.
+//!
+//! 1. **Intent.** Every update is checked (paths, old content, increment not yet present) and
+//!    recorded, with digests of the old and (when known) the new content, in the entry file
+//!    `<journal>/<seq>.intent`, which is made durable — the file, then the journal directory —
+//!    before anything else changes. Nothing is created that this entry does not name.
+//! 2. **Data.** Each new content goes to a temp file beside its target
+//!    (`.crashsafe-<seq>-<index>.tmp`), each increment to its own path; all are made durable, and
+//!    so are the directory entries of the increments (and, for an atomic batch, of the temps).
+//! 3. **Commit point** (atomic batches only): the record `<journal>/<seq>.commit` is made durable.
+//! 4. **Switch.** Each temp file is renamed over its target (a deletion unlinks the target).
+//! 5. **Publish.** Each target's directory is made durable; then the commit returns `Ok`.
+//! 6. **Clean.** The entry files are removed. Their removal becomes durable with the next
+//!    transaction's intent; an entry that survives a crash is recognised as done by recovery.
+//!
+//! Recovery decides whether an update happened from the target's *content*: it happened if and
+//! only if the target no longer holds its old content (the reference journal looked at the file
+//! type, which cannot tell one regular file from another). See [`recover`] for the rules.
+//!
+//! With [`SyncMode::Syncfs`] every group of barriers in a step is one `syncfs` instead of one
+//! fsync per file and directory: the cheapest scheme for large batches on a filesystem the
+//! journal has to itself.
+
+mod defect;
+pub mod recover;
+mod update;
+
+pub use defect::Defect;
+pub use recover::{Inspection, PendingEntry, RecoveryReport, Refusal, UpdateOutcome};
+pub use update::{Change, Source, Update};
+
+use crate::format::{self, Content, DecodeError, Entry, EntryKind};
+use crate::fs::{create_dir_all, FileKind, Fs, FsError, FsErrorKind};
+use crate::path::{PathError, RelPath};
+use std::collections::BTreeSet;
+use update::{copy_host_file, copy_reader, prepare, CopyError, Prepared};
+
+/// Where the journal lives under the root unless told otherwise.
+pub const DEFAULT_JOURNAL_DIR: &str = ".crashsafe/journal";
+
+/// How the journal makes its writes durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncMode {
+    /// `fsync` each file and each directory touched: right on a filesystem shared with other work.
+    #[default]
+    PerFile,
+    /// One `syncfs` per step of a transaction, whatever its size: cheapest for large batches on a
+    /// filesystem the journal has mostly to itself.
+    Syncfs,
+}
+
+/// How a journal is set up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JournalOptions {
+    /// How writes are made durable.
+    pub sync: SyncMode,
+    /// A deliberate protocol bug, for the harness's self-test only. `None` in real use.
+    pub defect: Option<Defect>,
+}
+
+/// Why the journal refused or failed an operation.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// A filesystem operation failed.
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    /// A path is not a safe root-relative path.
+    #[error(transparent)]
+    Path(#[from] PathError),
+    /// Entries from an interrupted transaction are pending: run recovery first.
+    #[error("the journal has pending entries from an interrupted transaction: run recovery first")]
+    NeedsRecovery,
+    /// An fsync failed earlier; the kernel may have dropped the data, and a retried fsync can
+    /// report success falsely, so the journal acknowledges nothing more until it is reopened and
+    /// recovered.
+    #[error(
+        "an earlier fsync failed ({0}); reopen the journal and run recovery before committing"
+    )]
+    Poisoned(FsError),
+    /// The same path is named twice in one transaction.
+    #[error("{0} is named twice in one transaction")]
+    DuplicatePath(RelPath),
+    /// A target or increment is the root, the journal's directory or inside it.
+    #[error("{0} is the journal's own directory or inside it")]
+    InsideJournal(RelPath),
+    /// A target exists but is not a regular file.
+    #[error("{path} is a {kind:?}, not a regular file; the journal only replaces regular files")]
+    NotARegularFile {
+        /// The path.
+        path: RelPath,
+        /// What it is.
+        kind: FileKind,
+    },
+    /// An increment's path exists already.
+    #[error("the increment {0} exists already; increments are never overwritten")]
+    IncrementExists(RelPath),
+    /// Reading a source (a host file or a reader) failed.
+    #[error("reading the source {path}: {error}")]
+    Source {
+        /// The host path, or `<reader>`.
+        path: String,
+        /// The error.
+        error: String,
+    },
+    /// A source file changed between being digested and being copied.
+    #[error("the source {0} changed while it was being copied")]
+    SourceChanged(String),
+    /// The transaction does not fit in one entry.
+    #[error("the transaction does not fit in one entry: {0}")]
+    Entry(#[from] DecodeError),
+    /// The transaction has no update.
+    #[error("a transaction needs at least one update")]
+    Empty,
+}
+
+/// What a successful commit did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The transaction's sequence number.
+    pub seq: u64,
+    /// The targets, in the order given.
+    pub targets: Vec<RelPath>,
+}
+
+#[derive(Debug)]
+enum State {
+    Ready,
+    NeedsRecovery,
+    Poisoned(FsError),
+}
+
+/// A journal over a filesystem `F`, kept in one directory under its root.
+#[derive(Debug)]
+pub struct Journal<F: Fs> {
+    fs: F,
+    dir: RelPath,
+    next_seq: u64,
+    state: State,
+    options: JournalOptions,
+}
+
+impl<F: Fs> Journal<F> {
+    /// Opens the journal in `dir` (created if missing), with default options. If entries are
+    /// pending, commits are refused until [`Journal::recover`] has run.
+    pub fn open(fs: F, dir: RelPath) -> Result<Journal<F>, JournalError> {
+        Journal::open_with(fs, dir, JournalOptions::default())
+    }
+
+    /// Opens the journal with `options`.
+    pub fn open_with(
+        fs: F,
+        dir: RelPath,
+        options: JournalOptions,
+    ) -> Result<Journal<F>, JournalError> {
+        if dir.is_root() {
+            return Err(JournalError::InsideJournal(dir));
+        }
+        let created = create_dir_all(&fs, &dir)?;
+        if let Some(first) = created.first() {
+            // Make the new directories themselves durable: each one's entry in its parent.
+            for d in &created {
+                fs.fsync_dir(d)?;
+            }
+            fs.fsync_dir(&first.parent().unwrap_or_else(RelPath::root))?;
+        }
+        let names = recover::entry_files(&fs, &dir)?;
+        let next_seq = names
+            .iter()
+            .filter_map(|n| recover::parse_name(&n.name))
+            .map(|(s, _)| s)
+            .max();
+        let state = if names.is_empty() {
+            State::Ready
+        } else {
+            State::NeedsRecovery
+        };
+        Ok(Journal {
+            fs,
+            dir,
+            next_seq: next_seq.map_or(1, |s| s + 1),
+            state,
+            options,
+        })
+    }
+
+    /// The filesystem the journal works on.
+    pub fn fs(&self) -> &F {
+        &self.fs
+    }
+
+    /// The journal's directory.
+    pub fn dir(&self) -> &RelPath {
+        &self.dir
+    }
+
+    /// Commits one update. Returns `Ok` only once the update is durable.
+    pub fn commit(&mut self, update: Update) -> Result<Receipt, JournalError> {
+        self.transact(vec![update], false)
+    }
+
+    /// Commits many updates sharing one entry and one set of barriers. With `atomic`, a crash
+    /// leaves either all of them done or none (recovery rolls the batch back before its commit
+    /// point and forward after it); without, each one is done or not on its own.
+    pub fn commit_batch(
+        &mut self,
+        updates: Vec<Update>,
+        atomic: bool,
+    ) -> Result<Receipt, JournalError> {
+        self.transact(updates, atomic)
+    }
+
+    fn transact(&mut self, updates: Vec<Update>, atomic: bool) -> Result<Receipt, JournalError> {
+        match &self.state {
+            State::Ready => {}
+            State::NeedsRecovery => return Err(JournalError::NeedsRecovery),
+            State::Poisoned(e) => return Err(JournalError::Poisoned(e.clone())),
+        }
+        if updates.is_empty() {
+            return Err(JournalError::Empty);
+        }
+        let seq = self.next_seq;
+        let prepared = prepare(&self.fs, &self.dir, seq, updates)?;
+        let entry = Entry {
+            seq,
+            kind: EntryKind::Intent { atomic },
+            updates: prepared.iter().map(|p| p.record.clone()).collect(),
+        };
+        format::validate(&entry)?;
+        let bytes = format::encode(&entry)?;
+        self.next_seq += 1;
+        let targets = entry.updates.iter().map(|u| u.target.clone()).collect();
+        match self.run_protocol(seq, &bytes, prepared, atomic) {
+            Ok(()) => Ok(Receipt { seq, targets }),
+            Err(e) => {
+                self.state = match &e {
+                    JournalError::Fs(fe) if is_barrier(fe.op) => State::Poisoned(fe.clone()),
+                    _ => State::NeedsRecovery,
+                };
+                Err(e)
+            }
+        }
+    }
+
+    fn run_protocol(
+        &self,
+        seq: u64,
+        intent: &[u8],
+        mut prepared: Vec<Prepared>,
+        atomic: bool,
+    ) -> Result<(), JournalError> {
+        let defect = self.options.defect;
+        let fs = &self.fs;
+        // 1. Intent, durable before anything else.
+        let intent_path = self.entry_path(seq, "intent");
+        self.write_durable_file(&intent_path, intent)?;
+        if defect != Some(Defect::NoJournalDirFsync) {
+            self.barrier_dirs([self.dir.clone()])?;
+        }
+        // 2. Data: temps and increments.
+        let mut data_dirs = BTreeSet::new();
+        for p in &mut prepared {
+            if let Some(temp) = p.record.temp.clone() {
+                let change = std::mem::replace(&mut p.change, Change::Delete);
+                let mut file = fs.create_new(&temp)?;
+                let digest = self.copy_change(&mut file, change)?;
+                if let Content::Present(expected) = p.record.new {
+                    if digest != expected {
+                        return Err(JournalError::SourceChanged(p.record.target.to_string()));
+                    }
+                }
+                if defect == Some(Defect::RenameBeforeTempFsync) {
+                    fs.rename(&temp, &p.record.target)?;
+                }
+                self.barrier_file(&mut file)?;
+                if atomic {
+                    data_dirs.insert(parent(&temp));
+                }
+                if defect == Some(Defect::RenameBeforeAllTempsDurable) {
+                    fs.rename(&temp, &p.record.target)?;
+                }
+            }
+            if let (Some(inc), Some(source)) = (&p.record.increment, p.increment.take()) {
+                let mut file = fs.create_new(&inc.path)?;
+                self.copy_source(&mut file, source)?;
+                if defect != Some(Defect::NoIncrementFsync) {
+                    self.barrier_file(&mut file)?;
+                }
+                data_dirs.insert(parent(&inc.path));
+            }
+        }
+        self.barrier_dirs(data_dirs)?;
+        // 3. Commit point of an atomic batch.
+        if atomic {
+            let commit = Entry {
+                seq,
+                kind: EntryKind::Commit,
+                updates: Vec::new(),
+            };
+            self.write_durable_file(&self.entry_path(seq, "commit"), &format::encode(&commit)?)?;
+            self.barrier_dirs([self.dir.clone()])?;
+        }
+        // 4. Switch.
+        let mut target_dirs = BTreeSet::new();
+        for p in &prepared {
+            let target = &p.record.target;
+            match &p.record.temp {
+                Some(temp) => {
+                    let renamed_early = matches!(
+                        defect,
+                        Some(Defect::RenameBeforeTempFsync | Defect::RenameBeforeAllTempsDurable)
+                    );
+                    if !renamed_early {
+                        fs.rename(temp, target)?;
+                    }
+                }
+                None if p.record.old != Content::Absent => fs.unlink(target)?,
+                None => continue,
+            }
+            target_dirs.insert(parent(target));
+        }
+        // 5. Publish, 6. clean.
+        let entries = std::iter::once(intent_path)
+            .chain(atomic.then(|| self.entry_path(seq, "commit")))
+            .collect::<Vec<_>>();
+        if defect == Some(Defect::EntryRemovedBeforeTargetDirFsync) {
+            for e in &entries {
+                fs.unlink(e)?;
+            }
+        }
+        if defect != Some(Defect::AckBeforeTargetDirFsync) {
+            self.barrier_dirs(target_dirs)?;
+        }
+        if defect != Some(Defect::EntryRemovedBeforeTargetDirFsync) {
+            for e in entries.iter().rev() {
+                fs.unlink(e)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Streams a change into a fresh temp file, returning the digest of what was written.
+    fn copy_change(
+        &self,
+        file: &mut F::File,
+        change: Change,
+    ) -> Result<format::Digest, JournalError> {
+        match change {
+            Change::Write(source) => self.copy_source(file, source),
+            Change::Stream(mut reader) => {
+                let mut hasher = blake3::Hasher::new();
+                let mut offset = 0u64;
+                let mut sink = |chunk: &[u8]| {
+                    hasher.update(chunk);
+                    self.fs.write_at(file, offset, chunk)?;
+                    offset += chunk.len() as u64;
+                    Ok(())
+                };
+                let len = copy_reader(&mut reader, &mut sink).map_err(|e| match e {
+                    CopyError::Read(e) => JournalError::Source {
+                        path: "<reader>".into(),
+                        error: e.to_string(),
+                    },
+                    CopyError::Sink(e) => e,
+                })?;
+                Ok(format::Digest {
+                    len,
+                    blake3: *hasher.finalize().as_bytes(),
+                })
+            }
+            Change::Delete => unreachable!("a deletion has no temp file"),
+        }
+    }
+
+    /// Writes a source into a fresh file, returning the digest of what was written.
+    fn copy_source(
+        &self,
+        file: &mut F::File,
+        source: Source,
+    ) -> Result<format::Digest, JournalError> {
+        match source {
+            Source::Bytes(bytes) => {
+                self.fs.write_at(file, 0, &bytes)?;
+                Ok(format::Digest::of(&bytes))
+            }
+            Source::File(path) => {
+                let mut hasher = blake3::Hasher::new();
+                let mut offset = 0u64;
+                let len = copy_host_file(&path, |chunk| {
+                    hasher.update(chunk);
+                    self.fs.write_at(file, offset, chunk)?;
+                    offset += chunk.len() as u64;
+                    Ok(())
+                })?;
+                Ok(format::Digest {
+                    len,
+                    blake3: *hasher.finalize().as_bytes(),
+                })
+            }
+        }
+    }
+
+    fn write_durable_file(&self, path: &RelPath, bytes: &[u8]) -> Result<(), JournalError> {
+        let mut file = self.fs.create_new(path)?;
+        self.fs.write_at(&mut file, 0, bytes)?;
+        self.barrier_file(&mut file)
+    }
+
+    /// The barrier after a file's data: its fsync, or nothing when a `syncfs` follows.
+    fn barrier_file(&self, file: &mut F::File) -> Result<(), JournalError> {
+        match self.options.sync {
+            SyncMode::PerFile => Ok(self.fs.fsync(file)?),
+            SyncMode::Syncfs => Ok(()),
+        }
+    }
+
+    /// The barrier that ends a step: an fsync of each directory, or one `syncfs`.
+    fn barrier_dirs(&self, dirs: impl IntoIterator<Item = RelPath>) -> Result<(), JournalError> {
+        match self.options.sync {
+            SyncMode::PerFile => {
+                for dir in dirs {
+                    self.fs.fsync_dir(&dir)?;
+                }
+                Ok(())
+            }
+            SyncMode::Syncfs => Ok(self.fs.syncfs()?),
+        }
+    }
+
+    fn entry_path(&self, seq: u64, kind: &str) -> RelPath {
+        self.dir
+            .join(&format!("{seq:016x}.{kind}"))
+            .expect("an entry name is a plain component")
+    }
+
+    /// Brings the root back to a consistent state after a crash; see [`recover`]. Refused when an
+    /// fsync failed in this session: reopen the journal first.
+    pub fn recover(&mut self) -> Result<RecoveryReport, JournalError> {
+        if let State::Poisoned(e) = &self.state {
+            return Err(JournalError::Poisoned(e.clone()));
+        }
+        let report = recover::recover(&self.fs, &self.dir, self.options.defect)?;
+        self.state = if report.refused.is_empty() {
+            State::Ready
+        } else {
+            State::NeedsRecovery
+        };
+        if let Some(max) = report.max_seq {
+            self.next_seq = self.next_seq.max(max + 1);
+        }
+        Ok(report)
+    }
+
+    /// Lists the pending entries without changing anything.
+    pub fn inspect(&self) -> Result<Inspection, JournalError> {
+        recover::inspect(&self.fs, &self.dir)
+    }
+
+    /// Whether commits are accepted now.
+    pub fn is_ready(&self) -> bool {
+        matches!(self.state, State::Ready)
+    }
+}
+
+/// Whether an operation is an fsync-family barrier, whose failure poisons the journal.
+fn is_barrier(op: &str) -> bool {
+    matches!(op, "fsync" | "fdatasync" | "fsync_dir" | "syncfs")
+}
+
+fn parent(path: &RelPath) -> RelPath {
+    path.parent().unwrap_or_else(RelPath::root)
+}
+
+/// Whether an error means the disk is full (handy for callers deciding whether to retry).
+pub fn is_no_space(error: &JournalError) -> bool {
+    matches!(
+        error,
+        JournalError::Fs(FsError {
+            kind: FsErrorKind::NoSpace,
+            ..
+        })
+    )
+}

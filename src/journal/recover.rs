@@ -1,0 +1,552 @@
+//! Recovery: finishing or undoing the transactions a crash interrupted.
+//!
+//! Entry files are read in sequence order. For each:
+//!
+//! - A **torn** entry (truncated, zero-filled, failing its checksum) was never durable, so nothing
+//!   was changed under it: it is discarded.
+//! - An entry that decodes but is **unsafe** (an unsafe path, a path through a symlink, a target
+//!   that is not a regular file, an unknown version, a stray file in the journal) is **refused**:
+//!   left in place, reported, and nothing it names is touched.
+//! - Otherwise each update is judged from its target's content: it **happened** if and only if
+//!   the target no longer holds the old content. (When old and new content are equal the target
+//!   cannot tell; then the update counts as done if its increment is complete.)
+//!   - Independent updates: a done update keeps its increment; an update not done loses it.
+//!     Temp files go in both cases.
+//!   - An atomic batch rolls **forward** (the remaining temps renamed over their targets, every
+//!     increment kept) if its commit record exists or any of its targets changed (a target only
+//!     changes after the commit point); otherwise it rolls **back** (temps and increments
+//!     removed; no target had changed).
+//!
+//! Each directory touched is fsynced once, after every entry has been acted on; only then are the
+//! entry files removed, and the journal directory fsynced. A crash anywhere in recovery leaves the
+//! entries in place, and the next recovery reaches the same decisions: recovery is idempotent.
+
+use super::update::{current_content, digest_file};
+use super::{Defect, JournalError};
+use crate::format::{self, Content, DecodeError, Entry, EntryKind, UpdateRecord, MAX_ENTRY_LEN};
+use crate::fs::{DirEntry, FileKind, Fs, FsError, FsErrorKind, FsResult};
+use crate::path::RelPath;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Why recovery left an entry file alone.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// A file in the journal directory that is not named like an entry.
+    #[error("not a journal entry name (expected <16 hex digits>.intent or .commit)")]
+    UnknownName,
+    /// The entry file is a symlink, a directory or something else.
+    #[error("the entry is a {0:?}, not a regular file")]
+    NotAFile(FileKind),
+    /// The entry is not a valid entry, and not because a write was torn.
+    #[error("{0}")]
+    Decode(DecodeError),
+    /// The entry's sequence number or kind disagrees with its file name.
+    #[error("the entry's content does not match its file name")]
+    NameMismatch,
+    /// A path the entry names goes through a symlink or a non-directory.
+    #[error("{path}: {kind}")]
+    UnsafePath {
+        /// The path.
+        path: RelPath,
+        /// What is wrong with it.
+        kind: FsErrorKind,
+    },
+    /// A path the entry names is the journal directory or inside it.
+    #[error("{0} is inside the journal directory")]
+    InsideJournal(RelPath),
+    /// A target, temp or increment is not a regular file.
+    #[error("{path} is a {kind:?}, not a regular file")]
+    NotARegularFile {
+        /// The path.
+        path: RelPath,
+        /// What it is.
+        kind: FileKind,
+    },
+    /// An atomic batch must roll forward but a temp file is missing or does not hold the
+    /// recorded content: rolling forward would install the wrong bytes.
+    #[error("cannot roll forward: the temp file {0} is missing or does not hold the new content")]
+    TempMismatch(RelPath),
+}
+
+/// What recovery did to one update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateOutcome {
+    /// The transaction.
+    pub seq: u64,
+    /// The target.
+    pub target: RelPath,
+    /// Whether the update stands (the target holds the new content) after recovery.
+    pub done: bool,
+    /// Whether recovery itself renamed the temp over the target (atomic roll-forward).
+    pub rolled_forward: bool,
+    /// The temp files and increments recovery removed.
+    pub removed: Vec<RelPath>,
+}
+
+/// What a recovery run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// One outcome per update of every entry acted on, in sequence order.
+    pub outcomes: Vec<UpdateOutcome>,
+    /// Torn entries discarded, by file name, with what was wrong.
+    pub discarded: Vec<(String, DecodeError)>,
+    /// Entries left in place, by file name, with why.
+    pub refused: Vec<(String, Refusal)>,
+    /// Entry files removed (acted on or discarded).
+    pub removed_entries: Vec<String>,
+    /// Directories fsynced (including the journal's).
+    pub dirs_synced: usize,
+    /// The highest sequence number seen, refused entries included.
+    pub max_seq: Option<u64>,
+}
+
+/// One pending entry, as [`inspect`] sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingEntry {
+    /// The intent's file name.
+    pub name: String,
+    /// The decoded intent.
+    pub entry: Entry,
+    /// Whether the commit record exists (atomic batches).
+    pub committed_record: bool,
+    /// Per update: the target holds the new content (`Some(true)`), the old (`Some(false)`),
+    /// or something else or unreadable (`None`); whether the temp exists; whether the increment
+    /// exists.
+    pub updates: Vec<(Option<bool>, bool, bool)>,
+}
+
+/// What the journal directory holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inspection {
+    /// Entries recovery would act on.
+    pub pending: Vec<PendingEntry>,
+    /// Commit records whose intent is gone (recovery removes them).
+    pub orphan_commits: Vec<String>,
+    /// Torn entries recovery would discard.
+    pub torn: Vec<(String, DecodeError)>,
+    /// Entries recovery would refuse.
+    pub refused: Vec<(String, Refusal)>,
+}
+
+/// The kind of an entry file, from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryFile {
+    /// `<seq>.intent`
+    Intent,
+    /// `<seq>.commit`
+    Commit,
+}
+
+/// Parses an entry file name: 16 lowercase hex digits, a dot, `intent` or `commit`.
+pub fn parse_name(name: &str) -> Option<(u64, EntryFile)> {
+    let (seq, ext) = name.split_once('.')?;
+    if seq.len() != 16
+        || !seq
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return None;
+    }
+    let kind = match ext {
+        "intent" => EntryFile::Intent,
+        "commit" => EntryFile::Commit,
+        _ => return None,
+    };
+    Some((u64::from_str_radix(seq, 16).ok()?, kind))
+}
+
+/// Every name in the journal directory (none if it does not exist).
+pub fn entry_files<F: Fs>(fs: &F, dir: &RelPath) -> FsResult<Vec<DirEntry>> {
+    match fs.stat(dir)? {
+        None => Ok(Vec::new()),
+        Some(_) => fs.read_dir(dir),
+    }
+}
+
+/// The entry files, sorted into what recovery does with them.
+#[derive(Default)]
+struct Loaded {
+    intents: BTreeMap<u64, (String, Entry)>,
+    commits: BTreeMap<u64, String>,
+    torn: Vec<(String, DecodeError)>,
+    refused: Vec<(String, Refusal)>,
+    max_seq: Option<u64>,
+}
+
+fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError> {
+    let mut loaded = Loaded::default();
+    for file in entry_files(fs, dir)? {
+        let Some((seq, kind)) = parse_name(&file.name) else {
+            loaded.refused.push((file.name, Refusal::UnknownName));
+            continue;
+        };
+        loaded.max_seq = loaded.max_seq.max(Some(seq));
+        if file.kind != FileKind::File {
+            loaded
+                .refused
+                .push((file.name, Refusal::NotAFile(file.kind)));
+            continue;
+        }
+        let path = dir.join(&file.name)?;
+        let bytes = match read_entry_bytes(fs, &path)? {
+            Some(bytes) => bytes,
+            None => {
+                let too_large = DecodeError::TooLarge(MAX_ENTRY_LEN as u64 + 1);
+                loaded.refused.push((file.name, Refusal::Decode(too_large)));
+                continue;
+            }
+        };
+        let entry = match format::decode(&bytes) {
+            Ok(entry) => entry,
+            Err(e) if e.is_torn() => {
+                loaded.torn.push((file.name, e));
+                continue;
+            }
+            Err(e) => {
+                loaded.refused.push((file.name, Refusal::Decode(e)));
+                continue;
+            }
+        };
+        let kind_matches = matches!(
+            (kind, entry.kind),
+            (EntryFile::Intent, EntryKind::Intent { .. }) | (EntryFile::Commit, EntryKind::Commit)
+        );
+        if entry.seq != seq || !kind_matches {
+            loaded.refused.push((file.name, Refusal::NameMismatch));
+            continue;
+        }
+        match kind {
+            EntryFile::Intent => {
+                loaded.intents.insert(seq, (file.name, entry));
+            }
+            EntryFile::Commit => {
+                loaded.commits.insert(seq, file.name);
+            }
+        }
+    }
+    Ok(loaded)
+}
+
+/// Reads an entry file, or `None` if it is over the format's cap.
+fn read_entry_bytes<F: Fs>(fs: &F, path: &RelPath) -> FsResult<Option<Vec<u8>>> {
+    let mut file = fs.open_read(path)?;
+    let mut out = vec![0u8; MAX_ENTRY_LEN + 1];
+    let mut filled = 0;
+    while filled < out.len() {
+        let n = fs.read_at(&mut file, filled as u64, &mut out[filled..])?;
+        if n == 0 {
+            out.truncate(filled);
+            return Ok(Some(out));
+        }
+        filled += n;
+    }
+    Ok(None)
+}
+
+/// What is on disk for one update, looked at before deciding.
+struct Observed {
+    target: Content,
+    temp_exists: bool,
+    increment_exists: bool,
+}
+
+/// Looks at every path an entry names, refusing it if any is unsafe. Nothing is changed.
+fn observe<F: Fs>(fs: &F, dir: &RelPath, entry: &Entry) -> Result<Vec<Observed>, ObserveError> {
+    let mut observed = Vec::with_capacity(entry.updates.len());
+    for u in &entry.updates {
+        let paths = std::iter::once(&u.target)
+            .chain(u.temp.as_ref())
+            .chain(u.increment.as_ref().map(|i| &i.path));
+        for p in paths {
+            if p.starts_with(dir) || dir.starts_with(p) {
+                return Err(Refusal::InsideJournal(p.clone()).into());
+            }
+        }
+        let target = match current_content(fs, &u.target) {
+            Ok(c) => c,
+            Err(JournalError::NotARegularFile { path, kind }) => {
+                return Err(Refusal::NotARegularFile { path, kind }.into())
+            }
+            Err(JournalError::Fs(e)) => return Err(classify(&u.target, e)),
+            Err(other) => return Err(ObserveError::Other(other)),
+        };
+        let temp_exists = match &u.temp {
+            Some(t) => exists_as_file(fs, t)?,
+            None => false,
+        };
+        let increment_exists = match &u.increment {
+            Some(i) => exists_as_file(fs, &i.path)?,
+            None => false,
+        };
+        observed.push(Observed {
+            target,
+            temp_exists,
+            increment_exists,
+        });
+    }
+    Ok(observed)
+}
+
+enum ObserveError {
+    Refused(Refusal),
+    Other(JournalError),
+}
+
+impl From<Refusal> for ObserveError {
+    fn from(r: Refusal) -> Self {
+        ObserveError::Refused(r)
+    }
+}
+
+/// A symlink or non-directory on the way is a refusal; a missing parent means "absent" to the
+/// caller, who asked through `stat`; anything else is an I/O failure.
+fn classify(path: &RelPath, e: FsError) -> ObserveError {
+    match e.kind {
+        FsErrorKind::Symlink | FsErrorKind::NotADirectory => {
+            ObserveError::Refused(Refusal::UnsafePath {
+                path: path.clone(),
+                kind: e.kind,
+            })
+        }
+        _ => ObserveError::Other(JournalError::Fs(e)),
+    }
+}
+
+fn exists_as_file<F: Fs>(fs: &F, path: &RelPath) -> Result<bool, ObserveError> {
+    match fs.stat(path) {
+        Ok(None) => Ok(false),
+        Ok(Some(m)) if m.kind == FileKind::File => Ok(true),
+        Ok(Some(m)) => Err(Refusal::NotARegularFile {
+            path: path.clone(),
+            kind: m.kind,
+        }
+        .into()),
+        Err(e) if e.kind == FsErrorKind::NotFound => Ok(false),
+        Err(e) => Err(classify(path, e)),
+    }
+}
+
+/// Whether an update happened, judged from what is on disk (see the module doc).
+fn happened<F: Fs>(fs: &F, u: &UpdateRecord, seen: &Observed, defect: Option<Defect>) -> bool {
+    match defect {
+        Some(Defect::CommitByFileType) => {
+            return matches!(u.old, Content::Absent) != matches!(seen.target, Content::Absent)
+        }
+        Some(Defect::DecideByTempPresence) if u.temp.is_some() => return !seen.temp_exists,
+        _ => {}
+    }
+    if u.new != u.old {
+        return seen.target != u.old;
+    }
+    // Old and new are the same: the target cannot tell. Keep a complete increment.
+    match &u.increment {
+        Some(inc) if seen.increment_exists => match inc.content {
+            Content::Present(d) => digest_file(fs, &inc.path).is_ok_and(|found| found == d),
+            _ => false,
+        },
+        _ => true,
+    }
+}
+
+/// What recovery does for one entry: the file operations, in order.
+enum Action {
+    Remove(RelPath),
+    Rename(RelPath, RelPath),
+}
+
+fn plan<F: Fs>(
+    fs: &F,
+    entry: &Entry,
+    seen: &[Observed],
+    commit_record: bool,
+    defect: Option<Defect>,
+) -> Result<(Vec<Action>, Vec<UpdateOutcome>), Refusal> {
+    let mut actions = Vec::new();
+    let mut outcomes = Vec::new();
+    let atomic = matches!(entry.kind, EntryKind::Intent { atomic: true });
+    let forward = atomic
+        && match defect {
+            Some(Defect::RollForwardWithoutCommitRecord) => {
+                commit_record || seen.iter().any(|s| s.temp_exists)
+            }
+            _ => {
+                commit_record
+                    || entry
+                        .updates
+                        .iter()
+                        .zip(seen)
+                        .any(|(u, s)| u.new != u.old && s.target != u.old)
+            }
+        };
+    for (u, s) in entry.updates.iter().zip(seen) {
+        let mut outcome = UpdateOutcome {
+            seq: entry.seq,
+            target: u.target.clone(),
+            done: false,
+            rolled_forward: false,
+            removed: Vec::new(),
+        };
+        let done = if !atomic {
+            happened(fs, u, s, defect)
+        } else {
+            forward
+        };
+        if atomic && forward && s.target == u.old && u.new != u.old {
+            match &u.temp {
+                Some(temp) => {
+                    let complete = s.temp_exists
+                        && match u.new {
+                            Content::Present(d) => digest_file(fs, temp).is_ok_and(|f| f == d),
+                            _ => true,
+                        };
+                    if !complete {
+                        return Err(Refusal::TempMismatch(temp.clone()));
+                    }
+                    actions.push(Action::Rename(temp.clone(), u.target.clone()));
+                    outcome.rolled_forward = true;
+                }
+                None => {
+                    actions.push(Action::Remove(u.target.clone()));
+                    outcome.rolled_forward = true;
+                }
+            }
+        } else if let (Some(temp), true) = (&u.temp, s.temp_exists) {
+            actions.push(Action::Remove(temp.clone()));
+            outcome.removed.push(temp.clone());
+        }
+        if let (Some(inc), true, false) = (&u.increment, s.increment_exists, done) {
+            actions.push(Action::Remove(inc.path.clone()));
+            outcome.removed.push(inc.path.clone());
+        }
+        outcome.done = done;
+        outcomes.push(outcome);
+    }
+    Ok((actions, outcomes))
+}
+
+/// Runs recovery on the journal in `dir`; see the module doc. `defect` is for the self-test.
+pub fn recover<F: Fs>(
+    fs: &F,
+    dir: &RelPath,
+    defect: Option<Defect>,
+) -> Result<RecoveryReport, JournalError> {
+    let loaded = load(fs, dir)?;
+    let mut report = RecoveryReport {
+        discarded: loaded.torn.clone(),
+        refused: loaded.refused,
+        max_seq: loaded.max_seq,
+        ..RecoveryReport::default()
+    };
+    let mut touched = BTreeSet::new();
+    let mut done_entries: Vec<String> = loaded.torn.into_iter().map(|(n, _)| n).collect();
+    let seqs: BTreeSet<u64> = loaded
+        .intents
+        .keys()
+        .chain(loaded.commits.keys())
+        .copied()
+        .collect();
+    for seq in seqs {
+        let commit = loaded.commits.get(&seq);
+        let Some((name, entry)) = loaded.intents.get(&seq) else {
+            // A commit record whose intent is gone: the transaction finished.
+            done_entries.extend(commit.cloned());
+            continue;
+        };
+        let decided = match observe(fs, dir, entry) {
+            Ok(seen) => plan(fs, entry, &seen, commit.is_some(), defect),
+            Err(ObserveError::Refused(r)) => Err(r),
+            Err(ObserveError::Other(e)) => return Err(e),
+        };
+        let (actions, outcomes) = match decided {
+            Ok(p) => p,
+            Err(refusal) => {
+                report.refused.push((name.clone(), refusal.clone()));
+                if let Some(c) = commit {
+                    report.refused.push((c.clone(), refusal));
+                }
+                continue;
+            }
+        };
+        if defect == Some(Defect::NoRecoveryDirFsync) {
+            // The bug: the entry goes before the cleanup it describes is durable.
+            fs.unlink(&dir.join(name)?)?;
+        }
+        for action in actions {
+            match action {
+                Action::Remove(p) => {
+                    fs.unlink(&p)?;
+                    touched.insert(p.parent().unwrap_or_else(RelPath::root));
+                }
+                Action::Rename(from, to) => {
+                    fs.rename(&from, &to)?;
+                    touched.insert(to.parent().unwrap_or_else(RelPath::root));
+                }
+            }
+        }
+        report.outcomes.extend(outcomes);
+        if defect != Some(Defect::NoRecoveryDirFsync) {
+            done_entries.push(name.clone());
+        }
+        done_entries.extend(commit.cloned());
+    }
+    if defect != Some(Defect::NoRecoveryDirFsync) {
+        for d in &touched {
+            fs.fsync_dir(d)?;
+            report.dirs_synced += 1;
+        }
+    }
+    if !done_entries.is_empty() {
+        for name in &done_entries {
+            fs.unlink(&dir.join(name)?)?;
+        }
+        fs.fsync_dir(dir)?;
+        report.dirs_synced += 1;
+    }
+    report.removed_entries = done_entries;
+    Ok(report)
+}
+
+/// Describes the pending entries without changing anything.
+pub fn inspect<F: Fs>(fs: &F, dir: &RelPath) -> Result<Inspection, JournalError> {
+    let loaded = load(fs, dir)?;
+    let mut inspection = Inspection {
+        torn: loaded.torn,
+        refused: loaded.refused,
+        ..Inspection::default()
+    };
+    for (seq, name) in &loaded.commits {
+        if !loaded.intents.contains_key(seq) {
+            inspection.orphan_commits.push(name.clone());
+        }
+    }
+    for (seq, (name, entry)) in loaded.intents {
+        match observe(fs, dir, &entry) {
+            Ok(seen) => {
+                let updates = entry
+                    .updates
+                    .iter()
+                    .zip(&seen)
+                    .map(|(u, s)| {
+                        let holds_new = match (u.new, s.target) {
+                            (Content::Unknown, t) if t == u.old => Some(false),
+                            (Content::Unknown, _) => Some(true),
+                            (new, t) if t == new => Some(true),
+                            (_, t) if t == u.old => Some(false),
+                            _ => None,
+                        };
+                        (holds_new, s.temp_exists, s.increment_exists)
+                    })
+                    .collect();
+                inspection.pending.push(PendingEntry {
+                    name,
+                    entry,
+                    committed_record: loaded.commits.contains_key(&seq),
+                    updates,
+                });
+            }
+            Err(ObserveError::Refused(r)) => inspection.refused.push((name, r)),
+            Err(ObserveError::Other(e)) => return Err(e),
+        }
+    }
+    Ok(inspection)
+}
