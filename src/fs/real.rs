@@ -1,1 +1,362 @@
-//! The real Linux backend (filled in by the real-backend work).
+//! The real Linux backend: every operation is resolved relative to a descriptor of the root,
+//! walking the path one component at a time with `O_NOFOLLOW`, so that no symlink, intermediate
+//! or final, is ever followed and nothing outside the root can be reached through one.
+
+use super::{DirEntry, FileKind, Fs, FsError, FsErrorKind, FsResult, Metadata};
+use crate::path::RelPath;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat};
+use rustix::io::Errno;
+use std::path::Path;
+
+/// Flags to open a directory that is walked through or listed: never a symlink.
+const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
+
+/// A filesystem rooted at one directory, held open by descriptor for the backend's lifetime.
+///
+/// The root path itself is resolved once, by [`RealFs::open`]; its last component must not be a
+/// symlink. Every later operation is relative to the root descriptor, so renaming or replacing
+/// the root's path afterwards does not redirect the backend.
+#[derive(Debug)]
+pub struct RealFs {
+    root: OwnedFd,
+}
+
+/// A file opened by [`RealFs`]: its descriptor (closed on drop) and the path it was opened at,
+/// for error messages.
+#[derive(Debug)]
+pub struct RealFile {
+    fd: OwnedFd,
+    path: RelPath,
+}
+
+impl RealFile {
+    /// The path this file was opened at.
+    pub fn path(&self) -> &RelPath {
+        &self.path
+    }
+}
+
+/// A directory descriptor: the root, borrowed, or one opened while walking a path.
+enum DirFd<'a> {
+    Root(BorrowedFd<'a>),
+    Owned(OwnedFd),
+}
+
+impl AsFd for DirFd<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            DirFd::Root(fd) => *fd,
+            DirFd::Owned(fd) => fd.as_fd(),
+        }
+    }
+}
+
+/// Maps an errno to the portable kind, keeping the raw number.
+fn error_kind(e: Errno) -> FsErrorKind {
+    match e {
+        Errno::NOENT => FsErrorKind::NotFound,
+        Errno::EXIST => FsErrorKind::AlreadyExists,
+        Errno::NOTDIR => FsErrorKind::NotADirectory,
+        Errno::ISDIR => FsErrorKind::IsADirectory,
+        Errno::LOOP => FsErrorKind::Symlink,
+        Errno::NOTEMPTY => FsErrorKind::NotEmpty,
+        Errno::NOSPC | Errno::DQUOT => FsErrorKind::NoSpace,
+        Errno::IO => FsErrorKind::Io,
+        Errno::XDEV => FsErrorKind::CrossDevice,
+        Errno::ACCESS | Errno::PERM => FsErrorKind::PermissionDenied,
+        _ => FsErrorKind::Other,
+    }
+}
+
+/// An [`FsError`] from `op` on `path` that failed with `e`.
+fn os_error(op: &'static str, path: &RelPath, e: Errno) -> FsError {
+    FsError {
+        op,
+        path: path.to_string(),
+        kind: error_kind(e),
+        errno: Some(e.raw_os_error()),
+    }
+}
+
+/// The kind of a name from its `st_mode`.
+fn kind_of(file_type: FileType) -> FileKind {
+    match file_type {
+        FileType::RegularFile => FileKind::File,
+        FileType::Directory => FileKind::Dir,
+        FileType::Symlink => FileKind::Symlink,
+        _ => FileKind::Other,
+    }
+}
+
+/// The metadata `stat` reports for a `Stat`.
+fn metadata_of(st: &Stat) -> Metadata {
+    let kind = kind_of(FileType::from_raw_mode(st.st_mode));
+    let len = match kind {
+        FileKind::File => u64::try_from(st.st_size).unwrap_or(0),
+        _ => 0,
+    };
+    Metadata { kind, len }
+}
+
+impl RealFs {
+    /// Opens the directory at `root` (`O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC`). A root whose
+    /// last component is a symlink is refused with [`FsErrorKind::Symlink`]; one that is not a
+    /// directory with [`FsErrorKind::NotADirectory`].
+    pub fn open(root: &Path) -> FsResult<RealFs> {
+        let error = |e: Errno, kind: FsErrorKind| FsError {
+            op: "open",
+            path: root.display().to_string(),
+            kind,
+            errno: Some(e.raw_os_error()),
+        };
+        match rustix::fs::open(root, DIR_FLAGS, Mode::empty()) {
+            Ok(fd) => Ok(RealFs { root: fd }),
+            Err(e @ Errno::NOTDIR) => match rustix::fs::lstat(root) {
+                Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {
+                    Err(error(e, FsErrorKind::Symlink))
+                }
+                _ => Err(error(e, FsErrorKind::NotADirectory)),
+            },
+            Err(e) => Err(error(e, error_kind(e))),
+        }
+    }
+
+    /// Creates the directory at `root` if it is missing (one level, mode 0o777 less the umask),
+    /// then opens it as [`RealFs::open`] does.
+    pub fn open_or_create(root: &Path) -> FsResult<RealFs> {
+        match std::fs::create_dir(root) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                let errno = e.raw_os_error();
+                let kind = errno.map_or(FsErrorKind::Other, |n| {
+                    error_kind(Errno::from_raw_os_error(n))
+                });
+                return Err(FsError {
+                    op: "open_or_create",
+                    path: root.display().to_string(),
+                    kind,
+                    errno,
+                });
+            }
+        }
+        RealFs::open(root)
+    }
+
+    /// Opens the directory `name` inside `dir` without following a symlink; a symlink is
+    /// reported as [`FsErrorKind::Symlink`] whether the kernel said `ELOOP` or `ENOTDIR`.
+    fn open_subdir(
+        op: &'static str,
+        path: &RelPath,
+        dir: BorrowedFd<'_>,
+        name: &str,
+    ) -> FsResult<OwnedFd> {
+        match rustix::fs::openat(dir, name, DIR_FLAGS, Mode::empty()) {
+            Ok(fd) => Ok(fd),
+            Err(e @ Errno::NOTDIR) => {
+                let is_link = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink);
+                let mut err = os_error(op, path, e);
+                if is_link {
+                    err.kind = FsErrorKind::Symlink;
+                }
+                Err(err)
+            }
+            Err(e) => Err(os_error(op, path, e)),
+        }
+    }
+
+    /// Walks `components` from the root, each one a directory that is not a symlink.
+    /// `path` is only for error messages.
+    fn walk<'a, 'b>(
+        &'a self,
+        op: &'static str,
+        path: &RelPath,
+        components: impl Iterator<Item = &'b str>,
+    ) -> FsResult<DirFd<'a>> {
+        let mut current = DirFd::Root(self.root.as_fd());
+        for component in components {
+            let next = Self::open_subdir(op, path, current.as_fd(), component)?;
+            current = DirFd::Owned(next);
+        }
+        Ok(current)
+    }
+
+    /// Opens the directory `path` itself (the root for [`RelPath::root`]).
+    fn open_dir(&self, op: &'static str, path: &RelPath) -> FsResult<DirFd<'_>> {
+        self.walk(op, path, path.components())
+    }
+
+    /// Opens the directory holding `path` and returns it with the final name. The root is
+    /// resolved as `.` in itself, so that each syscall reports what it would for the root.
+    fn open_parent<'p>(
+        &self,
+        op: &'static str,
+        path: &'p RelPath,
+    ) -> FsResult<(DirFd<'_>, &'p str)> {
+        match path.file_name() {
+            None => Ok((DirFd::Root(self.root.as_fd()), ".")),
+            Some(name) => {
+                let mut components = path.components();
+                components.next_back();
+                Ok((self.walk(op, path, components)?, name))
+            }
+        }
+    }
+}
+
+impl Fs for RealFs {
+    type File = RealFile;
+
+    fn create_new(&self, path: &RelPath) -> FsResult<RealFile> {
+        const OP: &str = "create_new";
+        let (dir, name) = self.open_parent(OP, path)?;
+        let flags =
+            OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&dir, name, flags, Mode::from_raw_mode(0o644))
+            .map_err(|e| os_error(OP, path, e))?;
+        Ok(RealFile {
+            fd,
+            path: path.clone(),
+        })
+    }
+
+    fn open_read(&self, path: &RelPath) -> FsResult<RealFile> {
+        const OP: &str = "open_read";
+        let (dir, name) = self.open_parent(OP, path)?;
+        // O_NONBLOCK so that opening a fifo does not wait for a writer; it is refused below.
+        let flags =
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+        let fd = rustix::fs::openat(&dir, name, flags, Mode::empty())
+            .map_err(|e| os_error(OP, path, e))?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| os_error(OP, path, e))?;
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::RegularFile => {}
+            FileType::Directory => return Err(FsError::new(OP, path, FsErrorKind::IsADirectory)),
+            _ => return Err(FsError::new(OP, path, FsErrorKind::Unsupported)),
+        }
+        let status = rustix::fs::fcntl_getfl(&fd).map_err(|e| os_error(OP, path, e))?;
+        rustix::fs::fcntl_setfl(&fd, status - OFlags::NONBLOCK)
+            .map_err(|e| os_error(OP, path, e))?;
+        Ok(RealFile {
+            fd,
+            path: path.clone(),
+        })
+    }
+
+    fn write_at(&self, file: &mut RealFile, offset: u64, data: &[u8]) -> FsResult<()> {
+        const OP: &str = "write_at";
+        let mut written = 0usize;
+        while written < data.len() {
+            let at = offset
+                .checked_add(written as u64)
+                .ok_or_else(|| FsError::new(OP, &file.path, FsErrorKind::Other))?;
+            match rustix::io::pwrite(&file.fd, &data[written..], at) {
+                Ok(0) => return Err(FsError::new(OP, &file.path, FsErrorKind::NoSpace)),
+                Ok(n) => written += n,
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(os_error(OP, &file.path, e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn read_at(&self, file: &mut RealFile, offset: u64, buf: &mut [u8]) -> FsResult<usize> {
+        loop {
+            match rustix::io::pread(&file.fd, &mut *buf, offset) {
+                Ok(n) => return Ok(n),
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(os_error("read_at", &file.path, e)),
+            }
+        }
+    }
+
+    fn fsync(&self, file: &mut RealFile) -> FsResult<()> {
+        rustix::fs::fsync(&file.fd).map_err(|e| os_error("fsync", &file.path, e))
+    }
+
+    fn fdatasync(&self, file: &mut RealFile) -> FsResult<()> {
+        rustix::fs::fdatasync(&file.fd).map_err(|e| os_error("fdatasync", &file.path, e))
+    }
+
+    fn rename(&self, from: &RelPath, to: &RelPath) -> FsResult<()> {
+        const OP: &str = "rename";
+        let (from_dir, from_name) = self.open_parent(OP, from)?;
+        let (to_dir, to_name) = self.open_parent(OP, to)?;
+        rustix::fs::renameat(&from_dir, from_name, &to_dir, to_name)
+            .map_err(|e| os_error(OP, from, e))
+    }
+
+    fn unlink(&self, path: &RelPath) -> FsResult<()> {
+        const OP: &str = "unlink";
+        let (dir, name) = self.open_parent(OP, path)?;
+        rustix::fs::unlinkat(&dir, name, AtFlags::empty()).map_err(|e| os_error(OP, path, e))
+    }
+
+    fn mkdir(&self, path: &RelPath) -> FsResult<()> {
+        const OP: &str = "mkdir";
+        let (dir, name) = self.open_parent(OP, path)?;
+        rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o755))
+            .map_err(|e| os_error(OP, path, e))
+    }
+
+    fn read_dir(&self, path: &RelPath) -> FsResult<Vec<DirEntry>> {
+        const OP: &str = "read_dir";
+        let mut dir = match self.open_dir(OP, path)? {
+            // A fresh descriptor of the root, so that listing never moves the root's offset.
+            DirFd::Root(fd) => Dir::read_from(fd),
+            DirFd::Owned(fd) => Dir::new(fd),
+        }
+        .map_err(|e| os_error(OP, path, e))?;
+        let mut entries = Vec::new();
+        while let Some(entry) = dir.read() {
+            let entry = entry.map_err(|e| os_error(OP, path, e))?;
+            let raw = entry.file_name().to_bytes();
+            if raw == b"." || raw == b".." {
+                continue;
+            }
+            let Ok(name) = std::str::from_utf8(raw) else {
+                return Err(FsError::new(OP, path, FsErrorKind::Unsupported));
+            };
+            let kind = match entry.file_type() {
+                FileType::Unknown => {
+                    let fd = dir.fd().map_err(|e| os_error(OP, path, e))?;
+                    let st = rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)
+                        .map_err(|e| os_error(OP, path, e))?;
+                    kind_of(FileType::from_raw_mode(st.st_mode))
+                }
+                file_type => kind_of(file_type),
+            };
+            entries.push(DirEntry {
+                name: name.to_owned(),
+                kind,
+            });
+        }
+        entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        Ok(entries)
+    }
+
+    fn stat(&self, path: &RelPath) -> FsResult<Option<Metadata>> {
+        const OP: &str = "stat";
+        let (dir, name) = self.open_parent(OP, path)?;
+        match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(metadata_of(&st))),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(os_error(OP, path, e)),
+        }
+    }
+
+    fn fsync_dir(&self, path: &RelPath) -> FsResult<()> {
+        const OP: &str = "fsync_dir";
+        let dir = self.open_dir(OP, path)?;
+        rustix::fs::fsync(&dir).map_err(|e| os_error(OP, path, e))
+    }
+
+    fn syncfs(&self) -> FsResult<()> {
+        rustix::fs::syncfs(&self.root).map_err(|e| os_error("syncfs", &RelPath::root(), e))
+    }
+}
