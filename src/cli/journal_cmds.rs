@@ -12,9 +12,8 @@ use std::path::Path;
 
 /// Opens the real root and the journal in it.
 fn open(root: &RootArgs, sync: SyncMode) -> Result<Journal<RealFs>, Failure> {
-    let fs = RealFs::open(&root.root).map_err(|e| {
-        Failure(format!("cannot open the root {}: {e}", root.root.display()))
-    })?;
+    let fs = RealFs::open(&root.root)
+        .map_err(|e| Failure(format!("cannot open the root {}: {e}", root.root.display())))?;
     let dir = journal_dir(root)?;
     Journal::open_with(fs, dir, JournalOptions { sync, defect: None })
         .map_err(|e| Failure(format!("cannot open the journal: {e}")))
@@ -57,7 +56,9 @@ pub fn update(args: &UpdateArgs) -> Result<Status, Failure> {
     let mut journal = open(&args.root, sync)?;
     if !journal.is_ready() {
         eprintln!("crashsafe: the journal has pending entries; recovering them first");
-        let report = journal.recover().map_err(|e| Failure(format!("recovery failed: {e}")))?;
+        let report = journal
+            .recover()
+            .map_err(|e| Failure(format!("recovery failed: {e}")))?;
         print_recovery(&report, &mut std::io::stderr());
         if !report.refused.is_empty() {
             eprintln!(
@@ -69,12 +70,19 @@ pub fn update(args: &UpdateArgs) -> Result<Status, Failure> {
         }
     }
     let n = updates.len();
-    let receipt = journal.commit_batch(updates, args.atomic).map_err(|e| commit_failure(e, args))?;
+    let receipt = journal
+        .commit_batch(updates, args.atomic)
+        .map_err(|e| commit_failure(e, args))?;
     println!(
         "committed {n} update{} (transaction {}): {}",
         if n == 1 { "" } else { "s" },
         receipt.seq,
-        receipt.targets.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+        receipt
+            .targets
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     Ok(Status::Ok)
 }
@@ -97,7 +105,11 @@ fn single_update(args: &UpdateArgs) -> Result<Update, Failure> {
     let mut update = match (&args.from, args.delete) {
         (Some(from), false) => Update::copy_from(target, from.clone()),
         (None, true) => Update::delete(target),
-        _ => return Err(Failure("give exactly one of --from FILE or --delete".into())),
+        _ => {
+            return Err(Failure(
+                "give exactly one of --from FILE or --delete".into(),
+            ))
+        }
     };
     if let (Some(inc), Some(src)) = (&args.increment, &args.increment_from) {
         update = update.with_increment(rel(inc, "--increment")?, Source::File(src.clone()));
@@ -143,7 +155,10 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Update>, Failure> {
         updates.push(update);
     }
     if updates.is_empty() {
-        return Err(Failure(format!("the manifest {} lists no update", path.display())));
+        return Err(Failure(format!(
+            "the manifest {} lists no update",
+            path.display()
+        )));
     }
     Ok(updates)
 }
@@ -187,7 +202,11 @@ pub fn inspect(args: &RootArgs) -> Result<Status, Failure> {
                 print!("; temp {t} {}", if *temp { "present" } else { "absent" });
             }
             if let Some(i) = &u.increment {
-                print!("; increment {} {}", i.path, if *inc { "present" } else { "absent" });
+                print!(
+                    "; increment {} {}",
+                    i.path,
+                    if *inc { "present" } else { "absent" }
+                );
             }
             println!();
         }
@@ -211,7 +230,9 @@ pub fn inspect(args: &RootArgs) -> Result<Status, Failure> {
 /// `crashsafe recover`.
 pub fn recover(args: &RootArgs) -> Result<Status, Failure> {
     let mut journal = open(args, SyncMode::PerFile)?;
-    let report = journal.recover().map_err(|e| Failure(format!("recovery failed: {e}")))?;
+    let report = journal
+        .recover()
+        .map_err(|e| Failure(format!("recovery failed: {e}")))?;
     print_recovery(&report, &mut std::io::stdout());
     if report.refused.is_empty() {
         Ok(Status::Ok)
@@ -236,20 +257,36 @@ fn print_recovery(report: &RecoveryReport, out: &mut dyn std::io::Write) {
         let removed = if o.removed.is_empty() {
             String::new()
         } else {
-            format!("; removed {}", o.removed.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "))
+            format!(
+                "; removed {}",
+                o.removed
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         };
-        say(format!("transaction {} {}: {verb}{removed}", o.seq, o.target));
+        say(format!(
+            "transaction {} {}: {verb}{removed}",
+            o.seq, o.target
+        ));
     }
     for (name, e) in &report.discarded {
         say(format!("discarded torn entry {name}: {e}"));
     }
     for (name, r) in &report.refused {
-        say(format!("refused entry {name}: {r}; left in place, nothing it names was touched"));
+        say(format!(
+            "refused entry {name}: {r}; left in place, nothing it names was touched"
+        ));
     }
     say(format!(
         "recovery: {} entr{} removed, {} director{} fsynced",
         report.removed_entries.len(),
-        if report.removed_entries.len() == 1 { "y" } else { "ies" },
+        if report.removed_entries.len() == 1 {
+            "y"
+        } else {
+            "ies"
+        },
         report.dirs_synced,
         if report.dirs_synced == 1 { "y" } else { "ies" }
     ));

@@ -66,7 +66,12 @@ pub struct UpdateArgs {
     #[arg(long, conflicts_with = "batch")]
     pub delete: bool,
     /// Also write an increment file at this path (relative to ROOT).
-    #[arg(long, value_name = "PATH", requires = "increment_from", conflicts_with = "batch")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "increment_from",
+        conflicts_with = "batch"
+    )]
     pub increment: Option<String>,
     /// The increment's content.
     #[arg(long, value_name = "FILE", requires = "increment")]
