@@ -416,3 +416,60 @@ fn real_fs_is_send_and_sync() {
     assert_send_sync::<RealFs>();
     assert_send_sync::<crashsafe::fs::real::RealFile>();
 }
+
+#[test]
+fn read_dir_reports_a_non_utf8_name_as_unsupported() {
+    use std::os::unix::ffi::OsStrExt;
+    let fx = fixture();
+    fx.fs.mkdir(&p("d")).unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"bad\xff");
+    if std::fs::write(fx.root.join("d").join(name), b"").is_err() {
+        return; // the filesystem refuses non-UTF-8 names itself
+    }
+    assert_eq!(
+        fx.fs.read_dir(&p("d")).unwrap_err().kind,
+        FsErrorKind::Unsupported
+    );
+}
+
+#[test]
+fn an_intermediate_symlink_to_a_file_fails_with_symlink() {
+    let fx = fixture();
+    symlink(fx.outside.join("secret"), fx.root.join("file-link")).unwrap();
+    assert_eq!(
+        fx.fs.stat(&p("file-link/x")).unwrap_err().kind,
+        FsErrorKind::Symlink
+    );
+    assert_eq!(
+        fx.fs.create_new(&p("file-link/x")).unwrap_err().kind,
+        FsErrorKind::Symlink
+    );
+}
+
+#[test]
+fn write_at_past_the_largest_offset_is_an_error_not_a_panic() {
+    let fx = fixture();
+    let mut f = fx.fs.create_new(&p("f")).unwrap();
+    let err = fx.fs.write_at(&mut f, u64::MAX, b"ab").unwrap_err();
+    assert_eq!(err.op, "write_at");
+    assert_eq!(err.path, "f");
+    let mut buf = [0u8; 4];
+    assert!(fx.fs.read_at(&mut f, u64::MAX, &mut buf).is_err());
+}
+
+#[test]
+fn operations_on_the_root_itself_report_what_the_syscall_would() {
+    let fx = fixture();
+    let root = RelPath::root();
+    assert_eq!(
+        fx.fs.create_new(&root).unwrap_err().kind,
+        FsErrorKind::AlreadyExists
+    );
+    assert_eq!(
+        fx.fs.unlink(&root).unwrap_err().kind,
+        FsErrorKind::IsADirectory
+    );
+    assert!(fx.fs.rename(&root, &p("x")).is_err());
+    let err = fx.fs.create_new(&root).unwrap_err();
+    assert_eq!(err.path, ".");
+}
