@@ -1,3 +1,5 @@
+#![doc = include_str!("../README.md")]
+//!
 //! crashsafe: crash-safe file updates through a journal, and a harness that proves them.
 //!
 //! - [`journal`]: commit updates (replace, create, delete a file, with an optional increment)
