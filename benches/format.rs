@@ -1,0 +1,70 @@
+//! Entry encoding and decoding: a small entry (one update) and a large one (1,000 updates), in
+//! bytes per second and in entries per second.
+
+use crashsafe::format::{
+    decode, encode, temp_path, Content, Digest, Entry, EntryKind, IncrementRecord, UpdateRecord,
+};
+use crashsafe::path::RelPath;
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::time::Duration;
+
+fn entry(updates: usize) -> Entry {
+    let seq = 0x1234;
+    let updates = (0..updates)
+        .map(|i| {
+            let target = RelPath::new(&format!("data/dir{}/file-{i}.bin", i % 16)).unwrap();
+            UpdateRecord {
+                temp: Some(temp_path(&target, seq, i)),
+                target,
+                old: Content::Present(Digest::of(format!("old {i}").as_bytes())),
+                new: Content::Present(Digest::of(format!("new {i}").as_bytes())),
+                increment: (i % 4 == 0).then(|| IncrementRecord {
+                    path: RelPath::new(&format!("increments/file-{i}.1")).unwrap(),
+                    content: Content::Present(Digest::of(b"delta")),
+                }),
+            }
+        })
+        .collect();
+    Entry {
+        seq,
+        kind: EntryKind::Intent { atomic: true },
+        updates,
+    }
+}
+
+const SIZES: [(&str, usize); 2] = [("small_1_update", 1), ("large_1000_updates", 1000)];
+
+fn bench(c: &mut Criterion, group_name: &str, bytes: bool) {
+    let mut group = c.benchmark_group(group_name);
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
+    for (name, n) in SIZES {
+        let e = entry(n);
+        let encoded = encode(&e).unwrap();
+        group.throughput(if bytes {
+            Throughput::Bytes(encoded.len() as u64)
+        } else {
+            Throughput::Elements(1)
+        });
+        group.bench_with_input(BenchmarkId::new("encode", name), &e, |b, e| {
+            b.iter(|| encode(black_box(e)).unwrap())
+        });
+        group.bench_with_input(BenchmarkId::new("decode", name), &encoded, |b, bytes| {
+            b.iter(|| decode(black_box(bytes)).unwrap())
+        });
+    }
+    group.finish();
+}
+
+fn format_bytes(c: &mut Criterion) {
+    bench(c, "format_bytes", true);
+}
+
+fn format_entries(c: &mut Criterion) {
+    bench(c, "format_entries", false);
+}
+
+criterion_group!(benches, format_bytes, format_entries);
+criterion_main!(benches);

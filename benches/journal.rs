@@ -1,0 +1,217 @@
+//! The journal against the usual ways of replacing a file durably, on a real temporary directory:
+//!
+//! - `commit_4k`, `commit_1m`: one file replaced per iteration by `journal` (`Journal::commit`,
+//!   `SyncMode::PerFile`), `naive_atomic_replace` (write a temp file with `std::fs`, `sync_all`,
+//!   rename, fsync the directory) and `atomic_write_file` (the `atomic-write-file` crate).
+//! - `batch_4k`: 1, 8 and 64 files replaced per iteration, by `Journal::commit_batch`
+//!   (non-atomic) with `SyncMode::Syncfs` and with `SyncMode::PerFile`, and by the naive replace
+//!   done file after file; throughput in updates, so updates/sec compare directly.
+//! - `recovery`: `recover` over 1, 100 and 10,000 pending entries (atomic one-update intents past
+//!   their commit point, each rolled forward); the pending state is built, untimed, per iteration.
+
+use crashsafe::format::{self, temp_path, Content, Digest, Entry, EntryKind, UpdateRecord};
+use crashsafe::fs::real::RealFs;
+use crashsafe::journal::{recover::recover, Journal, JournalOptions, SyncMode, Update};
+use crashsafe::path::RelPath;
+use criterion::{
+    criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput,
+};
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+const JOURNAL_DIR: &str = ".crashsafe/journal";
+
+fn journal(root: &Path, sync: SyncMode) -> Journal<RealFs> {
+    let fs = RealFs::open(root).unwrap();
+    let options = JournalOptions { sync, defect: None };
+    Journal::open_with(fs, RelPath::new(JOURNAL_DIR).unwrap(), options).unwrap()
+}
+
+/// Two contents of `len` bytes that differ, so that every iteration really replaces the file.
+fn contents(len: usize) -> [Vec<u8>; 2] {
+    [vec![b'a'; len], vec![b'b'; len]]
+}
+
+/// The textbook durable replace: temp file, fsync, rename, fsync the directory.
+fn naive_atomic_replace(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let temp = dir.join(format!(".{name}.tmp"));
+    let mut f = File::create(&temp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&temp, dir.join(name))?;
+    File::open(dir)?.sync_all()
+}
+
+fn with_atomic_write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = atomic_write_file::AtomicWriteFile::open(path)?;
+    f.write_all(bytes)?;
+    f.commit()
+}
+
+fn commit_one(c: &mut Criterion, group_name: &str, len: usize) {
+    let mut group = c.benchmark_group(group_name);
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(4))
+        .warm_up_time(Duration::from_secs(1))
+        .throughput(Throughput::Bytes(len as u64));
+    let data = contents(len);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut j = journal(tmp.path(), SyncMode::PerFile);
+    let target = RelPath::new("file.bin").unwrap();
+    let mut i = 0;
+    group.bench_function("journal", |b| {
+        b.iter(|| {
+            i += 1;
+            j.commit(Update::write(target.clone(), data[i % 2].clone()))
+                .unwrap();
+        })
+    });
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut i = 0;
+    group.bench_function("naive_atomic_replace", |b| {
+        b.iter(|| {
+            i += 1;
+            naive_atomic_replace(tmp.path(), "file.bin", &data[i % 2]).unwrap();
+        })
+    });
+
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("file.bin");
+    let mut i = 0;
+    group.bench_function("atomic_write_file", |b| {
+        b.iter(|| {
+            i += 1;
+            with_atomic_write_file(&path, &data[i % 2]).unwrap();
+        })
+    });
+    group.finish();
+}
+
+fn commit_4k(c: &mut Criterion) {
+    commit_one(c, "commit_4k", 4 << 10);
+}
+
+fn commit_1m(c: &mut Criterion) {
+    commit_one(c, "commit_1m", 1 << 20);
+}
+
+fn batch_4k(c: &mut Criterion) {
+    let mut group = c.benchmark_group("batch_4k");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
+    let data = contents(4 << 10);
+    for n in [1usize, 8, 64] {
+        group.throughput(Throughput::Elements(n as u64));
+        let names: Vec<String> = (0..n).map(|k| format!("file-{k}.bin")).collect();
+        for (label, sync) in [
+            ("journal_syncfs", SyncMode::Syncfs),
+            ("journal_perfile", SyncMode::PerFile),
+        ] {
+            let tmp = tempfile::tempdir().unwrap();
+            let mut j = journal(tmp.path(), sync);
+            let targets: Vec<RelPath> = names.iter().map(|s| RelPath::new(s).unwrap()).collect();
+            let mut i = 0;
+            group.bench_function(BenchmarkId::new(label, n), |b| {
+                b.iter(|| {
+                    i += 1;
+                    let updates = targets
+                        .iter()
+                        .map(|t| Update::write(t.clone(), data[i % 2].clone()))
+                        .collect();
+                    j.commit_batch(updates, false).unwrap();
+                })
+            });
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let mut i = 0;
+        group.bench_function(BenchmarkId::new("naive_atomic_replace", n), |b| {
+            b.iter(|| {
+                i += 1;
+                for name in &names {
+                    naive_atomic_replace(tmp.path(), name, &data[i % 2]).unwrap();
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+/// A root holding `n` pending transactions, each an atomic one-update intent with its commit
+/// record, its temp complete and its target still old (absent): recovery renames every temp.
+fn pending_state(n: usize) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let journal_dir = root.join(JOURNAL_DIR);
+    std::fs::create_dir_all(&journal_dir).unwrap();
+    let new = b"new content";
+    for k in 0..n {
+        let seq = k as u64 + 1;
+        let target = RelPath::new(&format!("file-{k}.bin")).unwrap();
+        let temp = temp_path(&target, seq, 0);
+        std::fs::write(root.join(temp.as_str()), new).unwrap();
+        let intent = Entry {
+            seq,
+            kind: EntryKind::Intent { atomic: true },
+            updates: vec![UpdateRecord {
+                target,
+                temp: Some(temp),
+                old: Content::Absent,
+                new: Content::Present(Digest::of(new)),
+                increment: None,
+            }],
+        };
+        let commit = Entry {
+            seq,
+            kind: EntryKind::Commit,
+            updates: vec![],
+        };
+        std::fs::write(
+            journal_dir.join(format!("{seq:016x}.intent")),
+            format::encode(&intent).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(
+            journal_dir.join(format!("{seq:016x}.commit")),
+            format::encode(&commit).unwrap(),
+        )
+        .unwrap();
+    }
+    tmp
+}
+
+fn recovery(c: &mut Criterion) {
+    let mut group = c.benchmark_group("recovery");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(100))
+        .measurement_time(Duration::from_secs(2));
+    let dir = RelPath::new(JOURNAL_DIR).unwrap();
+    for n in [1usize, 100, 10_000] {
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter_batched(
+                || pending_state(n),
+                |tmp| {
+                    let fs = RealFs::open(tmp.path()).unwrap();
+                    let report = recover(&fs, &dir, None).unwrap();
+                    assert_eq!(report.outcomes.len(), n);
+                    tmp // dropped (the tree removed) after timing
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, commit_4k, commit_1m, batch_4k, recovery);
+criterion_main!(benches);
