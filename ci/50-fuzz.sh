@@ -64,7 +64,6 @@ for t in "${targets[@]}"; do
     -max_total_time="$seconds" \
     -rss_limit_mb="$rss_limit_mb" \
     -malloc_limit_mb="$malloc_limit_mb" \
-    -artifact_prefix="$artifacts" \
     -print_final_stats=1 >"$log" 2>&1 || status=$?
   execs=$(grep -E '^stat::number_of_executed_units:' "$log" | awk '{print $2}' | tail -1)
   rate=$(grep -E '^stat::average_exec_per_sec:' "$log" | awk '{print $2}' | tail -1)
