@@ -821,3 +821,36 @@ fn several_entries_are_recovered_in_sequence_order() {
     );
     assert!(r.outcomes.iter().all(|o| o.done));
 }
+
+/// Regression: a target whose directory no longer exists (removed by hand after the crash, or
+/// named by a foreign entry) made `stat` fail with `NotFound`, and recovery returned that I/O
+/// error before acting on any entry: the journal stayed blocked for every transaction, and
+/// `crashsafe recover` exited 2, until someone edited the journal by hand. Recovery's own rule
+/// (`classify`) is that a missing parent means the target is absent; it now is, and the
+/// entry is recovered like any other (here: a creation that did not happen loses its increment).
+#[test]
+fn recovery_treats_a_target_whose_directory_vanished_as_absent() {
+    let (f, base) = setup();
+    f.put_entry(&intent(
+        SEQ,
+        false,
+        vec![record(
+            SEQ,
+            0,
+            "gone/x",
+            None,
+            Some(NEW),
+            Some(("inc/x.1", INC)),
+        )],
+    ));
+    f.write("inc/x.1", INC);
+    // Another interrupted transaction, which must not stay blocked behind it.
+    f.put_entry(&intent(
+        SEQ + 1,
+        false,
+        vec![record(SEQ + 1, 0, "d/t", Some(OLD), Some(NEW), None)],
+    ));
+    f.write(&temp("d/t", SEQ + 1, 0), NEW);
+    let r = recover_and_check(&f, &base);
+    assert_eq!(r.outcomes.len(), 2);
+}
