@@ -62,7 +62,10 @@ pub struct Digest {
 impl Digest {
     /// The digest of `data`.
     pub fn of(data: &[u8]) -> Digest {
-        Digest { len: data.len() as u64, blake3: *blake3::hash(data).as_bytes() }
+        Digest {
+            len: data.len() as u64,
+            blake3: *blake3::hash(data).as_bytes(),
+        }
     }
 }
 
@@ -156,7 +159,9 @@ pub enum DecodeError {
     #[error("not a crashsafe entry (bad magic {0:02x?})")]
     BadMagic([u8; 4]),
     /// A version this code does not know.
-    #[error("entry format version {0} is not supported (this build reads version {FORMAT_VERSION})")]
+    #[error(
+        "entry format version {0} is not supported (this build reads version {FORMAT_VERSION})"
+    )]
     UnsupportedVersion(u16),
     /// The reserved header field is not zero.
     #[error("reserved header field is {0:#06x}, not zero")]
@@ -251,9 +256,14 @@ fn check_header(bytes: &[u8]) -> Result<&[u8], DecodeError> {
         // A short file that does not even start like an entry is garbage, not a torn entry;
         // both are discarded, but the error says which.
         if bytes.len() >= 4 && bytes[..4] != MAGIC {
-            return Err(DecodeError::BadMagic(bytes[..4].try_into().expect("4 bytes")));
+            return Err(DecodeError::BadMagic(
+                bytes[..4].try_into().expect("4 bytes"),
+            ));
         }
-        return Err(DecodeError::Truncated { expected: HEADER_LEN, found: bytes.len() });
+        return Err(DecodeError::Truncated {
+            expected: HEADER_LEN,
+            found: bytes.len(),
+        });
     }
     let field = |at: usize, n: usize| &bytes[at..at + n];
     let magic: [u8; 4] = field(0, 4).try_into().expect("4 bytes");
@@ -275,7 +285,10 @@ fn check_header(bytes: &[u8]) -> Result<&[u8], DecodeError> {
     let crc = u32::from_le_bytes(field(12, 4).try_into().expect("4 bytes"));
     let end = HEADER_LEN + len;
     if bytes.len() < end {
-        return Err(DecodeError::Truncated { expected: end, found: bytes.len() });
+        return Err(DecodeError::Truncated {
+            expected: end,
+            found: bytes.len(),
+        });
     }
     if bytes.len() > end {
         return Err(DecodeError::TrailingBytes(bytes.len() - end));
@@ -283,7 +296,10 @@ fn check_header(bytes: &[u8]) -> Result<&[u8], DecodeError> {
     let payload = &bytes[HEADER_LEN..end];
     let found = crc32c::crc32c(payload);
     if found != crc {
-        return Err(DecodeError::ChecksumMismatch { expected: crc, found });
+        return Err(DecodeError::ChecksumMismatch {
+            expected: crc,
+            found,
+        });
     }
     Ok(payload)
 }
@@ -358,9 +374,19 @@ mod wire {
                         })
                     })
                     .transpose()?;
-                updates.push(UpdateRecord { target, temp, old: u.old, new: u.new, increment });
+                updates.push(UpdateRecord {
+                    target,
+                    temp,
+                    old: u.old,
+                    new: u.new,
+                    increment,
+                });
             }
-            let entry = Entry { seq, kind: self.kind, updates };
+            let entry = Entry {
+                seq,
+                kind: self.kind,
+                updates,
+            };
             validate(&entry)?;
             Ok(entry)
         }
@@ -380,7 +406,9 @@ pub fn validate(entry: &Entry) -> Result<(), DecodeError> {
             (None, Content::Absent) => {}
             (None, _) => return invalid(format!("update {index} writes content but has no temp")),
             (Some(_), Content::Absent) => {
-                return invalid(format!("update {index} deletes its target but names a temp"))
+                return invalid(format!(
+                    "update {index} deletes its target but names a temp"
+                ))
             }
             (Some(temp), _) => {
                 if *temp != temp_path(&u.target, entry.seq, index) {

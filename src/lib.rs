@@ -12,3 +12,4 @@
 pub mod format;
 pub mod fs;
 pub mod path;
+pub mod sim;

@@ -181,21 +181,47 @@ mod tests {
     #[test]
     fn rejects_each_unsafe_form_with_its_own_error() {
         assert_eq!(RelPath::new(""), Err(PathError::Empty));
-        assert!(matches!(RelPath::new("/etc/passwd"), Err(PathError::Absolute(_))));
-        assert!(matches!(RelPath::new("../x"), Err(PathError::ParentComponent(_))));
-        assert!(matches!(RelPath::new("a/../../x"), Err(PathError::ParentComponent(_))));
-        assert!(matches!(RelPath::new("./x"), Err(PathError::CurrentComponent(_))));
-        assert!(matches!(RelPath::new("a//b"), Err(PathError::EmptyComponent(_))));
-        assert!(matches!(RelPath::new("a/"), Err(PathError::EmptyComponent(_))));
+        assert!(matches!(
+            RelPath::new("/etc/passwd"),
+            Err(PathError::Absolute(_))
+        ));
+        assert!(matches!(
+            RelPath::new("../x"),
+            Err(PathError::ParentComponent(_))
+        ));
+        assert!(matches!(
+            RelPath::new("a/../../x"),
+            Err(PathError::ParentComponent(_))
+        ));
+        assert!(matches!(
+            RelPath::new("./x"),
+            Err(PathError::CurrentComponent(_))
+        ));
+        assert!(matches!(
+            RelPath::new("a//b"),
+            Err(PathError::EmptyComponent(_))
+        ));
+        assert!(matches!(
+            RelPath::new("a/"),
+            Err(PathError::EmptyComponent(_))
+        ));
         assert!(matches!(RelPath::new("a\0b"), Err(PathError::Nul(_))));
-        assert!(matches!(RelPath::new(&"n".repeat(256)), Err(PathError::TooLong(_))));
-        assert!(matches!(RelPath::new(&"a/".repeat(2048)), Err(PathError::TooLong(_))));
+        assert!(matches!(
+            RelPath::new(&"n".repeat(256)),
+            Err(PathError::TooLong(_))
+        ));
+        assert!(matches!(
+            RelPath::new(&"a/".repeat(2048)),
+            Err(PathError::TooLong(_))
+        ));
     }
 
     #[test]
     fn starts_with_respects_component_boundaries() {
         let j = RelPath::new(".crashsafe/journal").unwrap();
-        assert!(RelPath::new(".crashsafe/journal/1.intent").unwrap().starts_with(&j));
+        assert!(RelPath::new(".crashsafe/journal/1.intent")
+            .unwrap()
+            .starts_with(&j));
         assert!(!RelPath::new(".crashsafe/journalx").unwrap().starts_with(&j));
         assert!(j.starts_with(&RelPath::root()));
     }

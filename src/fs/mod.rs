@@ -84,7 +84,12 @@ pub struct FsError {
 impl FsError {
     /// An error of `kind` from `op` on `path`, without an errno.
     pub fn new(op: &'static str, path: &RelPath, kind: FsErrorKind) -> FsError {
-        FsError { op, path: path.to_string(), kind, errno: None }
+        FsError {
+            op,
+            path: path.to_string(),
+            kind,
+            errno: None,
+        }
     }
 }
 
@@ -202,10 +207,14 @@ pub fn create_dir_all<F: Fs + ?Sized>(fs: &F, path: &RelPath) -> FsResult<Vec<Re
             .join(component)
             .expect("a component of a checked path is a checked path");
         match fs.stat(&current)? {
-            Some(Metadata { kind: FileKind::Dir, .. }) => {}
-            Some(Metadata { kind: FileKind::Symlink, .. }) => {
-                return Err(FsError::new("mkdir", &current, FsErrorKind::Symlink))
-            }
+            Some(Metadata {
+                kind: FileKind::Dir,
+                ..
+            }) => {}
+            Some(Metadata {
+                kind: FileKind::Symlink,
+                ..
+            }) => return Err(FsError::new("mkdir", &current, FsErrorKind::Symlink)),
             Some(_) => return Err(FsError::new("mkdir", &current, FsErrorKind::NotADirectory)),
             None => {
                 fs.mkdir(&current)?;
