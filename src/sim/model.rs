@@ -410,3 +410,172 @@ pub fn posix_resolutions(trace: &[TraceOp]) -> Vec<Resolution> {
     }
     res
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::Fs;
+    use crate::path::RelPath;
+    use crate::sim::{states_at, Bounds, Image, Node, SimFs};
+    use std::sync::Arc;
+
+    fn p(s: &str) -> RelPath {
+        RelPath::new(s).unwrap()
+    }
+
+    /// The contents of `path` in every state `model` allows at the end of `fs`'s trace.
+    fn outcomes(model: &dyn Model, base: &Image, fs: &SimFs, path: &str) -> BTreeSet<String> {
+        let trace = fs.trace();
+        let states = states_at(model, base, &trace, trace.len(), &Bounds::default(), 4);
+        states
+            .iter()
+            .map(|img| match img.get(&p(path)) {
+                Some(Node::File(d)) => String::from_utf8_lossy(&d).into_owned(),
+                Some(other) => format!("{other:?}"),
+                None => "absent".into(),
+            })
+            .collect()
+    }
+
+    fn set(items: &[&str]) -> BTreeSet<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn base() -> Image {
+        let mut img = Image::new();
+        img.put_file(&p("d/old"), b"old");
+        img
+    }
+
+    #[test]
+    fn posix_loses_a_write_that_was_not_fsynced_but_not_one_that_was() {
+        let fs = SimFs::from_image(&base());
+        let mut f = fs.open_read(&p("d/old")).unwrap();
+        drop(f);
+        f = fs.create_new(&p("d/new")).unwrap();
+        fs.fsync_dir(&p("d")).unwrap();
+        fs.write_at(&mut f, 0, b"abcdefgh").unwrap();
+        let got = outcomes(&Posix, &base(), &fs, "d/new");
+        // Lost, whole, as zeros, or torn at 4-byte blocks.
+        assert_eq!(
+            got,
+            set(&["", "abcdefgh", "\0\0\0\0\0\0\0\0", "abcd", "\0\0\0\0efgh"])
+        );
+        fs.fsync(&mut f).unwrap();
+        assert_eq!(outcomes(&Posix, &base(), &fs, "d/new"), set(&["abcdefgh"]));
+        assert_eq!(outcomes(&Prefix, &base(), &fs, "d/new"), set(&["abcdefgh"]));
+    }
+
+    #[test]
+    fn posix_loses_a_create_until_its_directory_is_fsynced() {
+        let fs = SimFs::from_image(&base());
+        let mut f = fs.create_new(&p("d/new")).unwrap();
+        fs.write_at(&mut f, 0, b"x").unwrap();
+        fs.fsync(&mut f).unwrap();
+        // fsync of the file does not make its directory entry durable.
+        assert_eq!(
+            outcomes(&Posix, &base(), &fs, "d/new"),
+            set(&["absent", "x"])
+        );
+        fs.fsync_dir(&p("d")).unwrap();
+        assert_eq!(outcomes(&Posix, &base(), &fs, "d/new"), set(&["x"]));
+    }
+
+    #[test]
+    fn prefix_loses_nothing() {
+        let fs = SimFs::from_image(&base());
+        let mut f = fs.create_new(&p("d/new")).unwrap();
+        fs.write_at(&mut f, 0, b"x").unwrap();
+        fs.rename(&p("d/new"), &p("d/old")).unwrap();
+        let trace = fs.trace();
+        for cp in 0..=trace.len() {
+            let states = states_at(&Prefix, &base(), &trace, cp, &Bounds::default(), 4096);
+            assert_eq!(states.len(), 1, "one state per crash point");
+        }
+        assert_eq!(outcomes(&Prefix, &base(), &fs, "d/old"), set(&["x"]));
+    }
+
+    #[test]
+    fn a_rename_is_atomic_and_needs_both_directories_synced() {
+        let mut img = base();
+        img.put_dir(&p("e"));
+        let fs = SimFs::from_image(&img);
+        fs.rename(&p("d/old"), &p("e/moved")).unwrap();
+        fs.fsync_dir(&p("d")).unwrap();
+        let trace = fs.trace();
+        let states = states_at(&Posix, &img, &trace, trace.len(), &Bounds::default(), 4096);
+        let shapes: BTreeSet<(bool, bool)> = states
+            .iter()
+            .map(|s| (s.get(&p("d/old")).is_some(), s.get(&p("e/moved")).is_some()))
+            .collect();
+        assert_eq!(shapes, [(false, true), (true, false)].into_iter().collect());
+        fs.fsync_dir(&p("e")).unwrap();
+        let trace = fs.trace();
+        let states = states_at(&Posix, &img, &trace, trace.len(), &Bounds::default(), 4096);
+        assert_eq!(states.len(), 1);
+    }
+
+    #[test]
+    fn a_failed_fsync_drops_the_data_for_good() {
+        let fs = SimFs::from_image(&base());
+        let mut f = fs.create_new(&p("d/new")).unwrap();
+        fs.fsync_dir(&p("d")).unwrap();
+        fs.write_at(&mut f, 0, b"x").unwrap();
+        fs.set_fault(Some(crate::sim::Fault {
+            at: 3,
+            kind: crate::sim::FaultKind::Eio,
+        }));
+        assert!(fs.fsync(&mut f).is_err());
+        fs.fsync(&mut f).unwrap();
+        assert_eq!(outcomes(&Posix, &base(), &fs, "d/new"), set(&[""]));
+        assert_eq!(
+            fs.image().get(&p("d/new")),
+            Some(Node::File(Arc::new(b"x".to_vec())))
+        );
+    }
+
+    #[test]
+    fn ext4_keeps_directory_operations_in_order_and_renames_safe() {
+        let fs = SimFs::from_image(&base());
+        let mut f = fs.create_new(&p("d/t")).unwrap();
+        fs.write_at(&mut f, 0, b"new").unwrap();
+        fs.rename(&p("d/t"), &p("d/old")).unwrap();
+        fs.create_new(&p("d/later")).unwrap();
+        let trace = fs.trace();
+        let states = states_at(
+            &Ext4Ordered,
+            &base(),
+            &trace,
+            trace.len(),
+            &Bounds::default(),
+            4,
+        );
+        for s in &states {
+            let old = s.get(&p("d/old"));
+            // Safe rename: the renamed file never shows up empty.
+            assert!(
+                old == Some(Node::File(Arc::new(b"old".to_vec())))
+                    || old == Some(Node::File(Arc::new(b"new".to_vec()))),
+                "{s:?}"
+            );
+            // In order: `later` persisted implies the rename persisted.
+            if s.get(&p("d/later")).is_some() {
+                assert_eq!(old, Some(Node::File(Arc::new(b"new".to_vec()))));
+            }
+        }
+        assert_eq!(
+            outcomes(&Ext4Ordered, &base(), &fs, "d/old"),
+            set(&["new", "old"])
+        );
+        // Posix has neither rule: the rename may persist without the data.
+        assert!(outcomes(&Posix, &base(), &fs, "d/old").contains(""));
+    }
+
+    #[test]
+    fn models_are_found_by_name() {
+        let names: Vec<&str> = all_models().iter().map(|m| m.name()).collect();
+        assert_eq!(names, ["prefix", "ext4-ordered", "posix"]);
+        assert_eq!(model_by_name("posix").unwrap().name(), "posix");
+        assert!(model_by_name("ext3").is_none());
+    }
+}
