@@ -44,6 +44,7 @@ impl Default for Bounds {
 }
 
 /// Visits the crash points of one trace in order; see the module doc.
+#[derive(Clone)]
 pub struct CrashWalk<'a> {
     model: &'a dyn Model,
     trace: &'a [TraceOp],
@@ -81,8 +82,8 @@ impl<'a> CrashWalk<'a> {
         self.durable
     }
 
-    /// Moves to crash point `cp` (never backwards) and describes it.
-    pub fn point(&mut self, cp: usize) -> CrashPoint<'_> {
+    /// Moves to crash point `cp` (never backwards), advancing the checkpoint.
+    pub fn advance(&mut self, cp: usize) {
         assert!(
             cp >= self.at && cp <= self.trace.len(),
             "crash points are visited in order"
@@ -95,6 +96,11 @@ impl<'a> CrashWalk<'a> {
             }
             self.durable += 1;
         }
+    }
+
+    /// Moves to crash point `cp` (never backwards) and describes it.
+    pub fn point(&mut self, cp: usize) -> CrashPoint<'_> {
+        self.advance(cp);
         let mut pending = Vec::new();
         for j in self.durable..cp {
             if !self.res[j].resolved_at(cp) {
