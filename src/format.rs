@@ -177,7 +177,9 @@ pub enum DecodeError {
         /// CRC of the payload read.
         found: u32,
     },
-    /// Bytes after the payload, or after the encoded entry inside the payload.
+    /// Bytes after the payload: the file is longer than its header says (an append that
+    /// persisted as zeros, say). Bytes after the entry *inside* the checksummed payload are a
+    /// [`DecodeError::Payload`] error instead: they were written whole, not torn.
     #[error("{0} trailing bytes after the entry")]
     TrailingBytes(usize),
     /// The payload passed its checksum but is not a valid postcard encoding of an entry.
@@ -240,7 +242,12 @@ pub fn decode(bytes: &[u8]) -> Result<Entry, DecodeError> {
     let (wire, rest) = postcard::take_from_bytes::<wire::WireEntry>(payload)
         .map_err(|e| DecodeError::Payload(e.to_string()))?;
     if !rest.is_empty() {
-        return Err(DecodeError::TrailingBytes(rest.len()));
+        // Under a matching checksum these bytes were written whole, not torn by a crash: a
+        // payload error, which recovery refuses, not `TrailingBytes`, which it discards.
+        return Err(DecodeError::Payload(format!(
+            "{} bytes after the entry inside the checksummed payload",
+            rest.len()
+        )));
     }
     let canonical =
         postcard::to_allocvec(&wire).map_err(|e| DecodeError::Payload(e.to_string()))?;

@@ -16,3 +16,4 @@ pub mod format;
 pub mod fs;
 pub mod journal;
 pub mod path;
+pub mod sim;

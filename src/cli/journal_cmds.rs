@@ -49,6 +49,14 @@ pub fn update(args: &UpdateArgs) -> Result<Status, Failure> {
         SyncArg::PerFile => SyncMode::PerFile,
         SyncArg::Syncfs => SyncMode::Syncfs,
     };
+    if args.atomic && args.batch.is_none() {
+        // clap's `requires = "batch"` is not enforced when TARGET, which conflicts with
+        // `--batch`, is given: check it here.
+        return Err(Failure(
+            "--atomic applies to a batch: give --batch MANIFEST (one update is atomic anyway)"
+                .into(),
+        ));
+    }
     let updates = match &args.batch {
         Some(manifest) => read_manifest(manifest)?,
         None => vec![single_update(args)?],

@@ -267,6 +267,8 @@ fn observe<F: Fs>(fs: &F, dir: &RelPath, entry: &Entry) -> Result<Vec<Observed>,
             Err(JournalError::NotARegularFile { path, kind }) => {
                 return Err(Refusal::NotARegularFile { path, kind }.into())
             }
+            // A target whose directory is gone is absent (see `classify`).
+            Err(JournalError::Fs(e)) if e.kind == FsErrorKind::NotFound => Content::Absent,
             Err(JournalError::Fs(e)) => return Err(classify(&u.target, e)),
             Err(other) => return Err(ObserveError::Other(other)),
         };

@@ -1,0 +1,53 @@
+//! Crash states checked per second by the explorer (criterion's throughput: the crash states of
+//! one `explore()` call), model posix, one thread, no error injection, recovery depth 2.
+//!
+//! To add a subject: write a `fn(&mut Criterion)` that calls [`bench_subject`] for each size, and
+//! list it in `criterion_group!` below.
+
+#[allow(dead_code)]
+#[path = "../examples/atomic_replace.rs"]
+mod atomic_replace;
+
+use atomic_replace::{AtomicReplace, Recipe};
+use crashsafe::sim::{explore, ExploreConfig, Posix, Subject};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::time::Duration;
+
+/// The configuration every bench explores with.
+pub fn bench_config() -> ExploreConfig {
+    ExploreConfig {
+        jobs: 1,
+        inject_errors: false,
+        recovery_depth: 2,
+        ..ExploreConfig::default()
+    }
+}
+
+/// Benches one subject in `group` under the posix model; `label` names its size (for example
+/// `"100-ops"`). The throughput is the number of crash states one exploration enumerates.
+pub fn bench_subject<S: Subject>(c: &mut Criterion, group: &str, label: &str, subject: &S) {
+    let config = bench_config();
+    let probe = explore(subject, &Posix, &config);
+    let mut g = c.benchmark_group(group);
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(4))
+        .warm_up_time(Duration::from_secs(1))
+        .throughput(Throughput::Elements(probe.crash_states));
+    let id = BenchmarkId::new(
+        label,
+        format!("{}ops-{}states", probe.trace_ops, probe.crash_states),
+    );
+    g.bench_function(id, |b| b.iter(|| explore(subject, &Posix, &config)));
+    g.finish();
+}
+
+/// The atomic replace, correct recipe, 4 files, ~100 and ~1,000 operations.
+fn atomic_replace(c: &mut Criterion) {
+    for (label, rounds) in [("100-ops", 5), ("1000-ops", 50)] {
+        let subject = AtomicReplace::new(Recipe::Correct, 4, rounds);
+        bench_subject(c, "explore/atomic-replace", label, &subject);
+    }
+}
+
+criterion_group!(benches, atomic_replace);
+criterion_main!(benches);

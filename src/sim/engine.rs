@@ -1,0 +1,615 @@
+//! The explorer's machinery (see [`super::explore`] for what it does): workload runs, the
+//! level-by-level check of crash states, deduplication, parallelism, replay.
+//!
+//! Determinism: crash points are taken in fixed batches; within a batch the states are generated
+//! in parallel, then deduplicated in one ordered pass, then checked in parallel; the children
+//! (crash states inside recovery) of a level are deduplicated in the order of their parents. No
+//! result depends on the number of threads.
+
+use super::describe;
+use super::explore::{
+    token_for, AckLog, CheckContext, Counterexample, ExploreConfig, ExploreReport, Subject,
+    Violation,
+};
+use super::fs::{CallRecord, Fault, FaultKind, SimFs};
+use super::image::Image;
+use super::model::{Model, Resolution};
+use super::states::{Bounds, CrashWalk};
+use super::token::ReplayToken;
+use super::trace::TraceOp;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::{ControlFlow, Range};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+/// Crash points per batch (a fixed number, so that results do not depend on the thread count).
+const BATCH: usize = 64;
+/// Crash points per generation task inside a batch.
+const TASK: usize = 8;
+
+/// What the explorer shares with every worker.
+pub(crate) struct Shared<'a, S: Subject> {
+    pub subject: &'a S,
+    pub model: &'a dyn Model,
+    pub config: &'a ExploreConfig,
+    pub bounds: Bounds,
+    pub setup: Image,
+}
+
+impl<'a, S: Subject> Shared<'a, S> {
+    fn new(subject: &'a S, model: &'a dyn Model, config: &'a ExploreConfig) -> Self {
+        let bounds = Bounds {
+            full_bound: config.full_bound,
+            k: config.k,
+            samples: config.samples,
+        };
+        Shared {
+            subject,
+            model,
+            config,
+            bounds,
+            setup: subject.setup(),
+        }
+    }
+}
+
+/// One run of the workload.
+pub(crate) struct Run<A> {
+    pub fault: Option<Fault>,
+    pub trace: Vec<TraceOp>,
+    pub res: Vec<Resolution>,
+    pub acks: AckLog<A>,
+    /// The first crash point to explore (where the fault fired).
+    pub start: usize,
+    pub calls: Vec<CallRecord>,
+}
+
+/// Runs the workload (with `fault` armed); `None` if the fault never fired.
+pub(crate) fn run_workload<S: Subject>(
+    sh: &Shared<'_, S>,
+    fault: Option<Fault>,
+) -> Option<Run<S::Ack>> {
+    let fs = SimFs::from_image(&sh.setup);
+    fs.set_fault(fault);
+    let mut acks = AckLog::new();
+    sh.subject.run(&fs, &mut acks);
+    let start = match fault {
+        None => 0,
+        Some(_) => fs.fault_fired_at()?,
+    };
+    let trace = fs.trace();
+    let res = sh.model.resolve(&trace);
+    Some(Run {
+        fault,
+        trace,
+        res,
+        acks,
+        start,
+        calls: fs.calls(),
+    })
+}
+
+/// A crash state to check.
+struct Item {
+    /// `(crash point, state index)` per level.
+    path: Vec<(usize, usize)>,
+    /// Non-durable workload operations the top-level state persists (for ordering).
+    persisted: usize,
+    image: Image,
+    fp: u128,
+    /// How many acks it sees.
+    acks: usize,
+    /// How many more levels of crash-in-recovery to explore below it.
+    remaining: usize,
+}
+
+/// A violation found, with where.
+struct Found {
+    fault: Option<Fault>,
+    path: Vec<(usize, usize)>,
+    persisted: usize,
+    violation: Violation,
+}
+
+impl Found {
+    fn key(&self) -> (usize, usize, Option<Fault>, &[(usize, usize)]) {
+        (self.path[0].0, self.persisted, self.fault, &self.path)
+    }
+}
+
+/// The seed of the random samples at crash point `cp` below the state at `prefix`.
+pub(crate) fn sample_seed(
+    seed: u64,
+    fault: Option<Fault>,
+    prefix: &[(usize, usize)],
+    cp: usize,
+) -> u64 {
+    fn mix(h: u64, v: u64) -> u64 {
+        let mut z = (h ^ v).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    let mut h = mix(seed, 0x5eed);
+    h = mix(
+        h,
+        fault.map_or(0, |f| {
+            1 + 2 * f.at as u64 + (f.kind == FaultKind::NoSpace) as u64
+        }),
+    );
+    for &(a, b) in prefix {
+        h = mix(mix(h, a as u64), b as u64);
+    }
+    mix(h, cp as u64)
+}
+
+/// Maps `f` over `items` on `jobs` threads, keeping the order.
+fn par_map<T: Sync, R: Send>(jobs: usize, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if jobs <= 1 || items.len() <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut out: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..jobs.min(items.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= items.len() {
+                            return done;
+                        }
+                        done.push((i, f(&items[i])));
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            let done = worker
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            for (i, r) in done {
+                out[i] = Some(r);
+            }
+        }
+    });
+    out.into_iter()
+        .map(|r| r.expect("every item mapped"))
+        .collect()
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(non-string panic)".to_string()
+    }
+}
+
+/// The first path whose content differs between two images.
+fn first_difference(a: &Image, b: &Image) -> String {
+    let (wa, wb) = (a.walk(), b.walk());
+    let paths: BTreeSet<_> = wa.keys().chain(wb.keys()).collect();
+    for p in paths {
+        match (wa.get(p), wb.get(p)) {
+            (x, y) if x == y => continue,
+            (None, Some(_)) => return format!("{p} appeared"),
+            (Some(_), None) => return format!("{p} disappeared"),
+            _ => return format!("{p} changed"),
+        }
+    }
+    "the images differ".to_string()
+}
+
+/// Recovers `crashed`, checks idempotence and the subject's invariants. Returns the violations
+/// and, if recovery succeeded, its trace.
+pub(crate) fn check_state<S: Subject>(
+    subject: &S,
+    setup: &Image,
+    crashed: &Image,
+    acks: &[(usize, S::Ack)],
+    crash_point: usize,
+) -> (Vec<Violation>, Option<Vec<TraceOp>>) {
+    let fs = SimFs::from_image(crashed);
+    match catch_unwind(AssertUnwindSafe(|| subject.recover(&fs))) {
+        Err(p) => {
+            let msg = format!("recovery panicked: {}", panic_message(p));
+            return (vec![Violation::new("recovery-error", msg)], None);
+        }
+        Ok(Err(e)) => return (vec![Violation::new("recovery-error", e)], None),
+        Ok(Ok(())) => {}
+    }
+    let recovered = fs.image();
+    let mut violations = Vec::new();
+    let again = SimFs::from_image(&recovered);
+    match catch_unwind(AssertUnwindSafe(|| subject.recover(&again))) {
+        Err(p) => violations.push(Violation::new(
+            "idempotent",
+            format!("recovery run again panicked: {}", panic_message(p)),
+        )),
+        Ok(Err(e)) => violations.push(Violation::new(
+            "idempotent",
+            format!("recovery run again failed: {e}"),
+        )),
+        Ok(Ok(())) => {
+            if again.op_count() > 0 {
+                let twice = again.image();
+                if twice.fingerprint() != recovered.fingerprint() {
+                    let what = first_difference(&recovered, &twice);
+                    violations.push(Violation::new(
+                        "idempotent",
+                        format!("recovery run again changed the tree: {what}"),
+                    ));
+                }
+            }
+        }
+    }
+    let ctx = CheckContext {
+        setup,
+        crashed,
+        recovered: &recovered,
+        acks,
+        crash_point,
+    };
+    match catch_unwind(AssertUnwindSafe(|| subject.check(&ctx))) {
+        Err(p) => violations.push(Violation::new(
+            "check-panic",
+            format!("the checker panicked: {}", panic_message(p)),
+        )),
+        Ok(found) => violations.extend(found),
+    }
+    (violations, Some(fs.trace()))
+}
+
+/// What checking one item gave.
+#[derive(Default)]
+struct Outcome {
+    violations: Vec<Violation>,
+    children: Vec<Item>,
+    crash_points: u64,
+    crash_states: u64,
+}
+
+/// Checks one item and enumerates the crash states inside its recovery.
+fn process<S: Subject>(sh: &Shared<'_, S>, run: &Run<S::Ack>, item: &Item) -> Outcome {
+    let top = item.path[0].0;
+    let acks = &run.acks.entries()[..item.acks];
+    let (violations, recovery) = check_state(sh.subject, &sh.setup, &item.image, acks, top);
+    let mut out = Outcome {
+        violations,
+        ..Outcome::default()
+    };
+    let Some(rtrace) = recovery.filter(|t| item.remaining > 0 && !t.is_empty()) else {
+        return out;
+    };
+    let res = sh.model.resolve(&rtrace);
+    let mut walk = CrashWalk::new(sh.model, &item.image, &rtrace, &res, sh.config.block_size);
+    let mut local = BTreeSet::new();
+    for cp in 0..=rtrace.len() {
+        out.crash_points += 1;
+        let point = walk.point(cp);
+        let seed = sample_seed(sh.config.seed, run.fault, &item.path, cp);
+        point.for_each_state(&sh.bounds, seed, |index, choice| {
+            out.crash_states += 1;
+            let image = point.build(choice);
+            let fp = image.fingerprint();
+            if fp != item.fp && local.insert(fp) {
+                let mut path = item.path.clone();
+                path.push((cp, index));
+                out.children.push(Item {
+                    path,
+                    persisted: item.persisted,
+                    image,
+                    fp,
+                    acks: item.acks,
+                    remaining: item.remaining - 1,
+                });
+            }
+            ControlFlow::Continue(())
+        });
+    }
+    out
+}
+
+/// Generates the top-level states of crash points `cps`, starting from `walk`.
+fn generate<S: Subject>(
+    sh: &Shared<'_, S>,
+    run: &Run<S::Ack>,
+    walk: &CrashWalk<'_>,
+    cps: Range<usize>,
+) -> (Vec<Item>, u64) {
+    let mut walk = walk.clone();
+    let mut items = Vec::new();
+    let mut states = 0u64;
+    let mut local = BTreeSet::new();
+    for cp in cps {
+        let point = walk.point(cp);
+        let acks = run.acks.visible_at(cp);
+        let seed = sample_seed(sh.config.seed, run.fault, &[], cp);
+        point.for_each_state(&sh.bounds, seed, |index, choice| {
+            states += 1;
+            let image = point.build(choice);
+            let fp = image.fingerprint();
+            if local.insert((fp, acks)) {
+                items.push(Item {
+                    path: vec![(cp, index)],
+                    persisted: point.persisted(choice),
+                    image,
+                    fp,
+                    acks,
+                    remaining: sh.config.recovery_depth,
+                });
+            }
+            ControlFlow::Continue(())
+        });
+    }
+    (items, states)
+}
+
+/// Keeps the items not checked yet at the same or a greater remaining depth, in order.
+fn dedupe(seen: &mut BTreeMap<(u128, usize), usize>, items: Vec<Item>) -> Vec<Item> {
+    items
+        .into_iter()
+        .filter(|item| match seen.get(&(item.fp, item.acks)) {
+            Some(&depth) if depth >= item.remaining => false,
+            _ => {
+                seen.insert((item.fp, item.acks), item.remaining);
+                true
+            }
+        })
+        .collect()
+}
+
+/// Running totals.
+#[derive(Default)]
+struct Totals {
+    crash_points: u64,
+    crash_states: u64,
+    distinct: u64,
+    violations: u64,
+    found: Vec<Found>,
+}
+
+impl Totals {
+    fn trim(&mut self, keep: usize) {
+        self.found.sort_by(|a, b| a.key().cmp(&b.key()));
+        self.found.truncate(keep);
+    }
+}
+
+/// Explores every crash point from `run.start` on.
+fn explore_run<S: Subject>(
+    sh: &Shared<'_, S>,
+    run: &Run<S::Ack>,
+    jobs: usize,
+    totals: &mut Totals,
+    progress: &mut dyn FnMut(&Totals, usize),
+) {
+    let n = run.trace.len();
+    let mut master = CrashWalk::new(
+        sh.model,
+        &sh.setup,
+        &run.trace,
+        &run.res,
+        sh.config.block_size,
+    );
+    let mut seen: BTreeMap<(u128, usize), usize> = BTreeMap::new();
+    let mut cp = run.start;
+    while cp <= n {
+        let end = (cp + BATCH).min(n + 1);
+        let mut tasks = Vec::new();
+        let mut a = cp;
+        while a < end {
+            let b = (a + TASK).min(end);
+            master.advance(a);
+            tasks.push((master.clone(), a..b));
+            a = b;
+        }
+        let generated = par_map(jobs, &tasks, |(walk, cps)| {
+            generate(sh, run, walk, cps.clone())
+        });
+        totals.crash_points += (end - cp) as u64;
+        let mut items = Vec::new();
+        for (batch, states) in generated {
+            totals.crash_states += states;
+            items.extend(batch);
+        }
+        let mut level = dedupe(&mut seen, items);
+        while !level.is_empty() {
+            totals.distinct += level.len() as u64;
+            let outcomes = par_map(jobs, &level, |item| process(sh, run, item));
+            let mut next = Vec::new();
+            for (item, outcome) in level.iter().zip(outcomes) {
+                totals.crash_points += outcome.crash_points;
+                totals.crash_states += outcome.crash_states;
+                totals.violations += outcome.violations.len() as u64;
+                for violation in outcome.violations {
+                    totals.found.push(Found {
+                        fault: run.fault,
+                        path: item.path.clone(),
+                        persisted: item.persisted,
+                        violation,
+                    });
+                }
+                next.extend(outcome.children);
+            }
+            if totals.found.len() > 4 * sh.config.max_violations + 64 {
+                totals.trim(sh.config.max_violations);
+            }
+            level = dedupe(&mut seen, next);
+        }
+        progress(totals, end - cp);
+        cp = end;
+    }
+}
+
+/// See [`super::explore::explore`].
+pub(crate) fn explore<S: Subject>(
+    subject: &S,
+    model: &dyn Model,
+    config: &ExploreConfig,
+) -> ExploreReport {
+    let started = Instant::now();
+    let sh = Shared::new(subject, model, config);
+    let jobs = match config.jobs {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let base = run_workload(&sh, None).expect("a fault-free run always completes");
+    let mut faults = Vec::new();
+    if config.inject_errors {
+        for (at, call) in base.calls.iter().enumerate() {
+            faults.push(Fault {
+                at,
+                kind: FaultKind::Eio,
+            });
+            if call.allocates {
+                faults.push(Fault {
+                    at,
+                    kind: FaultKind::NoSpace,
+                });
+            }
+        }
+    }
+    let n = base.trace.len();
+    let estimated_points = (n + 1) as f64 * (1.0 + faults.len() as f64 / 2.0);
+    let mut points_done = 0usize;
+    let mut report_progress = |totals: &Totals, points: usize| {
+        points_done += points;
+        if let Some(cb) = &config.progress {
+            let done = totals.crash_states;
+            let known = (done as f64 * estimated_points / points_done.max(1) as f64) as u64;
+            cb(done, known.max(done));
+        }
+    };
+    let mut totals = Totals::default();
+    explore_run(&sh, &base, jobs, &mut totals, &mut report_progress);
+    for fault in faults {
+        if let Some(run) = run_workload(&sh, Some(fault)) {
+            explore_run(&sh, &run, jobs, &mut totals, &mut report_progress);
+        }
+    }
+    totals.trim(config.max_violations);
+    let violations = totals
+        .found
+        .iter()
+        .map(|f| counterexample(&sh, f.fault, &f.path, &f.violation))
+        .collect();
+    ExploreReport {
+        subject: subject.name(),
+        model: model.name().to_string(),
+        crash_points: totals.crash_points,
+        crash_states: totals.crash_states,
+        distinct_states: totals.distinct,
+        trace_ops: n as u64,
+        fsync_calls: base.trace.iter().filter(|op| op.is_fsync_family()).count() as u64,
+        elapsed: started.elapsed(),
+        violations,
+        violation_count: totals.violations,
+    }
+}
+
+/// The state at `path`: the image, and the description of how it was built.
+pub(crate) struct Located<A> {
+    pub run: Run<A>,
+    pub image: Image,
+    pub lines: Vec<String>,
+}
+
+/// Rebuilds the state at `path` of the run with `fault`.
+pub(crate) fn locate<S: Subject>(
+    sh: &Shared<'_, S>,
+    fault: Option<Fault>,
+    path: &[(usize, usize)],
+) -> Result<Located<S::Ack>, String> {
+    let run = run_workload(sh, fault).ok_or("the fault never fires in this workload")?;
+    if path.is_empty() {
+        return Err("the token names no crash point".into());
+    }
+    let mut lines = Vec::new();
+    describe::header(&mut lines, sh.subject.name(), sh.model, fault, &run.calls);
+    let mut base = sh.setup.clone();
+    let mut trace = run.trace.clone();
+    let mut res = run.res.clone();
+    for (level, &(cp, index)) in path.iter().enumerate() {
+        if cp > trace.len() {
+            return Err(format!(
+                "crash point {cp} is past the end of a {}-op trace",
+                trace.len()
+            ));
+        }
+        let mut walk = CrashWalk::new(sh.model, &base, &trace, &res, sh.config.block_size);
+        let point = walk.point(cp);
+        let seed = sample_seed(sh.config.seed, fault, &path[..level], cp);
+        let choice = point
+            .state(&sh.bounds, seed, index)
+            .ok_or_else(|| format!("crash point {cp} has no state {index}"))?;
+        describe::level(
+            &mut lines,
+            level,
+            &trace,
+            &point,
+            &choice,
+            index,
+            sh.config.block_size,
+        );
+        let image = point.build(&choice);
+        if level + 1 == path.len() {
+            return Ok(Located { run, image, lines });
+        }
+        let fs = SimFs::from_image(&image);
+        sh.subject
+            .recover(&fs)
+            .map_err(|e| format!("recovery at level {level} failed: {e}"))?;
+        trace = fs.trace();
+        res = sh.model.resolve(&trace);
+        base = image;
+    }
+    unreachable!("the loop returns at the last level")
+}
+
+fn counterexample<S: Subject>(
+    sh: &Shared<'_, S>,
+    fault: Option<Fault>,
+    path: &[(usize, usize)],
+    violation: &Violation,
+) -> Counterexample {
+    let token = token_for(&sh.subject.name(), sh.model.name(), sh.config, fault, path).to_string();
+    let lines = match locate(sh, fault, path) {
+        Ok(located) => located.lines,
+        Err(e) => vec![format!("(could not rebuild the state: {e})")],
+    };
+    let description = describe::finish(lines, violation, &token);
+    Counterexample {
+        violation: violation.clone(),
+        token,
+        description,
+    }
+}
+
+/// See [`super::explore::replay`].
+pub(crate) fn replay<S: Subject>(
+    subject: &S,
+    model: &dyn Model,
+    config: &ExploreConfig,
+    token: &ReplayToken,
+) -> Result<Option<Counterexample>, String> {
+    let sh = Shared::new(subject, model, config);
+    let located = locate(&sh, token.fault, &token.path)?;
+    let top = token.path[0].0;
+    let acks = &located.run.acks.entries()[..located.run.acks.visible_at(top)];
+    let (violations, _) = check_state(subject, &sh.setup, &located.image, acks, top);
+    Ok(violations.into_iter().next().map(|violation| {
+        let token = token.to_string();
+        let description = describe::finish(located.lines, &violation, &token);
+        Counterexample {
+            violation,
+            token,
+            description,
+        }
+    }))
+}

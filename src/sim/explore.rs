@@ -1,0 +1,316 @@
+//! The generic explorer: for a workload ([`Subject`]), every crash state a [`Model`] allows at
+//! every crash point, recovery on each, and the subject's invariants checked after it.
+//!
+//! [`explore`] runs the workload once on a [`SimFs`] and, for each crash point of its trace and
+//! each crash state there ([`super::states`]):
+//!
+//! 1. runs [`Subject::recover`] on [`SimFs::from_image`] of the state (an `Err` is a
+//!    `recovery-error` violation);
+//! 2. runs recovery again on what the first left: any change is an `idempotent` violation;
+//! 3. calls [`Subject::check`];
+//! 4. *crash during recovery*: the recovery's own operations are crash points under the same
+//!    model; each of their states is recovered and checked the same way (with the same acks),
+//!    recursively to [`ExploreConfig::recovery_depth`] levels.
+//!
+//! A state is checked once per distinct (durable image, acknowledgements visible): the same image
+//! met again at a crash point with the same acks, at the same or a shallower remaining recovery
+//! depth, is skipped. With [`ExploreConfig::inject_errors`], the workload is run again once per
+//! mutating call and fault kind with that call failing ([`Fault`]), and the crash points from the
+//! fault on are explored the same way.
+//!
+//! Work is spread over [`ExploreConfig::jobs`] threads; counts, violations and their order do not
+//! depend on it. Violations come smallest first (fewest operations before the crash point, then
+//! fewest non-durable operations persisted), each with a replay token ([`super::token`]) that
+//! [`replay`] turns back into the same state.
+
+use super::engine;
+use super::fs::{Fault, SimFs};
+use super::image::Image;
+use super::model::Model;
+use super::token::ReplayToken;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A workload to explore: how to set it up, run it, recover from a crash, and check the result.
+pub trait Subject: Sync {
+    /// What the workload acknowledges (or announces) as it runs; the checker gets the ones
+    /// pushed before the crash point.
+    type Ack: Clone + fmt::Debug + Send + Sync;
+
+    /// The subject's name (in reports and replay tokens).
+    fn name(&self) -> String;
+
+    /// The durable image before the workload.
+    fn setup(&self) -> Image;
+
+    /// The workload. Push `acks.push(fs.op_count(), ack)` when something is acknowledged (or is
+    /// about to start). It must be deterministic: replay runs it again.
+    fn run(&self, fs: &SimFs, acks: &mut AckLog<Self::Ack>);
+
+    /// Recovery, run on [`SimFs::from_image`] of a crash state.
+    fn recover(&self, fs: &SimFs) -> Result<(), String>;
+
+    /// The invariants, checked after recovery. Must depend only on `setup`, `crashed`,
+    /// `recovered` and `acks` (`crash_point` is for messages): states are deduplicated on that.
+    fn check(&self, ctx: &CheckContext<'_, Self::Ack>) -> Vec<Violation>;
+}
+
+/// The acknowledgements a workload pushed, each with the trace length when it was pushed.
+#[derive(Debug, Clone)]
+pub struct AckLog<A> {
+    entries: Vec<(usize, A)>,
+}
+
+impl<A> Default for AckLog<A> {
+    fn default() -> Self {
+        AckLog {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<A> AckLog<A> {
+    /// An empty log.
+    pub fn new() -> AckLog<A> {
+        AckLog::default()
+    }
+
+    /// Records `ack`, pushed when the trace held `op_index` operations ([`SimFs::op_count`]). A
+    /// crash at crash point `op_index` or later sees it.
+    pub fn push(&mut self, op_index: usize, ack: A) {
+        if let Some((last, _)) = self.entries.last() {
+            debug_assert!(*last <= op_index, "acks are pushed in trace order");
+        }
+        self.entries.push((op_index, ack));
+    }
+
+    /// Every entry, in the order pushed.
+    pub fn entries(&self) -> &[(usize, A)] {
+        &self.entries
+    }
+
+    /// How many entries a crash at crash point `cp` sees.
+    pub fn visible_at(&self, cp: usize) -> usize {
+        self.entries.partition_point(|(i, _)| *i <= cp)
+    }
+}
+
+/// What [`Subject::check`] gets.
+#[derive(Debug)]
+pub struct CheckContext<'a, A> {
+    /// The durable image before the workload.
+    pub setup: &'a Image,
+    /// The crash state, before recovery.
+    pub crashed: &'a Image,
+    /// The image after recovery.
+    pub recovered: &'a Image,
+    /// The acks pushed at an op index at most the crash point of the workload trace.
+    pub acks: &'a [(usize, A)],
+    /// The crash point in the workload trace.
+    pub crash_point: usize,
+}
+
+/// A broken invariant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The invariant's short name (`atomic`, `durable`, `idempotent`, `recovery-error`…).
+    pub invariant: String,
+    /// What was seen.
+    pub message: String,
+}
+
+impl Violation {
+    /// A violation of `invariant`.
+    pub fn new(invariant: impl Into<String>, message: impl Into<String>) -> Violation {
+        Violation {
+            invariant: invariant.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.invariant, self.message)
+    }
+}
+
+/// A progress callback: `(states done, states known so far)`.
+pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
+
+/// How to explore.
+#[derive(Clone)]
+pub struct ExploreConfig {
+    /// Past `full_bound`: every state that persists all but at most `k`, or at most `k`, of the
+    /// pending operations (default 2).
+    pub k: usize,
+    /// Enumerate every state of a crash point when there are at most this many (default 4096).
+    pub full_bound: usize,
+    /// Past `full_bound`: this many seeded random states per crash point (default 16).
+    pub samples: usize,
+    /// The seed of the random samples (default 0).
+    pub seed: u64,
+    /// The torn-write granularity in bytes (default 4096).
+    pub block_size: usize,
+    /// Crash inside recovery, and inside the recovery after it…, to this depth (default 2).
+    pub recovery_depth: usize,
+    /// Also run the workload once per mutating call and fault kind with that call failing
+    /// (default false).
+    pub inject_errors: bool,
+    /// Worker threads; 0 = all cores (default 0).
+    pub jobs: usize,
+    /// How many counterexamples to keep (all are counted; default 10).
+    pub max_violations: usize,
+    /// Called periodically with `(states done, states known so far)`.
+    pub progress: Option<Progress>,
+}
+
+impl Default for ExploreConfig {
+    fn default() -> Self {
+        ExploreConfig {
+            k: 2,
+            full_bound: 4096,
+            samples: 16,
+            seed: 0,
+            block_size: 4096,
+            recovery_depth: 2,
+            inject_errors: false,
+            jobs: 0,
+            max_violations: 10,
+            progress: None,
+        }
+    }
+}
+
+impl fmt::Debug for ExploreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExploreConfig")
+            .field("k", &self.k)
+            .field("full_bound", &self.full_bound)
+            .field("samples", &self.samples)
+            .field("seed", &self.seed)
+            .field("block_size", &self.block_size)
+            .field("recovery_depth", &self.recovery_depth)
+            .field("inject_errors", &self.inject_errors)
+            .field("jobs", &self.jobs)
+            .field("max_violations", &self.max_violations)
+            .field("progress", &self.progress.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+/// What [`explore`] found.
+#[derive(Debug, Clone)]
+pub struct ExploreReport {
+    /// The subject's name.
+    pub subject: String,
+    /// The model's name.
+    pub model: String,
+    /// Crash points explored, in the workload (every run) and inside recoveries.
+    pub crash_points: u64,
+    /// Crash states enumerated, at every level.
+    pub crash_states: u64,
+    /// Distinct states checked (recovered and checked once each).
+    pub distinct_states: u64,
+    /// Operations in the (fault-free) workload trace.
+    pub trace_ops: u64,
+    /// Synchronisation calls in the (fault-free) workload trace.
+    pub fsync_calls: u64,
+    /// Wall-clock time.
+    pub elapsed: Duration,
+    /// The smallest counterexamples, at most [`ExploreConfig::max_violations`].
+    pub violations: Vec<Counterexample>,
+    /// How many violations were found in all (kept or not).
+    pub violation_count: u64,
+}
+
+impl ExploreReport {
+    /// Whether no invariant was broken.
+    pub fn is_clean(&self) -> bool {
+        self.violation_count == 0
+    }
+}
+
+/// One broken invariant in one crash state, with how to see it again.
+#[derive(Debug, Clone)]
+pub struct Counterexample {
+    /// What broke.
+    pub violation: Violation,
+    /// The replay token ([`super::token`]).
+    pub token: String,
+    /// The operations numbered, each marked persisted / lost / torn / zeros / durable; the fault;
+    /// the crash-during-recovery path; the broken invariant; then `crashsafe check --replay TOKEN`.
+    pub description: String,
+}
+
+impl fmt::Display for Counterexample {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.description)
+    }
+}
+
+/// Explores `subject` under `model`; see the module doc.
+pub fn explore<S: Subject>(
+    subject: &S,
+    model: &dyn Model,
+    config: &ExploreConfig,
+) -> ExploreReport {
+    engine::explore(subject, model, config)
+}
+
+/// Re-runs exactly the state `token` names and checks it: `Ok(Some(_))` with its first violation,
+/// `Ok(None)` if it is clean now, `Err` if the token does not fit this subject and model. The
+/// token's seed, `k`, block size, bound and samples override `config`'s.
+pub fn replay<S: Subject>(
+    subject: &S,
+    model: &dyn Model,
+    config: &ExploreConfig,
+    token: &str,
+) -> Result<Option<Counterexample>, String> {
+    let token = super::token::parse_token(token)?;
+    if token.subject != subject.name() {
+        return Err(format!(
+            "the token is for subject {:?}, not {:?}",
+            token.subject,
+            subject.name()
+        ));
+    }
+    if token.model != model.name() {
+        return Err(format!(
+            "the token is for model {:?}, not {:?}",
+            token.model,
+            model.name()
+        ));
+    }
+    let config = ExploreConfig {
+        seed: token.seed,
+        k: token.k,
+        block_size: token.block_size,
+        full_bound: token.full_bound,
+        samples: token.samples,
+        ..config.clone()
+    };
+    engine::replay(subject, model, &config, &token)
+}
+
+/// The token naming state `path` of `subject` under `model` and `config`, with `fault`.
+pub(crate) fn token_for(
+    subject: &str,
+    model: &str,
+    config: &ExploreConfig,
+    fault: Option<Fault>,
+    path: &[(usize, usize)],
+) -> ReplayToken {
+    ReplayToken {
+        subject: subject.to_string(),
+        model: model.to_string(),
+        seed: config.seed,
+        k: config.k,
+        block_size: config.block_size,
+        full_bound: config.full_bound,
+        samples: config.samples,
+        fault,
+        path: path.to_vec(),
+    }
+}

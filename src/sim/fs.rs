@@ -1,0 +1,625 @@
+//! [`SimFs`]: the in-memory [`Fs`] that records every mutating call as a [`TraceOp`].
+
+use super::image::{Image, Inode, ROOT};
+use super::trace::{Ino, SyncCall, TraceOp};
+use crate::fs::{DirEntry, FileKind, Fs, FsError, FsErrorKind, FsResult, Metadata};
+use crate::path::RelPath;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Which error an injected [`Fault`] raises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FaultKind {
+    /// The device fails: [`FsErrorKind::Io`].
+    Eio,
+    /// The disk is full: [`FsErrorKind::NoSpace`], on calls that allocate (`create_new`,
+    /// `write_at`, `mkdir`, `rename`, `symlink`); on any other call it acts as [`FaultKind::Eio`].
+    NoSpace,
+}
+
+impl FaultKind {
+    /// Both kinds, in order.
+    pub const ALL: [FaultKind; 2] = [FaultKind::Eio, FaultKind::NoSpace];
+
+    /// `"eio"` or `"nospace"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Eio => "eio",
+            FaultKind::NoSpace => "nospace",
+        }
+    }
+}
+
+/// An injected failure: the `at`-th mutating call (0-based, counting every call to a mutating
+/// method whether or not it succeeds) fails with `kind` and is not applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fault {
+    /// Which mutating call fails.
+    pub at: usize,
+    /// How it fails.
+    pub kind: FaultKind,
+}
+
+/// One call to a mutating method, as [`SimFs::calls`] lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallRecord {
+    /// The method's name.
+    pub op: &'static str,
+    /// Whether the call allocates space (so that [`FaultKind::NoSpace`] applies to it).
+    pub allocates: bool,
+}
+
+/// An open file of a [`SimFs`]: an inode, the path it was opened under, and whether it may be
+/// written. It keeps working after its name is unlinked or renamed.
+#[derive(Debug, Clone)]
+pub struct SimFile {
+    ino: Ino,
+    path: RelPath,
+    writable: bool,
+}
+
+impl SimFile {
+    /// The path the file was opened (or created) under.
+    pub fn path(&self) -> &RelPath {
+        &self.path
+    }
+}
+
+struct Inner {
+    image: Image,
+    /// Files unlinked or replaced while possibly still open: their bytes, for open handles.
+    orphans: BTreeMap<Ino, Arc<Vec<u8>>>,
+    trace: Vec<TraceOp>,
+    calls: Vec<CallRecord>,
+    fault: Option<Fault>,
+    fault_fired: Option<usize>,
+}
+
+/// The simulated filesystem: a live [`Image`] that every call reads and changes, and the trace of
+/// the mutating calls from which the explorer rebuilds what a crash could leave on disk.
+///
+/// Methods take `&self` (the state sits in a [`RefCell`]): a `SimFs` is `Send` but not `Sync`;
+/// build one per thread.
+pub struct SimFs {
+    inner: RefCell<Inner>,
+}
+
+impl Default for SimFs {
+    fn default() -> Self {
+        SimFs::new()
+    }
+}
+
+fn err(op: &'static str, path: &RelPath, kind: FsErrorKind) -> FsError {
+    FsError::new(op, path, kind)
+}
+
+impl SimFs {
+    /// An empty filesystem: the root directory only.
+    pub fn new() -> SimFs {
+        SimFs::from_image(&Image::new())
+    }
+
+    /// A filesystem whose live (and durable) state is `image`, with an empty trace.
+    pub fn from_image(image: &Image) -> SimFs {
+        SimFs {
+            inner: RefCell::new(Inner {
+                image: image.clone(),
+                orphans: BTreeMap::new(),
+                trace: Vec::new(),
+                calls: Vec::new(),
+                fault: None,
+                fault_fired: None,
+            }),
+        }
+    }
+
+    /// The live view now (what a reader sees, durable or not).
+    pub fn image(&self) -> Image {
+        self.inner.borrow().image.clone()
+    }
+
+    /// How many operations the trace holds: the index of the current crash point.
+    pub fn op_count(&self) -> usize {
+        self.inner.borrow().trace.len()
+    }
+
+    /// The operations recorded so far.
+    pub fn trace(&self) -> Vec<TraceOp> {
+        self.inner.borrow().trace.clone()
+    }
+
+    /// Every call to a mutating method so far, failed or not (what [`Fault::at`] counts).
+    pub fn calls(&self) -> Vec<CallRecord> {
+        self.inner.borrow().calls.clone()
+    }
+
+    /// Arms (or, with `None`, disarms) an injected fault.
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        let mut inner = self.inner.borrow_mut();
+        inner.fault = fault;
+        inner.fault_fired = None;
+    }
+
+    /// The trace length when the armed fault fired, if it has.
+    pub fn fault_fired_at(&self) -> Option<usize> {
+        self.inner.borrow().fault_fired
+    }
+
+    /// Creates a symlink at `path` pointing at `target` (a setup helper; traced as a directory
+    /// entry operation like `create_new`).
+    pub fn symlink(&self, path: &RelPath, target: &str) -> FsResult<()> {
+        let inner = &mut *self.inner.borrow_mut();
+        inner.begin("symlink", path, true)?;
+        let (dir, name) = inner.free_name("symlink", path)?;
+        let ino = inner.image.alloc_ino();
+        inner
+            .image
+            .insert(dir, name, ino, Inode::Symlink(Arc::from(target)));
+        inner.trace.push(TraceOp::Symlink {
+            path: path.clone(),
+            target: target.to_owned(),
+            ino,
+            dir,
+        });
+        Ok(())
+    }
+
+    fn sync(&self, call: SyncCall, path: &RelPath, ino: Ino, op: TraceOp) -> FsResult<()> {
+        let inner = &mut *self.inner.borrow_mut();
+        if let Err(e) = inner.begin(call.name(), path, false) {
+            inner.trace.push(TraceOp::FailedFsync {
+                call,
+                path: path.clone(),
+                ino,
+            });
+            return Err(e);
+        }
+        inner.trace.push(op);
+        Ok(())
+    }
+}
+
+impl Inner {
+    /// Counts a mutating call and fires the armed fault if it is this one.
+    fn begin(&mut self, op: &'static str, path: &RelPath, allocates: bool) -> FsResult<()> {
+        let index = self.calls.len();
+        self.calls.push(CallRecord { op, allocates });
+        match self.fault {
+            Some(fault) if fault.at == index => {
+                self.fault_fired = Some(self.trace.len());
+                let kind = match fault.kind {
+                    FaultKind::NoSpace if allocates => FsErrorKind::NoSpace,
+                    _ => FsErrorKind::Io,
+                };
+                Err(err(op, path, kind))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The parent directory of `path` and its last name, which must be free.
+    fn free_name<'p>(&self, op: &'static str, path: &'p RelPath) -> FsResult<(Ino, &'p str)> {
+        if path.is_root() {
+            return Err(err(op, path, FsErrorKind::AlreadyExists));
+        }
+        let (dir, name) = self
+            .image
+            .resolve_parent(path)
+            .map_err(|k| err(op, path, k))?;
+        if self.image.dir(dir).is_some_and(|d| d.contains_key(name)) {
+            return Err(err(op, path, FsErrorKind::AlreadyExists));
+        }
+        Ok((dir, name))
+    }
+
+    /// Resolves a name that must exist, with its parent directory.
+    fn existing<'p>(&self, op: &'static str, path: &'p RelPath) -> FsResult<(Ino, &'p str, Ino)> {
+        let (dir, name) = self
+            .image
+            .resolve_parent(path)
+            .map_err(|k| err(op, path, k))?;
+        let ino = self.image.dir(dir).and_then(|d| d.get(name).copied());
+        let ino = ino.ok_or_else(|| err(op, path, FsErrorKind::NotFound))?;
+        Ok((dir, name, ino))
+    }
+
+    /// Resolves a path that must be a directory.
+    fn directory(&self, op: &'static str, path: &RelPath) -> FsResult<Ino> {
+        let ino = self.image.resolve(path).map_err(|k| err(op, path, k))?;
+        match self.image.inode(ino) {
+            Some(Inode::Dir(_)) => Ok(ino),
+            Some(Inode::Symlink(_)) => Err(err(op, path, FsErrorKind::Symlink)),
+            _ => Err(err(op, path, FsErrorKind::NotADirectory)),
+        }
+    }
+
+    /// Keeps the bytes of a file that lost its last name, for handles still open on it.
+    fn orphan(&mut self, removed: Option<(Ino, Inode)>) {
+        if let Some((ino, Inode::File(data))) = removed {
+            self.orphans.insert(ino, data);
+        }
+    }
+}
+
+impl Fs for SimFs {
+    type File = SimFile;
+
+    fn create_new(&self, path: &RelPath) -> FsResult<SimFile> {
+        let inner = &mut *self.inner.borrow_mut();
+        inner.begin("create_new", path, true)?;
+        let (dir, name) = inner.free_name("create_new", path)?;
+        let ino = inner.image.alloc_ino();
+        inner
+            .image
+            .insert(dir, name, ino, Inode::File(Arc::default()));
+        inner.trace.push(TraceOp::Create {
+            path: path.clone(),
+            ino,
+            dir,
+        });
+        Ok(SimFile {
+            ino,
+            path: path.clone(),
+            writable: true,
+        })
+    }
+
+    fn open_read(&self, path: &RelPath) -> FsResult<SimFile> {
+        let inner = self.inner.borrow();
+        let ino = inner
+            .image
+            .resolve(path)
+            .map_err(|k| err("open_read", path, k))?;
+        match inner.image.inode(ino) {
+            Some(Inode::File(_)) => Ok(SimFile {
+                ino,
+                path: path.clone(),
+                writable: false,
+            }),
+            Some(Inode::Dir(_)) => Err(err("open_read", path, FsErrorKind::IsADirectory)),
+            _ => Err(err("open_read", path, FsErrorKind::Symlink)),
+        }
+    }
+
+    fn write_at(&self, file: &mut SimFile, offset: u64, data: &[u8]) -> FsResult<()> {
+        let inner = &mut *self.inner.borrow_mut();
+        inner.begin("write_at", &file.path, true)?;
+        if !file.writable {
+            return Err(err("write_at", &file.path, FsErrorKind::PermissionDenied));
+        }
+        let bytes = match inner.image.file_mut(file.ino) {
+            Some(bytes) => bytes,
+            None => Arc::make_mut(inner.orphans.entry(file.ino).or_default()),
+        };
+        let (start, end) = (offset as usize, offset as usize + data.len());
+        if bytes.len() < end {
+            bytes.resize(end, 0);
+        }
+        bytes[start..end].copy_from_slice(data);
+        inner.trace.push(TraceOp::Write {
+            ino: file.ino,
+            path: file.path.clone(),
+            offset,
+            len: data.len() as u64,
+            data: Arc::new(data.to_vec()),
+        });
+        Ok(())
+    }
+
+    fn read_at(&self, file: &mut SimFile, offset: u64, buf: &mut [u8]) -> FsResult<usize> {
+        let inner = self.inner.borrow();
+        let bytes: &[u8] = match inner.image.inode(file.ino) {
+            Some(Inode::File(data)) => data,
+            _ => inner
+                .orphans
+                .get(&file.ino)
+                .map(|d| d.as_slice())
+                .unwrap_or_default(),
+        };
+        let start = (offset as usize).min(bytes.len());
+        let n = buf.len().min(bytes.len() - start);
+        buf[..n].copy_from_slice(&bytes[start..start + n]);
+        Ok(n)
+    }
+
+    fn fsync(&self, file: &mut SimFile) -> FsResult<()> {
+        let op = TraceOp::Fsync {
+            ino: file.ino,
+            path: file.path.clone(),
+        };
+        self.sync(SyncCall::Fsync, &file.path, file.ino, op)
+    }
+
+    fn fdatasync(&self, file: &mut SimFile) -> FsResult<()> {
+        let op = TraceOp::Fdatasync {
+            ino: file.ino,
+            path: file.path.clone(),
+        };
+        self.sync(SyncCall::Fdatasync, &file.path, file.ino, op)
+    }
+
+    fn rename(&self, from: &RelPath, to: &RelPath) -> FsResult<()> {
+        let inner = &mut *self.inner.borrow_mut();
+        inner.begin("rename", from, true)?;
+        if from.is_root() || to.is_root() {
+            return Err(err("rename", from, FsErrorKind::PermissionDenied));
+        }
+        let (from_dir, from_name, ino) = inner.existing("rename", from)?;
+        let (to_dir, to_name) = inner
+            .image
+            .resolve_parent(to)
+            .map_err(|k| err("rename", to, k))?;
+        inner
+            .image
+            .check_rename(ino, to_dir, to_name)
+            .map_err(|k| err("rename", from, k))?;
+        let replaced = inner
+            .image
+            .dir(to_dir)
+            .and_then(|d| d.get(to_name).copied());
+        if replaced != Some(ino) {
+            if let Some(old) = replaced {
+                if let Some(Inode::File(data)) = inner.image.inode(old) {
+                    let data = data.clone();
+                    inner.orphans.insert(old, data);
+                }
+            }
+            inner.image.move_entry(from_dir, from_name, to_dir, to_name);
+        }
+        inner.trace.push(TraceOp::Rename {
+            from: from.clone(),
+            to: to.clone(),
+            ino,
+            from_dir,
+            to_dir,
+        });
+        Ok(())
+    }
+
+    fn unlink(&self, path: &RelPath) -> FsResult<()> {
+        let inner = &mut *self.inner.borrow_mut();
+        inner.begin("unlink", path, false)?;
+        if path.is_root() {
+            return Err(err("unlink", path, FsErrorKind::IsADirectory));
+        }
+        let (dir, name, ino) = inner.existing("unlink", path)?;
+        if matches!(inner.image.inode(ino), Some(Inode::Dir(_))) {
+            return Err(err("unlink", path, FsErrorKind::IsADirectory));
+        }
+        let removed = inner.image.unlink_entry(dir, name);
+        inner.orphan(removed);
+        inner.trace.push(TraceOp::Unlink {
+            path: path.clone(),
+            ino,
+            dir,
+        });
+        Ok(())
+    }
+
+    fn mkdir(&self, path: &RelPath) -> FsResult<()> {
+        let inner = &mut *self.inner.borrow_mut();
+        inner.begin("mkdir", path, true)?;
+        let (dir, name) = inner.free_name("mkdir", path)?;
+        let ino = inner.image.alloc_ino();
+        inner
+            .image
+            .insert(dir, name, ino, Inode::Dir(Arc::default()));
+        inner.trace.push(TraceOp::Mkdir {
+            path: path.clone(),
+            ino,
+            dir,
+        });
+        Ok(())
+    }
+
+    fn read_dir(&self, dir: &RelPath) -> FsResult<Vec<DirEntry>> {
+        let inner = self.inner.borrow();
+        let ino = inner.directory("read_dir", dir)?;
+        let entries = inner.image.dir(ino).expect("a directory");
+        Ok(entries
+            .iter()
+            .map(|(name, child)| DirEntry {
+                name: name.clone(),
+                kind: inner
+                    .image
+                    .inode(*child)
+                    .map_or(FileKind::Other, Inode::kind),
+            })
+            .collect())
+    }
+
+    fn stat(&self, path: &RelPath) -> FsResult<Option<Metadata>> {
+        let inner = self.inner.borrow();
+        let ino = if path.is_root() {
+            ROOT
+        } else {
+            let (dir, name) = inner
+                .image
+                .resolve_parent(path)
+                .map_err(|k| err("stat", path, k))?;
+            match inner.image.dir(dir).and_then(|d| d.get(name)) {
+                Some(&ino) => ino,
+                None => return Ok(None),
+            }
+        };
+        Ok(inner.image.inode(ino).map(|inode| Metadata {
+            kind: inode.kind(),
+            len: inner.image.file_len(ino).unwrap_or(0),
+        }))
+    }
+
+    fn fsync_dir(&self, dir: &RelPath) -> FsResult<()> {
+        let resolved = self.inner.borrow().directory("fsync_dir", dir);
+        let ino = match resolved {
+            Ok(ino) => ino,
+            Err(e) => {
+                // Still a mutating call: count it (and let an armed fault fire on it).
+                self.inner.borrow_mut().begin("fsync_dir", dir, false)?;
+                return Err(e);
+            }
+        };
+        let op = TraceOp::FsyncDir {
+            path: dir.clone(),
+            ino,
+        };
+        self.sync(SyncCall::FsyncDir, dir, ino, op)
+    }
+
+    fn syncfs(&self) -> FsResult<()> {
+        self.sync(SyncCall::Syncfs, &RelPath::root(), ROOT, TraceOp::Syncfs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::read_capped;
+
+    fn p(s: &str) -> RelPath {
+        RelPath::new(s).unwrap()
+    }
+
+    #[test]
+    fn files_are_created_written_renamed_and_traced() {
+        let fs = SimFs::new();
+        fs.mkdir(&p("d")).unwrap();
+        let mut f = fs.create_new(&p("d/a.tmp")).unwrap();
+        fs.write_at(&mut f, 0, b"hello").unwrap();
+        fs.write_at(&mut f, 7, b"!").unwrap();
+        fs.fsync(&mut f).unwrap();
+        fs.rename(&p("d/a.tmp"), &p("d/a")).unwrap();
+        fs.fsync_dir(&p("d")).unwrap();
+        assert_eq!(read_capped(&fs, &p("d/a"), 100).unwrap(), b"hello\0\0!");
+        let lines: Vec<String> = fs.trace().iter().map(|op| op.to_string()).collect();
+        assert_eq!(
+            lines,
+            [
+                "mkdir d",
+                "create d/a.tmp",
+                "write d/a.tmp @0+5",
+                "write d/a.tmp @7+1",
+                "fsync d/a.tmp",
+                "rename d/a.tmp -> d/a",
+                "fsync_dir d"
+            ]
+        );
+        assert_eq!(fs.op_count(), 7);
+        let mut r = fs.open_read(&p("d/a")).unwrap();
+        let mut buf = [0u8; 4];
+        assert_eq!(fs.read_at(&mut r, 6, &mut buf).unwrap(), 2);
+        assert_eq!(fs.read_at(&mut r, 60, &mut buf).unwrap(), 0);
+        assert_eq!(fs.op_count(), 7, "reads are not traced");
+    }
+
+    #[test]
+    fn the_contract_errors() {
+        let mut img = Image::new();
+        img.put_file(&p("f"), b"x");
+        img.put_file(&p("full/x"), b"x");
+        img.put_dir(&p("empty"));
+        img.put_symlink(&p("l"), "full");
+        let fs = SimFs::from_image(&img);
+        let kind = |r: FsResult<()>| r.unwrap_err().kind;
+        assert_eq!(
+            kind(fs.create_new(&p("f")).map(drop)),
+            FsErrorKind::AlreadyExists
+        );
+        assert_eq!(
+            kind(fs.create_new(&p("nope/x")).map(drop)),
+            FsErrorKind::NotFound
+        );
+        assert_eq!(
+            kind(fs.create_new(&p("f/x")).map(drop)),
+            FsErrorKind::NotADirectory
+        );
+        assert_eq!(
+            kind(fs.create_new(&p("l/x")).map(drop)),
+            FsErrorKind::Symlink
+        );
+        assert_eq!(kind(fs.open_read(&p("l")).map(drop)), FsErrorKind::Symlink);
+        assert_eq!(
+            kind(fs.open_read(&p("empty")).map(drop)),
+            FsErrorKind::IsADirectory
+        );
+        assert_eq!(kind(fs.unlink(&p("empty"))), FsErrorKind::IsADirectory);
+        assert_eq!(kind(fs.unlink(&p("gone"))), FsErrorKind::NotFound);
+        assert_eq!(
+            kind(fs.rename(&p("empty"), &p("full"))),
+            FsErrorKind::NotEmpty
+        );
+        assert_eq!(
+            kind(fs.rename(&p("f"), &p("empty"))),
+            FsErrorKind::IsADirectory
+        );
+        assert_eq!(kind(fs.mkdir(&p("f"))), FsErrorKind::AlreadyExists);
+        assert_eq!(kind(fs.read_dir(&p("l")).map(drop)), FsErrorKind::Symlink);
+        assert_eq!(fs.stat(&p("l")).unwrap().unwrap().kind, FileKind::Symlink);
+        assert_eq!(fs.stat(&p("zz")).unwrap(), None);
+        assert_eq!(fs.op_count(), 0, "failed calls are not traced");
+        assert_eq!(fs.calls().len(), 9, "but they are counted");
+        // Renaming a directory, and over an empty one, is allowed.
+        fs.rename(&p("full"), &p("empty")).unwrap();
+        let names: Vec<String> = fs
+            .read_dir(&RelPath::root())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["empty", "f", "l"]);
+        assert_eq!(
+            fs.image().get(&p("empty/x")),
+            Some(crate::sim::Node::File(Arc::new(b"x".to_vec())))
+        );
+        fs.symlink(&p("l2"), "f").unwrap();
+        assert_eq!(fs.trace().last().unwrap().to_string(), "symlink l2 -> f");
+    }
+
+    #[test]
+    fn an_unlinked_open_file_stays_readable_and_writable() {
+        let fs = SimFs::new();
+        let mut f = fs.create_new(&p("a")).unwrap();
+        fs.write_at(&mut f, 0, b"abc").unwrap();
+        fs.unlink(&p("a")).unwrap();
+        fs.write_at(&mut f, 3, b"d").unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(fs.read_at(&mut f, 0, &mut buf).unwrap(), 4);
+        assert_eq!(&buf[..4], b"abcd");
+        assert_eq!(fs.image().walk().len(), 0);
+    }
+
+    #[test]
+    fn an_injected_fault_fails_one_call_and_is_not_applied() {
+        let fs = SimFs::new();
+        fs.set_fault(Some(Fault {
+            at: 1,
+            kind: FaultKind::NoSpace,
+        }));
+        let mut f = fs.create_new(&p("a")).unwrap();
+        let e = fs.write_at(&mut f, 0, b"abc").unwrap_err();
+        assert_eq!(e.kind, FsErrorKind::NoSpace);
+        assert_eq!(fs.fault_fired_at(), Some(1));
+        assert_eq!(
+            fs.stat(&p("a")).unwrap().unwrap().len,
+            0,
+            "a failed write writes nothing"
+        );
+        fs.write_at(&mut f, 0, b"abc").unwrap();
+        // NoSpace on a call that does not allocate acts as EIO; a failed fsync is traced.
+        fs.set_fault(Some(Fault {
+            at: 3,
+            kind: FaultKind::NoSpace,
+        }));
+        assert_eq!(fs.fsync(&mut f).unwrap_err().kind, FsErrorKind::Io);
+        assert!(matches!(
+            fs.trace().last(),
+            Some(TraceOp::FailedFsync {
+                call: SyncCall::Fsync,
+                ..
+            })
+        ));
+        fs.fsync(&mut f).unwrap();
+        assert_eq!(fs.calls().len(), 5);
+    }
+}

@@ -1,0 +1,347 @@
+//! Crash states: what a crash at each crash point may leave on disk under a [`Model`].
+//!
+//! A [`CrashWalk`] visits the crash points of one trace in increasing order. It keeps a
+//! *checkpoint*: the image after the longest prefix of operations that are all resolved (durable
+//! or dropped for good) at the current crash point, and advances it as barriers come. A crash
+//! state is then built as checkpoint + the operations after that prefix (the durable ones, and the
+//! chosen variant of each pending one, in issue order), so the cost of a state does not grow with
+//! the length of the trace, only with the number of operations since the last full barrier.
+//!
+//! At a crash point, [`CrashPoint::for_each_state`] enumerates the states the model allows: all
+//! of them when the product of the variant counts is at most `full_bound`; past it, every state
+//! that persists all but at most `k`, or at most `k`, of the pending operations, plus `samples`
+//! seeded random states. Choices that the model's ordering rules close onto the same state are
+//! produced once.
+
+use super::image::Image;
+use super::model::{Model, OpContext, PendingOp, Resolution, Variant};
+use super::trace::TraceOp;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+
+/// How many states to enumerate at one crash point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// Enumerate every state when there are at most this many.
+    pub full_bound: usize,
+    /// Past `full_bound`: every state that persists all but at most `k`, or at most `k`, of the
+    /// pending operations.
+    pub k: usize,
+    /// Past `full_bound`: this many seeded random states more.
+    pub samples: usize,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds {
+            full_bound: 4096,
+            k: 2,
+            samples: 16,
+        }
+    }
+}
+
+/// Visits the crash points of one trace in order; see the module doc.
+#[derive(Clone)]
+pub struct CrashWalk<'a> {
+    model: &'a dyn Model,
+    trace: &'a [TraceOp],
+    res: &'a [Resolution],
+    block_size: u64,
+    checkpoint: Image,
+    durable: usize,
+    at: usize,
+}
+
+impl<'a> CrashWalk<'a> {
+    /// A walk over `trace` (issued on top of `base`), whose resolutions under `model` are `res`
+    /// (from [`Model::resolve`]), starting at crash point 0.
+    pub fn new(
+        model: &'a dyn Model,
+        base: &Image,
+        trace: &'a [TraceOp],
+        res: &'a [Resolution],
+        block_size: usize,
+    ) -> CrashWalk<'a> {
+        assert_eq!(trace.len(), res.len(), "one resolution per operation");
+        CrashWalk {
+            model,
+            trace,
+            res,
+            block_size: block_size.max(1) as u64,
+            checkpoint: base.clone(),
+            durable: 0,
+            at: 0,
+        }
+    }
+
+    /// How many operations the checkpoint holds (every earlier one is resolved).
+    pub fn durable_prefix(&self) -> usize {
+        self.durable
+    }
+
+    /// Moves to crash point `cp` (never backwards), advancing the checkpoint.
+    pub fn advance(&mut self, cp: usize) {
+        assert!(
+            cp >= self.at && cp <= self.trace.len(),
+            "crash points are visited in order"
+        );
+        self.at = cp;
+        while self.durable < cp && self.res[self.durable].resolved_at(cp) {
+            if self.res[self.durable].kept {
+                self.checkpoint
+                    .apply(&self.trace[self.durable], &Variant::Full, self.block_size);
+            }
+            self.durable += 1;
+        }
+    }
+
+    /// Moves to crash point `cp` (never backwards) and describes it.
+    pub fn point(&mut self, cp: usize) -> CrashPoint<'_> {
+        self.advance(cp);
+        let mut pending = Vec::new();
+        for j in self.durable..cp {
+            if !self.res[j].resolved_at(cp) {
+                let op = &self.trace[j];
+                let durable_len = match op {
+                    TraceOp::Write { ino, .. } => self.checkpoint.file_len(*ino),
+                    _ => None,
+                };
+                let cx = OpContext {
+                    block_size: self.block_size,
+                    durable_len,
+                };
+                let variants = self.model.variants(op, &cx);
+                assert!(
+                    variants.first() == Some(&Variant::Full),
+                    "variants start with Full"
+                );
+                pending.push(PendingOp {
+                    index: j,
+                    op,
+                    variants,
+                });
+            }
+        }
+        CrashPoint {
+            walk: self,
+            cp,
+            pending,
+        }
+    }
+}
+
+/// One crash point: the pending operations and the checkpoint to build states on.
+pub struct CrashPoint<'w> {
+    walk: &'w CrashWalk<'w>,
+    /// The crash point: the state after the first `cp` operations were issued.
+    pub cp: usize,
+    /// The pending operations, in issue order.
+    pub pending: Vec<PendingOp<'w>>,
+}
+
+impl CrashPoint<'_> {
+    /// How many operations the checkpoint holds.
+    pub fn durable_prefix(&self) -> usize {
+        self.walk.durable
+    }
+
+    /// The resolution of operation `j` (for display).
+    pub fn resolution(&self, j: usize) -> Resolution {
+        self.walk.res[j]
+    }
+
+    /// The product of the variant counts (saturating).
+    pub fn combinations(&self) -> u128 {
+        self.pending
+            .iter()
+            .fold(1u128, |acc, p| acc.saturating_mul(p.variants.len() as u128))
+    }
+
+    /// How many pending operations `choice` persists (wholly or in part).
+    pub fn persisted(&self, choice: &[u16]) -> usize {
+        self.pending
+            .iter()
+            .zip(choice)
+            .filter(|(p, &c)| p.persists(c))
+            .count()
+    }
+
+    /// Builds the crash state `choice` names (one variant position per pending operation).
+    pub fn build(&self, choice: &[u16]) -> Image {
+        let walk = self.walk;
+        let mut image = walk.checkpoint.clone();
+        let mut next = 0;
+        for j in walk.durable..self.cp {
+            let op = &walk.trace[j];
+            if next < self.pending.len() && self.pending[next].index == j {
+                let variant = &self.pending[next].variants[choice[next] as usize];
+                image.apply(op, variant, walk.block_size);
+                next += 1;
+            } else if walk.res[j].kept && op.changes_image() {
+                image.apply(op, &Variant::Full, walk.block_size);
+            }
+        }
+        image
+    }
+
+    /// Calls `f(state_index, choice)` for each state of this crash point, in a fixed order, the
+    /// choice already closed under the model's ordering rules; a choice that closes onto one
+    /// already produced is skipped (its index is not reused). `seed` drives the random samples.
+    pub fn for_each_state(
+        &self,
+        bounds: &Bounds,
+        seed: u64,
+        mut f: impl FnMut(usize, &[u16]) -> ControlFlow<()>,
+    ) {
+        let _ = self.enumerate(bounds, seed, &mut f);
+    }
+
+    fn enumerate(
+        &self,
+        bounds: &Bounds,
+        seed: u64,
+        f: &mut dyn FnMut(usize, &[u16]) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        let n = self.pending.len();
+        let mut seen: BTreeSet<u128> = BTreeSet::new();
+        let mut closed = vec![0u16; n];
+        let mut index = 0usize;
+        let mut emit = |choice: &[u16]| -> ControlFlow<()> {
+            closed.copy_from_slice(choice);
+            self.walk.model.close(&self.pending, &mut closed);
+            let i = index;
+            index += 1;
+            if seen.insert(choice_hash(&closed)) {
+                f(i, &closed)
+            } else {
+                ControlFlow::Continue(())
+            }
+        };
+        let total = self.combinations();
+        let mut choice = vec![0u16; n];
+        if total <= bounds.full_bound as u128 {
+            for _ in 0..total {
+                emit(&choice)?;
+                // Mixed-radix increment, first pending operation fastest.
+                for (c, p) in choice.iter_mut().zip(&self.pending) {
+                    *c += 1;
+                    if (*c as usize) < p.variants.len() {
+                        break;
+                    }
+                    *c = 0;
+                }
+            }
+            return ControlFlow::Continue(());
+        }
+        // All but at most k persisted (base: everything full).
+        for m in 0..=bounds.k.min(n) {
+            let alts = |p: &PendingOp<'_>| (1..p.variants.len() as u16).collect::<Vec<_>>();
+            combos(&self.pending, m, 0, &mut choice, &alts, &mut emit)?;
+        }
+        // At most k persisted (base: everything lost).
+        let lost: Vec<u16> = self
+            .pending
+            .iter()
+            .map(|p| p.position(&Variant::Lost).unwrap_or(0))
+            .collect();
+        for m in 0..=bounds.k.min(n) {
+            choice.copy_from_slice(&lost);
+            let alts = |p: &PendingOp<'_>| {
+                let base = p.position(&Variant::Lost).unwrap_or(0);
+                (0..p.variants.len() as u16)
+                    .filter(|&v| v != base)
+                    .collect::<Vec<_>>()
+            };
+            combos(&self.pending, m, 0, &mut choice, &alts, &mut emit)?;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        for _ in 0..bounds.samples {
+            for (c, p) in choice.iter_mut().zip(&self.pending) {
+                *c = rng.gen_range(0..p.variants.len() as u16);
+            }
+            emit(&choice)?;
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// The closed choice of state `index`, if there is one.
+    pub fn state(&self, bounds: &Bounds, seed: u64, index: usize) -> Option<Vec<u16>> {
+        let mut found = None;
+        self.for_each_state(bounds, seed, |i, choice| {
+            if i == index {
+                found = Some(choice.to_vec());
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        found
+    }
+}
+
+/// Every way of moving `m` more pending operations (at positions `from..`) off the base values in
+/// `choice` to one of their `alts`.
+fn combos(
+    pending: &[PendingOp<'_>],
+    m: usize,
+    from: usize,
+    choice: &mut [u16],
+    alts: &dyn Fn(&PendingOp<'_>) -> Vec<u16>,
+    emit: &mut dyn FnMut(&[u16]) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    if m == 0 {
+        return emit(choice);
+    }
+    for pos in from..pending.len() {
+        if pending.len() - pos < m {
+            break;
+        }
+        let base = choice[pos];
+        for alt in alts(&pending[pos]) {
+            choice[pos] = alt;
+            combos(pending, m - 1, pos + 1, choice, alts, emit)?;
+        }
+        choice[pos] = base;
+    }
+    ControlFlow::Continue(())
+}
+
+/// A 128-bit hash of a choice (two FNV-1a lanes), to skip choices closed onto the same state.
+fn choice_hash(choice: &[u16]) -> u128 {
+    let (mut a, mut b) = (0xcbf2_9ce4_8422_2325u64, 0x6c62_272e_07bb_0142u64);
+    for &c in choice {
+        for byte in c.to_le_bytes() {
+            a = (a ^ byte as u64).wrapping_mul(0x0000_0100_0000_01b3);
+            b = (b ^ byte as u64).wrapping_mul(0x0000_0001_0000_0193 | (1 << 40));
+        }
+    }
+    ((a as u128) << 64) | (b as u128 ^ choice.len() as u128)
+}
+
+/// Every crash state (deduplicated by fingerprint) that `model` allows at crash point `cp` of
+/// `trace` issued on `base`, with full enumeration up to `bounds`. A test and tooling helper.
+pub fn states_at(
+    model: &dyn Model,
+    base: &Image,
+    trace: &[TraceOp],
+    cp: usize,
+    bounds: &Bounds,
+    block_size: usize,
+) -> Vec<Image> {
+    let res = model.resolve(trace);
+    let mut walk = CrashWalk::new(model, base, trace, &res, block_size);
+    let point = walk.point(cp);
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    point.for_each_state(bounds, 0, |_, choice| {
+        let image = point.build(choice);
+        if seen.insert(image.fingerprint()) {
+            out.push(image);
+        }
+        ControlFlow::Continue(())
+    });
+    out
+}
