@@ -6,7 +6,8 @@
 //!   was changed under it: it is discarded.
 //! - An entry that decodes but is **unsafe** (an unsafe path, a path through a symlink, a target
 //!   that is not a regular file, an unknown version, a stray file in the journal) is **refused**:
-//!   left in place, reported, and nothing it names is touched.
+//!   left in place, reported, and nothing it names is touched — not by a later entry either: an
+//!   entry naming a path that an earlier refused entry names is refused too.
 //! - Otherwise each update is judged from its target's content: it **happened** if and only if
 //!   the target no longer holds the old content. (When old and new content are equal the target
 //!   cannot tell; then the update counts as done if its increment is complete.)
@@ -66,6 +67,10 @@ pub enum Refusal {
     /// recorded content: rolling forward would install the wrong bytes.
     #[error("cannot roll forward: the temp file {0} is missing or does not hold the new content")]
     TempMismatch(RelPath),
+    /// An earlier entry naming this path was refused, and nothing a refused entry names is
+    /// touched: acting here would change what the refused entry's later recovery decides from.
+    #[error("{0} is also named by an earlier entry that was refused")]
+    SharesPathWithRefused(RelPath),
 }
 
 /// What recovery did to one update.
@@ -440,6 +445,8 @@ pub fn recover<F: Fs>(
         ..RecoveryReport::default()
     };
     let mut touched = BTreeSet::new();
+    // Paths named by refused entries: later entries must not touch them either.
+    let mut blocked = BTreeSet::new();
     let mut done_entries: Vec<String> = loaded.torn.into_iter().map(|(n, _)| n).collect();
     let seqs: BTreeSet<u64> = loaded
         .intents
@@ -454,14 +461,25 @@ pub fn recover<F: Fs>(
             done_entries.extend(commit.cloned());
             continue;
         };
-        let decided = match observe(fs, dir, entry) {
-            Ok(seen) => plan(fs, entry, &seen, commit.is_some(), defect),
-            Err(ObserveError::Refused(r)) => Err(r),
-            Err(ObserveError::Other(e)) => return Err(e),
+        let named = || {
+            entry.updates.iter().flat_map(|u| {
+                std::iter::once(&u.target)
+                    .chain(&u.temp)
+                    .chain(u.increment.as_ref().map(|i| &i.path))
+            })
+        };
+        let decided = match named().find(|p| blocked.contains(*p)) {
+            Some(p) => Err(Refusal::SharesPathWithRefused(p.clone())),
+            None => match observe(fs, dir, entry) {
+                Ok(seen) => plan(fs, entry, &seen, commit.is_some(), defect),
+                Err(ObserveError::Refused(r)) => Err(r),
+                Err(ObserveError::Other(e)) => return Err(e),
+            },
         };
         let (actions, outcomes) = match decided {
             Ok(p) => p,
             Err(refusal) => {
+                blocked.extend(named().cloned());
                 report.refused.push((name.clone(), refusal.clone()));
                 if let Some(c) = commit {
                     report.refused.push((c.clone(), refusal));
