@@ -16,6 +16,7 @@ pub mod explore;
 pub mod fs;
 pub mod image;
 pub mod model;
+mod replay;
 pub mod states;
 pub mod token;
 pub mod trace;
