@@ -291,7 +291,7 @@ pub fn replay<S: Subject>(
         samples: token.samples,
         ..config.clone()
     };
-    engine::replay(subject, model, &config, &token)
+    super::replay::replay(subject, model, &config, &token)
 }
 
 /// The token naming state `path` of `subject` under `model` and `config`, with `fault`.
@@ -314,3 +314,6 @@ pub(crate) fn token_for(
         path: path.to_vec(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,7 +7,7 @@
 //!   call and can inject I/O errors ([`Fault`]);
 //! - [`model`]: the persistence models ([`Prefix`], [`Ext4Ordered`], [`Posix`]);
 //! - [`states`]: the crash states a model allows at each crash point, built from a checkpoint;
-//! - [`explore`]: the generic explorer ([`explore()`], [`replay`]) over any [`Subject`];
+//! - [`mod@explore`]: the generic explorer ([`explore()`], [`replay()`]) over any [`Subject`];
 //! - [`token`]: replay tokens, one printable string naming one checked crash state.
 
 mod describe;
@@ -16,6 +16,7 @@ pub mod explore;
 pub mod fs;
 pub mod image;
 pub mod model;
+mod replay;
 pub mod states;
 pub mod token;
 pub mod trace;

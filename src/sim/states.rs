@@ -345,3 +345,97 @@ pub fn states_at(
     });
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::Fs;
+    use crate::path::RelPath;
+    use crate::sim::{Posix, SimFs};
+
+    fn p(s: &str) -> RelPath {
+        RelPath::new(s).unwrap()
+    }
+
+    #[test]
+    fn past_the_bound_the_states_are_all_but_k_at_most_k_and_samples() {
+        let fs = SimFs::new();
+        for i in 0..10 {
+            fs.mkdir(&p(&format!("d{i}"))).unwrap();
+        }
+        let trace = fs.trace();
+        let res = Posix.resolve(&trace);
+        let mut walk = CrashWalk::new(&Posix, &Image::new(), &trace, &res, 4096);
+        let point = walk.point(10);
+        assert_eq!(point.combinations(), 1024);
+        let count = |bounds: &Bounds, seed: u64| {
+            let mut states = Vec::new();
+            point.for_each_state(bounds, seed, |i, c| {
+                states.push((i, c.to_vec()));
+                ControlFlow::Continue(())
+            });
+            states
+        };
+        assert_eq!(
+            count(
+                &Bounds {
+                    full_bound: 1024,
+                    ..Bounds::default()
+                },
+                0
+            )
+            .len(),
+            1024
+        );
+        let bounded = Bounds {
+            full_bound: 1000,
+            k: 2,
+            samples: 0,
+        };
+        // 1 + 10 + 45 with at most two lost, as many with at most two persisted: disjoint.
+        assert_eq!(count(&bounded, 0).len(), 112);
+        let sampled = Bounds {
+            samples: 16,
+            ..bounded
+        };
+        let a = count(&sampled, 7);
+        assert!(a.len() > 112 && a.len() <= 128);
+        assert_eq!(a, count(&sampled, 7), "seeded");
+        let (i, choice) = a.last().unwrap();
+        assert_eq!(point.state(&sampled, 7, *i).as_ref(), Some(choice));
+    }
+
+    #[test]
+    fn the_checkpoint_follows_the_barriers() {
+        let fs = SimFs::new();
+        let mut f = fs.create_new(&p("log")).unwrap();
+        fs.fsync_dir(&RelPath::root()).unwrap();
+        for i in 0..100u64 {
+            fs.write_at(&mut f, i, b"x").unwrap();
+            fs.fsync(&mut f).unwrap();
+        }
+        fs.write_at(&mut f, 100, b"y").unwrap();
+        let trace = fs.trace();
+        let res = Posix.resolve(&trace);
+        let mut walk = CrashWalk::new(&Posix, &Image::new(), &trace, &res, 4096);
+        let point = walk.point(trace.len());
+        assert_eq!(point.durable_prefix(), trace.len() - 1);
+        assert_eq!(point.pending.len(), 1);
+        let states: Vec<Image> = {
+            let mut out = Vec::new();
+            point.for_each_state(&Bounds::default(), 0, |_, c| {
+                out.push(point.build(c));
+                ControlFlow::Continue(())
+            });
+            out
+        };
+        let lens: Vec<usize> = states
+            .iter()
+            .map(|s| match s.get(&p("log")) {
+                Some(crate::sim::Node::File(d)) => d.len(),
+                _ => 0,
+            })
+            .collect();
+        assert_eq!(lens, [101, 100, 101], "full, lost, zeros");
+    }
+}
