@@ -4,6 +4,7 @@
 //! Exit codes: 0 done, 1 entries refused or corrupt (or, for `check`, a violation), 2 usage or
 //! I/O error.
 
+mod check;
 mod journal_cmds;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -28,6 +29,8 @@ pub enum Command {
     Inspect(RootArgs),
     /// Finish or undo the transactions a crash interrupted, and print what was done.
     Recover(RootArgs),
+    /// Explore every crash state of the built-in workloads under the persistence models.
+    Check(check::CheckArgs),
 }
 
 /// Where the journal is.
@@ -126,6 +129,7 @@ pub fn main() -> ExitCode {
         Command::Update(args) => journal_cmds::update(&args),
         Command::Inspect(args) => journal_cmds::inspect(&args),
         Command::Recover(args) => journal_cmds::recover(&args),
+        Command::Check(args) => check::check(&args),
     };
     match result {
         Ok(Status::Ok) => ExitCode::SUCCESS,

@@ -1,0 +1,289 @@
+//! What `crashsafe check` prints and writes: the summary table, the JSON report (schema
+//! `crashsafe-check/1`, documented in the README) and a JUnit XML report for CI.
+
+use super::{SelfTestResult, WorkloadResult};
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+
+/// The JSON schema's name; bumped on any incompatible change.
+pub const JSON_SCHEMA: &str = "crashsafe-check/1";
+
+/// Totals of one model over its workloads.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ModelTotals {
+    /// The model.
+    pub model: String,
+    /// Workloads explored.
+    pub workloads: usize,
+    /// Crash points.
+    pub crash_points: u64,
+    /// Crash states checked (duplicates included).
+    pub crash_states: u64,
+    /// Distinct durable images among them.
+    pub distinct_states: u64,
+    /// Violations found.
+    pub violations: u64,
+    /// Seconds spent.
+    pub seconds: f64,
+}
+
+impl ModelTotals {
+    /// Crash states per second.
+    pub fn states_per_sec(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.crash_states as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Sums the results per model, models in first-seen order.
+pub fn totals(results: &[WorkloadResult]) -> Vec<ModelTotals> {
+    let mut out: Vec<ModelTotals> = Vec::new();
+    for r in results {
+        let t = match out.iter_mut().position(|t| t.model == r.model) {
+            Some(i) => &mut out[i],
+            None => {
+                out.push(ModelTotals {
+                    model: r.model.clone(),
+                    ..ModelTotals::default()
+                });
+                out.last_mut().expect("just pushed")
+            }
+        };
+        t.workloads += 1;
+        t.crash_points += r.report.crash_points;
+        t.crash_states += r.report.crash_states;
+        t.distinct_states += r.report.distinct_states;
+        t.violations += r.report.violation_count;
+        t.seconds += r.report.elapsed.as_secs_f64();
+    }
+    out
+}
+
+/// The summary table, one row per model.
+pub fn table(results: &[WorkloadResult]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<13} {:>9} {:>12} {:>13} {:>15} {:>10} {:>12}",
+        "model",
+        "workloads",
+        "crash points",
+        "crash states",
+        "distinct states",
+        "violations",
+        "states/sec"
+    );
+    for t in totals(results) {
+        let _ = writeln!(
+            s,
+            "{:<13} {:>9} {:>12} {:>13} {:>15} {:>10} {:>12.0}",
+            t.model,
+            t.workloads,
+            t.crash_points,
+            t.crash_states,
+            t.distinct_states,
+            t.violations,
+            t.states_per_sec()
+        );
+    }
+    s
+}
+
+/// The fsync cost table: per workload, operations, fsync-family calls and fsyncs per update.
+pub fn cost_table(results: &[WorkloadResult]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<26} {:>8} {:>10} {:>7} {:>18}",
+        "workload", "ops", "fsyncs", "updates", "fsyncs per update"
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for r in results {
+        if !seen.insert(r.workload.clone()) {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "{:<26} {:>8} {:>10} {:>7} {:>18.3}",
+            r.workload,
+            r.report.trace_ops,
+            r.report.fsync_calls,
+            r.updates,
+            r.fsyncs_per_update()
+        );
+    }
+    s
+}
+
+/// The run's settings, recorded in the JSON report so that it can be replayed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSettings {
+    /// RNG seed.
+    pub seed: u64,
+    /// The k of the bounded enumeration.
+    pub k: usize,
+    /// Crash-during-recovery depth.
+    pub depth: usize,
+    /// Whether I/O errors were injected.
+    pub inject_errors: bool,
+    /// `K/N`, when sharded.
+    pub shard: Option<String>,
+}
+
+/// The JSON report.
+pub fn json(
+    settings: &RunSettings,
+    results: &[WorkloadResult],
+    self_test: Option<&[SelfTestResult]>,
+) -> Value {
+    let models: Vec<Value> = totals(results)
+        .into_iter()
+        .map(|t| {
+            let workloads: Vec<Value> = results
+                .iter()
+                .filter(|r| r.model == t.model)
+                .map(|r| {
+                    json!({
+                        "workload": r.workload,
+                        "operations": r.report.trace_ops,
+                        "fsync_calls": r.report.fsync_calls,
+                        "updates": r.updates,
+                        "fsyncs_per_update": r.fsyncs_per_update(),
+                        "crash_points": r.report.crash_points,
+                        "crash_states": r.report.crash_states,
+                        "distinct_states": r.report.distinct_states,
+                        "violations": r.report.violation_count,
+                        "counterexamples": r.report.violations.iter().map(|c| json!({
+                            "invariant": c.violation.invariant,
+                            "message": c.violation.message,
+                            "replay": c.token,
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            json!({
+                "model": t.model,
+                "workloads": workloads.len(),
+                "crash_points": t.crash_points,
+                "crash_states": t.crash_states,
+                "distinct_states": t.distinct_states,
+                "violations": t.violations,
+                "states_per_sec": t.states_per_sec(),
+                "elapsed_sec": t.seconds,
+                "per_workload": workloads,
+            })
+        })
+        .collect();
+    let mut report = json!({
+        "schema": JSON_SCHEMA,
+        "seed": settings.seed,
+        "k": settings.k,
+        "depth": settings.depth,
+        "inject_errors": settings.inject_errors,
+        "shard": settings.shard,
+        "models": models,
+    });
+    if let Some(st) = self_test {
+        report["self_test"] = st
+            .iter()
+            .map(|r| {
+                json!({
+                    "defect": r.defect.name(),
+                    "caught": r.caught_under_posix(),
+                    "caught_by": r.caught_by.iter().map(|(m, inv, token)| json!({
+                        "model": m, "invariant": inv, "replay": token,
+                    })).collect::<Vec<_>>(),
+                    "hidden_by": r.hidden_by,
+                })
+            })
+            .collect();
+    }
+    report
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The JUnit XML report: one test suite per model, one test case per workload (and one per
+/// defect in a self-test, which passes when the defect is caught under `posix`).
+pub fn junit(results: &[WorkloadResult], self_test: Option<&[SelfTestResult]>) -> String {
+    let mut s = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"crashsafe check\">\n",
+    );
+    for t in totals(results) {
+        let _ = writeln!(
+            s,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" time=\"{:.3}\">",
+            xml_escape(&t.model),
+            t.workloads,
+            results
+                .iter()
+                .filter(|r| r.model == t.model && r.report.violation_count > 0)
+                .count(),
+            t.seconds
+        );
+        for r in results.iter().filter(|r| r.model == t.model) {
+            let _ = write!(
+                s,
+                "    <testcase classname=\"crashsafe.check.{}\" name=\"{}\" time=\"{:.3}\"",
+                xml_escape(&r.model),
+                xml_escape(&r.workload),
+                r.report.elapsed.as_secs_f64()
+            );
+            match r.report.violations.first() {
+                None => s.push_str("/>\n"),
+                Some(c) => {
+                    let _ = writeln!(
+                        s,
+                        ">\n      <failure message=\"{}: {}\">{}</failure>\n    </testcase>",
+                        xml_escape(&c.violation.invariant),
+                        xml_escape(&c.violation.message),
+                        xml_escape(&c.description)
+                    );
+                }
+            }
+        }
+        s.push_str("  </testsuite>\n");
+    }
+    if let Some(st) = self_test {
+        let failures = st.iter().filter(|r| !r.caught_under_posix()).count();
+        let _ = writeln!(
+            s,
+            "  <testsuite name=\"self-test\" tests=\"{}\" failures=\"{failures}\">",
+            st.len()
+        );
+        for r in st {
+            let _ = write!(
+                s,
+                "    <testcase classname=\"crashsafe.self_test\" name=\"{}\"",
+                r.defect.name()
+            );
+            if r.caught_under_posix() {
+                s.push_str("/>\n");
+            } else {
+                s.push_str(
+                    ">\n      <failure message=\"not caught under posix\"/>\n    </testcase>\n",
+                );
+            }
+        }
+        s.push_str("  </testsuite>\n");
+    }
+    s.push_str("</testsuites>\n");
+    s
+}

@@ -1,0 +1,315 @@
+//! `crashsafe check`: the built-in suite under every model, the self-test, and replays.
+
+use super::{Failure, Status};
+use crate::check::report::{self, RunSettings};
+use crate::check::{run_suite, self_test, suite, Shard, WorkloadResult};
+use crate::sim::{all_models, model_by_name, parse_token, replay, ExploreConfig, Model};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Arguments of `crashsafe check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Only this persistence model: prefix, ext4-ordered or posix (default: all).
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Only this workload of the built-in suite (default: all).
+    #[arg(long, value_name = "NAME")]
+    pub workload: Option<String>,
+    /// How deep crashes nest inside recovery (0: recovery never crashes).
+    #[arg(long, default_value_t = 2)]
+    pub depth: usize,
+    /// Past the full-enumeration bound, states that persist all but k, or at most k, of the
+    /// pending operations.
+    #[arg(long, default_value_t = 2)]
+    pub k: usize,
+    /// Seed of the random samples.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Do shard K of N of the work (1-based), for splitting over CI machines.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Worker threads (0: every core). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    pub jobs: usize,
+    /// Do not inject I/O errors.
+    #[arg(long)]
+    pub no_errors: bool,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Write a JUnit XML report here.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Re-run exactly the crash state a violation printed, and show it.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "self_test")]
+    pub replay: Option<String>,
+    /// Run the suite on each known-bad protocol; exit 0 only if every one is caught.
+    #[arg(long)]
+    pub self_test: bool,
+}
+
+fn models(args: &CheckArgs) -> Result<Vec<Box<dyn Model>>, Failure> {
+    match &args.model {
+        None => Ok(all_models()),
+        Some(name) => model_by_name(name).map(|m| vec![m]).ok_or_else(|| {
+            Failure(format!(
+                "--model {name:?}: unknown model (prefix, ext4-ordered, posix)"
+            ))
+        }),
+    }
+}
+
+fn config(args: &CheckArgs) -> ExploreConfig {
+    ExploreConfig {
+        k: args.k,
+        seed: args.seed,
+        recovery_depth: args.depth,
+        inject_errors: !args.no_errors,
+        jobs: args.jobs,
+        ..ExploreConfig::default()
+    }
+}
+
+/// `crashsafe check`.
+pub fn check(args: &CheckArgs) -> Result<Status, Failure> {
+    if let Some(token) = &args.replay {
+        return replay_token(args, token);
+    }
+    let models = models(args)?;
+    let shard = args
+        .shard
+        .as_deref()
+        .map(Shard::parse)
+        .transpose()
+        .map_err(Failure)?;
+    let config = config(args);
+    if args.self_test {
+        return run_self_test(args, &models, &config);
+    }
+    let mut subjects = suite::subjects();
+    if let Some(w) = &args.workload {
+        subjects.retain(|s| &s.name == w);
+        if subjects.is_empty() {
+            let names: Vec<&str> = suite::workloads().iter().map(|(n, _)| *n).collect();
+            return Err(Failure(format!(
+                "--workload {w:?}: unknown (one of {})",
+                names.join(", ")
+            )));
+        }
+    }
+    let units = models.len() * subjects.len();
+    let progress = Progress::new(units as u64);
+    let started = Instant::now();
+    let results = run_suite(&models, &subjects, &config, shard, |r| progress.done(r));
+    progress.finish();
+    println!("{}", report::table(&results));
+    println!("{}", report::cost_table(&results));
+    let settings = RunSettings {
+        seed: args.seed,
+        k: args.k,
+        depth: args.depth,
+        inject_errors: !args.no_errors,
+        shard: args.shard.clone(),
+    };
+    write_reports(args, &settings, &results, None)?;
+    let failing: Vec<&WorkloadResult> = results
+        .iter()
+        .filter(|r| r.report.violation_count > 0)
+        .collect();
+    println!(
+        "{} workload runs in {:.1}s: {}",
+        results.len(),
+        started.elapsed().as_secs_f64(),
+        if failing.is_empty() {
+            "no violation".to_string()
+        } else {
+            format!("{} with violations", failing.len())
+        }
+    );
+    // The smallest counterexample first: fewest operations before the crash.
+    if let Some(c) = failing
+        .iter()
+        .flat_map(|r| r.report.violations.first())
+        .min_by_key(|c| c.description.len())
+    {
+        println!("\nsmallest counterexample:\n{}", c.description);
+        return Ok(Status::Refused);
+    }
+    Ok(Status::Ok)
+}
+
+fn run_self_test(
+    args: &CheckArgs,
+    models: &[Box<dyn Model>],
+    config: &ExploreConfig,
+) -> Result<Status, Failure> {
+    let progress = Progress::new(crate::journal::Defect::ALL.len() as u64);
+    let results = self_test(models, config, |r| {
+        progress.line(format!(
+            "{}: {}",
+            r.defect.name(),
+            if r.caught_under_posix() {
+                "caught"
+            } else {
+                "NOT CAUGHT under posix"
+            }
+        ))
+    });
+    progress.finish();
+    println!(
+        "{:<38} {:<8} {:<36} hidden by",
+        "defect", "posix", "caught by (invariant)"
+    );
+    for r in &results {
+        let caught: Vec<String> = r
+            .caught_by
+            .iter()
+            .map(|(m, inv, _)| format!("{m} ({inv})"))
+            .collect();
+        println!(
+            "{:<38} {:<8} {:<36} {}",
+            r.defect.name(),
+            if r.caught_under_posix() {
+                "caught"
+            } else {
+                "MISSED"
+            },
+            caught.join(", "),
+            if r.hidden_by.is_empty() {
+                "-".to_string()
+            } else {
+                r.hidden_by.join(", ")
+            }
+        );
+    }
+    let settings = RunSettings {
+        seed: args.seed,
+        k: args.k,
+        depth: args.depth,
+        inject_errors: !args.no_errors,
+        shard: None,
+    };
+    write_reports(args, &settings, &[], Some(&results))?;
+    let missed = results.iter().filter(|r| !r.caught_under_posix()).count();
+    if missed == 0 {
+        println!("\nself-test passed: every known-bad protocol is caught under posix");
+        Ok(Status::Ok)
+    } else {
+        println!("\nself-test FAILED: {missed} known-bad protocol(s) not caught under posix");
+        Ok(Status::Refused)
+    }
+}
+
+fn replay_token(args: &CheckArgs, token: &str) -> Result<Status, Failure> {
+    let parsed = parse_token(token).map_err(|e| Failure(format!("--replay: {e}")))?;
+    let subject = suite::subject_by_name(&parsed.subject).ok_or_else(|| {
+        Failure(format!(
+            "--replay: the token names an unknown workload {:?}",
+            parsed.subject
+        ))
+    })?;
+    let model = model_by_name(&parsed.model)
+        .ok_or_else(|| Failure(format!("--replay: unknown model {:?}", parsed.model)))?;
+    match replay(&subject, model.as_ref(), &config(args), token).map_err(Failure)? {
+        Some(c) => {
+            println!("{}", c.description);
+            Ok(Status::Refused)
+        }
+        None => {
+            println!("replayed {token}: no violation now");
+            Ok(Status::Ok)
+        }
+    }
+}
+
+fn write_reports(
+    args: &CheckArgs,
+    settings: &RunSettings,
+    results: &[WorkloadResult],
+    self_test: Option<&[crate::check::SelfTestResult]>,
+) -> Result<(), Failure> {
+    let write = |path: &PathBuf, text: String| {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, text)
+            .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))
+    };
+    if let Some(path) = &args.json {
+        let value = report::json(settings, results, self_test);
+        write(
+            path,
+            serde_json::to_string_pretty(&value).expect("JSON values serialize"),
+        )?;
+    }
+    if let Some(path) = &args.junit {
+        write(path, report::junit(results, self_test))?;
+    }
+    Ok(())
+}
+
+/// A progress bar on a terminal; plain lines otherwise (CI logs).
+struct Progress {
+    bar: Option<ProgressBar>,
+    total: u64,
+    done: std::cell::Cell<u64>,
+    started: Instant,
+}
+
+impl Progress {
+    fn new(total: u64) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+            );
+            bar
+        });
+        Progress {
+            bar,
+            total,
+            done: std::cell::Cell::new(0),
+            started: Instant::now(),
+        }
+    }
+
+    fn line(&self, message: String) {
+        self.done.set(self.done.get() + 1);
+        match &self.bar {
+            Some(bar) => {
+                bar.set_message(message);
+                bar.inc(1);
+            }
+            None => eprintln!(
+                "[{}/{} {:>6.1}s] {message}",
+                self.done.get(),
+                self.total,
+                self.started.elapsed().as_secs_f64()
+            ),
+        }
+    }
+
+    fn done(&self, r: &WorkloadResult) {
+        self.line(format!(
+            "{} {}: {} states ({} distinct), {} violations, {:.1}s",
+            r.model,
+            r.workload,
+            r.report.crash_states,
+            r.report.distinct_states,
+            r.report.violation_count,
+            r.report.elapsed.as_secs_f64()
+        ));
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
