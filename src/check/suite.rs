@@ -7,6 +7,7 @@
 use super::workload::{JournalSubject, SyncSpec, TxnSpec, UpdateSpec, Workload};
 use crate::journal::Defect;
 use crate::path::RelPath;
+use crate::sim::ExploreConfig;
 
 fn p(s: &str) -> RelPath {
     RelPath::new(s).expect("suite paths are plain")
@@ -83,6 +84,47 @@ fn mixed_batch(n: usize, atomic: bool, seed: u8) -> TxnSpec {
         })
         .collect();
     TxnSpec { updates, atomic }
+}
+
+/// How much of a workload's crash-state space the suite explores, where it must be less than the
+/// run's settings. The 64-update batches have hundreds of operations pending between barriers and
+/// every one of their states carries a recovery of 64 updates; explored like the others they
+/// would take hours. They run with k = 1, one state per crash point crashed inside its recovery,
+/// one level deep, and an error injected at every 16th call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// The largest k.
+    pub max_k: usize,
+    /// The largest recovery fan-out.
+    pub max_recovery_fanout: usize,
+    /// The deepest crash-during-recovery nesting.
+    pub max_depth: usize,
+    /// The smallest error-injection stride.
+    pub min_error_stride: usize,
+}
+
+/// The budget of a built-in workload (`None`: the run's settings apply unchanged).
+pub fn budget(name: &str) -> Option<Budget> {
+    name.starts_with("batch-64").then_some(Budget {
+        max_k: 1,
+        max_recovery_fanout: 1,
+        max_depth: 1,
+        min_error_stride: 16,
+    })
+}
+
+/// Applies a workload's budget to the run's configuration.
+pub fn config_for(name: &str, config: &ExploreConfig) -> ExploreConfig {
+    let mut config = config.clone();
+    if let Some(b) = budget(name.split('+').next().unwrap_or(name)) {
+        config.k = config.k.min(b.max_k);
+        if config.recovery_fanout == 0 || config.recovery_fanout > b.max_recovery_fanout {
+            config.recovery_fanout = b.max_recovery_fanout;
+        }
+        config.recovery_depth = config.recovery_depth.min(b.max_depth);
+        config.error_stride = config.error_stride.max(b.min_error_stride);
+    }
+    config
 }
 
 /// Every built-in workload, by name, in a fixed order.

@@ -29,6 +29,8 @@ pub(crate) struct Shared<'a, S: Subject> {
     pub model: &'a dyn Model,
     pub config: &'a ExploreConfig,
     pub bounds: Bounds,
+    /// The bounds inside recovery (crash states of recovery's own trace).
+    pub recovery_bounds: Bounds,
     pub setup: Image,
 }
 
@@ -44,8 +46,32 @@ impl<'a, S: Subject> Shared<'a, S> {
             model,
             config,
             bounds,
+            recovery_bounds: bounds.for_recovery(),
             setup: subject.setup(),
         }
+    }
+
+    /// The bounds at `level` (0: the workload's trace; 1 and more: inside recovery).
+    pub(crate) fn bounds_at(&self, level: usize) -> &Bounds {
+        if level == 0 {
+            &self.bounds
+        } else {
+            &self.recovery_bounds
+        }
+    }
+}
+
+/// Of the new distinct states of one crash point, keeps crash-inside-recovery exploration for
+/// `fanout` of them (0: all), chosen by fingerprint so that the choice is a spread over the
+/// crash point's states that does not depend on enumeration order; the others get depth 0.
+fn limit_fanout(items: &mut [Item], fanout: usize) {
+    if fanout == 0 || items.len() <= fanout {
+        return;
+    }
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| items[i].fp);
+    for &i in &order[fanout..] {
+        items[i].remaining = 0;
     }
 }
 
@@ -260,54 +286,107 @@ pub(crate) fn check_state<S: Subject>(
     (violations, Some(fs.trace()))
 }
 
-/// What checking one item gave.
+/// What checking one top-level item, and the crash states nested inside its recovery, gave.
 #[derive(Default)]
 struct Outcome {
-    violations: Vec<Violation>,
-    children: Vec<Item>,
+    /// Each violation with the path of the state that shows it.
+    violations: Vec<(Vec<(usize, usize)>, Violation)>,
     crash_points: u64,
     crash_states: u64,
+    distinct: u64,
 }
 
-/// Checks one item and enumerates the crash states inside its recovery.
+/// Checks one top-level item and, depth first, the crash states inside its recovery. Depth
+/// first keeps memory to one crash point's states per level; states are deduplicated within the
+/// item's subtree (by fingerprint, at the same or a greater remaining depth).
 fn process<S: Subject>(sh: &Shared<'_, S>, run: &Run<S::Ack>, item: &Item) -> Outcome {
+    let mut out = Outcome::default();
+    let mut seen = BTreeMap::new();
+    let mut path = item.path.clone();
+    visit(
+        sh,
+        run,
+        item,
+        &mut path,
+        &item.image,
+        item.remaining,
+        &mut seen,
+        &mut out,
+    );
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn visit<S: Subject>(
+    sh: &Shared<'_, S>,
+    run: &Run<S::Ack>,
+    item: &Item,
+    path: &mut Vec<(usize, usize)>,
+    image: &Image,
+    remaining: usize,
+    seen: &mut BTreeMap<u128, usize>,
+    out: &mut Outcome,
+) {
+    out.distinct += 1;
     let top = item.path[0].0;
     let acks = &run.acks.entries()[..item.acks];
-    let (violations, recovery) = check_state(sh.subject, &sh.setup, &item.image, acks, top);
-    let mut out = Outcome {
-        violations,
-        ..Outcome::default()
-    };
-    let Some(rtrace) = recovery.filter(|t| item.remaining > 0 && !t.is_empty()) else {
-        return out;
+    let (violations, recovery) = check_state(sh.subject, &sh.setup, image, acks, top);
+    out.violations
+        .extend(violations.into_iter().map(|v| (path.clone(), v)));
+    let Some(rtrace) = recovery.filter(|t| remaining > 0 && !t.is_empty()) else {
+        return;
     };
     let res = sh.model.resolve(&rtrace);
-    let mut walk = CrashWalk::new(sh.model, &item.image, &rtrace, &res, sh.config.block_size);
-    let mut local = BTreeSet::new();
+    let mut walk = CrashWalk::new(sh.model, image, &rtrace, &res, sh.config.block_size);
+    let bounds = sh.bounds_at(path.len());
+    let parent_fp = image.fingerprint();
+    let fresh = |seen: &BTreeMap<u128, usize>, fp: u128, depth: usize| {
+        fp != parent_fp && seen.get(&fp).is_none_or(|&d| d < depth)
+    };
+    // Which of this recovery's states go one level deeper: `recovery_fanout` of them in all,
+    // the smallest fingerprints among the fresh ones (a spread independent of order).
+    let deeper: Option<BTreeSet<u128>> =
+        (remaining >= 2 && sh.config.recovery_fanout > 0).then(|| {
+            let mut fps = BTreeSet::new();
+            let mut walk = walk.clone();
+            for cp in 0..=rtrace.len() {
+                let point = walk.point(cp);
+                let seed = sample_seed(sh.config.seed, run.fault, path, cp);
+                point.for_each_state(bounds, seed, |_, choice| {
+                    let fp = point.build(choice).fingerprint();
+                    if fresh(seen, fp, remaining - 1) {
+                        fps.insert(fp);
+                    }
+                    ControlFlow::Continue(())
+                });
+            }
+            fps.into_iter().take(sh.config.recovery_fanout).collect()
+        });
     for cp in 0..=rtrace.len() {
         out.crash_points += 1;
         let point = walk.point(cp);
-        let seed = sample_seed(sh.config.seed, run.fault, &item.path, cp);
-        point.for_each_state(&sh.bounds, seed, |index, choice| {
+        let seed = sample_seed(sh.config.seed, run.fault, path, cp);
+        let mut children: Vec<(usize, Image, u128, usize)> = Vec::new();
+        point.for_each_state(bounds, seed, |index, choice| {
             out.crash_states += 1;
             let image = point.build(choice);
             let fp = image.fingerprint();
-            if fp != item.fp && local.insert(fp) {
-                let mut path = item.path.clone();
-                path.push((cp, index));
-                out.children.push(Item {
-                    path,
-                    persisted: item.persisted,
-                    image,
-                    fp,
-                    acks: item.acks,
-                    remaining: item.remaining - 1,
-                });
+            let depth = match &deeper {
+                Some(chosen) if !chosen.contains(&fp) => 0,
+                _ => remaining - 1,
+            };
+            if fresh(seen, fp, depth) {
+                seen.insert(fp, depth);
+                children.push((index, image, fp, depth));
             }
             ControlFlow::Continue(())
         });
+        for (index, child, _, depth) in children {
+            path.push((cp, index));
+            visit(sh, run, item, path, &child, depth, seen, out);
+            path.pop();
+        }
     }
-    out
 }
 
 /// Generates the top-level states of crash points `cps`, starting from `walk`.
@@ -325,6 +404,7 @@ fn generate<S: Subject>(
         let point = walk.point(cp);
         let acks = run.acks.visible_at(cp);
         let seed = sample_seed(sh.config.seed, run.fault, &[], cp);
+        let first = items.len();
         point.for_each_state(&sh.bounds, seed, |index, choice| {
             states += 1;
             let image = point.build(choice);
@@ -341,6 +421,7 @@ fn generate<S: Subject>(
             }
             ControlFlow::Continue(())
         });
+        limit_fanout(&mut items[first..], sh.config.recovery_fanout);
     }
     (items, states)
 }
@@ -413,29 +494,24 @@ fn explore_run<S: Subject>(
             totals.crash_states += states;
             items.extend(batch);
         }
-        let mut level = dedupe(&mut seen, items);
-        while !level.is_empty() {
-            totals.distinct += level.len() as u64;
-            let outcomes = par_map(jobs, &level, |item| process(sh, run, item));
-            let mut next = Vec::new();
-            for (item, outcome) in level.iter().zip(outcomes) {
-                totals.crash_points += outcome.crash_points;
-                totals.crash_states += outcome.crash_states;
-                totals.violations += outcome.violations.len() as u64;
-                for violation in outcome.violations {
-                    totals.found.push(Found {
-                        fault: run.fault,
-                        path: item.path.clone(),
-                        persisted: item.persisted,
-                        violation,
-                    });
-                }
-                next.extend(outcome.children);
+        let level = dedupe(&mut seen, items);
+        let outcomes = par_map(jobs, &level, |item| process(sh, run, item));
+        for (item, outcome) in level.iter().zip(outcomes) {
+            totals.distinct += outcome.distinct;
+            totals.crash_points += outcome.crash_points;
+            totals.crash_states += outcome.crash_states;
+            totals.violations += outcome.violations.len() as u64;
+            for (path, violation) in outcome.violations {
+                totals.found.push(Found {
+                    fault: run.fault,
+                    path,
+                    persisted: item.persisted,
+                    violation,
+                });
             }
-            if totals.found.len() > 4 * sh.config.max_violations + 64 {
-                totals.trim(sh.config.max_violations);
-            }
-            level = dedupe(&mut seen, next);
+        }
+        if totals.found.len() > 4 * sh.config.max_violations + 64 {
+            totals.trim(sh.config.max_violations);
         }
         progress(totals, end - cp);
         cp = end;
@@ -457,7 +533,13 @@ pub(crate) fn explore<S: Subject>(
     let base = run_workload(&sh, None).expect("a fault-free run always completes");
     let mut faults = Vec::new();
     if config.inject_errors {
-        for (at, call) in base.calls.iter().enumerate() {
+        let stride = config.error_stride.max(1);
+        for (at, call) in base
+            .calls
+            .iter()
+            .enumerate()
+            .filter(|(at, _)| at % stride == 0)
+        {
             faults.push(Fault {
                 at,
                 kind: FaultKind::Eio,

@@ -162,6 +162,15 @@ pub struct ExploreConfig {
     pub jobs: usize,
     /// How many counterexamples to keep (all are counted; default 10).
     pub max_violations: usize,
+    /// How many states go on to have crashes explored inside their recovery (0: all; default
+    /// 4): at each crash point of the workload, that many of its distinct states; inside one
+    /// recovery's exploration, that many of its states in all. They are chosen by fingerprint, a
+    /// spread that depends neither on enumeration order nor on the thread count. Every state is
+    /// still recovered and checked; this bounds only the nesting, whose cost is otherwise the
+    /// product of the state counts of every level.
+    pub recovery_fanout: usize,
+    /// With `inject_errors`, fail every `error_stride`-th call (1: every call; default 1).
+    pub error_stride: usize,
     /// Called periodically with `(states done, states known so far)`.
     pub progress: Option<Progress>,
 }
@@ -178,6 +187,8 @@ impl Default for ExploreConfig {
             inject_errors: false,
             jobs: 0,
             max_violations: 10,
+            recovery_fanout: 4,
+            error_stride: 1,
             progress: None,
         }
     }
@@ -195,6 +206,8 @@ impl fmt::Debug for ExploreConfig {
             .field("inject_errors", &self.inject_errors)
             .field("jobs", &self.jobs)
             .field("max_violations", &self.max_violations)
+            .field("recovery_fanout", &self.recovery_fanout)
+            .field("error_stride", &self.error_stride)
             .field("progress", &self.progress.as_ref().map(|_| "…"))
             .finish()
     }

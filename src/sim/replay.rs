@@ -42,7 +42,7 @@ pub(crate) fn locate<S: Subject>(
         let point = walk.point(cp);
         let seed = sample_seed(sh.config.seed, fault, &path[..level], cp);
         let choice = point
-            .state(&sh.bounds, seed, index)
+            .state(sh.bounds_at(level), seed, index)
             .ok_or_else(|| format!("crash point {cp} has no state {index}"))?;
         describe::level(
             &mut lines,

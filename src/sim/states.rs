@@ -33,6 +33,24 @@ pub struct Bounds {
     pub samples: usize,
 }
 
+/// Inside recovery the bounds are tighter: every crash state of the workload has a recovery of
+/// its own, so the states inside recoveries outnumber the workload's by far. At one of recovery's
+/// crash points at most this many states are enumerated in full…
+pub const RECOVERY_FULL_BOUND: usize = 256;
+/// …and past it, k is one less than the workload's, plus this many random samples.
+pub const RECOVERY_SAMPLES: usize = 4;
+
+impl Bounds {
+    /// The bounds used at crash points inside recovery, derived from these.
+    pub fn for_recovery(&self) -> Bounds {
+        Bounds {
+            full_bound: self.full_bound.min(RECOVERY_FULL_BOUND),
+            k: self.k.saturating_sub(1),
+            samples: self.samples.min(RECOVERY_SAMPLES),
+        }
+    }
+}
+
 impl Default for Bounds {
     fn default() -> Self {
         Bounds {
