@@ -9,6 +9,9 @@
 mod atomic_replace;
 
 use atomic_replace::{AtomicReplace, Recipe};
+use crashsafe::check::suite;
+use crashsafe::check::workload::{JournalSubject, SyncSpec, TxnSpec, UpdateSpec, Workload};
+use crashsafe::path::RelPath;
 use crashsafe::sim::{explore, ExploreConfig, Posix, Subject};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::Duration;
@@ -49,5 +52,64 @@ fn atomic_replace(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, atomic_replace);
+/// A journal workload of `n` single updates, one after the other, of one 4 KiB-straddling file
+/// each with an increment: about 10 operations per update.
+fn journal_updates(n: usize) -> JournalSubject {
+    let p = |s: String| RelPath::new(&s).expect("plain");
+    let txns = (0..n)
+        .map(|i| TxnSpec {
+            atomic: false,
+            updates: vec![UpdateSpec {
+                target: p(format!("d/f{}", i % 4)),
+                new: Some(suite::content(i as u8, 4097)),
+                increment: Some((p(format!("inc/{i}")), vec![i as u8; 16])),
+            }],
+        })
+        .collect();
+    let workload = Workload {
+        dirs: vec![
+            p("d".into()),
+            p("inc".into()),
+            p(".crashsafe/journal".into()),
+        ],
+        files: Vec::new(),
+        txns,
+        sync: SyncSpec::PerFile,
+    };
+    JournalSubject {
+        name: workload.generated_name(),
+        workload,
+        defect: None,
+    }
+}
+
+/// The journal at trace lengths ~100 and ~1,000: the cost per crash state must stay flat.
+fn journal_trace_lengths(c: &mut Criterion) {
+    for (label, updates) in [("100-ops", 10), ("1000-ops", 100)] {
+        bench_subject(c, "explore/journal", label, &journal_updates(updates));
+    }
+}
+
+/// The built-in suite's smaller workloads (the 64-update batches take minutes per run).
+fn journal_suite(c: &mut Criterion) {
+    for subject in suite::subjects() {
+        if [
+            "replace-one",
+            "create-delete",
+            "same-target-thrice",
+            "batch-1-atomic",
+        ]
+        .contains(&subject.name.as_str())
+        {
+            bench_subject(c, "explore/suite", &subject.name, &subject);
+        }
+    }
+}
+
+criterion_group!(
+    benches,
+    atomic_replace,
+    journal_trace_lengths,
+    journal_suite
+);
 criterion_main!(benches);

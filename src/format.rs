@@ -26,6 +26,8 @@
 //! Digest       { len: u64, blake3: [u8; 32] }
 //! ```
 //!
+//! An entry lists at most [`MAX_UPDATES`] updates.
+//!
 //! An *intent* lists a transaction's updates and is made durable before anything else changes. A
 //! *commit* record (no updates) marks an atomic batch as past its commit point. Every path must be
 //! a safe [`RelPath`]; a temp path must be `<target's directory>/.crashsafe-<seq>-<index>.tmp`.
@@ -49,6 +51,10 @@ pub const HEADER_LEN: usize = 16;
 pub const MAX_PAYLOAD_LEN: usize = 1 << 20;
 /// The largest entry file: header plus the largest payload.
 pub const MAX_ENTRY_LEN: usize = HEADER_LEN + MAX_PAYLOAD_LEN;
+/// The most updates one entry may list. It bounds what decoding allocates: a minimal update is
+/// a few bytes on the wire but a few hundred in memory, so without it a 1 MiB payload could ask
+/// for tens of MiB.
+pub const MAX_UPDATES: usize = 16_384;
 
 /// The length and BLAKE3 hash of a file's content.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -335,7 +341,40 @@ mod wire {
     pub struct WireEntry {
         seq: u64,
         kind: EntryKind,
+        #[serde(deserialize_with = "bounded_updates")]
         updates: Vec<WireUpdate>,
+    }
+
+    /// Decodes the update list, refusing more than [`MAX_UPDATES`] before allocating for them.
+    fn bounded_updates<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<WireUpdate>, D::Error> {
+        struct Bounded;
+        impl<'de> serde::de::Visitor<'de> for Bounded {
+            type Value = Vec<WireUpdate>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "at most {MAX_UPDATES} updates")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let too_many =
+                    || serde::de::Error::custom(format_args!("more than {MAX_UPDATES} updates"));
+                if seq.size_hint().is_some_and(|n| n > MAX_UPDATES) {
+                    return Err(too_many());
+                }
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+                while let Some(update) = seq.next_element()? {
+                    if out.len() == MAX_UPDATES {
+                        return Err(too_many());
+                    }
+                    out.push(update);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(Bounded)
     }
 
     impl From<&Entry> for WireEntry {
@@ -404,6 +443,12 @@ mod wire {
 /// journal applies them before writing.
 pub fn validate(entry: &Entry) -> Result<(), DecodeError> {
     let invalid = |m: String| Err(DecodeError::Invalid(m));
+    if entry.updates.len() > MAX_UPDATES {
+        return invalid(format!(
+            "{} updates, over the {MAX_UPDATES} cap",
+            entry.updates.len()
+        ));
+    }
     if entry.kind == EntryKind::Commit && !entry.updates.is_empty() {
         return invalid("a commit record lists no updates".into());
     }

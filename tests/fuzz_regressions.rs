@@ -84,3 +84,33 @@ fn a_later_entry_does_not_touch_what_a_refused_entry_names() {
     );
     assert_eq!(second.refused, first.refused);
 }
+
+/// Found by reading the decoder under the fuzzer's memory limits, with a hand-made 1 MiB entry of
+/// 174,000 one-byte-target updates: postcard's length prefix let the update list grow to one
+/// 67 MB allocation, 64 times the input, although the format promises decoding bounded by a
+/// small multiple of its capped input. The list is now capped at `MAX_UPDATES`, checked against
+/// the declared length before any allocation.
+#[test]
+fn an_entry_declaring_a_million_updates_is_refused_before_allocating() {
+    use crashsafe::format::{decode, DecodeError, MAX_UPDATES};
+    // seq = 1, kind = Intent (0) with atomic = false (0), then the update count as a varint.
+    let mut payload = vec![1u8, 0, 0];
+    let mut n: u32 = 1_000_000;
+    while n >= 0x80 {
+        payload.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    payload.push(n as u8);
+    let mut bytes = b"CSJE".to_vec();
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&0u16.to_le_bytes());
+    bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
+    bytes.extend_from_slice(&payload);
+    match decode(&bytes) {
+        Err(DecodeError::Payload(message)) => {
+            assert!(message.contains(&MAX_UPDATES.to_string()), "{message}")
+        }
+        other => panic!("expected a payload error naming the cap, got {other:?}"),
+    }
+}
