@@ -113,7 +113,11 @@ fn content_strategy() -> impl Strategy<Value = Vec<u8>> {
         .prop_map(|(len, seed)| (0..len).map(|i| seed.wrapping_add(i as u8) | 1).collect())
 }
 
-fn txn_strategy() -> impl Strategy<Value = (Vec<(RelPath, Option<Vec<u8>>, bool)>, bool)> {
+/// A transaction as generated: (target, new content or delete, with an increment) per update,
+/// and whether the batch is atomic.
+type GeneratedTxn = (Vec<(RelPath, Option<Vec<u8>>, bool)>, bool);
+
+fn txn_strategy() -> impl Strategy<Value = GeneratedTxn> {
     (
         prop::collection::btree_map(
             path_strategy(),

@@ -91,26 +91,37 @@ fn a_later_entry_does_not_touch_what_a_refused_entry_names() {
 /// small multiple of its capped input. The list is now capped at `MAX_UPDATES`, checked against
 /// the declared length before any allocation.
 #[test]
-fn an_entry_declaring_a_million_updates_is_refused_before_allocating() {
+fn an_entry_listing_more_updates_than_the_cap_is_refused() {
     use crashsafe::format::{decode, DecodeError, MAX_UPDATES};
-    // seq = 1, kind = Intent (0) with atomic = false (0), then the update count as a varint.
-    let mut payload = vec![1u8, 0, 0];
-    let mut n: u32 = 1_000_000;
-    while n >= 0x80 {
-        payload.push((n as u8 & 0x7f) | 0x80);
-        n >>= 7;
-    }
-    payload.push(n as u8);
-    let mut bytes = b"CSJE".to_vec();
-    bytes.extend_from_slice(&1u16.to_le_bytes());
-    bytes.extend_from_slice(&0u16.to_le_bytes());
-    bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    bytes.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
-    bytes.extend_from_slice(&payload);
-    match decode(&bytes) {
-        Err(DecodeError::Payload(message)) => {
-            assert!(message.contains(&MAX_UPDATES.to_string()), "{message}")
+    // seq = 1, kind = Intent (0) with atomic = false (0), then the update count as a varint,
+    // then that many minimal updates: target "a", no temp, old and new absent, no increment.
+    let entry_with = |count: u32| {
+        let mut payload = vec![1u8, 0, 0];
+        let mut n = count;
+        while n >= 0x80 {
+            payload.push((n as u8 & 0x7f) | 0x80);
+            n >>= 7;
         }
-        other => panic!("expected a payload error naming the cap, got {other:?}"),
-    }
+        payload.push(n as u8);
+        for _ in 0..count {
+            payload.extend_from_slice(&[1, b'a', 0, 0, 0, 0]);
+        }
+        let mut bytes = b"CSJE".to_vec();
+        bytes.extend_from_slice(&1u16.to_le_bytes());
+        bytes.extend_from_slice(&0u16.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        bytes
+    };
+    // At the cap the list decodes (and the entry is then invalid: "a" is named many times)…
+    assert!(matches!(
+        decode(&entry_with(MAX_UPDATES as u32)),
+        Err(DecodeError::Invalid(_))
+    ));
+    // …one more and decoding stops at the list.
+    assert!(matches!(
+        decode(&entry_with(MAX_UPDATES as u32 + 1)),
+        Err(DecodeError::Payload(_))
+    ));
 }

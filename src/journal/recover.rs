@@ -401,11 +401,15 @@ fn plan<F: Fs>(
         if atomic && forward && s.target == u.old && u.new != u.old {
             match &u.temp {
                 Some(temp) => {
+                    // The defect trusts whatever temp file it finds, as a recovery that never
+                    // looked for a commit point would.
+                    let trusting = defect == Some(Defect::RollForwardWithoutCommitRecord);
                     let complete = s.temp_exists
-                        && match u.new {
-                            Content::Present(d) => digest_file(fs, temp).is_ok_and(|f| f == d),
-                            _ => true,
-                        };
+                        && (trusting
+                            || match u.new {
+                                Content::Present(d) => digest_file(fs, temp).is_ok_and(|f| f == d),
+                                _ => true,
+                            });
                     if !complete {
                         return Err(Refusal::TempMismatch(temp.clone()));
                     }
