@@ -509,7 +509,7 @@ fn known_bad_protocols_fail_on_the_real_backend_too() {
         ("create-delete+no-increment-fsync", "[history]"),
         (
             "batch-1-atomic+roll-forward-without-commit-record",
-            "[recovery-error]",
+            "[atomic]",
         ),
     ] {
         let s = check_real(subject, posix.as_ref(), None);
