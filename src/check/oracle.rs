@@ -120,9 +120,10 @@ pub fn check(
             }
         }
     }
-    let mut expected: BTreeMap<RelPath, Content> = BTreeMap::new();
-    let mut older: BTreeMap<RelPath, Vec<Content>> = BTreeMap::new();
-    let mut increments: BTreeMap<RelPath, (Vec<u8>, bool)> = BTreeMap::new(); // (bytes, required)
+    // Borrowed, not cloned: this runs for every crash state, over every acknowledged update.
+    let mut expected: BTreeMap<&RelPath, &Content> = BTreeMap::new();
+    let mut older: BTreeMap<&RelPath, Vec<&Content>> = BTreeMap::new();
+    let mut increments: BTreeMap<&RelPath, (&Vec<u8>, bool)> = BTreeMap::new(); // (bytes, required)
     let mut uncertain = None;
     for (txn, (updates, atomic)) in &begun {
         if !acked.contains(txn) {
@@ -130,22 +131,19 @@ pub fn check(
             continue;
         }
         for u in updates.iter() {
-            older
-                .entry(u.target.clone())
-                .or_default()
-                .push(u.old.clone());
-            expected.insert(u.target.clone(), u.new.clone());
+            older.entry(&u.target).or_default().push(&u.old);
+            expected.insert(&u.target, &u.new);
             if let Some((path, bytes)) = &u.increment {
-                increments.insert(path.clone(), (bytes.clone(), u.old != u.new));
+                increments.insert(path, (bytes, u.old != u.new));
             }
         }
     }
     // Targets of acknowledged transactions.
     let mut uncertain_targets = BTreeSet::new();
     if let Some((_, updates, _)) = uncertain {
-        uncertain_targets.extend(updates.iter().map(|u| u.target.clone()));
+        uncertain_targets.extend(updates.iter().map(|u| &u.target));
     }
-    for (target, want) in &expected {
+    for (&target, &want) in &expected {
         if uncertain_targets.contains(target) {
             continue;
         }
@@ -231,7 +229,7 @@ pub fn check(
         }
     }
     // Increments of acknowledged updates.
-    for (path, (bytes, required)) in &increments {
+    for (&path, &(bytes, required)) in &increments {
         let inc = found_content(recovered, path).unwrap_or(None);
         let ok = match &inc {
             Some(b) => b == bytes,
@@ -258,14 +256,14 @@ fn lost_or_torn(
     target: &RelPath,
     want: &Content,
     found: &Content,
-    older: Option<&Vec<Content>>,
+    older: Option<&Vec<&Content>>,
     alternative: Option<&Vec<u8>>,
 ) -> Violation {
     let expected = match alternative {
         Some(new) => format!("{} or {}", describe(want), describe(&Some(new.clone()))),
         None => describe(want),
     };
-    if older.is_some_and(|o| o.contains(found)) {
+    if older.is_some_and(|o| o.contains(&found)) {
         violation(
             "durable",
             format!(

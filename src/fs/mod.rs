@@ -230,7 +230,8 @@ pub fn read_chunks<F: Fs + ?Sized>(
     mut sink: impl FnMut(&[u8]),
 ) -> FsResult<u64> {
     let mut file = fs.open_read(path)?;
-    let mut buf = vec![0u8; 256 * 1024];
+    // Start small (most files are) and grow to 256 KiB for large ones.
+    let mut buf = vec![0u8; 16 * 1024];
     let mut offset = 0u64;
     loop {
         let n = fs.read_at(&mut file, offset, &mut buf)?;
@@ -239,6 +240,9 @@ pub fn read_chunks<F: Fs + ?Sized>(
         }
         sink(&buf[..n]);
         offset += n as u64;
+        if n == buf.len() && buf.len() < 256 * 1024 {
+            buf.resize(buf.len() * 4, 0);
+        }
     }
 }
 

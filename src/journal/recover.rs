@@ -25,7 +25,7 @@
 use super::update::{current_content, digest_file};
 use super::{Defect, JournalError};
 use crate::format::{self, Content, DecodeError, Entry, EntryKind, UpdateRecord, MAX_ENTRY_LEN};
-use crate::fs::{DirEntry, FileKind, Fs, FsError, FsErrorKind, FsResult};
+use crate::fs::{read_chunks, DirEntry, FileKind, Fs, FsError, FsErrorKind, FsResult};
 use crate::path::RelPath;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -234,18 +234,16 @@ fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError> {
 
 /// Reads an entry file, or `None` if it is over the format's cap.
 fn read_entry_bytes<F: Fs>(fs: &F, path: &RelPath) -> FsResult<Option<Vec<u8>>> {
-    let mut file = fs.open_read(path)?;
-    let mut out = vec![0u8; MAX_ENTRY_LEN + 1];
-    let mut filled = 0;
-    while filled < out.len() {
-        let n = fs.read_at(&mut file, filled as u64, &mut out[filled..])?;
-        if n == 0 {
-            out.truncate(filled);
-            return Ok(Some(out));
+    let mut out = Vec::new();
+    let mut over = false;
+    read_chunks(fs, path, |chunk| {
+        if out.len() + chunk.len() > MAX_ENTRY_LEN {
+            over = true;
+        } else if !over {
+            out.extend_from_slice(chunk);
         }
-        filled += n;
-    }
-    Ok(None)
+    })?;
+    Ok((!over).then_some(out))
 }
 
 /// What is on disk for one update, looked at before deciding.
