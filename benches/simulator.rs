@@ -53,7 +53,7 @@ fn atomic_replace(c: &mut Criterion) {
 }
 
 /// A journal workload of `n` single updates, one after the other, cycling over four files of
-/// 4 KiB and a bit: about 14 operations per update. No increments, so the tree keeps its size and
+/// 4 KiB and a bit: about 10 operations per update. No increments, so the tree keeps its size and
 /// only the trace grows: what this measures is whether the cost of a crash state depends on the
 /// trace's length (it must not).
 fn journal_updates(n: usize) -> JournalSubject {
