@@ -42,9 +42,8 @@
 
 use crashsafe::check::oracle::{self, JournalAck};
 use crashsafe::check::suite::subject_by_name;
-use crashsafe::check::workload::{journal_dir, JournalSubject, SyncSpec};
+use crashsafe::check::workload::{journal_dir, JournalSubject};
 use crashsafe::fs::real::RealFs;
-use crashsafe::journal::{Journal, JournalOptions, SyncMode};
 use crashsafe::path::RelPath;
 use crashsafe::sim::{
     all_models, model_by_name, AckLog, Bounds, CrashWalk, ExploreConfig, Image, Model, Node, SimFs,
@@ -179,31 +178,11 @@ fn differences(a: &Image, b: &Image) -> String {
 // ---------------------------------------------------------------------------------------------
 // Recovery on each backend.
 
-fn sync_mode(subject: &JournalSubject) -> SyncMode {
-    match subject.workload.sync {
-        SyncSpec::PerFile => SyncMode::PerFile,
-        SyncSpec::Syncfs => SyncMode::Syncfs,
-    }
-}
-
 /// Runs the journal's recovery over the real backend rooted at `root`, configured as the
 /// subject's (its sync mode; its defect, `None` for every built-in workload).
 fn recover_real(root: &Path, subject: &JournalSubject) -> Result<(), String> {
     let fs = RealFs::open(root).map_err(|e| format!("opening the root: {e}"))?;
-    let options = JournalOptions {
-        sync: sync_mode(subject),
-        defect: subject.defect,
-    };
-    let mut journal = Journal::open_with(fs, journal_dir(), options)
-        .map_err(|e| format!("opening the journal: {e}"))?;
-    let report = journal
-        .recover()
-        .map_err(|e| format!("recovery failed: {e}"))?;
-    // Worded as `JournalSubject::recover` words it, so that the two backends' errors compare.
-    if let Some((name, why)) = report.refused.first() {
-        return Err(format!("recovery refused entry {name}: {why}"));
-    }
-    Ok(())
+    subject.recover_on(fs)
 }
 
 /// Runs the subject's recovery on the simulator, from `crashed`: its result, and the tree it

@@ -107,6 +107,23 @@ impl Workload {
     }
 }
 
+impl JournalSubject {
+    /// Runs the journal's recovery, configured as this subject's, on any filesystem (the
+    /// simulator's, or a real directory holding a crash state). A refused entry is an error.
+    pub fn recover_on<F: crate::fs::Fs>(&self, fs: F) -> Result<(), String> {
+        let options = self.workload.options(self.defect);
+        let mut journal = Journal::open_with(fs, journal_dir(), options)
+            .map_err(|e| format!("opening the journal: {e}"))?;
+        let report = journal
+            .recover()
+            .map_err(|e| format!("recovery failed: {e}"))?;
+        if let Some((name, why)) = report.refused.first() {
+            return Err(format!("recovery refused entry {name}: {why}"));
+        }
+        Ok(())
+    }
+}
+
 impl Subject for JournalSubject {
     type Ack = JournalAck;
 
@@ -174,16 +191,7 @@ impl Subject for JournalSubject {
     }
 
     fn recover(&self, fs: &SimFs) -> Result<(), String> {
-        let options = self.workload.options(self.defect);
-        let mut journal = Journal::open_with(fs, journal_dir(), options)
-            .map_err(|e| format!("opening the journal: {e}"))?;
-        let report = journal
-            .recover()
-            .map_err(|e| format!("recovery failed: {e}"))?;
-        if let Some((name, why)) = report.refused.first() {
-            return Err(format!("recovery refused entry {name}: {why}"));
-        }
-        Ok(())
+        self.recover_on(fs)
     }
 
     fn check(&self, ctx: &CheckContext<'_, JournalAck>) -> Vec<Violation> {
