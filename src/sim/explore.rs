@@ -169,8 +169,6 @@ pub struct ExploreConfig {
     /// still recovered and checked; this bounds only the nesting, whose cost is otherwise the
     /// product of the state counts of every level.
     pub recovery_fanout: usize,
-    /// With `inject_errors`, fail every `error_stride`-th call (1: every call; default 1).
-    pub error_stride: usize,
     /// Called periodically with `(states done, states known so far)`.
     pub progress: Option<Progress>,
 }
@@ -188,7 +186,6 @@ impl Default for ExploreConfig {
             jobs: 0,
             max_violations: 10,
             recovery_fanout: 4,
-            error_stride: 1,
             progress: None,
         }
     }
@@ -207,7 +204,6 @@ impl fmt::Debug for ExploreConfig {
             .field("jobs", &self.jobs)
             .field("max_violations", &self.max_violations)
             .field("recovery_fanout", &self.recovery_fanout)
-            .field("error_stride", &self.error_stride)
             .field("progress", &self.progress.as_ref().map(|_| "…"))
             .finish()
     }
