@@ -533,13 +533,7 @@ pub(crate) fn explore<S: Subject>(
     let base = run_workload(&sh, None).expect("a fault-free run always completes");
     let mut faults = Vec::new();
     if config.inject_errors {
-        let stride = config.error_stride.max(1);
-        for (at, call) in base
-            .calls
-            .iter()
-            .enumerate()
-            .filter(|(at, _)| at % stride == 0)
-        {
+        for (at, call) in base.calls.iter().enumerate() {
             faults.push(Fault {
                 at,
                 kind: FaultKind::Eio,
