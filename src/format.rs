@@ -144,10 +144,25 @@ pub struct Entry {
 }
 
 /// The temp file name for update `index` of transaction `seq`, in the target's directory.
+///
+/// Panics if the target's directory is so long that the temp name does not fit in
+/// [`crate::path::MAX_PATH_LEN`]; [`try_temp_path`] reports that instead.
 pub fn temp_path(target: &RelPath, seq: u64, index: usize) -> RelPath {
-    let dir = target.parent().unwrap_or_else(RelPath::root);
-    dir.join(&format!(".crashsafe-{seq:016x}-{index}.tmp"))
-        .expect("a generated temp name is a plain component")
+    try_temp_path(target, seq, index).expect("the temp path fits")
+}
+
+/// The temp file name for update `index` of transaction `seq`, or why it cannot be made (the
+/// target's directory is too long to hold it).
+pub fn try_temp_path(target: &RelPath, seq: u64, index: usize) -> Result<RelPath, PathError> {
+    target
+        .parent()
+        .unwrap_or_else(RelPath::root)
+        .join(&temp_name(seq, index))
+}
+
+/// The temp file's name (one component).
+fn temp_name(seq: u64, index: usize) -> String {
+    format!(".crashsafe-{seq:016x}-{index}.tmp")
 }
 
 /// Why bytes are not a valid entry.
@@ -463,7 +478,9 @@ pub fn validate(entry: &Entry) -> Result<(), DecodeError> {
                 ))
             }
             (Some(temp), _) => {
-                if *temp != temp_path(&u.target, entry.seq, index) {
+                let own = temp.parent() == u.target.parent()
+                    && temp.file_name() == Some(temp_name(entry.seq, index).as_str());
+                if !own {
                     return invalid(format!("update {index}'s temp {temp} is not its own"));
                 }
             }

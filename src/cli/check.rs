@@ -106,8 +106,8 @@ pub fn check(args: &CheckArgs) -> Result<Status, Failure> {
     let started = Instant::now();
     let results = run_suite(&models, &subjects, &config, shard, |r| progress.done(r));
     progress.finish();
-    println!("{}", report::table(&results));
-    println!("{}", report::cost_table(&results));
+    outln!("{}", report::table(&results));
+    outln!("{}", report::cost_table(&results));
     let settings = RunSettings {
         seed: args.seed,
         k: args.k,
@@ -120,7 +120,7 @@ pub fn check(args: &CheckArgs) -> Result<Status, Failure> {
         .iter()
         .filter(|r| r.report.violation_count > 0)
         .collect();
-    println!(
+    outln!(
         "{} workload runs in {:.1}s: {}",
         results.len(),
         started.elapsed().as_secs_f64(),
@@ -136,7 +136,7 @@ pub fn check(args: &CheckArgs) -> Result<Status, Failure> {
         .flat_map(|r| r.report.violations.first())
         .min_by_key(|c| c.description.len())
     {
-        println!("\nsmallest counterexample:\n{}", c.description);
+        outln!("\nsmallest counterexample:\n{}", c.description);
         return Ok(Status::Refused);
     }
     Ok(Status::Ok)
@@ -160,9 +160,11 @@ fn run_self_test(
         ))
     });
     progress.finish();
-    println!(
+    outln!(
         "{:<38} {:<8} {:<36} hidden by",
-        "defect", "posix", "caught by (invariant)"
+        "defect",
+        "posix",
+        "caught by (invariant)"
     );
     for r in &results {
         let caught: Vec<String> = r
@@ -170,7 +172,7 @@ fn run_self_test(
             .iter()
             .map(|(m, inv, _)| format!("{m} ({inv})"))
             .collect();
-        println!(
+        outln!(
             "{:<38} {:<8} {:<36} {}",
             r.defect.name(),
             if r.caught_under_posix() {
@@ -196,10 +198,10 @@ fn run_self_test(
     write_reports(args, &settings, &[], Some(&results))?;
     let missed = results.iter().filter(|r| !r.caught_under_posix()).count();
     if missed == 0 {
-        println!("\nself-test passed: every known-bad protocol is caught under posix");
+        outln!("\nself-test passed: every known-bad protocol is caught under posix");
         Ok(Status::Ok)
     } else {
-        println!("\nself-test FAILED: {missed} known-bad protocol(s) not caught under posix");
+        outln!("\nself-test FAILED: {missed} known-bad protocol(s) not caught under posix");
         Ok(Status::Refused)
     }
 }
@@ -216,11 +218,11 @@ fn replay_token(args: &CheckArgs, token: &str) -> Result<Status, Failure> {
         .ok_or_else(|| Failure(format!("--replay: unknown model {:?}", parsed.model)))?;
     match replay(&subject, model.as_ref(), &config(args), token).map_err(Failure)? {
         Some(c) => {
-            println!("{}", c.description);
+            outln!("{}", c.description);
             Ok(Status::Refused)
         }
         None => {
-            println!("replayed {token}: no violation now");
+            outln!("replayed {token}: no violation now");
             Ok(Status::Ok)
         }
     }

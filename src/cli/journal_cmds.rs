@@ -81,7 +81,7 @@ pub fn update(args: &UpdateArgs) -> Result<Status, Failure> {
     let receipt = journal
         .commit_batch(updates, args.atomic)
         .map_err(|e| commit_failure(e, args))?;
-    println!(
+    outln!(
         "committed {n} update{} (transaction {}): {}",
         if n == 1 { "" } else { "s" },
         receipt.seq,
@@ -176,7 +176,7 @@ pub fn inspect(args: &RootArgs) -> Result<Status, Failure> {
     let journal = open(args, SyncMode::PerFile)?;
     let inspection = journal.inspect()?;
     let dir = journal.dir();
-    println!(
+    outln!(
         "journal {}/{dir}: {} pending, {} torn, {} refused",
         args.root.display(),
         inspection.pending.len(),
@@ -185,7 +185,7 @@ pub fn inspect(args: &RootArgs) -> Result<Status, Failure> {
     );
     for p in &inspection.pending {
         let atomic = matches!(p.entry.kind, EntryKind::Intent { atomic: true });
-        println!(
+        outln!(
             "entry {}: {} update(s){}",
             p.name,
             p.entry.updates.len(),
@@ -205,28 +205,28 @@ pub fn inspect(args: &RootArgs) -> Result<Status, Failure> {
                 Content::Absent => "delete",
                 _ => "write",
             };
-            print!("  {change} {}: target {state}", u.target);
+            out!("  {change} {}: target {state}", u.target);
             if let Some(t) = &u.temp {
-                print!("; temp {t} {}", if *temp { "present" } else { "absent" });
+                out!("; temp {t} {}", if *temp { "present" } else { "absent" });
             }
             if let Some(i) = &u.increment {
-                print!(
+                out!(
                     "; increment {} {}",
                     i.path,
                     if *inc { "present" } else { "absent" }
                 );
             }
-            println!();
+            outln!();
         }
     }
     for name in &inspection.orphan_commits {
-        println!("commit record {name} without its intent (finished; recovery removes it)");
+        outln!("commit record {name} without its intent (finished; recovery removes it)");
     }
     for (name, e) in &inspection.torn {
-        println!("torn entry {name}: {e} (never durable; recovery discards it)");
+        outln!("torn entry {name}: {e} (never durable; recovery discards it)");
     }
     for (name, r) in &inspection.refused {
-        println!("refused entry {name}: {r} (recovery leaves it; examine it, then move it away)");
+        outln!("refused entry {name}: {r} (recovery leaves it; examine it, then move it away)");
     }
     if inspection.torn.is_empty() && inspection.refused.is_empty() {
         Ok(Status::Ok)

@@ -4,6 +4,22 @@
 //! Exit codes: 0 done, 1 entries refused or corrupt (or, for `check`, a violation), 2 usage or
 //! I/O error.
 
+/// `println!` that ignores a closed pipe (`crashsafe inspect ROOT | head -1` must not panic).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` that ignores a closed pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod check;
 mod journal_cmds;
 

@@ -116,6 +116,11 @@ pub enum JournalError {
     /// The transaction has no update.
     #[error("a transaction needs at least one update")]
     Empty,
+    /// A streamed content turned out to equal the target's: nothing would change, and the
+    /// entry, which could not record the stream's digest in advance, could not tell recovery
+    /// whether the switch happened. The transaction is abandoned (recovery rolls it back).
+    #[error("the content streamed for {0} is the content it already has; nothing was committed")]
+    StreamUnchanged(RelPath),
 }
 
 /// What a successful commit did.
@@ -159,6 +164,10 @@ impl<F: Fs> Journal<F> {
     ) -> Result<Journal<F>, JournalError> {
         if dir.is_root() {
             return Err(JournalError::InsideJournal(dir));
+        }
+        // Room for the entry names (`<16 hex digits>.intent`) under it.
+        if dir.as_str().len() + 24 > crate::path::MAX_PATH_LEN {
+            return Err(PathError::TooLong(dir.to_string()).into());
         }
         let created = create_dir_all(&fs, &dir)?;
         if let Some(first) = created.first() {
@@ -268,10 +277,14 @@ impl<F: Fs> Journal<F> {
                 let change = std::mem::replace(&mut p.change, Change::Delete);
                 let mut file = fs.create_new(&temp)?;
                 let digest = self.copy_change(&mut file, change)?;
-                if let Content::Present(expected) = p.record.new {
-                    if digest != expected {
+                match p.record.new {
+                    Content::Present(expected) if digest != expected => {
                         return Err(JournalError::SourceChanged(p.record.target.to_string()));
                     }
+                    Content::Unknown if p.record.old == Content::Present(digest) => {
+                        return Err(JournalError::StreamUnchanged(p.record.target.clone()));
+                    }
+                    _ => {}
                 }
                 if defect == Some(Defect::RenameBeforeTempFsync) {
                     fs.rename(&temp, &p.record.target)?;

@@ -368,7 +368,11 @@ fn plan<F: Fs>(
 ) -> Result<(Vec<Action>, Vec<UpdateOutcome>), Refusal> {
     let mut actions = Vec::new();
     let mut outcomes = Vec::new();
-    let atomic = matches!(entry.kind, EntryKind::Intent { atomic: true });
+    // An atomic batch none of whose targets can change (every new content equals the old) is
+    // judged update by update: no target can show which side of the commit point it is on, and
+    // the commit record may be gone before the intent.
+    let atomic = matches!(entry.kind, EntryKind::Intent { atomic: true })
+        && entry.updates.iter().any(|u| u.new != u.old);
     let forward = atomic
         && match defect {
             Some(Defect::RollForwardWithoutCommitRecord) => {

@@ -2,7 +2,7 @@
 //! that turn them into entry records before anything is written.
 
 use super::JournalError;
-use crate::format::{temp_path, Content, Digest, IncrementRecord, UpdateRecord};
+use crate::format::{try_temp_path, Content, Digest, IncrementRecord, UpdateRecord};
 use crate::fs::{read_chunks, FileKind, Fs, FsError, FsErrorKind};
 use crate::path::RelPath;
 use std::io::Read;
@@ -125,10 +125,10 @@ pub(crate) fn prepare<F: Fs>(
         let old = current_content(fs, &target)?;
         let (temp, new) = match &change {
             Change::Write(source) => (
-                Some(temp_path(&target, seq, index)),
+                Some(try_temp_path(&target, seq, index)?),
                 Content::Present(source_digest(source)?),
             ),
-            Change::Stream(_) => (Some(temp_path(&target, seq, index)), Content::Unknown),
+            Change::Stream(_) => (Some(try_temp_path(&target, seq, index)?), Content::Unknown),
             Change::Delete => (None, Content::Absent),
         };
         if let Some(temp) = &temp {
