@@ -103,6 +103,10 @@ pub fn check(args: &CheckArgs) -> Result<Status, Failure> {
     }
     let units = models.len() * subjects.len();
     let progress = Progress::new(units as u64);
+    let config = ExploreConfig {
+        progress: Some(progress.states_callback()),
+        ..config
+    };
     let started = Instant::now();
     let results = run_suite(&models, &subjects, &config, shard, |r| progress.done(r));
     progress.finish();
@@ -307,6 +311,27 @@ impl Progress {
             r.report.violation_count,
             r.report.elapsed.as_secs_f64()
         ));
+    }
+
+    /// The explorer's callback within one workload: the bar's message on a terminal, a line
+    /// every ten seconds otherwise, so that a long workload still shows it is moving.
+    fn states_callback(&self) -> crate::sim::Progress {
+        let bar = self.bar.clone();
+        let started = self.started;
+        let last = std::sync::Mutex::new(Instant::now());
+        std::sync::Arc::new(move |done: u64, _known: u64| match &bar {
+            Some(bar) => bar.set_message(format!("{done} crash states so far")),
+            None => {
+                let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+                if last.elapsed().as_secs() >= 10 {
+                    *last = Instant::now();
+                    eprintln!(
+                        "[{:>6.1}s] … {done} crash states so far in this workload",
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+            }
+        })
     }
 
     fn finish(&self) {
