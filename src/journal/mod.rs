@@ -38,7 +38,7 @@ use crate::format::{self, Content, DecodeError, Entry, EntryKind};
 use crate::fs::{create_dir_all, FileKind, Fs, FsError, FsErrorKind};
 use crate::path::{PathError, RelPath};
 use std::collections::BTreeSet;
-use update::{copy_host_file, copy_reader, prepare, CopyError, Prepared};
+use update::{digest_stream, open_host_file, prepare, Prepared};
 
 /// Where the journal lives under the root unless told otherwise.
 pub const DEFAULT_JOURNAL_DIR: &str = ".crashsafe/journal";
@@ -364,27 +364,7 @@ impl<F: Fs> Journal<F> {
     ) -> Result<format::Digest, JournalError> {
         match change {
             Change::Write(source) => self.copy_source(file, source),
-            Change::Stream(mut reader) => {
-                let mut hasher = blake3::Hasher::new();
-                let mut offset = 0u64;
-                let mut sink = |chunk: &[u8]| {
-                    hasher.update(chunk);
-                    self.fs.write_at(file, offset, chunk)?;
-                    offset += chunk.len() as u64;
-                    Ok(())
-                };
-                let len = copy_reader(&mut reader, &mut sink).map_err(|e| match e {
-                    CopyError::Read(e) => JournalError::Source {
-                        path: "<reader>".into(),
-                        error: e.to_string(),
-                    },
-                    CopyError::Sink(e) => e,
-                })?;
-                Ok(format::Digest {
-                    len,
-                    blake3: *hasher.finalize().as_bytes(),
-                })
-            }
+            Change::Stream(mut reader) => self.copy_stream(file, &mut reader, "<reader>"),
             Change::Delete => unreachable!("a deletion has no temp file"),
         }
     }
@@ -401,20 +381,25 @@ impl<F: Fs> Journal<F> {
                 Ok(format::Digest::of(&bytes))
             }
             Source::File(path) => {
-                let mut hasher = blake3::Hasher::new();
-                let mut offset = 0u64;
-                let len = copy_host_file(&path, |chunk| {
-                    hasher.update(chunk);
-                    self.fs.write_at(file, offset, chunk)?;
-                    offset += chunk.len() as u64;
-                    Ok(())
-                })?;
-                Ok(format::Digest {
-                    len,
-                    blake3: *hasher.finalize().as_bytes(),
-                })
+                let name = path.display().to_string();
+                self.copy_stream(file, &mut open_host_file(&path)?, &name)
             }
         }
+    }
+
+    /// Copies a reader into a fresh file, returning the digest of what was written.
+    fn copy_stream(
+        &self,
+        file: &mut F::File,
+        reader: &mut dyn std::io::Read,
+        name: &str,
+    ) -> Result<format::Digest, JournalError> {
+        let mut offset = 0u64;
+        digest_stream(reader, name, |chunk| {
+            self.fs.write_at(file, offset, chunk)?;
+            offset += chunk.len() as u64;
+            Ok(())
+        })
     }
 
     fn write_durable_file(&self, path: &RelPath, bytes: &[u8]) -> Result<(), JournalError> {

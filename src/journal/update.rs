@@ -212,59 +212,51 @@ pub(crate) fn digest_file<F: Fs>(fs: &F, path: &RelPath) -> Result<Digest, FsErr
 fn source_digest(source: &Source) -> Result<Digest, JournalError> {
     match source {
         Source::Bytes(bytes) => Ok(Digest::of(bytes)),
-        Source::File(path) => {
-            let mut hasher = blake3::Hasher::new();
-            let len = copy_host_file(path, |chunk| {
-                hasher.update(chunk);
-                Ok(())
-            })?;
-            Ok(Digest {
-                len,
-                blake3: *hasher.finalize().as_bytes(),
-            })
-        }
+        Source::File(path) => digest_stream(
+            &mut open_host_file(path)?,
+            &path.display().to_string(),
+            |_| Ok(()),
+        ),
     }
 }
 
-/// Streams a host file through `sink` in chunks, returning its length.
-pub(crate) fn copy_host_file(
-    path: &std::path::Path,
-    mut sink: impl FnMut(&[u8]) -> Result<(), JournalError>,
-) -> Result<u64, JournalError> {
-    let source_error = |e: std::io::Error| JournalError::Source {
+/// Opens a host file given as a source.
+pub(crate) fn open_host_file(path: &std::path::Path) -> Result<std::fs::File, JournalError> {
+    std::fs::File::open(path).map_err(|e| JournalError::Source {
         path: path.display().to_string(),
         error: e.to_string(),
-    };
-    let mut file = std::fs::File::open(path).map_err(source_error)?;
-    copy_reader(&mut file, &mut sink).map_err(|e| match e {
-        CopyError::Read(e) => source_error(e),
-        CopyError::Sink(e) => e,
     })
 }
 
-/// Why a streamed copy stopped.
-pub(crate) enum CopyError {
-    /// Reading the source failed.
-    Read(std::io::Error),
-    /// The sink (a write to the temp file) failed.
-    Sink(JournalError),
-}
-
-/// Streams a reader through `sink` in 256 KiB chunks, returning the length.
-pub(crate) fn copy_reader(
+/// Streams `reader` (named `name` in errors) through `sink` in 256 KiB chunks, returning the
+/// digest of everything it yielded.
+pub(crate) fn digest_stream(
     reader: &mut dyn Read,
-    sink: &mut dyn FnMut(&[u8]) -> Result<(), JournalError>,
-) -> Result<u64, CopyError> {
+    name: &str,
+    mut sink: impl FnMut(&[u8]) -> Result<(), JournalError>,
+) -> Result<Digest, JournalError> {
     let mut buf = vec![0u8; 256 * 1024];
-    let mut total = 0u64;
+    let mut hasher = blake3::Hasher::new();
+    let mut len = 0u64;
     loop {
         let n = match reader.read(&mut buf) {
-            Ok(0) => return Ok(total),
+            Ok(0) => {
+                return Ok(Digest {
+                    len,
+                    blake3: *hasher.finalize().as_bytes(),
+                })
+            }
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(CopyError::Read(e)),
+            Err(e) => {
+                return Err(JournalError::Source {
+                    path: name.to_string(),
+                    error: e.to_string(),
+                })
+            }
         };
-        sink(&buf[..n]).map_err(CopyError::Sink)?;
-        total += n as u64;
+        hasher.update(&buf[..n]);
+        sink(&buf[..n])?;
+        len += n as u64;
     }
 }
