@@ -165,6 +165,17 @@ fn temp_name(seq: u64, index: usize) -> String {
     format!(".crashsafe-{seq:016x}-{index}.tmp")
 }
 
+/// The path recovery uses as scratch for update `index` of entry `seq`: beside the target,
+/// `.crashsafe-<seq>-<index>.rec`, the temp name's length (so it fits wherever the temp name
+/// does). It is never recorded: recovery derives it, removes it when it finds it, and creates it
+/// only to make its own verdict durable (see `journal::recover`).
+pub fn try_scratch_path(target: &RelPath, seq: u64, index: usize) -> Result<RelPath, PathError> {
+    target
+        .parent()
+        .unwrap_or_else(RelPath::root)
+        .join(&format!(".crashsafe-{seq:016x}-{index}.rec"))
+}
+
 /// Why bytes are not a valid entry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {

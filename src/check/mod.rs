@@ -7,7 +7,8 @@ pub mod suite;
 pub mod workload;
 
 use crate::journal::Defect;
-use crate::sim::{explore, ExploreConfig, ExploreReport, Model};
+use crate::sim::{explore, CrashKind, ExploreConfig, ExploreReport, Model};
+use oracle::Invariant;
 use workload::JournalSubject;
 
 /// One workload explored under one model.
@@ -103,26 +104,83 @@ pub fn run_suite(
     results
 }
 
+/// The invariants a known-bad protocol must break: the self-test counts it caught only when one
+/// of these is broken (another violation means the harness saw *something*, not the bug).
+pub fn expected_invariants(defect: Defect) -> &'static [Invariant] {
+    use Invariant::*;
+    match defect {
+        // The intent's name can vanish: a half-done update nobody recovers leaves its temp, or
+        // an increment beside an old target.
+        Defect::NoJournalDirFsync => &[Clean, History],
+        // The renamed file's data was never made durable: an empty or torn target.
+        Defect::RenameBeforeTempFsync => &[Atomic, Durable],
+        // The rename may be lost once the entry is gone: an old target beside its increment, or
+        // an acknowledged update lost.
+        Defect::EntryRemovedBeforeTargetDirFsync => &[History, Durable],
+        // The increment of an update that did happen is deleted.
+        Defect::CommitByFileType => &[History],
+        // After a crash inside recovery, an increment is kept for an update that never happened.
+        Defect::DecideByTempPresence => &[History, Idempotent],
+        // A new target beside an empty or torn increment.
+        Defect::NoIncrementFsync => &[History],
+        // An acknowledged update can be lost.
+        Defect::AckBeforeTargetDirFsync => &[Durable],
+        // Temps or increments nothing names any more.
+        Defect::NoRecoveryDirFsync => &[Clean, History],
+        // A batch half new.
+        Defect::RenameBeforeAllTempsDurable => &[BatchAtomic, Atomic],
+        // A batch rolled forward before its commit point: partly new, torn files.
+        Defect::RollForwardWithoutCommitRecord => &[BatchAtomic, Atomic],
+        // The switch recovery saw never reaches the disk: an old target beside a kept increment,
+        // or a temp that comes back.
+        Defect::RecoveryTrustsLiveView => &[History, Clean],
+    }
+}
+
+/// An invariant broken under one model for one defect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenInvariant {
+    /// The model.
+    pub model: String,
+    /// The invariant's name.
+    pub invariant: String,
+    /// The crash kind of its smallest violation.
+    pub kind: CrashKind,
+    /// How many violations of it, under that kind, in the workloads explored.
+    pub count: u64,
+    /// The replay token of the smallest.
+    pub replay: String,
+}
+
 /// What the self-test found for one defect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SelfTestResult {
     /// The defect.
     pub defect: Defect,
-    /// Models under which some workload showed a violation, with the first violation's
-    /// invariant and replay token.
-    pub caught_by: Vec<(String, String, String)>,
-    /// Models under which every workload was clean: they hide the bug.
+    /// The invariants it must break ([`expected_invariants`]).
+    pub expected: Vec<Invariant>,
+    /// Every invariant broken, per model and crash kind, in the workloads explored.
+    pub seen: Vec<SeenInvariant>,
+    /// Models under which no expected invariant was broken: they hide the bug.
     pub hidden_by: Vec<String>,
 }
 
 impl SelfTestResult {
-    /// Whether the weakest model (`posix`) caught the defect.
+    /// The violations that count: of an expected invariant.
+    pub fn caught_by(&self) -> impl Iterator<Item = &SeenInvariant> {
+        self.seen.iter().filter(|s| {
+            Invariant::from_name(&s.invariant).is_some_and(|i| self.expected.contains(&i))
+        })
+    }
+
+    /// Whether the weakest model (`posix`) broke an expected invariant.
     pub fn caught_under_posix(&self) -> bool {
-        self.caught_by.iter().any(|(m, _, _)| m == "posix")
+        self.caught_by().any(|s| s.model == "posix")
     }
 }
 
-/// Runs the suite on each known-bad protocol under each model.
+/// Runs the suite on each known-bad protocol under each model. Under each model the defect's
+/// workloads are explored in order until one breaks an expected invariant.
 pub fn self_test(
     models: &[Box<dyn Model>],
     config: &ExploreConfig,
@@ -135,23 +193,33 @@ pub fn self_test(
     let mut results = Vec::new();
     for defect in Defect::ALL {
         let subjects = suite::self_test_subjects(defect);
+        let expected = expected_invariants(defect);
         let mut result = SelfTestResult {
             defect,
-            caught_by: Vec::new(),
+            expected: expected.to_vec(),
+            seen: Vec::new(),
             hidden_by: Vec::new(),
         };
         for model in models {
-            let caught = subjects.iter().find_map(|s| {
+            let mut caught = false;
+            for s in &subjects {
                 let report = explore(s, model.as_ref(), &config);
-                report.violations.into_iter().next()
-            });
-            match caught {
-                Some(c) => result.caught_by.push((
-                    model.name().to_string(),
-                    c.violation.invariant.clone(),
-                    c.token.clone(),
-                )),
-                None => result.hidden_by.push(model.name().to_string()),
+                for f in &report.by_invariant {
+                    caught |= Invariant::from_name(&f.invariant).is_some_and(|i| expected.contains(&i));
+                    result.seen.push(SeenInvariant {
+                        model: model.name().to_string(),
+                        invariant: f.invariant.clone(),
+                        kind: f.kind,
+                        count: f.count,
+                        replay: f.smallest.token.clone(),
+                    });
+                }
+                if caught {
+                    break;
+                }
+            }
+            if !caught {
+                result.hidden_by.push(model.name().to_string());
             }
         }
         on_done(&result);

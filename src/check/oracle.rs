@@ -1,4 +1,4 @@
-//! The journal's oracle: the invariants of DESIGN.md §5, checked on the state recovery left.
+//! The journal's oracle: its invariants, checked on the state recovery left.
 //!
 //! The workload tells the oracle, through acknowledgements, which transactions began and which
 //! were committed before the crash. Transactions run one after another and a workload stops at
@@ -58,9 +58,70 @@ pub struct PlannedUpdate {
 
 type Content = Option<Vec<u8>>;
 
-fn violation(invariant: &str, message: String) -> Violation {
+/// The journal's invariants (see the module doc), and the two the explorer checks for every
+/// subject. Their names are what a [`Violation`] carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Invariant {
+    /// Every target holds exactly its content before or after the uncertain transaction.
+    Atomic,
+    /// No acknowledged update is lost.
+    Durable,
+    /// An increment exists, complete, if and only if its update stands.
+    History,
+    /// An uncertain atomic batch stands wholly or not at all.
+    BatchAtomic,
+    /// No temp file remains and the journal directory holds no entry.
+    Clean,
+    /// Every other path is as it was before the workload.
+    Confined,
+    /// Recovering twice changes nothing; a crash inside recovery is survivable (the explorer).
+    Idempotent,
+    /// Recovery returned an error or panicked (the explorer).
+    RecoveryError,
+}
+
+impl Invariant {
+    /// Every invariant, in report order.
+    pub const ALL: [Invariant; 8] = [
+        Invariant::Atomic,
+        Invariant::Durable,
+        Invariant::History,
+        Invariant::BatchAtomic,
+        Invariant::Clean,
+        Invariant::Confined,
+        Invariant::Idempotent,
+        Invariant::RecoveryError,
+    ];
+
+    /// The short name a [`Violation`] carries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Invariant::Atomic => "atomic",
+            Invariant::Durable => "durable",
+            Invariant::History => "history",
+            Invariant::BatchAtomic => "batch-atomic",
+            Invariant::Clean => "clean",
+            Invariant::Confined => "confined",
+            Invariant::Idempotent => "idempotent",
+            Invariant::RecoveryError => "recovery-error",
+        }
+    }
+
+    /// The invariant called `name`.
+    pub fn from_name(name: &str) -> Option<Invariant> {
+        Invariant::ALL.into_iter().find(|i| i.name() == name)
+    }
+}
+
+impl std::fmt::Display for Invariant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+fn violation(invariant: Invariant, message: String) -> Violation {
     Violation {
-        invariant: invariant.to_string(),
+        invariant: invariant.name().to_string(),
         message,
     }
 }
@@ -150,7 +211,7 @@ pub fn check(
         match found_content(recovered, target) {
             Ok(found) if &found == want => {}
             Ok(found) => out.push(lost_or_torn(target, want, &found, older.get(target), None)),
-            Err(kind) => out.push(violation("atomic", format!("{target} is {kind}"))),
+            Err(kind) => out.push(violation(Invariant::Atomic, format!("{target} is {kind}"))),
         }
     }
     // The uncertain transaction: each target old or new; increments follow; batches whole.
@@ -160,7 +221,7 @@ pub fn check(
             let found = match found_content(recovered, &u.target) {
                 Ok(f) => f,
                 Err(kind) => {
-                    out.push(violation("atomic", format!("{} is {kind}", u.target)));
+                    out.push(violation(Invariant::Atomic, format!("{} is {kind}", u.target)));
                     continue;
                 }
             };
@@ -189,7 +250,7 @@ pub fn check(
                 };
                 if !ok {
                     out.push(violation(
-                        "history",
+                Invariant::History,
                         format!(
                             "transaction {txn}: {} shows its {} content but its increment {path} \
                              is {} (expected {})",
@@ -219,7 +280,7 @@ pub fn check(
                 .map(|(t, _)| t.to_string())
                 .collect();
             out.push(violation(
-                "batch-atomic",
+                Invariant::BatchAtomic,
                 format!(
                     "atomic transaction {txn} is half done: new {} / old {}",
                     new.join(", "),
@@ -237,7 +298,7 @@ pub fn check(
         };
         if !ok {
             out.push(violation(
-                "history",
+                Invariant::History,
                 format!(
                     "the increment {path} of an acknowledged update is {} (expected {})",
                     describe(&inc),
@@ -265,7 +326,7 @@ fn lost_or_torn(
     };
     if older.is_some_and(|o| o.contains(&found)) {
         violation(
-            "durable",
+                Invariant::Durable,
             format!(
                 "{target}: an acknowledged update was lost: expected {expected}, found {}",
                 describe(found)
@@ -273,7 +334,7 @@ fn lost_or_torn(
         )
     } else {
         violation(
-            "atomic",
+                Invariant::Atomic,
             format!(
                 "{target} holds neither its old nor its new content: expected {expected}, found {}",
                 describe(found)
@@ -303,27 +364,27 @@ fn check_clean_and_confined(
     for (path, node) in &after {
         if path.starts_with(journal_dir) && path != journal_dir {
             out.push(violation(
-                "clean",
+                Invariant::Clean,
                 format!("the journal still holds {path}"),
             ));
             continue;
         }
         let name = path.file_name().unwrap_or_default();
         if name.starts_with(".crashsafe-") && name.ends_with(".tmp") {
-            out.push(violation("clean", format!("the temp file {path} remains")));
+            out.push(violation(Invariant::Clean, format!("the temp file {path} remains")));
             continue;
         }
         if named.contains(path) || journal_dir.starts_with(path) {
             continue;
         }
         if before.get(path) != Some(node) {
-            out.push(violation("confined", format!("{path} was created or changed by recovery or the journal, and no entry names it")));
+            out.push(violation(Invariant::Confined, format!("{path} was created or changed by recovery or the journal, and no entry names it")));
         }
     }
     for path in before.keys() {
         if !after.contains_key(path) && !named.contains(path) {
             out.push(violation(
-                "confined",
+                Invariant::Confined,
                 format!("{path} was removed, and no entry names it"),
             ));
         }

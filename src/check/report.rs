@@ -1,12 +1,14 @@
 //! What `crashsafe check` prints and writes: the summary table, the JSON report (schema
-//! `crashsafe-check/1`, documented in the README) and a JUnit XML report for CI.
+//! `crashsafe-check/2`, documented in the README) and a JUnit XML report for CI.
 
 use super::{SelfTestResult, WorkloadResult};
+use crate::sim::{CrashKind, KindCounts};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 
-/// The JSON schema's name; bumped on any incompatible change.
-pub const JSON_SCHEMA: &str = "crashsafe-check/1";
+/// The JSON schema's name; bumped on any incompatible change. Version 2: every count comes per
+/// crash kind too (`by_kind`), and the totals cover both kinds.
+pub const JSON_SCHEMA: &str = "crashsafe-check/2";
 
 /// Totals of one model over its workloads.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -25,6 +27,10 @@ pub struct ModelTotals {
     pub violations: u64,
     /// Seconds spent.
     pub seconds: f64,
+    /// The counts of the power-loss kind.
+    pub power: KindCounts,
+    /// The counts of the process-crash kind.
+    pub process: KindCounts,
 }
 
 impl ModelTotals {
@@ -58,17 +64,47 @@ pub fn totals(results: &[WorkloadResult]) -> Vec<ModelTotals> {
         t.distinct_states += r.report.distinct_states;
         t.violations += r.report.violation_count;
         t.seconds += r.report.elapsed.as_secs_f64();
+        t.power.add(&r.report.power);
+        t.process.add(&r.report.process);
     }
     out
 }
 
-/// The summary table, one row per model.
+impl ModelTotals {
+    /// The counts of one crash kind.
+    pub fn counts(&self, kind: CrashKind) -> &KindCounts {
+        match kind {
+            CrashKind::Power => &self.power,
+            CrashKind::Process => &self.process,
+        }
+    }
+}
+
+/// `by_kind`: the counts of each crash kind.
+fn by_kind(counts: impl Fn(CrashKind) -> KindCounts) -> Vec<Value> {
+    CrashKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let c = counts(kind);
+            json!({
+                "crash_kind": kind.name(),
+                "crash_points": c.crash_points,
+                "crash_states": c.crash_states,
+                "distinct_states": c.distinct_states,
+                "violations": c.violations,
+            })
+        })
+        .collect()
+}
+
+/// The summary table: per model, one row per crash kind, then the model's total.
 pub fn table(results: &[WorkloadResult]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<13} {:>9} {:>12} {:>13} {:>15} {:>10} {:>12}",
+        "{:<13} {:<8} {:>9} {:>12} {:>13} {:>15} {:>10} {:>12}",
         "model",
+        "crash",
         "workloads",
         "crash points",
         "crash states",
@@ -77,10 +113,26 @@ pub fn table(results: &[WorkloadResult]) -> String {
         "states/sec"
     );
     for t in totals(results) {
+        for kind in CrashKind::ALL {
+            let c = t.counts(kind);
+            let _ = writeln!(
+                s,
+                "{:<13} {:<8} {:>9} {:>12} {:>13} {:>15} {:>10} {:>12}",
+                t.model,
+                kind.name(),
+                t.workloads,
+                c.crash_points,
+                c.crash_states,
+                c.distinct_states,
+                c.violations,
+                ""
+            );
+        }
         let _ = writeln!(
             s,
-            "{:<13} {:>9} {:>12} {:>13} {:>15} {:>10} {:>12.0}",
+            "{:<13} {:<8} {:>9} {:>12} {:>13} {:>15} {:>10} {:>12.0}",
             t.model,
+            "both",
             t.workloads,
             t.crash_points,
             t.crash_states,
@@ -156,7 +208,11 @@ pub fn json(
                         "crash_states": r.report.crash_states,
                         "distinct_states": r.report.distinct_states,
                         "violations": r.report.violation_count,
+                        "process_crash_states": r.report.process.crash_states,
+                        "process_violations": r.report.process.violations,
+                        "by_kind": by_kind(|k| *r.report.counts(k)),
                         "counterexamples": r.report.violations.iter().map(|c| json!({
+                            "crash_kind": c.kind.name(),
                             "invariant": c.violation.invariant,
                             "message": c.violation.message,
                             "replay": c.token,
@@ -171,6 +227,7 @@ pub fn json(
                 "crash_states": t.crash_states,
                 "distinct_states": t.distinct_states,
                 "violations": t.violations,
+                "by_kind": by_kind(|k| *t.counts(k)),
                 "states_per_sec": t.states_per_sec(),
                 "elapsed_sec": t.seconds,
                 "per_workload": workloads,
@@ -190,12 +247,21 @@ pub fn json(
         report["self_test"] = st
             .iter()
             .map(|r| {
+                let seen = |s: &super::SeenInvariant| {
+                    json!({
+                        "model": s.model,
+                        "invariant": s.invariant,
+                        "crash_kind": s.kind.name(),
+                        "count": s.count,
+                        "replay": s.replay,
+                    })
+                };
                 json!({
                     "defect": r.defect.name(),
+                    "expected": r.expected.iter().map(|i| i.name()).collect::<Vec<_>>(),
                     "caught": r.caught_under_posix(),
-                    "caught_by": r.caught_by.iter().map(|(m, inv, token)| json!({
-                        "model": m, "invariant": inv, "replay": token,
-                    })).collect::<Vec<_>>(),
+                    "caught_by": r.caught_by().map(seen).collect::<Vec<_>>(),
+                    "seen": r.seen.iter().map(seen).collect::<Vec<_>>(),
                     "hidden_by": r.hidden_by,
                 })
             })
@@ -231,22 +297,37 @@ pub fn junit(results: &[WorkloadResult], self_test: Option<&[SelfTestResult]>) -
             s,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" time=\"{:.3}\">",
             xml_escape(&t.model),
-            t.workloads,
+            2 * t.workloads,
             results
                 .iter()
-                .filter(|r| r.model == t.model && r.report.violation_count > 0)
-                .count(),
+                .filter(|r| r.model == t.model)
+                .map(|r| {
+                    CrashKind::ALL
+                        .iter()
+                        .filter(|&&k| r.report.counts(k).violations > 0)
+                        .count()
+                })
+                .sum::<usize>(),
             t.seconds
         );
-        for r in results.iter().filter(|r| r.model == t.model) {
+        for (r, kind) in results
+            .iter()
+            .filter(|r| r.model == t.model)
+            .flat_map(|r| CrashKind::ALL.map(|k| (r, k)))
+        {
             let _ = write!(
                 s,
-                "    <testcase classname=\"crashsafe.check.{}\" name=\"{}\" time=\"{:.3}\"",
+                "    <testcase classname=\"crashsafe.check.{}\" name=\"{} ({} crash)\" time=\"{:.3}\"",
                 xml_escape(&r.model),
                 xml_escape(&r.workload),
-                r.report.elapsed.as_secs_f64()
+                kind.name(),
+                if kind == CrashKind::Power {
+                    r.report.elapsed.as_secs_f64()
+                } else {
+                    0.0
+                }
             );
-            match r.report.violations.first() {
+            match r.report.violations.iter().find(|c| c.kind == kind) {
                 None => s.push_str("/>\n"),
                 Some(c) => {
                     let _ = writeln!(

@@ -165,26 +165,31 @@ fn run_self_test(
     });
     progress.finish();
     outln!(
-        "{:<38} {:<8} {:<36} hidden by",
+        "{:<38} {:<8} {:<22} {:<52} hidden by",
         "defect",
         "posix",
-        "caught by (invariant)"
+        "expected",
+        "caught by (model: invariant, crash kind)"
     );
     for r in &results {
-        let caught: Vec<String> = r
-            .caught_by
-            .iter()
-            .map(|(m, inv, _)| format!("{m} ({inv})"))
-            .collect();
+        let mut caught: Vec<String> = Vec::new();
+        for s in r.caught_by() {
+            let line = format!("{}: {} ({})", s.model, s.invariant, s.kind);
+            if !caught.contains(&line) {
+                caught.push(line);
+            }
+        }
+        let expected: Vec<&str> = r.expected.iter().map(|i| i.name()).collect();
         outln!(
-            "{:<38} {:<8} {:<36} {}",
+            "{:<38} {:<8} {:<22} {:<52} {}",
             r.defect.name(),
             if r.caught_under_posix() {
                 "caught"
             } else {
                 "MISSED"
             },
-            caught.join(", "),
+            expected.join(","),
+            caught.join("; "),
             if r.hidden_by.is_empty() {
                 "-".to_string()
             } else {

@@ -39,11 +39,16 @@ pub enum Defect {
     /// Recovery rolls an atomic batch forward whenever its temp files exist, without its commit
     /// record: a batch that crashed before its commit point ends up partly new with torn files.
     RollForwardWithoutCommitRecord,
+    /// Recovery judges an update from what the live view shows and retires the entry without
+    /// making that durable itself: after a process crash or a failed fsync, the switch it saw
+    /// may never reach the disk, and a power loss then leaves the target old beside a kept
+    /// increment, with nothing left to fix it (crashsafe's own recovery before it learned this).
+    RecoveryTrustsLiveView,
 }
 
 impl Defect {
     /// Every defect, in a fixed order.
-    pub const ALL: [Defect; 10] = [
+    pub const ALL: [Defect; 11] = [
         Defect::NoJournalDirFsync,
         Defect::RenameBeforeTempFsync,
         Defect::EntryRemovedBeforeTargetDirFsync,
@@ -54,6 +59,7 @@ impl Defect {
         Defect::NoRecoveryDirFsync,
         Defect::RenameBeforeAllTempsDurable,
         Defect::RollForwardWithoutCommitRecord,
+        Defect::RecoveryTrustsLiveView,
     ];
 
     /// A short kebab-case name, for reports and the command line.
@@ -69,6 +75,7 @@ impl Defect {
             Defect::NoRecoveryDirFsync => "no-recovery-dir-fsync",
             Defect::RenameBeforeAllTempsDurable => "rename-before-all-temps-durable",
             Defect::RollForwardWithoutCommitRecord => "roll-forward-without-commit-record",
+            Defect::RecoveryTrustsLiveView => "recovery-trusts-live-view",
         }
     }
 

@@ -18,13 +18,53 @@
 //!     changes after the commit point); otherwise it rolls **back** (temps and increments
 //!     removed; no target had changed).
 //!
-//! Each directory touched is fsynced once, after every entry has been acted on; only then are the
-//! entry files removed, and the journal directory fsynced. A crash anywhere in recovery leaves the
-//! entries in place, and the next recovery reaches the same decisions: recovery is idempotent.
+//! # Recovery trusts nothing it merely sees
+//!
+//! Recovery may run on a *live* view: after a process crash (a kill, an OOM, a poisoned journal
+//! that is reopened) the page cache still shows operations that never reached the disk, and after
+//! a failed fsync it shows data and directory entries that the failure dropped for good (Linux
+//! marks the pages clean; a retried fsync succeeds without writing them). A verdict drawn from
+//! that view, then retired, would be lost by a power loss. So before it removes an entry,
+//! recovery makes durable, with operations of its own, everything the verdict relies on:
+//!
+//! - an update judged **done** whose target the live view shows changed is **rewritten**: its
+//!   live content is copied into a scratch file beside it (`.crashsafe-<seq>-<index>.rec`,
+//!   [`crate::format::try_scratch_path`]), fsynced, renamed over the temp name and then over
+//!   the target. A rename replaces whatever the disk holds at its destination, so the target
+//!   ends durable with the content seen, and a temp file the disk may still hold under the temp
+//!   name (its rename dropped) is replaced and moved away with it. A done deletion is made
+//!   durable the same way: a scratch holding a *tombstone* (a content naming the entry and the
+//!   update, fsynced) renamed over the target, then unlinked; a target found holding its
+//!   tombstone counts as deleted;
+//! - a roll-forward renames the temp (durable: its fsync and its directory's came before the
+//!   commit record) over the target, or unlinks the target;
+//! - what goes (temps, scratch files, the increments of updates not done) is unlinked; where the
+//!   live view already shows it gone (an earlier recovery, which died, unlinked it), its
+//!   directory is fsynced all the same;
+//! - each directory touched is fsynced once, after every entry has been acted on, by recovery
+//!   itself, whatever an earlier fsync of this boot reported; only then are the entry files
+//!   removed, and the journal directory fsynced.
+//!
+//! The increment of a done update needs nothing: an update is only switched after its increment
+//! and the increment's directory entry were made durable (a failed fsync stops the transaction
+//! before its switch), so "done" implies a durable increment. The target of an update not done
+//! holds its old content, which no step of this transaction touched. Nor does the entry itself:
+//! recovery only creates files (scratch) for an update the live view shows switched, and the
+//! switch comes after the entry was made durable.
+//!
+//! What this does not cover: a failed fsync *inside* recovery makes it return an error with the
+//! entries kept; a second recovery in the same boot then sees the removals the failure dropped as
+//! done. Reboot (or remount) before recovering again after such an error.
+//!
+//! A crash anywhere in recovery leaves the entries in place, and the next recovery reaches the
+//! same decisions: recovery is idempotent. Its barriers are one fsync per rewritten file and one
+//! per directory touched.
 
 use super::update::{current_content, digest_file};
 use super::{Defect, JournalError};
-use crate::format::{self, Content, DecodeError, Entry, EntryKind, UpdateRecord, MAX_ENTRY_LEN};
+use crate::format::{
+    self, Content, DecodeError, Digest, Entry, EntryKind, UpdateRecord, MAX_ENTRY_LEN,
+};
 use crate::fs::{read_chunks, DirEntry, FileKind, Fs, FsError, FsErrorKind, FsResult};
 use crate::path::RelPath;
 use std::collections::{BTreeMap, BTreeSet};
@@ -67,6 +107,10 @@ pub enum Refusal {
     /// recorded content: rolling forward would install the wrong bytes.
     #[error("cannot roll forward: the temp file {0} is missing or does not hold the new content")]
     TempMismatch(RelPath),
+    /// The target's directory has no room for recovery's scratch file (a name the journal never
+    /// writes: the entry is foreign), so a verdict could not be made durable.
+    #[error("no room beside {0} for recovery's scratch file")]
+    NoRoomForScratch(RelPath),
     /// An earlier entry naming this path was refused, and nothing a refused entry names is
     /// touched: acting here would change what the refused entry's later recovery decides from.
     #[error("{0} is also named by an earlier entry that was refused")]
@@ -84,6 +128,9 @@ pub struct UpdateOutcome {
     pub done: bool,
     /// Whether recovery itself renamed the temp over the target (atomic roll-forward).
     pub rolled_forward: bool,
+    /// Whether recovery rewrote the target (or erased it, for a deletion) to make the state it
+    /// saw durable.
+    pub rewritten: bool,
     /// The temp files and increments recovery removed.
     pub removed: Vec<RelPath>,
 }
@@ -101,6 +148,8 @@ pub struct RecoveryReport {
     pub removed_entries: Vec<String>,
     /// Directories fsynced (including the journal's).
     pub dirs_synced: usize,
+    /// Files rewritten through a scratch file (one fsync each) to make a verdict durable.
+    pub files_rewritten: usize,
     /// The highest sequence number seen, refused entries included.
     pub max_seq: Option<u64>,
 }
@@ -251,12 +300,18 @@ struct Observed {
     target: Content,
     temp_exists: bool,
     increment_exists: bool,
+    /// Whether the directory of the temp (the target's) exists.
+    temp_dir_exists: bool,
+    /// Whether the increment's directory exists.
+    increment_dir_exists: bool,
+    /// Scratch files left by an earlier recovery that crashed.
+    scratches: Vec<RelPath>,
 }
 
 /// Looks at every path an entry names, refusing it if any is unsafe. Nothing is changed.
 fn observe<F: Fs>(fs: &F, dir: &RelPath, entry: &Entry) -> Result<Vec<Observed>, ObserveError> {
     let mut observed = Vec::with_capacity(entry.updates.len());
-    for u in &entry.updates {
+    for (index, u) in entry.updates.iter().enumerate() {
         let paths = std::iter::once(&u.target)
             .chain(u.temp.as_ref())
             .chain(u.increment.as_ref().map(|i| &i.path));
@@ -283,10 +338,25 @@ fn observe<F: Fs>(fs: &F, dir: &RelPath, entry: &Entry) -> Result<Vec<Observed>,
             Some(i) => exists_as_file(fs, &i.path)?,
             None => false,
         };
+        let mut scratches = Vec::new();
+        let increment = u.increment.as_ref().map(|i| &i.path);
+        for beside in std::iter::once(&u.target).chain(increment) {
+            if let Ok(scratch) = format::try_scratch_path(beside, entry.seq, index) {
+                if !scratches.contains(&scratch) && exists_as_file(fs, &scratch)? {
+                    scratches.push(scratch);
+                }
+            }
+        }
         observed.push(Observed {
             target,
             temp_exists,
             increment_exists,
+            temp_dir_exists: dir_exists(fs, &u.target)?,
+            increment_dir_exists: match increment {
+                Some(path) => dir_exists(fs, path)?,
+                None => false,
+            },
+            scratches,
         });
     }
     Ok(observed)
@@ -353,10 +423,48 @@ fn happened<F: Fs>(fs: &F, u: &UpdateRecord, seen: &Observed, defect: Option<Def
     }
 }
 
+/// What recovery puts at a deleted target's name for an instant while it makes the deletion
+/// durable ([`Action::Erase`]): a crash may leave it there, and the next recovery must read it
+/// as "deletion done, not yet durable" rather than as new content. It names the entry and the
+/// update, so no user's file holds it by chance.
+fn tombstone(seq: u64, index: usize) -> Vec<u8> {
+    format!("crashsafe recovery: deleting this name for entry {seq:016x}, update {index}\n")
+        .into_bytes()
+}
+
+/// Whether the directory holding `path` exists (as a directory) in the live view.
+fn dir_exists<F: Fs>(fs: &F, path: &RelPath) -> Result<bool, ObserveError> {
+    let dir = path.parent().unwrap_or_else(RelPath::root);
+    match fs.stat(&dir) {
+        Ok(Some(m)) => Ok(m.kind == FileKind::Dir),
+        Ok(None) => Ok(false),
+        Err(e) if e.kind == FsErrorKind::NotFound => Ok(false),
+        Err(e) => Err(classify(&dir, e)),
+    }
+}
+
 /// What recovery does for one entry: the file operations, in order.
 enum Action {
+    /// Unlink a name the live view shows.
     Remove(RelPath),
+    /// Rename a durable temp over its target (roll-forward).
     Rename(RelPath, RelPath),
+    /// Make `target`'s live content durable with fresh operations: copy it into `scratch`,
+    /// fsync, rename over `temp` (when the update has one), then over `target`.
+    Rewrite {
+        target: RelPath,
+        scratch: RelPath,
+        temp: Option<RelPath>,
+    },
+    /// Make `name`'s absence durable with fresh operations: a `scratch` holding `tombstone`,
+    /// fsynced, renamed over it, then unlinked.
+    Erase {
+        name: RelPath,
+        scratch: RelPath,
+        tombstone: Vec<u8>,
+    },
+    /// Nothing to change, but the directory's entries must be made durable.
+    SyncDir(RelPath),
 }
 
 fn plan<F: Fs>(
@@ -387,27 +495,73 @@ fn plan<F: Fs>(
                         .any(|(u, s)| u.new != u.old && s.target != u.old)
             }
         };
-    for (u, s) in entry.updates.iter().zip(seen) {
-        let mut outcome = UpdateOutcome {
-            seq: entry.seq,
-            target: u.target.clone(),
-            done: false,
-            rolled_forward: false,
-            removed: Vec::new(),
-        };
+    for (index, (u, s)) in entry.updates.iter().zip(seen).enumerate() {
         let done = if !atomic {
             happened(fs, u, s, defect)
         } else {
             forward
         };
-        if atomic && forward && s.target == u.old && u.new != u.old {
+        let roll_forward = atomic && forward && s.target == u.old && u.new != u.old;
+        let step = UpdateStep {
+            seq: entry.seq,
+            index,
+            done,
+            roll_forward,
+            trusting: defect == Some(Defect::RecoveryTrustsLiveView),
+            trust_any_temp: defect == Some(Defect::RollForwardWithoutCommitRecord),
+        };
+        outcomes.push(step.plan(fs, u, s, &mut actions)?);
+    }
+    Ok((actions, outcomes))
+}
+
+/// One update's verdict, and how recovery carries it out.
+struct UpdateStep {
+    seq: u64,
+    index: usize,
+    done: bool,
+    roll_forward: bool,
+    /// The `recovery-trusts-live-view` defect: act only on what the live view shows.
+    trusting: bool,
+    /// The `roll-forward-without-commit-record` defect: roll forward onto any temp.
+    trust_any_temp: bool,
+}
+
+impl UpdateStep {
+    /// Appends the actions that carry out this update's verdict and make it durable (see the
+    /// module doc), and says what they do.
+    fn plan<F: Fs>(
+        &self,
+        fs: &F,
+        u: &UpdateRecord,
+        s: &Observed,
+        actions: &mut Vec<Action>,
+    ) -> Result<UpdateOutcome, Refusal> {
+        let mut outcome = UpdateOutcome {
+            seq: self.seq,
+            target: u.target.clone(),
+            done: self.done,
+            rolled_forward: false,
+            rewritten: false,
+            removed: Vec::new(),
+        };
+        let scratch = |beside: &RelPath| {
+            format::try_scratch_path(beside, self.seq, self.index)
+                .map_err(|_| Refusal::NoRoomForScratch(beside.clone()))
+        };
+        for leftover in &s.scratches {
+            actions.push(Action::Remove(leftover.clone()));
+            outcome.removed.push(leftover.clone());
+        }
+        let switched = u.new != u.old && s.target != u.old;
+        // Whether the target's action also takes care of the temp name.
+        let mut temp_handled = false;
+        if self.roll_forward {
+            outcome.rolled_forward = true;
             match &u.temp {
                 Some(temp) => {
-                    // The defect trusts whatever temp file it finds, as a recovery that never
-                    // looked for a commit point would.
-                    let trusting = defect == Some(Defect::RollForwardWithoutCommitRecord);
                     let complete = s.temp_exists
-                        && (trusting
+                        && (self.trust_any_temp
                             || match u.new {
                                 Content::Present(d) => digest_file(fs, temp).is_ok_and(|f| f == d),
                                 _ => true,
@@ -416,25 +570,60 @@ fn plan<F: Fs>(
                         return Err(Refusal::TempMismatch(temp.clone()));
                     }
                     actions.push(Action::Rename(temp.clone(), u.target.clone()));
-                    outcome.rolled_forward = true;
+                    temp_handled = true;
                 }
-                None => {
-                    actions.push(Action::Remove(u.target.clone()));
-                    outcome.rolled_forward = true;
-                }
+                None => actions.push(Action::Remove(u.target.clone())),
             }
-        } else if let (Some(temp), true) = (&u.temp, s.temp_exists) {
-            actions.push(Action::Remove(temp.clone()));
-            outcome.removed.push(temp.clone());
+        } else if self.done && switched && !self.trusting {
+            // Done, and the live view shows the switch: make what it shows durable.
+            let scratch = scratch(&u.target)?;
+            let tombstone = tombstone(self.seq, self.index);
+            let erasing = u.new == Content::Absent
+                && (s.target == Content::Absent
+                    || s.target == Content::Present(Digest::of(&tombstone)));
+            actions.push(match erasing {
+                true => Action::Erase {
+                    name: u.target.clone(),
+                    scratch,
+                    tombstone,
+                },
+                false => Action::Rewrite {
+                    target: u.target.clone(),
+                    scratch,
+                    temp: u.temp.clone(),
+                },
+            });
+            outcome.rewritten = true;
+            temp_handled = u.temp.is_some();
+            if let (Some(temp), true) = (&u.temp, s.temp_exists) {
+                outcome.removed.push(temp.clone());
+            }
         }
-        if let (Some(inc), true, false) = (&u.increment, s.increment_exists, done) {
-            actions.push(Action::Remove(inc.path.clone()));
-            outcome.removed.push(inc.path.clone());
+        if let (Some(temp), false) = (&u.temp, temp_handled) {
+            self.make_absent(temp, s.temp_exists, s.temp_dir_exists, actions);
+            if s.temp_exists {
+                outcome.removed.push(temp.clone());
+            }
         }
-        outcome.done = done;
-        outcomes.push(outcome);
+        if let (Some(inc), false) = (&u.increment, self.done) {
+            let path = &inc.path;
+            self.make_absent(path, s.increment_exists, s.increment_dir_exists, actions);
+            if s.increment_exists {
+                outcome.removed.push(path.clone());
+            }
+        }
+        Ok(outcome)
     }
-    Ok((actions, outcomes))
+
+    /// A name that must be gone: unlinked if the live view shows it; otherwise its directory is
+    /// still fsynced, since an unlink by an earlier recovery that died may not be durable yet.
+    fn make_absent(&self, name: &RelPath, exists: bool, dir_exists: bool, actions: &mut Vec<Action>) {
+        if exists {
+            actions.push(Action::Remove(name.clone()));
+        } else if dir_exists && !self.trusting {
+            actions.push(Action::SyncDir(name.parent().unwrap_or_else(RelPath::root)));
+        }
+    }
 }
 
 /// Runs recovery on the journal in `dir`; see the module doc. `defect` is for the self-test.
@@ -498,16 +687,7 @@ pub fn recover<F: Fs>(
             fs.unlink(&dir.join(name)?)?;
         }
         for action in actions {
-            match action {
-                Action::Remove(p) => {
-                    fs.unlink(&p)?;
-                    touched.insert(p.parent().unwrap_or_else(RelPath::root));
-                }
-                Action::Rename(from, to) => {
-                    fs.rename(&from, &to)?;
-                    touched.insert(to.parent().unwrap_or_else(RelPath::root));
-                }
-            }
+            report.files_rewritten += act(fs, action, &mut touched)?;
         }
         report.outcomes.extend(outcomes);
         if defect != Some(Defect::NoRecoveryDirFsync) {
@@ -530,6 +710,78 @@ pub fn recover<F: Fs>(
     }
     report.removed_entries = done_entries;
     Ok(report)
+}
+
+/// Carries out one action, adding the directories it changed to `touched`. Returns how many
+/// files it rewrote (and fsynced).
+fn act<F: Fs>(
+    fs: &F,
+    action: Action,
+    touched: &mut BTreeSet<RelPath>,
+) -> Result<usize, JournalError> {
+    let parent = |p: &RelPath| p.parent().unwrap_or_else(RelPath::root);
+    match action {
+        Action::Remove(p) => {
+            fs.unlink(&p)?;
+            touched.insert(parent(&p));
+            Ok(0)
+        }
+        Action::Rename(from, to) => {
+            fs.rename(&from, &to)?;
+            touched.insert(parent(&from));
+            touched.insert(parent(&to));
+            Ok(0)
+        }
+        Action::Rewrite {
+            target,
+            scratch,
+            temp,
+        } => {
+            let mut file = fs.create_new(&scratch)?;
+            let mut offset = 0u64;
+            let mut failed = None;
+            read_chunks(fs, &target, |chunk| {
+                if failed.is_none() {
+                    match fs.write_at(&mut file, offset, chunk) {
+                        Ok(()) => offset += chunk.len() as u64,
+                        Err(e) => failed = Some(e),
+                    }
+                }
+            })?;
+            if let Some(e) = failed {
+                return Err(e.into());
+            }
+            fs.fsync(&mut file)?;
+            drop(file);
+            match temp {
+                Some(temp) => {
+                    fs.rename(&scratch, &temp)?;
+                    fs.rename(&temp, &target)?;
+                }
+                None => fs.rename(&scratch, &target)?,
+            }
+            touched.insert(parent(&target));
+            Ok(1)
+        }
+        Action::SyncDir(dir) => {
+            touched.insert(dir);
+            Ok(0)
+        }
+        Action::Erase {
+            name,
+            scratch,
+            tombstone,
+        } => {
+            let mut file = fs.create_new(&scratch)?;
+            fs.write_at(&mut file, 0, &tombstone)?;
+            fs.fsync(&mut file)?;
+            drop(file);
+            fs.rename(&scratch, &name)?;
+            fs.unlink(&name)?;
+            touched.insert(parent(&name));
+            Ok(0)
+        }
+    }
 }
 
 /// Describes the pending entries without changing anything.

@@ -2,7 +2,7 @@
 //! that turn them into entry records before anything is written.
 
 use super::JournalError;
-use crate::format::{try_temp_path, Content, Digest, IncrementRecord, UpdateRecord};
+use crate::format::{try_scratch_path, try_temp_path, Content, Digest, IncrementRecord, UpdateRecord};
 use crate::fs::{read_chunks, FileKind, Fs, FsError, FsErrorKind};
 use crate::path::RelPath;
 use std::io::Read;
@@ -123,6 +123,8 @@ pub(crate) fn prepare<F: Fs>(
             return Err(JournalError::DuplicatePath(target));
         }
         let old = current_content(fs, &target)?;
+        // Recovery may need a scratch file beside the target: refuse now if it cannot fit.
+        try_scratch_path(&target, seq, index)?;
         let (temp, new) = match &change {
             Change::Write(source) => (
                 Some(try_temp_path(&target, seq, index)?),

@@ -57,6 +57,25 @@ fn variant_mark(op: &TraceOp, variant: &Variant, block_size: usize) -> String {
     }
 }
 
+/// The line for a process crash at `cp` of a trace of `before` operations, after which recovery
+/// on the live view issued the operations up to `after`.
+pub(crate) fn process_crash(lines: &mut Vec<String>, nth: usize, cp: usize, before: usize, after: usize) {
+    let whose = if nth == 0 {
+        "the workload's process".to_string()
+    } else {
+        format!("the process running recovery #{nth}")
+    };
+    lines.push(format!(
+        "process crash: {whose} died at crash point {cp} of {before} (after {cp} operations), \
+         the machine kept running; recovery ran on the live view (page cache) and issued \
+         operations #{cp}..#{}",
+        after.saturating_sub(1)
+    ));
+}
+
+/// The numbered operations of one level of a crash state. `died_at`: at level 0 of a process
+/// crash, the crash point where the last process died (operations from there on are recovery's).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn level(
     lines: &mut Vec<String>,
     level: usize,
@@ -65,12 +84,13 @@ pub(crate) fn level(
     choice: &[u16],
     index: usize,
     block_size: usize,
+    died_at: Option<usize>,
 ) {
     let cp = point.cp;
-    let what = if level == 0 {
-        "workload".to_string()
-    } else {
-        format!("recovery #{level}, run on the state above,")
+    let what = match (level, died_at) {
+        (0, None) => "workload".to_string(),
+        (0, Some(_)) => "then power was lost: the workload and recovery".to_string(),
+        _ => format!("recovery #{level}, run on the state above,"),
     };
     lines.push(format!(
         "{what} crashed at crash point {cp} of {} (after {cp} operations), state {index}:",
@@ -96,6 +116,19 @@ pub(crate) fn level(
             "durable".into()
         } else {
             "LOST (dropped by a failed sync)".into()
+        };
+        let mark = match died_at {
+            Some(d) if j >= d => format!("{mark} [recovery]"),
+            Some(d) if op.changes_image() && !point.resolution(j).resolved_at(d) => {
+                let durable = point.resolution(j).resolved_at(cp) && point.resolution(j).kept;
+                let by = if durable {
+                    ", made durable by recovery"
+                } else {
+                    ""
+                };
+                format!("{mark} [pending when the process died{by}]")
+            }
+            _ => mark,
         };
         lines.push(format!("  #{j:<4} {:<48} {mark}", op.to_string()));
     }

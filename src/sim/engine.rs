@@ -6,7 +6,10 @@
 //! (crash states inside recovery) of a level are deduplicated in the order of their parents. No
 //! result depends on the number of threads.
 
-use super::explore::{AckLog, CheckContext, ExploreConfig, ExploreReport, Subject, Violation};
+use super::explore::{
+    AckLog, CheckContext, CrashKind, ExploreConfig, ExploreReport, InvariantFindings, KindCounts,
+    Subject, Violation,
+};
 use super::fs::{CallRecord, Fault, FaultKind, SimFs};
 use super::image::Image;
 use super::model::{Model, Resolution};
@@ -51,9 +54,11 @@ impl<'a, S: Subject> Shared<'a, S> {
         }
     }
 
-    /// The bounds at `level` (0: the workload's trace; 1 and more: inside recovery).
-    pub(crate) fn bounds_at(&self, level: usize) -> &Bounds {
-        if level == 0 {
+    /// The bounds at `level` (0: the workload's trace; 1 and more: inside recovery) of a state
+    /// of `kind`. A process crash's power-loss states are all crash points of a recovery (run
+    /// on the live view), so they get recovery's bounds from level 0 on.
+    pub(crate) fn bounds_at(&self, kind: CrashKind, level: usize) -> &Bounds {
+        if level == 0 && kind == CrashKind::Power {
             &self.bounds
         } else {
             &self.recovery_bounds
@@ -75,15 +80,32 @@ fn limit_fanout(items: &mut [Item], fanout: usize) {
     }
 }
 
-/// One run of the workload.
+/// One run of the workload, or of the workload up to a process crash followed by recovery on
+/// the live view (see [`super::process`]).
 pub(crate) struct Run<A> {
     pub fault: Option<Fault>,
     pub trace: Vec<TraceOp>,
     pub res: Vec<Resolution>,
     pub acks: AckLog<A>,
-    /// The first crash point to explore (where the fault fired).
+    /// The first crash point to explore (where the fault fired; for a process crash, the first
+    /// point after recovery's first operation).
     pub start: usize,
     pub calls: Vec<CallRecord>,
+    /// The process crash points, outermost first; empty for the workload's own run.
+    pub process: Vec<usize>,
+    /// How many levels of crash-inside-recovery the states of this run may still explore.
+    pub depth: usize,
+}
+
+impl<A> Run<A> {
+    /// The crash kind of this run's states.
+    pub fn kind(&self) -> CrashKind {
+        if self.process.is_empty() {
+            CrashKind::Power
+        } else {
+            CrashKind::Process
+        }
+    }
 }
 
 /// Runs the workload (with `fault` armed); `None` if the fault never fired.
@@ -108,6 +130,8 @@ pub(crate) fn run_workload<S: Subject>(
         acks,
         start,
         calls: fs.calls(),
+        process: Vec::new(),
+        depth: sh.config.recovery_depth,
     })
 }
 
@@ -126,16 +150,37 @@ struct Item {
 }
 
 /// A violation found, with where.
-struct Found {
-    fault: Option<Fault>,
-    path: Vec<(usize, usize)>,
-    persisted: usize,
-    violation: Violation,
+#[derive(Clone)]
+pub(crate) struct Found {
+    pub fault: Option<Fault>,
+    /// The process crash points (empty: a power loss).
+    pub process: Vec<usize>,
+    /// The power-loss state and the crashes inside recovery after it (empty only when recovery
+    /// on a process crash's live view itself failed).
+    pub path: Vec<(usize, usize)>,
+    pub persisted: usize,
+    pub violation: Violation,
 }
 
+/// The smallest-first order of violations: the earliest crash in the workload, power losses
+/// before process crashes, fewest non-durable operations persisted.
+type FoundKey<'a> = (usize, usize, usize, Option<Fault>, &'a [usize], &'a [(usize, usize)]);
+
 impl Found {
-    fn key(&self) -> (usize, usize, Option<Fault>, &[(usize, usize)]) {
-        (self.path[0].0, self.persisted, self.fault, &self.path)
+    fn key(&self) -> FoundKey<'_> {
+        let first = match (self.process.first(), self.path.first()) {
+            (Some(&cp), _) => cp,
+            (None, Some(&(cp, _))) => cp,
+            (None, None) => 0,
+        };
+        (
+            first,
+            self.process.len(),
+            self.persisted,
+            self.fault,
+            &self.process,
+            &self.path,
+        )
     }
 }
 
@@ -201,7 +246,7 @@ fn par_map<T: Sync, R: Send>(jobs: usize, items: &[T], f: impl Fn(&T) -> R + Syn
         .collect()
 }
 
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         s.to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -338,7 +383,7 @@ fn visit<S: Subject>(
     };
     let res = sh.model.resolve(&rtrace);
     let mut walk = CrashWalk::new(sh.model, image, &rtrace, &res, sh.config.block_size);
-    let bounds = sh.bounds_at(path.len());
+    let bounds = sh.bounds_at(run.kind(), path.len());
     let parent_fp = image.fingerprint();
     let fresh = |seen: &BTreeMap<u128, usize>, fp: u128, depth: usize| {
         fp != parent_fp && seen.get(&fp).is_none_or(|&d| d < depth)
@@ -405,7 +450,7 @@ fn generate<S: Subject>(
         let acks = run.acks.visible_at(cp);
         let seed = sample_seed(sh.config.seed, run.fault, &[], cp);
         let first = items.len();
-        point.for_each_state(&sh.bounds, seed, |index, choice| {
+        point.for_each_state(sh.bounds_at(run.kind(), 0), seed, |index, choice| {
             states += 1;
             let image = point.build(choice);
             let fp = image.fingerprint();
@@ -416,7 +461,7 @@ fn generate<S: Subject>(
                     image,
                     fp,
                     acks,
-                    remaining: sh.config.recovery_depth,
+                    remaining: run.depth,
                 });
             }
             ControlFlow::Continue(())
@@ -426,8 +471,13 @@ fn generate<S: Subject>(
     (items, states)
 }
 
+/// The states checked so far, by (fingerprint, acks visible), with the remaining depth they were
+/// checked at. Checking depends on nothing else (see [`Subject::check`]), so a state met again
+/// at the same or a smaller remaining depth, under either crash kind, has nothing new to show.
+pub(crate) type Seen = BTreeMap<(u128, usize), usize>;
+
 /// Keeps the items not checked yet at the same or a greater remaining depth, in order.
-fn dedupe(seen: &mut BTreeMap<(u128, usize), usize>, items: Vec<Item>) -> Vec<Item> {
+fn dedupe(seen: &mut Seen, items: Vec<Item>) -> Vec<Item> {
     items
         .into_iter()
         .filter(|item| match seen.get(&(item.fp, item.acks)) {
@@ -442,28 +492,70 @@ fn dedupe(seen: &mut BTreeMap<(u128, usize), usize>, items: Vec<Item>) -> Vec<It
 
 /// Running totals.
 #[derive(Default)]
-struct Totals {
-    crash_points: u64,
-    crash_states: u64,
-    distinct: u64,
-    violations: u64,
-    found: Vec<Found>,
+pub(crate) struct Totals {
+    pub power: KindCounts,
+    pub process: KindCounts,
+    pub found: Vec<Found>,
+    /// Per (kind, invariant): the count and the smallest violation.
+    pub by_invariant: BTreeMap<(CrashKind, String), (u64, Found)>,
 }
 
 impl Totals {
+    /// Records a violation.
+    pub fn push(&mut self, found: Found) {
+        let kind = if found.process.is_empty() {
+            CrashKind::Power
+        } else {
+            CrashKind::Process
+        };
+        self.counts(kind).violations += 1;
+        let key = (kind, found.violation.invariant.clone());
+        match self.by_invariant.get_mut(&key) {
+            Some((count, smallest)) => {
+                *count += 1;
+                if found.key() < smallest.key() {
+                    *smallest = found.clone();
+                }
+            }
+            None => {
+                self.by_invariant.insert(key, (1, found.clone()));
+            }
+        }
+        self.found.push(found);
+    }
+
     fn trim(&mut self, keep: usize) {
         self.found.sort_by(|a, b| a.key().cmp(&b.key()));
         self.found.truncate(keep);
     }
+
+    /// The counts of `kind`.
+    pub fn counts(&mut self, kind: CrashKind) -> &mut KindCounts {
+        match kind {
+            CrashKind::Power => &mut self.power,
+            CrashKind::Process => &mut self.process,
+        }
+    }
+
+    /// Crash states enumerated under both kinds.
+    fn states(&self) -> u64 {
+        self.power.crash_states + self.process.crash_states
+    }
 }
 
-/// Explores every crash point from `run.start` on.
-fn explore_run<S: Subject>(
+/// The exploration's progress reporter: called with the totals and how many workload crash
+/// points were just finished.
+pub(crate) type ProgressFn<'p> = dyn FnMut(&Totals, usize) + 'p;
+
+/// Explores every crash point from `run.start` on, counting under the run's kind and skipping
+/// the states in `seen`.
+pub(crate) fn explore_run<S: Subject>(
     sh: &Shared<'_, S>,
     run: &Run<S::Ack>,
     jobs: usize,
     totals: &mut Totals,
-    progress: &mut dyn FnMut(&Totals, usize),
+    seen: &mut Seen,
+    progress: &mut ProgressFn<'_>,
 ) {
     let n = run.trace.len();
     let mut master = CrashWalk::new(
@@ -473,7 +565,7 @@ fn explore_run<S: Subject>(
         &run.res,
         sh.config.block_size,
     );
-    let mut seen: BTreeMap<(u128, usize), usize> = BTreeMap::new();
+    let kind = run.kind();
     let mut cp = run.start;
     while cp <= n {
         let end = (cp + BATCH).min(n + 1);
@@ -488,22 +580,29 @@ fn explore_run<S: Subject>(
         let generated = par_map(jobs, &tasks, |(walk, cps)| {
             generate(sh, run, walk, cps.clone())
         });
-        totals.crash_points += (end - cp) as u64;
+        let counts = totals.counts(kind);
+        counts.crash_points += (end - cp) as u64;
         let mut items = Vec::new();
         for (batch, states) in generated {
-            totals.crash_states += states;
+            counts.crash_states += states;
             items.extend(batch);
         }
-        let level = dedupe(&mut seen, items);
+        let mut level = dedupe(seen, items);
+        if kind == CrashKind::Process {
+            // A process crash's states are crash points of one recovery: as inside any
+            // recovery, `recovery_fanout` of them in all (per batch) go deeper.
+            limit_fanout(&mut level, sh.config.recovery_fanout);
+        }
         let outcomes = par_map(jobs, &level, |item| process(sh, run, item));
         for (item, outcome) in level.iter().zip(outcomes) {
-            totals.distinct += outcome.distinct;
-            totals.crash_points += outcome.crash_points;
-            totals.crash_states += outcome.crash_states;
-            totals.violations += outcome.violations.len() as u64;
+            let counts = totals.counts(kind);
+            counts.distinct_states += outcome.distinct;
+            counts.crash_points += outcome.crash_points;
+            counts.crash_states += outcome.crash_states;
             for (path, violation) in outcome.violations {
-                totals.found.push(Found {
+                totals.push(Found {
                     fault: run.fault,
+                    process: run.process.clone(),
                     path,
                     persisted: item.persisted,
                     violation,
@@ -513,7 +612,9 @@ fn explore_run<S: Subject>(
         if totals.found.len() > 4 * sh.config.max_violations + 64 {
             totals.trim(sh.config.max_violations);
         }
-        progress(totals, end - cp);
+        if kind == CrashKind::Power {
+            progress(totals, end - cp);
+        }
         cp = end;
     }
 }
@@ -547,39 +648,69 @@ pub(crate) fn explore<S: Subject>(
         }
     }
     let n = base.trace.len();
-    let estimated_points = (n + 1) as f64 * (1.0 + faults.len() as f64 / 2.0);
+    let fsync_calls = base.trace.iter().filter(|op| op.is_fsync_family()).count() as u64;
+    let kinds = if config.process_crashes { 2.0 } else { 1.0 };
+    let estimated_points = kinds * (n + 1) as f64 * (1.0 + faults.len() as f64 / 2.0);
     let mut points_done = 0usize;
     let mut report_progress = |totals: &Totals, points: usize| {
         points_done += points;
         if let Some(cb) = &config.progress {
-            let done = totals.crash_states;
+            let done = totals.states();
             let known = (done as f64 * estimated_points / points_done.max(1) as f64) as u64;
             cb(done, known.max(done));
         }
     };
     let mut totals = Totals::default();
-    explore_run(&sh, &base, jobs, &mut totals, &mut report_progress);
-    for fault in faults {
-        if let Some(run) = run_workload(&sh, Some(fault)) {
-            explore_run(&sh, &run, jobs, &mut totals, &mut report_progress);
-        }
+    let runs = std::iter::once(Some(base)).chain(
+        faults
+            .into_iter()
+            .map(|fault| run_workload(&sh, Some(fault))),
+    );
+    for run in runs.flatten() {
+        // One dedup set per workload run: its power-loss states, then its process crashes
+        // (whose states that equal a power-loss state already checked are not checked again).
+        let mut seen = Seen::new();
+        explore_run(&sh, &run, jobs, &mut totals, &mut seen, &mut report_progress);
+        super::process::explore_process(
+            &sh,
+            &run,
+            jobs,
+            &mut totals,
+            &mut seen,
+            &mut report_progress,
+        );
     }
     totals.trim(config.max_violations);
     let violations = totals
         .found
         .iter()
-        .map(|f| super::replay::counterexample(&sh, f.fault, &f.path, &f.violation))
+        .map(|f| super::replay::counterexample(&sh, f))
         .collect();
+    let by_invariant = totals
+        .by_invariant
+        .iter()
+        .map(|((kind, invariant), (count, found))| InvariantFindings {
+            kind: *kind,
+            invariant: invariant.clone(),
+            count: *count,
+            smallest: super::replay::counterexample(&sh, found),
+        })
+        .collect();
+    let mut all = totals.power;
+    all.add(&totals.process);
     ExploreReport {
         subject: subject.name(),
         model: model.name().to_string(),
-        crash_points: totals.crash_points,
-        crash_states: totals.crash_states,
-        distinct_states: totals.distinct,
+        crash_points: all.crash_points,
+        crash_states: all.crash_states,
+        distinct_states: all.distinct_states,
+        power: totals.power,
+        process: totals.process,
         trace_ops: n as u64,
-        fsync_calls: base.trace.iter().filter(|op| op.is_fsync_family()).count() as u64,
+        fsync_calls,
         elapsed: started.elapsed(),
         violations,
-        violation_count: totals.violations,
+        by_invariant,
+        violation_count: all.violations,
     }
 }

@@ -90,6 +90,13 @@ impl<A> AckLog<A> {
         &self.entries
     }
 
+    /// Drops the entries a crash at crash point `cp` does not see: what a process that died
+    /// there had acknowledged.
+    pub(crate) fn truncate_visible(&mut self, cp: usize) {
+        let keep = self.visible_at(cp);
+        self.entries.truncate(keep);
+    }
+
     /// How many entries a crash at crash point `cp` sees.
     pub fn visible_at(&self, cp: usize) -> usize {
         self.entries.partition_point(|(i, _)| *i <= cp)
@@ -136,6 +143,68 @@ impl fmt::Display for Violation {
     }
 }
 
+/// How the process running the workload ended at a crash point.
+///
+/// - [`CrashKind::Power`]: power loss. Only what the model lets reach the disk survives;
+///   recovery runs after reboot on that durable state.
+/// - [`CrashKind::Process`]: the process dies (SIGKILL, OOM kill, a panic, an fsync error it
+///   gives up on) but the machine keeps running. The kernel's page cache still holds everything
+///   the process issued, durable or not, and recovery runs *in the same boot* on that live view
+///   (after an EIO the live view even shows data that a failed fsync dropped for good). Recovery's
+///   operations join the same trace, so a power loss at any point of recovery, or after it, may
+///   leave any state the model allows over the workload's pending operations and recovery's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CrashKind {
+    /// Power loss: recovery runs on a crash state the model allows.
+    Power,
+    /// Process crash: recovery runs on the live view, then a power loss may follow.
+    Process,
+}
+
+impl CrashKind {
+    /// Both kinds, in report order.
+    pub const ALL: [CrashKind; 2] = [CrashKind::Power, CrashKind::Process];
+
+    /// `"power"` or `"process"`, as reports and replay tokens spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            CrashKind::Power => "power",
+            CrashKind::Process => "process",
+        }
+    }
+}
+
+impl fmt::Display for CrashKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The counts of one crash kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KindCounts {
+    /// Crash points explored: for [`CrashKind::Process`], the points of recovery (and nested
+    /// recoveries) at which a power loss was explored, plus the process crash points themselves.
+    pub crash_points: u64,
+    /// Crash states enumerated.
+    pub crash_states: u64,
+    /// Distinct states checked first under this kind (a state met again, under either kind, is
+    /// not checked twice).
+    pub distinct_states: u64,
+    /// Violations found.
+    pub violations: u64,
+}
+
+impl KindCounts {
+    /// Adds `other` to these counts.
+    pub fn add(&mut self, other: &KindCounts) {
+        self.crash_points += other.crash_points;
+        self.crash_states += other.crash_states;
+        self.distinct_states += other.distinct_states;
+        self.violations += other.violations;
+    }
+}
+
 /// A progress callback: `(states done, states known so far)`.
 pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
 
@@ -169,6 +238,10 @@ pub struct ExploreConfig {
     /// still recovered and checked; this bounds only the nesting, whose cost is otherwise the
     /// product of the state counts of every level.
     pub recovery_fanout: usize,
+    /// Also explore process crashes ([`CrashKind::Process`]): at every crash point, recovery on
+    /// the live view, then every power-loss state over the workload's and recovery's operations
+    /// (default true).
+    pub process_crashes: bool,
     /// Called periodically with `(states done, states known so far)`.
     pub progress: Option<Progress>,
 }
@@ -186,6 +259,7 @@ impl Default for ExploreConfig {
             jobs: 0,
             max_violations: 10,
             recovery_fanout: 4,
+            process_crashes: true,
             progress: None,
         }
     }
@@ -204,6 +278,7 @@ impl fmt::Debug for ExploreConfig {
             .field("jobs", &self.jobs)
             .field("max_violations", &self.max_violations)
             .field("recovery_fanout", &self.recovery_fanout)
+            .field("process_crashes", &self.process_crashes)
             .field("progress", &self.progress.as_ref().map(|_| "…"))
             .finish()
     }
@@ -216,12 +291,16 @@ pub struct ExploreReport {
     pub subject: String,
     /// The model's name.
     pub model: String,
-    /// Crash points explored, in the workload (every run) and inside recoveries.
+    /// Crash points explored, in the workload (every run) and inside recoveries, both kinds.
     pub crash_points: u64,
-    /// Crash states enumerated, at every level.
+    /// Crash states enumerated, at every level, both kinds.
     pub crash_states: u64,
-    /// Distinct states checked (recovered and checked once each).
+    /// Distinct states checked (recovered and checked once each), both kinds.
     pub distinct_states: u64,
+    /// The counts of the power-loss kind.
+    pub power: KindCounts,
+    /// The counts of the process-crash kind.
+    pub process: KindCounts,
     /// Operations in the (fault-free) workload trace.
     pub trace_ops: u64,
     /// Synchronisation calls in the (fault-free) workload trace.
@@ -230,26 +309,54 @@ pub struct ExploreReport {
     pub elapsed: Duration,
     /// The smallest counterexamples, at most [`ExploreConfig::max_violations`].
     pub violations: Vec<Counterexample>,
+    /// Per crash kind and broken invariant: how many violations, and the smallest one (so that
+    /// a caller can tell *which* invariants broke, not only the smallest violation's).
+    pub by_invariant: Vec<InvariantFindings>,
     /// How many violations were found in all (kept or not).
     pub violation_count: u64,
 }
 
 impl ExploreReport {
+    /// The counts of one crash kind.
+    pub fn counts(&self, kind: CrashKind) -> &KindCounts {
+        match kind {
+            CrashKind::Power => &self.power,
+            CrashKind::Process => &self.process,
+        }
+    }
+
     /// Whether no invariant was broken.
     pub fn is_clean(&self) -> bool {
         self.violation_count == 0
     }
 }
 
+/// The violations of one invariant under one crash kind.
+#[derive(Debug, Clone)]
+pub struct InvariantFindings {
+    /// The crash kind.
+    pub kind: CrashKind,
+    /// The invariant's short name.
+    pub invariant: String,
+    /// How many violations of it were found.
+    pub count: u64,
+    /// The smallest of them.
+    pub smallest: Counterexample,
+}
+
 /// One broken invariant in one crash state, with how to see it again.
 #[derive(Debug, Clone)]
 pub struct Counterexample {
+    /// How the workload's process ended.
+    pub kind: CrashKind,
     /// What broke.
     pub violation: Violation,
     /// The replay token ([`super::token`]).
     pub token: String,
-    /// The operations numbered, each marked persisted / lost / torn / zeros / durable; the fault;
-    /// the crash-during-recovery path; the broken invariant; then `crashsafe check --replay TOKEN`.
+    /// The operations numbered, each marked persisted / lost / torn / zeros / durable (for a
+    /// process crash: which ones the dead process left pending, and which of those recovery
+    /// made durable); the fault; the crash-during-recovery path; the broken invariant; then
+    /// `crashsafe check --replay TOKEN`.
     pub description: String,
 }
 
@@ -303,12 +410,14 @@ pub fn replay<S: Subject>(
     super::replay::replay(subject, model, &config, &token)
 }
 
-/// The token naming state `path` of `subject` under `model` and `config`, with `fault`.
+/// The token naming state `path` of `subject` under `model` and `config`, with `fault`, after
+/// the process crashes at the points `process` (empty: a power loss).
 pub(crate) fn token_for(
     subject: &str,
     model: &str,
     config: &ExploreConfig,
     fault: Option<Fault>,
+    process: &[usize],
     path: &[(usize, usize)],
 ) -> ReplayToken {
     ReplayToken {
@@ -320,6 +429,7 @@ pub(crate) fn token_for(
         full_bound: config.full_bound,
         samples: config.samples,
         fault,
+        process: process.to_vec(),
         path: path.to_vec(),
     }
 }

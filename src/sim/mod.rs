@@ -16,14 +16,15 @@ pub mod explore;
 pub mod fs;
 pub mod image;
 pub mod model;
+mod process;
 mod replay;
 pub mod states;
 pub mod token;
 pub mod trace;
 
 pub use explore::{
-    explore, replay, AckLog, CheckContext, Counterexample, ExploreConfig, ExploreReport, Progress,
-    Subject, Violation,
+    explore, replay, AckLog, CheckContext, Counterexample, CrashKind, ExploreConfig,
+    ExploreReport, InvariantFindings, KindCounts, Progress, Subject, Violation,
 };
 pub use fs::{CallRecord, Fault, FaultKind, SimFile, SimFs};
 pub use image::{Image, Node};

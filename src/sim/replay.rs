@@ -1,33 +1,94 @@
 //! Rebuilding one named crash state: for counterexample descriptions and [`super::replay`].
 
 use super::describe;
-use super::engine::{check_state, run_workload, sample_seed, Run, Shared};
+use super::engine::{check_state, run_workload, sample_seed, Found, Run, Shared};
 use super::explore::{token_for, Counterexample, ExploreConfig, Subject, Violation};
 use super::fs::{Fault, SimFs};
 use super::image::Image;
 use super::model::Model;
+use super::process::{child_run, live_view, Child};
 use super::states::CrashWalk;
 use super::token::ReplayToken;
 
-/// The state at `path`: the image, and the description of how it was built.
+/// The state a token names, rebuilt, and the description of how.
 pub(crate) struct Located<A> {
+    /// The run the state belongs to (for a process crash, the combined run).
     pub run: Run<A>,
-    pub image: Image,
+    /// What was found there: a state to check, or recovery on a live view that failed.
+    pub found: Rebuilt,
     pub lines: Vec<String>,
 }
 
-/// Rebuilds the state at `path` of the run with `fault`.
+/// What a token names.
+pub(crate) enum Rebuilt {
+    /// A crash state, to recover and check.
+    State(Image),
+    /// Recovery on the live view after the last process crash failed.
+    RecoveryFailed(Violation),
+}
+
+/// Runs the workload with `fault`, then each process crash of `process` in turn.
+fn process_runs<S: Subject>(
+    sh: &Shared<'_, S>,
+    fault: Option<Fault>,
+    process: &[usize],
+    lines: &mut Vec<String>,
+) -> Result<(Run<S::Ack>, Option<Violation>), String> {
+    let mut run = run_workload(sh, fault).ok_or("the fault never fires in this workload")?;
+    describe::header(lines, sh.subject.name(), sh.model, fault, &run.calls);
+    for (nth, &cp) in process.iter().enumerate() {
+        let n = run.trace.len();
+        if cp > n || (nth > 0 && cp < run.start) {
+            return Err(format!(
+                "process crash point {cp} is outside the {n}-op trace it names"
+            ));
+        }
+        let live = live_view(&sh.setup, &run.trace, cp, sh.config.block_size);
+        match child_run(sh, &run, cp, &live) {
+            Child::Nothing => {
+                return Err(format!(
+                    "recovery after a process crash at {cp} issues no operation: nothing to replay"
+                ))
+            }
+            Child::Failed(violation) => {
+                describe::process_crash(lines, nth, cp, n, cp);
+                if nth + 1 < process.len() {
+                    return Err(format!("recovery after the process crash at {cp} failed"));
+                }
+                return Ok((run, Some(violation)));
+            }
+            Child::Run(child) => {
+                describe::process_crash(lines, nth, cp, n, child.trace.len());
+                run = child;
+            }
+        }
+    }
+    Ok((run, None))
+}
+
+/// Rebuilds the state at `path` after the process crashes `process` of the run with `fault`.
 pub(crate) fn locate<S: Subject>(
     sh: &Shared<'_, S>,
     fault: Option<Fault>,
+    process: &[usize],
     path: &[(usize, usize)],
 ) -> Result<Located<S::Ack>, String> {
-    let run = run_workload(sh, fault).ok_or("the fault never fires in this workload")?;
+    let mut lines = Vec::new();
+    let (run, failed) = process_runs(sh, fault, process, &mut lines)?;
+    if let Some(violation) = failed {
+        if !path.is_empty() {
+            return Err("the token names a state after a recovery that fails".into());
+        }
+        return Ok(Located {
+            run,
+            found: Rebuilt::RecoveryFailed(violation),
+            lines,
+        });
+    }
     if path.is_empty() {
         return Err("the token names no crash point".into());
     }
-    let mut lines = Vec::new();
-    describe::header(&mut lines, sh.subject.name(), sh.model, fault, &run.calls);
+    let died_at = process.last().copied();
     let mut base = sh.setup.clone();
     let mut trace = run.trace.clone();
     let mut res = run.res.clone();
@@ -42,7 +103,7 @@ pub(crate) fn locate<S: Subject>(
         let point = walk.point(cp);
         let seed = sample_seed(sh.config.seed, fault, &path[..level], cp);
         let choice = point
-            .state(sh.bounds_at(level), seed, index)
+            .state(sh.bounds_at(run.kind(), level), seed, index)
             .ok_or_else(|| format!("crash point {cp} has no state {index}"))?;
         describe::level(
             &mut lines,
@@ -52,10 +113,15 @@ pub(crate) fn locate<S: Subject>(
             &choice,
             index,
             sh.config.block_size,
+            died_at.filter(|_| level == 0),
         );
         let image = point.build(&choice);
         if level + 1 == path.len() {
-            return Ok(Located { run, image, lines });
+            return Ok(Located {
+                run,
+                found: Rebuilt::State(image),
+                lines,
+            });
         }
         let fs = SimFs::from_image(&image);
         sh.subject
@@ -68,22 +134,35 @@ pub(crate) fn locate<S: Subject>(
     unreachable!("the loop returns at the last level")
 }
 
-pub(crate) fn counterexample<S: Subject>(
-    sh: &Shared<'_, S>,
-    fault: Option<Fault>,
-    path: &[(usize, usize)],
-    violation: &Violation,
-) -> Counterexample {
-    let token = token_for(&sh.subject.name(), sh.model.name(), sh.config, fault, path).to_string();
-    let lines = match locate(sh, fault, path) {
+/// The counterexample for a violation the explorer found: its token and description.
+pub(crate) fn counterexample<S: Subject>(sh: &Shared<'_, S>, found: &Found) -> Counterexample {
+    let token = token_for(
+        &sh.subject.name(),
+        sh.model.name(),
+        sh.config,
+        found.fault,
+        &found.process,
+        &found.path,
+    );
+    let token = token.to_string();
+    let lines = match locate(sh, found.fault, &found.process, &found.path) {
         Ok(located) => located.lines,
         Err(e) => vec![format!("(could not rebuild the state: {e})")],
     };
-    let description = describe::finish(lines, violation, &token);
+    let description = describe::finish(lines, &found.violation, &token);
     Counterexample {
-        violation: violation.clone(),
+        kind: kind_of(&found.process),
+        violation: found.violation.clone(),
         token,
         description,
+    }
+}
+
+fn kind_of(process: &[usize]) -> super::explore::CrashKind {
+    if process.is_empty() {
+        super::explore::CrashKind::Power
+    } else {
+        super::explore::CrashKind::Process
     }
 }
 
@@ -95,14 +174,22 @@ pub(crate) fn replay<S: Subject>(
     token: &ReplayToken,
 ) -> Result<Option<Counterexample>, String> {
     let sh = Shared::new(subject, model, config);
-    let located = locate(&sh, token.fault, &token.path)?;
-    let top = token.path[0].0;
-    let acks = &located.run.acks.entries()[..located.run.acks.visible_at(top)];
-    let (violations, _) = check_state(subject, &sh.setup, &located.image, acks, top);
-    Ok(violations.into_iter().next().map(|violation| {
+    let located = locate(&sh, token.fault, &token.process, &token.path)?;
+    let first = match located.found {
+        Rebuilt::RecoveryFailed(violation) => Some(violation),
+        Rebuilt::State(image) => {
+            let top = token.path[0].0;
+            let acks = &located.run.acks.entries()[..located.run.acks.visible_at(top)];
+            let (violations, _) = check_state(subject, &sh.setup, &image, acks, top);
+            violations.into_iter().next()
+        }
+    };
+    let kind = kind_of(&token.process);
+    Ok(first.map(|violation| {
         let token = token.to_string();
         let description = describe::finish(located.lines, &violation, &token);
         Counterexample {
+            kind,
             violation,
             token,
             description,

@@ -3,16 +3,27 @@
 //! Grammar (fields separated by `:`):
 //!
 //! ```text
-//! token   = "cs1" ":" subject ":" model ":" "s=" SEED ":" "k=" K ":" "b=" BLOCK_SIZE
-//!           ":" "f=" FULL_BOUND ":" "n=" SAMPLES ":" "e=" fault ":" "p=" path
+//! token   = "cs2" ":" subject ":" model ":" "s=" SEED ":" "k=" K ":" "b=" BLOCK_SIZE
+//!           ":" "f=" FULL_BOUND ":" "n=" SAMPLES ":" "e=" fault ":" "c=" crash ":" "p=" path
 //! fault   = "-" | kind "@" CALL            ; kind = "eio" | "nospace"; CALL = mutating call index
-//! path    = step *( "/" step )             ; one step per level: the workload, then each
-//! step    = CRASH_POINT "." STATE_INDEX    ;   crash inside the recovery before
+//! crash   = "power"                        ; a power loss in the workload
+//!         | "process@" CP *( "/" CP )      ; the process died at crash point CP of the workload,
+//!                                          ;   recovery ran on the live view; each further CP
+//!                                          ;   is a process crash inside that recovery (a point
+//!                                          ;   of the trace extended by it)
+//! path    = "-" | step *( "/" step )       ; one step per level: the power-loss state, then each
+//! step    = CRASH_POINT "." STATE_INDEX    ;   crash inside the recovery before ("-": none, the
+//!                                          ;   recovery on the live view itself failed)
 //! ```
 //!
+//! For a process crash, the first step's crash point is a point of the trace made of the
+//! workload's operations before the process crash and the operations of the recovery run on the
+//! live view. Tokens of the first version (`cs1`, ten fields, no `c=`) still parse, as power
+//! losses.
+//!
 //! `subject` and `model` are percent-encoded: every byte outside `A-Z a-z 0-9 . _ + -` is written
-//! `%XX`. Numbers are decimal. Example: `cs1:atomic-replace:posix:s=0:k=2:b=4096:f=4096:n=16:
-//! e=-:p=12.3/1.0` (without the line break) is state 3 of crash point 12 of the workload, then
+//! `%XX`. Numbers are decimal. Example: `cs2:atomic-replace:posix:s=0:k=2:b=4096:f=4096:n=16:
+//! e=-:c=power:p=12.3/1.0` (without the line break) is state 3 of crash point 12 of the workload, then
 //! state 0 of crash point 1 of the recovery run on it.
 
 use super::fs::{Fault, FaultKind};
@@ -37,6 +48,8 @@ pub struct ReplayToken {
     pub samples: usize,
     /// The injected fault, if any.
     pub fault: Option<Fault>,
+    /// The process crash points, outermost first; empty for a power loss.
+    pub process: Vec<usize>,
     /// `(crash point, state index)` at each level: the workload, then each recovery crashed in.
     pub path: Vec<(usize, usize)>,
 }
@@ -70,7 +83,7 @@ fn decode(s: &str) -> Result<String, String> {
 
 impl fmt::Display for ReplayToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = String::from("cs1:");
+        let mut s = String::from("cs2:");
         encode(&self.subject, &mut s);
         s.push(':');
         encode(&self.model, &mut s);
@@ -82,7 +95,16 @@ impl fmt::Display for ReplayToken {
             None => s.push('-'),
             Some(fault) => s.push_str(&format!("{}@{}", fault.kind.name(), fault.at)),
         }
+        if self.process.is_empty() {
+            s.push_str(":c=power");
+        } else {
+            let points: Vec<String> = self.process.iter().map(|cp| cp.to_string()).collect();
+            s.push_str(&format!(":c=process@{}", points.join("/")));
+        }
         s.push_str(":p=");
+        if self.path.is_empty() {
+            s.push('-');
+        }
         let steps: Vec<String> = self
             .path
             .iter()
@@ -104,12 +126,16 @@ fn number<T: std::str::FromStr>(field: &str, prefix: &str) -> Result<T, String> 
 
 /// Parses a replay token (see the module doc for the grammar).
 pub fn parse_token(token: &str) -> Result<ReplayToken, String> {
-    let fields: Vec<&str> = token.trim().split(':').collect();
-    if fields.len() != 10 || fields[0] != "cs1" {
-        return Err(format!(
-            "not a crashsafe replay token (cs1:…, 10 fields): {token:?}"
-        ));
-    }
+    let mut fields: Vec<&str> = token.trim().split(':').collect();
+    let process = match (fields.first().copied(), fields.len()) {
+        (Some("cs1"), 10) => Vec::new(),
+        (Some("cs2"), 11) => parse_crash(fields.remove(9))?,
+        _ => {
+            return Err(format!(
+                "not a crashsafe replay token (cs2:…, 11 fields): {token:?}"
+            ))
+        }
+    };
     let fault = match fields[8].strip_prefix("e=").ok_or("expected field e=…")? {
         "-" => None,
         f => {
@@ -129,7 +155,11 @@ pub fn parse_token(token: &str) -> Result<ReplayToken, String> {
     };
     let path_field = fields[9].strip_prefix("p=").ok_or("expected field p=…")?;
     let mut path = Vec::new();
-    for step in path_field.split('/') {
+    let steps = match path_field {
+        "-" if !process.is_empty() => None,
+        other => Some(other.split('/')),
+    };
+    for step in steps.into_iter().flatten() {
         let (cp, i) = step
             .split_once('.')
             .ok_or_else(|| format!("bad step {step:?}"))?;
@@ -151,8 +181,28 @@ pub fn parse_token(token: &str) -> Result<ReplayToken, String> {
         full_bound: number(fields[6], "f=")?,
         samples: number(fields[7], "n=")?,
         fault,
+        process,
         path,
     })
+}
+
+/// Parses the `c=` field: `power`, or `process@CP[/CP…]`.
+fn parse_crash(field: &str) -> Result<Vec<usize>, String> {
+    match field.strip_prefix("c=").ok_or("expected field c=…")? {
+        "power" => Ok(Vec::new()),
+        other => {
+            let points = other
+                .strip_prefix("process@")
+                .ok_or_else(|| format!("unknown crash kind {other:?}"))?;
+            points
+                .split('/')
+                .map(|cp| {
+                    cp.parse()
+                        .map_err(|_| format!("bad process crash point {cp:?}"))
+                })
+                .collect()
+        }
+    }
 }
 
 #[cfg(test)]
