@@ -57,6 +57,21 @@ pub struct RootArgs {
     /// The journal's directory, relative to ROOT (default: .crashsafe/journal).
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
+    /// If another crashsafe process holds the journal, wait up to this many seconds for it
+    /// (default 0: fail at once).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = parse_wait)]
+    pub wait: f64,
+}
+
+/// Parses `--wait`: a finite number of seconds, not negative.
+fn parse_wait(s: &str) -> Result<f64, String> {
+    let seconds: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !seconds.is_finite() || !(0.0..=86_400.0 * 365.0).contains(&seconds) {
+        return Err(format!("{s} is not between 0 and a year of seconds"));
+    }
+    Ok(seconds)
 }
 
 /// How `update` makes writes durable.
@@ -106,6 +121,10 @@ pub struct UpdateArgs {
     /// How writes are made durable.
     #[arg(long, value_enum, default_value_t)]
     pub sync: SyncArg,
+    /// Create the missing directories on the way to each target and increment first (durably:
+    /// each new directory's parent is fsynced). They stay if the update then fails.
+    #[arg(long)]
+    pub parents: bool,
 }
 
 /// The exit status of a subcommand that ran.

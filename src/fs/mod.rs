@@ -10,7 +10,8 @@
 //!   final, is followed if it is a symlink: the operation fails with [`FsErrorKind::Symlink`];
 //! - `create_new` is `O_CREAT|O_EXCL`: it never opens or truncates an existing file;
 //! - `write_at` writes every byte or returns an error; a short write is retried inside;
-//! - `read_dir` returns the entries sorted by name, without `.` and `..`;
+//! - `read_dir` returns the entries sorted by name, without `.` and `..`; a name that is not
+//!   UTF-8 is listed as [`DirName::NotUtf8`], never an error for the whole directory;
 //! - `fsync`/`fdatasync` make one file's data durable, `fsync_dir` one directory's entries, and
 //!   `syncfs` everything on the filesystem.
 
@@ -122,15 +123,96 @@ pub struct Metadata {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DirEntry {
     /// The name (one component).
-    pub name: String,
+    pub name: DirName,
     /// What it is.
     pub kind: FileKind,
+}
+
+/// A name found in a directory. Linux names are bytes; one that is not UTF-8 cannot be a
+/// [`RelPath`] component, so it is reported as such instead of failing the whole listing, and a
+/// caller can refuse that one name and go on with the others.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DirName {
+    /// A UTF-8 name.
+    Utf8(String),
+    /// A name that is not valid UTF-8, as its raw bytes.
+    NotUtf8(Vec<u8>),
+}
+
+impl DirName {
+    /// The name as a string, if it is UTF-8.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            DirName::Utf8(s) => Some(s),
+            DirName::NotUtf8(_) => None,
+        }
+    }
+
+    /// The name's bytes, as the kernel gave them.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            DirName::Utf8(s) => s.as_bytes(),
+            DirName::NotUtf8(bytes) => bytes,
+        }
+    }
+}
+
+impl From<&str> for DirName {
+    fn from(s: &str) -> DirName {
+        DirName::Utf8(s.to_owned())
+    }
+}
+
+/// Shows a UTF-8 name as is, and any other with its invalid bytes escaped (`\xff`).
+impl fmt::Display for DirName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DirName::Utf8(s) => f.write_str(s),
+            DirName::NotUtf8(bytes) => write!(f, "{}", bytes.escape_ascii()),
+        }
+    }
+}
+
+/// How a directory is locked by [`Fs::lock_dir`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LockMode {
+    /// Many holders at once, none exclusive (`LOCK_SH`): readers such as `inspect`.
+    Shared,
+    /// One holder, no shared ones (`LOCK_EX`): the journal's one writer.
+    Exclusive,
+}
+
+impl fmt::Display for LockMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LockMode::Shared => "shared",
+            LockMode::Exclusive => "exclusive",
+        })
+    }
+}
+
+/// Why [`Fs::lock_dir`] returned without the lock.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LockError {
+    /// Another holder kept a conflicting lock for the whole wait.
+    #[error("{path} is locked by {}", holder.map_or_else(|| "another process".to_string(), |pid| format!("process {pid}")))]
+    Busy {
+        /// The directory.
+        path: String,
+        /// The holder's process id, when the backend can tell (best effort).
+        holder: Option<u32>,
+    },
+    /// Opening or locking the directory failed.
+    #[error(transparent)]
+    Fs(#[from] FsError),
 }
 
 /// The operations the journal needs, one per syscall. See the module doc for the contract.
 pub trait Fs {
     /// An open file. Closed when dropped.
     type File;
+    /// A held directory lock, released when dropped.
+    type DirLock: fmt::Debug;
 
     /// Creates a new, empty regular file, failing if the name exists (`O_CREAT|O_EXCL`).
     fn create_new(&self, path: &RelPath) -> FsResult<Self::File>;
@@ -159,12 +241,22 @@ pub trait Fs {
     fn fsync_dir(&self, dir: &RelPath) -> FsResult<()>;
     /// Makes everything on the filesystem durable (`syncfs`).
     fn syncfs(&self) -> FsResult<()>;
+    /// Locks the directory `dir` in `mode` (`flock`), retrying until `wait` has passed; the lock
+    /// lasts until the returned guard is dropped. It is advisory: it excludes only others who
+    /// lock too. Changes nothing on disk.
+    fn lock_dir(
+        &self,
+        dir: &RelPath,
+        mode: LockMode,
+        wait: std::time::Duration,
+    ) -> Result<Self::DirLock, LockError>;
 }
 
 /// A shared reference to a filesystem is a filesystem, so that a journal can borrow one (the
 /// simulator hands its workloads `&SimFs`).
 impl<T: Fs + ?Sized> Fs for &T {
     type File = T::File;
+    type DirLock = T::DirLock;
     fn create_new(&self, path: &RelPath) -> FsResult<Self::File> {
         (**self).create_new(path)
     }
@@ -203,6 +295,14 @@ impl<T: Fs + ?Sized> Fs for &T {
     }
     fn syncfs(&self) -> FsResult<()> {
         (**self).syncfs()
+    }
+    fn lock_dir(
+        &self,
+        dir: &RelPath,
+        mode: LockMode,
+        wait: std::time::Duration,
+    ) -> Result<Self::DirLock, LockError> {
+        (**self).lock_dir(dir, mode, wait)
     }
 }
 
@@ -265,10 +365,17 @@ pub fn create_dir_all<F: Fs + ?Sized>(fs: &F, path: &RelPath) -> FsResult<Vec<Re
                 ..
             }) => return Err(FsError::new("mkdir", &current, FsErrorKind::Symlink)),
             Some(_) => return Err(FsError::new("mkdir", &current, FsErrorKind::NotADirectory)),
-            None => {
-                fs.mkdir(&current)?;
-                created.push(current.clone());
-            }
+            None => match fs.mkdir(&current) {
+                Ok(()) => created.push(current.clone()),
+                // Made by someone else since the stat: fine if it is a directory.
+                Err(e) if e.kind == FsErrorKind::AlreadyExists => {
+                    let now = fs.stat(&current)?;
+                    if now.map(|m| m.kind) != Some(FileKind::Dir) {
+                        return Err(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            },
         }
     }
     Ok(created)

@@ -2,12 +2,15 @@
 //! walking the path one component at a time with `O_NOFOLLOW`, so that no symlink, intermediate
 //! or final, is ever followed and nothing outside the root can be reached through one.
 
-use super::{DirEntry, FileKind, Fs, FsError, FsErrorKind, FsResult, Metadata};
+use super::{
+    DirEntry, DirName, FileKind, Fs, FsError, FsErrorKind, FsResult, LockError, LockMode, Metadata,
+};
 use crate::path::RelPath;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat};
+use rustix::fs::{AtFlags, Dir, FileType, FlockOperation, Mode, OFlags, Stat};
 use rustix::io::Errno;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// Flags to open a directory that is walked through or listed: never a symlink.
 const DIR_FLAGS: OFlags = OFlags::RDONLY
@@ -211,6 +214,7 @@ impl RealFs {
 
 impl Fs for RealFs {
     type File = RealFile;
+    type DirLock = RealDirLock;
 
     fn create_new(&self, path: &RelPath) -> FsResult<RealFile> {
         const OP: &str = "create_new";
@@ -319,24 +323,22 @@ impl Fs for RealFs {
             if raw == b"." || raw == b".." {
                 continue;
             }
-            let Ok(name) = std::str::from_utf8(raw) else {
-                return Err(FsError::new(OP, path, FsErrorKind::Unsupported));
-            };
             let kind = match entry.file_type() {
                 FileType::Unknown => {
                     let fd = dir.fd().map_err(|e| os_error(OP, path, e))?;
-                    let st = rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)
+                    let st = rustix::fs::statat(fd, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW)
                         .map_err(|e| os_error(OP, path, e))?;
                     kind_of(FileType::from_raw_mode(st.st_mode))
                 }
                 file_type => kind_of(file_type),
             };
-            entries.push(DirEntry {
-                name: name.to_owned(),
-                kind,
-            });
+            let name = match std::str::from_utf8(raw) {
+                Ok(name) => DirName::Utf8(name.to_owned()),
+                Err(_) => DirName::NotUtf8(raw.to_vec()),
+            };
+            entries.push(DirEntry { name, kind });
         }
-        entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        entries.sort_unstable_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
         Ok(entries)
     }
 
@@ -358,5 +360,97 @@ impl Fs for RealFs {
 
     fn syncfs(&self) -> FsResult<()> {
         rustix::fs::syncfs(&self.root).map_err(|e| os_error("syncfs", &RelPath::root(), e))
+    }
+
+    fn lock_dir(
+        &self,
+        path: &RelPath,
+        mode: LockMode,
+        wait: Duration,
+    ) -> Result<RealDirLock, LockError> {
+        const OP: &str = "lock_dir";
+        // A descriptor of its own, even for the root: `flock` locks an open file description,
+        // and the root's is shared by every operation of this backend.
+        let fd = match self.open_dir(OP, path)? {
+            DirFd::Root(root) => Self::open_subdir(OP, path, root, ".")?,
+            DirFd::Owned(fd) => fd,
+        };
+        let operation = match mode {
+            LockMode::Shared => FlockOperation::NonBlockingLockShared,
+            LockMode::Exclusive => FlockOperation::NonBlockingLockExclusive,
+        };
+        let deadline = Instant::now() + wait;
+        loop {
+            match rustix::fs::flock(&fd, operation) {
+                Ok(()) => return Ok(RealDirLock { fd }),
+                Err(Errno::INTR) => {}
+                Err(Errno::WOULDBLOCK) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Err(LockError::Busy {
+                            path: path.to_string(),
+                            holder: lock_holder(&fd),
+                        });
+                    }
+                    std::thread::sleep(LOCK_POLL.min(deadline - now));
+                }
+                Err(e) => return Err(os_error(OP, path, e).into()),
+            }
+        }
+    }
+}
+
+/// How often a waiting [`RealFs::lock_dir`] tries again (`flock` itself has no timeout).
+const LOCK_POLL: Duration = Duration::from_millis(20);
+
+/// A directory locked with `flock` by [`RealFs::lock_dir`]; closing the descriptor on drop
+/// releases the lock.
+#[derive(Debug)]
+pub struct RealDirLock {
+    #[allow(dead_code)] // held for its lock, released when closed
+    fd: OwnedFd,
+}
+
+/// The process holding a `flock` on the file behind `fd`, found in `/proc/locks` (Linux), or
+/// `None` when it cannot be told. Best effort: the lock may have changed hands since.
+fn lock_holder(fd: &OwnedFd) -> Option<u32> {
+    let st = rustix::fs::fstat(fd).ok()?;
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    let device = (rustix::fs::major(st.st_dev), rustix::fs::minor(st.st_dev));
+    locks
+        .lines()
+        .find_map(|line| flock_holder_in(line, device, st.st_ino))
+}
+
+/// Parses one line of `/proc/locks` (`1: FLOCK  ADVISORY  WRITE 4242 08:02:131 0 EOF`): the pid
+/// of a granted `flock` on inode `ino` of device `(major, minor)`. Waiters (`1: -> FLOCK ...`)
+/// and other lock kinds are skipped.
+fn flock_holder_in(line: &str, (major, minor): (u32, u32), ino: u64) -> Option<u32> {
+    let mut fields = line.split_whitespace().skip(1);
+    if fields.next()? != "FLOCK" {
+        return None;
+    }
+    let pid = fields.nth(2)?.parse().ok()?;
+    let mut id = fields.next()?.split(':');
+    let found_major = u32::from_str_radix(id.next()?, 16).ok()?;
+    let found_minor = u32::from_str_radix(id.next()?, 16).ok()?;
+    let found_ino: u64 = id.next()?.parse().ok()?;
+    (found_major == major && found_minor == minor && found_ino == ino).then_some(pid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flock_holder_in;
+
+    #[test]
+    fn a_granted_flock_line_names_its_pid_and_others_do_not() {
+        let line = "3: FLOCK  ADVISORY  WRITE 4242 08:1f:131 0 EOF";
+        assert_eq!(flock_holder_in(line, (8, 0x1f), 131), Some(4242));
+        assert_eq!(flock_holder_in(line, (8, 0x1f), 132), None);
+        assert_eq!(flock_holder_in(line, (8, 0x1e), 131), None);
+        let waiter = "3: -> FLOCK  ADVISORY  WRITE 77 08:1f:131 0 EOF";
+        assert_eq!(flock_holder_in(waiter, (8, 0x1f), 131), None);
+        let posix = "4: POSIX  ADVISORY  WRITE 4242 08:1f:131 0 EOF";
+        assert_eq!(flock_holder_in(posix, (8, 0x1f), 131), None);
     }
 }

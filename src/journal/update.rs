@@ -122,7 +122,7 @@ pub(crate) fn prepare<F: Fs>(
         if !seen.insert(target.clone()) {
             return Err(JournalError::DuplicatePath(target));
         }
-        let old = current_content(fs, &target)?;
+        let old = current_content(fs, &target).map_err(|e| missing_parent(e, &target))?;
         let (temp, new) = match &change {
             Change::Write(source) => (
                 Some(try_temp_path(&target, seq, index)?),
@@ -147,7 +147,10 @@ pub(crate) fn prepare<F: Fs>(
                 if !seen.insert(path.clone()) {
                     return Err(JournalError::DuplicatePath(path));
                 }
-                if fs.stat(&path)?.is_some() {
+                let found = fs
+                    .stat(&path)
+                    .map_err(|e| missing_parent(e.into(), &path))?;
+                if found.is_some() {
                     return Err(JournalError::IncrementExists(path));
                 }
                 let digest = source_digest(&source)?;
@@ -175,8 +178,20 @@ pub(crate) fn prepare<F: Fs>(
     Ok(out)
 }
 
+/// A lookup of `path` that failed because a directory on its way does not exist becomes
+/// [`JournalError::MissingParent`]; any other error is kept.
+fn missing_parent(e: JournalError, path: &RelPath) -> JournalError {
+    match e {
+        JournalError::Fs(FsError {
+            kind: FsErrorKind::NotFound,
+            ..
+        }) => JournalError::MissingParent(path.clone()),
+        other => other,
+    }
+}
+
 /// Refuses the root itself and anything inside the journal's directory.
-fn check_placement(journal_dir: &RelPath, path: &RelPath) -> Result<(), JournalError> {
+pub(crate) fn check_placement(journal_dir: &RelPath, path: &RelPath) -> Result<(), JournalError> {
     if path.starts_with(journal_dir) || journal_dir.starts_with(path) {
         return Err(JournalError::InsideJournal(path.clone()));
     }

@@ -2,7 +2,9 @@
 
 use super::image::{Image, Inode, ROOT};
 use super::trace::{Ino, SyncCall, TraceOp};
-use crate::fs::{DirEntry, FileKind, Fs, FsError, FsErrorKind, FsResult, Metadata};
+use crate::fs::{
+    DirEntry, DirName, FileKind, Fs, FsError, FsErrorKind, FsResult, LockError, LockMode, Metadata,
+};
 use crate::path::RelPath;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -245,6 +247,7 @@ impl Inner {
 
 impl Fs for SimFs {
     type File = SimFile;
+    type DirLock = SimDirLock;
 
     fn create_new(&self, path: &RelPath) -> FsResult<SimFile> {
         let inner = &mut *self.inner.borrow_mut();
@@ -421,7 +424,7 @@ impl Fs for SimFs {
         Ok(entries
             .iter()
             .map(|(name, child)| DirEntry {
-                name: name.clone(),
+                name: DirName::Utf8(name.clone()),
                 kind: inner
                     .image
                     .inode(*child)
@@ -470,7 +473,25 @@ impl Fs for SimFs {
     fn syncfs(&self) -> FsResult<()> {
         self.sync(SyncCall::Syncfs, &RelPath::root(), ROOT, TraceOp::Syncfs)
     }
+
+    /// The simulator runs one workload in one process, with nobody to exclude: the lock checks
+    /// that `dir` is a directory and returns a guard that excludes nothing. It is not a mutating
+    /// call: it is neither traced (a lock is not on disk, so a crash state does not depend on it)
+    /// nor counted for fault injection.
+    fn lock_dir(
+        &self,
+        dir: &RelPath,
+        _mode: LockMode,
+        _wait: std::time::Duration,
+    ) -> Result<SimDirLock, LockError> {
+        self.inner.borrow().directory("lock_dir", dir)?;
+        Ok(SimDirLock(()))
+    }
 }
+
+/// The guard [`SimFs::lock_dir`] returns: it holds nothing (see there).
+#[derive(Debug)]
+pub struct SimDirLock(());
 
 #[cfg(test)]
 mod tests;

@@ -91,7 +91,7 @@ fn the_contract_errors() {
         .read_dir(&RelPath::root())
         .unwrap()
         .into_iter()
-        .map(|e| e.name)
+        .map(|e| e.name.to_string())
         .collect();
     assert_eq!(names, ["empty", "f", "l"]);
     assert_eq!(
