@@ -588,8 +588,8 @@ pub fn inspect_dir<F: Fs>(
 }
 
 /// Whether an operation is an fsync-family barrier, whose failure poisons the journal.
-fn is_barrier(op: &str) -> bool {
-    matches!(op, "fsync" | "fdatasync" | "fsync_dir" | "syncfs")
+fn is_barrier(op: crate::fs::Op) -> bool {
+    op.is_sync()
 }
 
 fn parent(path: &RelPath) -> RelPath {
