@@ -4,8 +4,8 @@ use super::{Failure, RootArgs, Status, SyncArg, UpdateArgs};
 use crate::format::{Content, EntryKind};
 use crate::fs::real::RealFs;
 use crate::journal::{
-    inspect_dir, Journal, JournalError, JournalOptions, RecoveryReport, Source, SyncMode, Update,
-    DEFAULT_JOURNAL_DIR,
+    inspect_dir, Change, Journal, JournalError, JournalOptions, RecoveryReport, Source, SyncMode,
+    Update, DEFAULT_JOURNAL_DIR,
 };
 use crate::path::RelPath;
 use std::path::Path;
@@ -78,10 +78,17 @@ pub fn update(args: &UpdateArgs) -> Result<Status, Failure> {
                 .into(),
         ));
     }
-    let updates = match &args.batch {
+    let mut updates = match &args.batch {
         Some(manifest) => read_manifest(manifest)?,
         None => vec![single_update(args)?],
     };
+    if let Some(mode) = args.mode {
+        for u in &mut updates {
+            if !matches!(u.change, Change::Delete) {
+                u.mode = Some(mode);
+            }
+        }
+    }
     let mut journal = open(&args.root, sync)?;
     if !journal.is_ready() {
         eprintln!("crashsafe: the journal has pending entries; recovering them first");

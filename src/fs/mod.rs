@@ -125,6 +125,8 @@ pub enum Op {
     OpenOrCreate,
     /// [`Fs::lock_dir`].
     LockDir,
+    /// [`Fs::set_owner`].
+    SetOwner,
 }
 
 impl Op {
@@ -155,6 +157,7 @@ impl Op {
             Op::Open => "open",
             Op::OpenOrCreate => "open_or_create",
             Op::LockDir => "lock_dir",
+            Op::SetOwner => "set_owner",
         }
     }
 
@@ -300,6 +303,17 @@ pub struct Metadata {
     /// How many names refer to the inode (hard links; `st_nlink`). Only a regular file's count
     /// is portable between backends (directories count their subdirectories on Linux).
     pub nlink: u64,
+    /// The owner and group, on a backend that has them (`None` in the simulator).
+    pub owner: Option<Owner>,
+}
+
+/// A file's owner and group (`st_uid`, `st_gid`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Owner {
+    /// The owning user's id.
+    pub uid: u32,
+    /// The owning group's id.
+    pub gid: u32,
 }
 
 /// One name in a directory listing.
@@ -428,6 +442,12 @@ pub trait Fs {
     /// Sets the file's permission bits (`fchmod`). Inode metadata: made durable by `fsync`, not
     /// by `fdatasync`.
     fn set_mode(&self, file: &mut Self::File, mode: FileMode) -> FsResult<()>;
+    /// Sets the file's owner and group (`fchown`). Only root may give a file away; an owner may
+    /// set a group it belongs to; otherwise [`FsErrorKind::PermissionDenied`]. Linux clears the
+    /// set-user-id and set-group-id bits of a file whose owner changes: set the mode after.
+    /// A backend without owners (the simulator, whose [`Metadata::owner`] is `None`) refuses it
+    /// with [`FsErrorKind::Unsupported`].
+    fn set_owner(&self, file: &mut Self::File, owner: Owner) -> FsResult<()>;
     /// Reads up to `buf.len()` bytes at `offset` (`pread`); 0 means end of file.
     fn read_at(&self, file: &mut Self::File, offset: u64, buf: &mut [u8]) -> FsResult<usize>;
     /// Makes the file's data and size durable (`fsync`). Not its directory entry.
@@ -503,6 +523,9 @@ impl<T: Fs + ?Sized> Fs for &T {
     }
     fn set_mode(&self, file: &mut Self::File, mode: FileMode) -> FsResult<()> {
         (**self).set_mode(file, mode)
+    }
+    fn set_owner(&self, file: &mut Self::File, owner: Owner) -> FsResult<()> {
+        (**self).set_owner(file, owner)
     }
     fn read_at(&self, file: &mut Self::File, offset: u64, buf: &mut [u8]) -> FsResult<usize> {
         (**self).read_at(file, offset, buf)

@@ -4,7 +4,7 @@
 
 use super::{
     DirEntry, DirName, FileKind, FileMode, Fs, FsError, FsErrorKind, FsResult, LockError, LockMode,
-    Metadata, Op, RenameFlags,
+    Metadata, Op, Owner, RenameFlags,
 };
 use crate::path::RelPath;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -111,6 +111,10 @@ fn metadata_of(st: &Stat) -> Metadata {
         len,
         mode: FileMode::from_st_mode(st.st_mode),
         nlink,
+        owner: Some(Owner {
+            uid: st.st_uid,
+            gid: st.st_gid,
+        }),
     }
 }
 
@@ -284,6 +288,13 @@ impl Fs for RealFs {
     fn set_mode(&self, file: &mut RealFile, mode: FileMode) -> FsResult<()> {
         rustix::fs::fchmod(&file.fd, Mode::from_raw_mode(mode.bits()))
             .map_err(|e| os_error(Op::SetMode, &file.path, e))
+    }
+
+    fn set_owner(&self, file: &mut RealFile, owner: Owner) -> FsResult<()> {
+        let uid = rustix::fs::Uid::from_raw(owner.uid);
+        let gid = rustix::fs::Gid::from_raw(owner.gid);
+        rustix::fs::fchown(&file.fd, Some(uid), Some(gid))
+            .map_err(|e| os_error(Op::SetOwner, &file.path, e))
     }
 
     fn read_at(&self, file: &mut RealFile, offset: u64, buf: &mut [u8]) -> FsResult<usize> {

@@ -309,7 +309,7 @@ impl<F: Fs> Journal<F> {
         for p in &mut prepared {
             if let Some(temp) = p.record.temp.clone() {
                 let change = std::mem::replace(&mut p.change, Change::Delete);
-                let mut file = fs.create_new(&temp)?;
+                let mut file = p.attrs.create(fs, &temp)?;
                 let digest = self.copy_change(&mut file, change)?;
                 match p.record.new {
                     Content::Present(expected) if digest != expected => {
@@ -332,7 +332,7 @@ impl<F: Fs> Journal<F> {
                 }
             }
             if let (Some(inc), Some(source)) = (&p.record.increment, p.increment.take()) {
-                let mut file = fs.create_new(&inc.path)?;
+                let mut file = p.attrs.create(fs, &inc.path)?;
                 self.copy_source(&mut file, source)?;
                 if defect != Some(Defect::NoIncrementFsync) {
                     self.barrier_file(&mut file)?;

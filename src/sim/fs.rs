@@ -4,7 +4,7 @@ use super::image::{Image, Inode, ROOT};
 use super::trace::{Ino, SyncCall, TraceOp};
 use crate::fs::{
     DirEntry, DirName, FileKind, FileMode, Fs, FsError, FsErrorKind, FsResult, LockError, LockMode,
-    Metadata, Op, RenameFlags,
+    Metadata, Op, Owner, RenameFlags,
 };
 use crate::path::RelPath;
 use std::cell::RefCell;
@@ -400,6 +400,11 @@ impl Fs for SimFs {
         Ok(())
     }
 
+    /// The simulator has no owners ([`Metadata::owner`] is `None`): refused, nothing recorded.
+    fn set_owner(&self, file: &mut SimFile, _owner: Owner) -> FsResult<()> {
+        Err(err(Op::SetOwner, &file.path, FsErrorKind::Unsupported))
+    }
+
     fn read_at(&self, file: &mut SimFile, offset: u64, buf: &mut [u8]) -> FsResult<usize> {
         let inner = self.inner.borrow();
         let bytes: &[u8] = match inner.image.inode(file.ino) {
@@ -596,6 +601,7 @@ impl Fs for SimFs {
             len: inner.image.file_len(ino).unwrap_or(0),
             mode: inode.mode(),
             nlink: inner.image.link_count(ino),
+            owner: None,
         }))
     }
 
