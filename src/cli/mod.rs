@@ -132,7 +132,7 @@ pub struct UpdateArgs {
     pub sync: SyncArg,
     /// Give every target (and its increment) exactly these permission bits, in octal (`0600`).
     /// Without it a replaced target keeps its mode and a created one gets what the umask leaves
-    /// of 0666.
+    /// of 0644.
     #[arg(long, value_name = "OCTAL", value_parser = parse_mode, conflicts_with = "delete")]
     pub mode: Option<FileMode>,
     /// Create the missing directories on the way to each target and increment first (durably:

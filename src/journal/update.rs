@@ -50,7 +50,7 @@ pub struct Update {
     /// happened. Its path must not exist yet.
     pub increment: Option<(RelPath, Source)>,
     /// The permission bits the target gets, exactly (the umask does not apply). `None`: a
-    /// replaced target keeps its mode, a created one gets what the umask leaves of `0666`.
+    /// replaced target keeps its mode, a created one gets what the umask leaves of `0644`.
     pub mode: Option<FileMode>,
 }
 
@@ -117,10 +117,6 @@ pub(crate) struct Prepared {
     pub attrs: NewFileAttrs,
 }
 
-/// The mode given to created files when neither the target nor the caller names one: `0666`,
-/// of which the umask clears bits, as for any file a program creates.
-const CREATE_DEFAULT: u32 = 0o666;
-
 /// The permissions and owner a file the journal creates (a temp file, an increment) gets.
 ///
 /// A replaced target keeps its mode and, where the process may set them, its owner and group:
@@ -143,10 +139,10 @@ impl NewFileAttrs {
     /// The attributes for the files of an update of a target now described by `current`
     /// (`None`: absent), with the caller's `mode`, if any.
     fn for_target(current: Option<&Metadata>, mode: Option<FileMode>) -> NewFileAttrs {
-        let default = FileMode::new(CREATE_DEFAULT).expect("0666 is a mode");
         let exact = mode.or(current.map(|m| m.mode));
         NewFileAttrs {
-            create: exact.unwrap_or(default),
+            // A created target's mode is what the umask leaves of 0644, as `create_new` gives.
+            create: exact.unwrap_or(FileMode::FILE_DEFAULT),
             exact,
             owner: current.and_then(|m| m.owner),
         }
