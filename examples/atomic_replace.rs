@@ -150,8 +150,12 @@ impl Subject for AtomicReplace {
         let dir = Self::data_dir();
         let entries = fs.read_dir(&dir).map_err(|e| e.to_string())?;
         let mut removed = false;
-        for entry in entries.iter().filter(|e| e.name.ends_with(".tmp")) {
-            let path = dir.join(&entry.name).map_err(|e| e.to_string())?;
+        let temps = entries
+            .iter()
+            .filter_map(|e| e.name.as_str())
+            .filter(|name| name.ends_with(".tmp"));
+        for name in temps {
+            let path = dir.join(name).map_err(|e| e.to_string())?;
             fs.unlink(&path).map_err(|e| e.to_string())?;
             removed = true;
         }

@@ -201,7 +201,9 @@ pub enum DecodeError {
     /// The payload length is over [`MAX_PAYLOAD_LEN`].
     #[error("payload length {0} is over the {MAX_PAYLOAD_LEN}-byte cap")]
     TooLarge(u64),
-    /// The payload's CRC-32C does not match the header's.
+    /// The payload's CRC-32C does not match the header's, and no part of the file is zero-filled
+    /// the way a write that never fully arrived leaves it: the entry was whole and then changed
+    /// (bit rot, tampering). Not torn.
     #[error("checksum mismatch: header says {expected:#010x}, payload has {found:#010x}")]
     ChecksumMismatch {
         /// CRC in the header.
@@ -209,11 +211,22 @@ pub enum DecodeError {
         /// CRC of the payload read.
         found: u32,
     },
-    /// Bytes after the payload: the file is longer than its header says (an append that
-    /// persisted as zeros, say). Bytes after the entry *inside* the checksummed payload are a
-    /// [`DecodeError::Payload`] error instead: they were written whole, not torn.
+    /// The payload's CRC-32C does not match, and a whole sector of the file (see
+    /// [`TORN_SECTOR`]) reads as zeros: the shape a crash leaves when some blocks of the entry's
+    /// one write reached the disk and others did not. Torn.
+    #[error("checksum mismatch with the sector at byte {offset} all zeros: the write never fully reached the disk")]
+    ZeroedSector {
+        /// The first zero-filled sector's offset in the file.
+        offset: usize,
+    },
+    /// Bytes after the payload that are not all zeros: the file is longer than its header says,
+    /// which no crash of the journal's one write into a fresh file produces. Not torn. (Bytes
+    /// after the entry *inside* the checksummed payload are a [`DecodeError::Payload`] error.)
     #[error("{0} trailing bytes after the entry")]
     TrailingBytes(usize),
+    /// Zero bytes after the payload: a size that persisted past the data. Torn.
+    #[error("{0} zero bytes after the entry")]
+    TrailingZeros(usize),
     /// The payload passed its checksum but is not a valid postcard encoding of an entry.
     #[error("payload does not decode: {0}")]
     Payload(String),
@@ -234,19 +247,46 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
-    /// Whether the bytes look like an entry whose write was cut short or torn by a crash. Such an
-    /// entry was never durable, so nothing was changed under it and recovery may discard it. Any
-    /// other error means the bytes were written whole by something else (a newer version, a
-    /// tamperer): recovery refuses those and leaves them for a human.
+    /// Whether the bytes have the shape a crash leaves in an entry whose one write (into a fresh
+    /// file, before its fsync) did not fully reach the disk: shorter than its header says
+    /// ([`DecodeError::Truncated`]), a zero-filled start ([`DecodeError::BadMagic`] of zeros) or
+    /// sector ([`DecodeError::ZeroedSector`]), or zeros after it ([`DecodeError::TrailingZeros`]).
+    /// Such an entry was never durable, so nothing was changed under it and recovery may discard
+    /// it. Any other error means the bytes were written whole and then changed, or by something
+    /// else (bit rot, a newer version, a tamperer): recovery refuses those and leaves them, and
+    /// whatever they name, for a human.
     pub fn is_torn(&self) -> bool {
-        matches!(
-            self,
+        match self {
             DecodeError::Truncated { .. }
-                | DecodeError::BadMagic(_)
-                | DecodeError::ChecksumMismatch { .. }
-                | DecodeError::TrailingBytes(_)
-        )
+            | DecodeError::ZeroedSector { .. }
+            | DecodeError::TrailingZeros(_) => true,
+            DecodeError::BadMagic(magic) => *magic == [0; 4],
+            _ => false,
+        }
     }
+}
+
+/// The granularity at which a crash is taken to tear a write: a disk sector. Devices write a
+/// sector whole or not at all, and filesystems tear at block (page) granularity, a multiple of
+/// it; a write that did not fully arrive leaves whole sectors of zeros in a fresh file.
+pub const TORN_SECTOR: usize = 512;
+
+/// The shortest zero-filled last sector counted as torn: a legitimate entry can end in a few
+/// zero bytes (`None`, `Absent`), so a short zero tail alone is not evidence of a crash.
+const MIN_ZEROED_TAIL: usize = 32;
+
+/// The offset of the first sector of `bytes`, after the first, that is all zeros (a last,
+/// partial sector counts if it is at least [`MIN_ZEROED_TAIL`] bytes long).
+fn zeroed_sector(bytes: &[u8]) -> Option<usize> {
+    bytes
+        .chunks(TORN_SECTOR)
+        .enumerate()
+        .skip(1)
+        .find(|(_, sector)| {
+            (sector.len() == TORN_SECTOR || sector.len() >= MIN_ZEROED_TAIL)
+                && sector.iter().all(|&b| b == 0)
+        })
+        .map(|(i, _)| i * TORN_SECTOR)
 }
 
 /// Encodes an entry: header and payload.
@@ -275,7 +315,7 @@ pub fn decode(bytes: &[u8]) -> Result<Entry, DecodeError> {
         .map_err(|e| DecodeError::Payload(e.to_string()))?;
     if !rest.is_empty() {
         // Under a matching checksum these bytes were written whole, not torn by a crash: a
-        // payload error, which recovery refuses, not `TrailingBytes`, which it discards.
+        // payload error, which recovery refuses, not `TrailingZeros`, which it discards.
         return Err(DecodeError::Payload(format!(
             "{} bytes after the entry inside the checksummed payload",
             rest.len()
@@ -330,14 +370,22 @@ fn check_header(bytes: &[u8]) -> Result<&[u8], DecodeError> {
         });
     }
     if bytes.len() > end {
-        return Err(DecodeError::TrailingBytes(bytes.len() - end));
+        let trailing = &bytes[end..];
+        return Err(if trailing.iter().all(|&b| b == 0) {
+            DecodeError::TrailingZeros(trailing.len())
+        } else {
+            DecodeError::TrailingBytes(trailing.len())
+        });
     }
     let payload = &bytes[HEADER_LEN..end];
     let found = crc32c::crc32c(payload);
     if found != crc {
-        return Err(DecodeError::ChecksumMismatch {
-            expected: crc,
-            found,
+        return Err(match zeroed_sector(bytes) {
+            Some(offset) => DecodeError::ZeroedSector { offset },
+            None => DecodeError::ChecksumMismatch {
+                expected: crc,
+                found,
+            },
         });
     }
     Ok(payload)

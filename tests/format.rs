@@ -279,28 +279,42 @@ fn payload_length_at_the_cap_is_not_too_large() {
 }
 
 #[test]
-fn flipped_payload_bit_is_rejected_as_checksum_mismatch() {
+fn flipped_payload_bit_is_rejected_as_checksum_mismatch_and_not_torn() {
     let mut bytes = encode(&sample()).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0x01;
-    assert!(matches!(
-        decode(&bytes),
-        Err(DecodeError::ChecksumMismatch { .. })
-    ));
-    // A zero-filled payload under an intact header fails its checksum too.
-    let mut zeroed = encode(&sample()).unwrap();
-    zeroed[HEADER_LEN..].fill(0);
-    assert!(matches!(
-        decode(&zeroed),
-        Err(DecodeError::ChecksumMismatch { .. })
-    ));
+    let err = decode(&bytes).unwrap_err();
+    assert!(
+        matches!(err, DecodeError::ChecksumMismatch { .. }),
+        "{err:?}"
+    );
+    // Bit rot in a whole entry: refused (kept for a human), not discarded as torn.
+    assert!(!err.is_torn(), "{err:?}");
+    // So is a flip in a large entry, one bit in each place.
+    let big = encode(&big_entry()).unwrap();
+    for at in [HEADER_LEN, HEADER_LEN + 600, big.len() / 2, big.len() - 1] {
+        let mut rotten = big.clone();
+        rotten[at] ^= 0x40;
+        let err = decode(&rotten).unwrap_err();
+        assert!(
+            matches!(err, DecodeError::ChecksumMismatch { .. }) && !err.is_torn(),
+            "flip at {at}: {err:?}"
+        );
+    }
 }
 
 #[test]
-fn bytes_after_the_payload_are_rejected_as_trailing_bytes() {
+fn bytes_after_the_payload_are_trailing_zeros_if_zero_and_trailing_bytes_otherwise() {
     let mut bytes = encode(&sample()).unwrap();
     bytes.extend_from_slice(&[0, 0, 0]);
-    assert_eq!(decode(&bytes), Err(DecodeError::TrailingBytes(3)));
+    let err = decode(&bytes).unwrap_err();
+    assert_eq!(err, DecodeError::TrailingZeros(3));
+    assert!(err.is_torn());
+    let mut junk = encode(&sample()).unwrap();
+    junk.extend_from_slice(&[0, 7, 0]);
+    let err = decode(&junk).unwrap_err();
+    assert_eq!(err, DecodeError::TrailingBytes(3));
+    assert!(!err.is_torn(), "{err:?}");
 }
 
 /// Regression: `decode` reported bytes left over after the entry *inside* the payload as
@@ -508,20 +522,24 @@ fn commit_record_with_updates_is_rejected_as_invalid() {
 // Torn or not
 
 #[test]
-fn is_torn_is_true_exactly_for_truncated_bad_magic_checksum_and_trailing_bytes() {
+fn is_torn_is_true_exactly_for_the_shapes_a_crash_leaves() {
     let torn = [
         DecodeError::Truncated {
             expected: 16,
             found: 3,
         },
         DecodeError::BadMagic([0; 4]),
+        DecodeError::ZeroedSector { offset: 512 },
+        DecodeError::TrailingZeros(1),
+    ];
+    let whole = [
+        DecodeError::BadMagic(*b"JUNK"),
+        DecodeError::BadMagic([0, 0, 0, 1]),
         DecodeError::ChecksumMismatch {
             expected: 1,
             found: 2,
         },
         DecodeError::TrailingBytes(1),
-    ];
-    let whole = [
         DecodeError::UnsupportedVersion(2),
         DecodeError::ReservedBits(1),
         DecodeError::TooLarge(u64::MAX),
@@ -541,27 +559,76 @@ fn is_torn_is_true_exactly_for_truncated_bad_magic_checksum_and_trailing_bytes()
     }
 }
 
+/// An intent of many updates, several sectors long.
+fn big_entry() -> Entry {
+    let raw = (0..40)
+        .map(|i| {
+            let target = p(&format!("dir/file-{i:03}"));
+            let old = Content::Present(Digest::of(format!("old {i}").as_bytes()));
+            let new = Content::Present(Digest::of(format!("new {i}").as_bytes()));
+            (target, old, new, None)
+        })
+        .collect();
+    build_intent(9, true, raw)
+}
+
 #[test]
 fn crash_shapes_of_a_valid_entry_decode_as_torn() {
-    let bytes = encode(&sample()).unwrap();
+    let bytes = encode(&big_entry()).unwrap();
+    let sector = format::TORN_SECTOR;
+    assert!(bytes.len() > 4 * sector, "the entry spans several sectors");
     // Cut short anywhere.
     for len in 0..bytes.len() {
         let e = decode(&bytes[..len]).unwrap_err();
         assert!(e.is_torn(), "cut at {len}: {e:?}");
     }
-    // Zero-filled, whole or from some block on; an append persisted as zeros.
+    // Zero-filled: wholly (the size persisted, no data), or one sector, or every sector from
+    // some sector on (the blocks that never arrived).
     assert!(decode(&vec![0u8; bytes.len()]).unwrap_err().is_torn());
-    for from in [HEADER_LEN, HEADER_LEN + 5, bytes.len() - 1] {
-        let mut z = bytes.clone();
-        z[from..].fill(0);
-        if z == bytes {
+    for s in 1..bytes.len().div_ceil(sector) {
+        let range = s * sector..((s + 1) * sector).min(bytes.len());
+        if range.len() < 32 {
             continue;
         }
-        assert!(decode(&z).unwrap_err().is_torn(), "zeroed from {from}");
+        let mut one = bytes.clone();
+        one[range].fill(0);
+        let e = decode(&one).unwrap_err();
+        assert_eq!(e, DecodeError::ZeroedSector { offset: s * sector });
+        assert!(e.is_torn(), "sector {s} zeroed: {e:?}");
+        let mut tail = bytes.clone();
+        tail[s * sector..].fill(0);
+        assert!(
+            decode(&tail).unwrap_err().is_torn(),
+            "zeroed from sector {s}"
+        );
     }
+    // The first sector lost, the rest present.
+    let mut head = bytes.clone();
+    head[..sector].fill(0);
+    assert_eq!(decode(&head).unwrap_err(), DecodeError::BadMagic([0; 4]));
+    // A size that persisted past the data.
     let mut longer = bytes.clone();
     longer.extend_from_slice(&[0; 4096]);
     assert!(decode(&longer).unwrap_err().is_torn());
+}
+
+#[test]
+fn zeros_that_are_not_a_whole_sector_are_not_torn() {
+    // A few zeroed bytes inside one sector are damage, not a lost block: refused.
+    let bytes = encode(&big_entry()).unwrap();
+    let mut part = bytes.clone();
+    part[600..700].fill(0);
+    let e = decode(&part).unwrap_err();
+    assert!(matches!(e, DecodeError::ChecksumMismatch { .. }), "{e:?}");
+    assert!(!e.is_torn());
+    // A small entry zeroed after its header: under a sector, not a crash shape either.
+    let small = encode(&sample()).unwrap();
+    assert!(small.len() < format::TORN_SECTOR);
+    let mut z = small.clone();
+    z[HEADER_LEN + 5..].fill(0);
+    assert!(!decode(&z).unwrap_err().is_torn());
+    // Foreign bytes under the entry's name are not torn either.
+    assert!(!decode(b"#!/bin/sh\nrm -rf /\n").unwrap_err().is_torn());
 }
 
 #[test]

@@ -50,6 +50,7 @@ fn recover_and_check(f: &Fixture, expected: &BTreeMap<PathBuf, Node>) -> Recover
     );
     assert_clean(f);
     assert!(journal.is_ready());
+    drop(journal); // the journal holds its directory's lock until dropped
     let again = f.journal().recover().unwrap();
     assert_eq!(
         again,
@@ -137,6 +138,7 @@ fn sequence_numbers_increase_across_commits_and_reopens() {
     let a = j.commit(Update::write(p("a"), b"1".to_vec())).unwrap().seq;
     let b = j.commit(Update::write(p("a"), b"2".to_vec())).unwrap().seq;
     assert!(b > a);
+    drop(j); // the journal holds its directory's lock until dropped
     let c = f
         .journal()
         .commit(Update::write(p("a"), b"3".to_vec()))
@@ -614,10 +616,21 @@ fn recovery_discards_a_zero_filled_intent() {
     f.put_entry_bytes(&common::entry_name(&single_intent()), &vec![0u8; len]);
     let r = recover_and_check(&f, &base);
     assert_eq!(r.discarded.len(), 1);
-    // A zero-filled tail after an intact header is torn too.
-    let mut bytes = format::encode(&single_intent()).unwrap();
-    bytes[format::HEADER_LEN + 3..].fill(0);
-    f.put_entry_bytes(&common::entry_name(&single_intent()), &bytes);
+    // An intact first sector with the rest of the entry zero-filled (the blocks after the first
+    // never arrived) is torn too. A sector is written whole or not at all, so this needs an
+    // entry longer than one sector (the hostile-journal tests show the shorter case refused).
+    let sector = format::TORN_SECTOR;
+    let mut intent = single_intent();
+    for i in 0..24 {
+        let target = format!("d/other-{i}");
+        intent
+            .updates
+            .push(record(SEQ, i + 1, &target, None, Some(NEW), None));
+    }
+    let mut bytes = format::encode(&intent).unwrap();
+    assert!(bytes.len() > 2 * sector);
+    bytes[sector..].fill(0);
+    f.put_entry_bytes(&common::entry_name(&intent), &bytes);
     assert_eq!(recover_and_check(&f, &base).discarded.len(), 1);
 }
 

@@ -57,6 +57,7 @@ fn assert_refused(f: &Fixture, name: &str) -> Refusal {
     let refused: Vec<&String> = report.refused.iter().map(|(n, _)| n).collect();
     assert_eq!(refused, [name], "{report:?}");
     assert!(f.entries().contains(&name.to_string()));
+    drop(journal); // the journal holds its directory's lock until dropped
 
     let out = Command::new(env!("CARGO_BIN_EXE_crashsafe"))
         .arg("recover")

@@ -4,19 +4,40 @@ use super::{Failure, RootArgs, Status, SyncArg, UpdateArgs};
 use crate::format::{Content, EntryKind};
 use crate::fs::real::RealFs;
 use crate::journal::{
-    Journal, JournalError, JournalOptions, RecoveryReport, Source, SyncMode, Update,
-    DEFAULT_JOURNAL_DIR,
+    inspect_dir, Change, Journal, JournalError, JournalOptions, RecoveryReport, Source, SyncMode,
+    Update, DEFAULT_JOURNAL_DIR,
 };
 use crate::path::RelPath;
 use std::path::Path;
+use std::time::Duration;
 
-/// Opens the real root and the journal in it.
+/// Opens the real root and the journal in it, waiting `--wait` for another holder.
 fn open(root: &RootArgs, sync: SyncMode) -> Result<Journal<RealFs>, Failure> {
-    let fs = RealFs::open(&root.root)
-        .map_err(|e| Failure(format!("cannot open the root {}: {e}", root.root.display())))?;
+    let fs = open_root(root)?;
     let dir = journal_dir(root)?;
-    Journal::open_with(fs, dir, JournalOptions { sync, defect: None })
-        .map_err(|e| Failure(format!("cannot open the journal: {e}")))
+    Journal::open_waiting(fs, dir, JournalOptions { sync, defect: None }, wait(root))
+        .map_err(|e| open_failure(&e))
+}
+
+/// Opens the real root.
+fn open_root(root: &RootArgs) -> Result<RealFs, Failure> {
+    RealFs::open(&root.root)
+        .map_err(|e| Failure(format!("cannot open the root {}: {e}", root.root.display())))
+}
+
+/// `--wait` as a duration.
+fn wait(root: &RootArgs) -> Duration {
+    Duration::from_secs_f64(root.wait)
+}
+
+/// The message for a journal that could not be opened (or inspected).
+fn open_failure(e: &JournalError) -> Failure {
+    match e {
+        JournalError::Locked { .. } => Failure(format!(
+            "{e}\nretry when it is done, or give --wait SECONDS to wait for it"
+        )),
+        _ => Failure(format!("cannot open the journal: {e}")),
+    }
 }
 
 /// The journal's directory relative to the root: `--journal`, or the default.
@@ -57,10 +78,17 @@ pub fn update(args: &UpdateArgs) -> Result<Status, Failure> {
                 .into(),
         ));
     }
-    let updates = match &args.batch {
+    let mut updates = match &args.batch {
         Some(manifest) => read_manifest(manifest)?,
         None => vec![single_update(args)?],
     };
+    if let Some(mode) = args.mode {
+        for u in &mut updates {
+            if !matches!(u.change, Change::Delete) {
+                u.mode = Some(mode);
+            }
+        }
+    }
     let mut journal = open(&args.root, sync)?;
     if !journal.is_ready() {
         eprintln!("crashsafe: the journal has pending entries; recovering them first");
@@ -77,10 +105,14 @@ pub fn update(args: &UpdateArgs) -> Result<Status, Failure> {
             return Ok(Status::Refused);
         }
     }
+    if args.parents {
+        create_parents(&mut journal, &updates)?;
+    }
     let n = updates.len();
-    let receipt = journal
-        .commit_batch(updates, args.atomic)
-        .map_err(|e| commit_failure(e, args))?;
+    let receipt = match journal.commit_batch(updates, args.atomic) {
+        Ok(receipt) => receipt,
+        Err(e) => return Err(commit_failure(e, journal.is_ready(), args)),
+    };
     outln!(
         "committed {n} update{} (transaction {}): {}",
         if n == 1 { "" } else { "s" },
@@ -95,17 +127,48 @@ pub fn update(args: &UpdateArgs) -> Result<Status, Failure> {
     Ok(Status::Ok)
 }
 
-fn commit_failure(e: JournalError, args: &UpdateArgs) -> Failure {
-    let root = args.root.root.display();
-    match e {
-        JournalError::Fs(_) | JournalError::Poisoned(_) | JournalError::SourceChanged(_) => {
+/// Creates the missing parent directories of every target and increment (`--parents`).
+fn create_parents(journal: &mut Journal<RealFs>, updates: &[Update]) -> Result<(), Failure> {
+    let paths = updates
+        .iter()
+        .flat_map(|u| std::iter::once(&u.target).chain(u.increment.as_ref().map(|(p, _)| p)));
+    for path in paths {
+        let created = journal.create_parent_dirs(path).map_err(|e| {
             Failure(format!(
-                "{e}\nthe update was not committed; run `crashsafe recover {root}` to clean up \
-                 before retrying"
+                "--parents: {e}\nnothing was committed; directories created before this one stay"
             ))
+        })?;
+        for dir in created {
+            eprintln!("crashsafe: created the directory {dir}");
         }
-        other => Failure(format!("{other}; nothing was changed")),
     }
+    Ok(())
+}
+
+/// The message for a commit that failed. `nothing_written`: the journal is still ready, so the
+/// failure came before the first write (a check refused the transaction).
+fn commit_failure(e: JournalError, nothing_written: bool, args: &UpdateArgs) -> Failure {
+    let root = args.root.root.display();
+    if nothing_written {
+        let hint = match &e {
+            JournalError::MissingParent(_) if !args.parents => {
+                "\ngive --parents to create the missing directories"
+            }
+            _ => "",
+        };
+        let said = matches!(
+            e,
+            JournalError::MissingParent(_)
+                | JournalError::SequenceExhausted
+                | JournalError::Locked { .. }
+        );
+        let nothing = if said { "" } else { "; nothing was changed" };
+        return Failure(format!("{e}{nothing}{hint}"));
+    }
+    Failure(format!(
+        "{e}\nthe update was not committed; run `crashsafe recover {root}` to clean up before \
+         retrying"
+    ))
 }
 
 fn single_update(args: &UpdateArgs) -> Result<Update, Failure> {
@@ -173,9 +236,11 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Update>, Failure> {
 
 /// `crashsafe inspect`.
 pub fn inspect(args: &RootArgs) -> Result<Status, Failure> {
-    let journal = open(args, SyncMode::PerFile)?;
-    let inspection = journal.inspect()?;
-    let dir = journal.dir();
+    // Not `open`: that creates the journal directory if it is missing, and inspecting changes
+    // nothing.
+    let fs = open_root(args)?;
+    let dir = journal_dir(args)?;
+    let inspection = inspect_dir(&fs, &dir, wait(args)).map_err(|e| open_failure(&e))?;
     outln!(
         "journal {}/{dir}: {} pending, {} torn, {} refused",
         args.root.display(),

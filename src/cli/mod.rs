@@ -23,6 +23,7 @@ macro_rules! out {
 mod check;
 mod journal_cmds;
 
+use crate::fs::FileMode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +58,29 @@ pub struct RootArgs {
     /// The journal's directory, relative to ROOT (default: .crashsafe/journal).
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
+    /// If another crashsafe process holds the journal, wait up to this many seconds for it
+    /// (default 0: fail at once).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = parse_wait)]
+    pub wait: f64,
+}
+
+/// Parses `--mode`: permission bits in octal, at most `7777`.
+fn parse_mode(s: &str) -> Result<FileMode, String> {
+    u32::from_str_radix(s, 8)
+        .ok()
+        .and_then(FileMode::new)
+        .ok_or_else(|| format!("{s:?} is not an octal mode between 0 and 7777"))
+}
+
+/// Parses `--wait`: a finite number of seconds, not negative.
+fn parse_wait(s: &str) -> Result<f64, String> {
+    let seconds: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !seconds.is_finite() || !(0.0..=86_400.0 * 365.0).contains(&seconds) {
+        return Err(format!("{s} is not between 0 and a year of seconds"));
+    }
+    Ok(seconds)
 }
 
 /// How `update` makes writes durable.
@@ -106,6 +130,15 @@ pub struct UpdateArgs {
     /// How writes are made durable.
     #[arg(long, value_enum, default_value_t)]
     pub sync: SyncArg,
+    /// Give every target (and its increment) exactly these permission bits, in octal (`0600`).
+    /// Without it a replaced target keeps its mode and a created one gets what the umask leaves
+    /// of 0644.
+    #[arg(long, value_name = "OCTAL", value_parser = parse_mode, conflicts_with = "delete")]
+    pub mode: Option<FileMode>,
+    /// Create the missing directories on the way to each target and increment first (durably:
+    /// each new directory's parent is fsynced). They stay if the update then fails.
+    #[arg(long)]
+    pub parents: bool,
 }
 
 /// The exit status of a subcommand that ran.

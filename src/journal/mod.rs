@@ -35,9 +35,10 @@ pub use recover::{Inspection, PendingEntry, RecoveryReport, Refusal, UpdateOutco
 pub use update::{Change, Source, Update};
 
 use crate::format::{self, Content, DecodeError, Entry, EntryKind};
-use crate::fs::{create_dir_all, FileKind, Fs, FsError, FsErrorKind};
+use crate::fs::{create_dir_all, FileKind, Fs, FsError, FsErrorKind, LockError, LockMode};
 use crate::path::{PathError, RelPath};
 use std::collections::BTreeSet;
+use std::time::Duration;
 use update::{digest_stream, open_host_file, prepare, Prepared};
 
 /// Where the journal lives under the root unless told otherwise.
@@ -82,6 +83,34 @@ pub enum JournalError {
         "an earlier fsync failed ({0}); reopen the journal and run recovery before committing"
     )]
     Poisoned(FsError),
+    /// Another process holds the journal (or, for a reader, is writing it).
+    #[error(
+        "the journal {dir} is in use by {}: its {mode} lock was not free within {} s; nothing \
+         was changed",
+        holder.map_or_else(|| "another process".to_string(), |pid| format!("process {pid}")),
+        waited.as_secs_f64()
+    )]
+    Locked {
+        /// The journal's directory.
+        dir: RelPath,
+        /// The process holding it, when it could be found (best effort).
+        holder: Option<u32>,
+        /// The lock that was asked for.
+        mode: LockMode,
+        /// How long it was waited for.
+        waited: Duration,
+    },
+    /// Every sequence number up to [`recover::MAX_SEQ`] is taken by an entry in the journal.
+    #[error(
+        "the journal's sequence numbers are used up (an entry is named {:016x}); recover, move \
+         the entries away, and retry; nothing was changed",
+        recover::MAX_SEQ
+    )]
+    SequenceExhausted,
+    /// A directory on the way to a target or increment does not exist. Checked before anything
+    /// is written.
+    #[error("the directory of {0} does not exist; nothing was changed")]
+    MissingParent(RelPath),
     /// The same path is named twice in one transaction.
     #[error("{0} is named twice in one transaction")]
     DuplicatePath(RelPath),
@@ -147,6 +176,8 @@ pub struct Journal<F: Fs> {
     next_seq: u64,
     state: State,
     options: JournalOptions,
+    /// The exclusive lock on `dir`, held for the journal's lifetime.
+    _lock: F::DirLock,
 }
 
 impl<F: Fs> Journal<F> {
@@ -156,33 +187,32 @@ impl<F: Fs> Journal<F> {
         Journal::open_with(fs, dir, JournalOptions::default())
     }
 
-    /// Opens the journal with `options`.
+    /// Opens the journal with `options`, failing at once if another process holds it.
     pub fn open_with(
         fs: F,
         dir: RelPath,
         options: JournalOptions,
     ) -> Result<Journal<F>, JournalError> {
-        if dir.is_root() {
-            return Err(JournalError::InsideJournal(dir));
-        }
-        // Room for the entry names (`<16 hex digits>.intent`) under it.
-        if dir.as_str().len() + 24 > crate::path::MAX_PATH_LEN {
-            return Err(PathError::TooLong(dir.to_string()).into());
-        }
-        let created = create_dir_all(&fs, &dir)?;
-        if let Some(first) = created.first() {
-            // Make the new directories themselves durable: each one's entry in its parent.
-            for d in &created {
-                fs.fsync_dir(d)?;
-            }
-            fs.fsync_dir(&first.parent().unwrap_or_else(RelPath::root))?;
-        }
+        Journal::open_waiting(fs, dir, options, Duration::ZERO)
+    }
+
+    /// Opens the journal with `options`, waiting up to `wait` for another holder to let it go.
+    ///
+    /// The journal holds an exclusive lock on its directory ([`Fs::lock_dir`]) from here until it
+    /// is dropped, so that two writers never pick the same sequence number or recover each
+    /// other's live transactions. The lock is taken before the entries are listed. If the wait
+    /// runs out the result is [`JournalError::Locked`]; the journal directory may have been
+    /// created (durably), nothing else.
+    pub fn open_waiting(
+        fs: F,
+        dir: RelPath,
+        options: JournalOptions,
+        wait: Duration,
+    ) -> Result<Journal<F>, JournalError> {
+        check_journal_dir(&dir)?;
+        create_dirs_durably(&fs, &dir)?;
+        let lock = lock(&fs, &dir, LockMode::Exclusive, wait)?;
         let names = recover::entry_files(&fs, &dir)?;
-        let next_seq = names
-            .iter()
-            .filter_map(|n| recover::parse_name(&n.name))
-            .map(|(s, _)| s)
-            .max();
         let state = if names.is_empty() {
             State::Ready
         } else {
@@ -191,9 +221,10 @@ impl<F: Fs> Journal<F> {
         Ok(Journal {
             fs,
             dir,
-            next_seq: next_seq.map_or(1, |s| s + 1),
+            next_seq: recover::next_seq_after(&names).unwrap_or(u64::MAX),
             state,
             options,
+            _lock: lock,
         })
     }
 
@@ -233,6 +264,9 @@ impl<F: Fs> Journal<F> {
             return Err(JournalError::Empty);
         }
         let seq = self.next_seq;
+        if seq > recover::MAX_SEQ {
+            return Err(JournalError::SequenceExhausted);
+        }
         let prepared = prepare(&self.fs, &self.dir, seq, updates)?;
         let entry = Entry {
             seq,
@@ -275,7 +309,7 @@ impl<F: Fs> Journal<F> {
         for p in &mut prepared {
             if let Some(temp) = p.record.temp.clone() {
                 let change = std::mem::replace(&mut p.change, Change::Delete);
-                let mut file = fs.create_new(&temp)?;
+                let mut file = p.attrs.create(fs, &temp)?;
                 let digest = self.copy_change(&mut file, change)?;
                 match p.record.new {
                     Content::Present(expected) if digest != expected => {
@@ -298,7 +332,7 @@ impl<F: Fs> Journal<F> {
                 }
             }
             if let (Some(inc), Some(source)) = (&p.record.increment, p.increment.take()) {
-                let mut file = fs.create_new(&inc.path)?;
+                let mut file = p.attrs.create(fs, &inc.path)?;
                 self.copy_source(&mut file, source)?;
                 if defect != Some(Defect::NoIncrementFsync) {
                     self.barrier_file(&mut file)?;
@@ -448,9 +482,35 @@ impl<F: Fs> Journal<F> {
             State::NeedsRecovery
         };
         if let Some(max) = report.max_seq {
-            self.next_seq = self.next_seq.max(max + 1);
+            self.next_seq = self.next_seq.max(max.saturating_add(1));
         }
         Ok(report)
+    }
+
+    /// Creates the missing directories on the way to `path` (not `path` itself), durably (see
+    /// the module doc of [`crate::fs`] for what fsyncing a directory makes durable), so that an
+    /// update of `path` can follow. Returns the directories created, outermost first. They are
+    /// not part of any transaction: a later failed or rolled-back update leaves them.
+    ///
+    /// Refused, with nothing created, when `path` is the journal's directory or inside it, or
+    /// when the journal needs recovery.
+    pub fn create_parent_dirs(&mut self, path: &RelPath) -> Result<Vec<RelPath>, JournalError> {
+        match &self.state {
+            State::Ready => {}
+            State::NeedsRecovery => return Err(JournalError::NeedsRecovery),
+            State::Poisoned(e) => return Err(JournalError::Poisoned(e.clone())),
+        }
+        update::check_placement(&self.dir, path)?;
+        let Some(dir) = path.parent() else {
+            return Ok(Vec::new());
+        };
+        create_dirs_durably(&self.fs, &dir).map_err(|e| {
+            if is_barrier(e.op) {
+                // As in a commit: a failed fsync may have dropped what it was to flush.
+                self.state = State::Poisoned(e.clone());
+            }
+            e.into()
+        })
     }
 
     /// Lists the pending entries without changing anything.
@@ -464,9 +524,72 @@ impl<F: Fs> Journal<F> {
     }
 }
 
+/// Makes `dir` and every missing parent a directory, like `mkdir -p`, durably: each new
+/// directory is fsynced, and so is the directory holding the first one, so that every new entry
+/// is in a durable directory. Returns the directories created, outermost first.
+fn create_dirs_durably<F: Fs>(fs: &F, dir: &RelPath) -> Result<Vec<RelPath>, FsError> {
+    let created = create_dir_all(fs, dir)?;
+    if let Some(first) = created.first() {
+        for d in &created {
+            fs.fsync_dir(d)?;
+        }
+        fs.fsync_dir(&parent(first))?;
+    }
+    Ok(created)
+}
+
+/// Refuses a journal directory that is the root, or too long to hold entry names.
+fn check_journal_dir(dir: &RelPath) -> Result<(), JournalError> {
+    if dir.is_root() {
+        return Err(JournalError::InsideJournal(dir.clone()));
+    }
+    // Room for the entry names (`<16 hex digits>.intent`) under it.
+    if dir.as_str().len() + 24 > crate::path::MAX_PATH_LEN {
+        return Err(PathError::TooLong(dir.to_string()).into());
+    }
+    Ok(())
+}
+
+/// Takes the journal directory's lock, as a journal error.
+fn lock<F: Fs>(
+    fs: &F,
+    dir: &RelPath,
+    mode: LockMode,
+    wait: Duration,
+) -> Result<F::DirLock, JournalError> {
+    fs.lock_dir(dir, mode, wait).map_err(|e| match e {
+        LockError::Busy { holder, .. } => JournalError::Locked {
+            dir: dir.clone(),
+            holder,
+            mode,
+            waited: wait,
+        },
+        LockError::Fs(e) => JournalError::Fs(e),
+    })
+}
+
+/// Describes the journal in `dir` without changing anything: not even creating the directory
+/// (a missing one has nothing pending). It holds a shared lock on the directory while it looks,
+/// waiting up to `wait` for a writer to finish, so that it never reads a transaction in flight.
+pub fn inspect_dir<F: Fs>(
+    fs: &F,
+    dir: &RelPath,
+    wait: Duration,
+) -> Result<Inspection, JournalError> {
+    check_journal_dir(dir)?;
+    match fs.stat(dir) {
+        Ok(Some(_)) => {}
+        Ok(None) => return Ok(Inspection::default()),
+        Err(e) if e.kind == FsErrorKind::NotFound => return Ok(Inspection::default()),
+        Err(e) => return Err(e.into()),
+    }
+    let _lock = lock(fs, dir, LockMode::Shared, wait)?;
+    recover::inspect(fs, dir)
+}
+
 /// Whether an operation is an fsync-family barrier, whose failure poisons the journal.
-fn is_barrier(op: &str) -> bool {
-    matches!(op, "fsync" | "fdatasync" | "fsync_dir" | "syncfs")
+fn is_barrier(op: crate::fs::Op) -> bool {
+    op.is_sync()
 }
 
 fn parent(path: &RelPath) -> RelPath {

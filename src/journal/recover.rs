@@ -60,12 +60,12 @@
 //! same decisions: recovery is idempotent. Its barriers are one fsync per rewritten file and one
 //! per directory touched.
 
-use super::update::{current_content, digest_file};
+use super::update::{current_content, digest_file, NewFileAttrs};
 use super::{Defect, JournalError};
 use crate::format::{
     self, Content, DecodeError, Digest, Entry, EntryKind, UpdateRecord, MAX_ENTRY_LEN,
 };
-use crate::fs::{read_chunks, DirEntry, FileKind, Fs, FsError, FsErrorKind, FsResult};
+use crate::fs::{read_chunks, DirEntry, DirName, FileKind, Fs, FsError, FsErrorKind, FsResult};
 use crate::path::RelPath;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -75,6 +75,13 @@ pub enum Refusal {
     /// A file in the journal directory that is not named like an entry.
     #[error("not a journal entry name (expected <16 hex digits>.intent or .commit)")]
     UnknownName,
+    /// A name in the journal directory that is not UTF-8: no entry is named so.
+    #[error("the name is not UTF-8, so not a journal entry name")]
+    NotUtf8Name,
+    /// An entry named with the largest sequence number, `ffffffffffffffff`, which the journal
+    /// never uses (no number would follow it).
+    #[error("sequence number ffffffffffffffff is past the last one the journal uses")]
+    SequenceAtLimit,
     /// The entry file is a symlink, a directory or something else.
     #[error("the entry is a {0:?}, not a regular file")]
     NotAFile(FileKind),
@@ -209,6 +216,36 @@ pub fn parse_name(name: &str) -> Option<(u64, EntryFile)> {
     Some((u64::from_str_radix(seq, 16).ok()?, kind))
 }
 
+/// The largest sequence number a transaction may use. The one above it, `u64::MAX`, is never
+/// written: an entry named with it is refused, so that "the next number" always exists.
+pub const MAX_SEQ: u64 = u64::MAX - 1;
+
+/// Sorts a name found in the journal directory: an entry file's sequence number and kind, or
+/// why recovery leaves it alone.
+fn classify_name(name: &DirName) -> Result<(&str, u64, EntryFile), Refusal> {
+    let name = name.as_str().ok_or(Refusal::NotUtf8Name)?;
+    let (seq, kind) = parse_name(name).ok_or(Refusal::UnknownName)?;
+    if seq > MAX_SEQ {
+        return Err(Refusal::SequenceAtLimit);
+    }
+    Ok((name, seq, kind))
+}
+
+/// The sequence number the next transaction takes, after every entry name in `names` (refused
+/// names included, so that a number is never reused while its file is there); `None` when the
+/// numbers are used up.
+pub fn next_seq_after(names: &[DirEntry]) -> Option<u64> {
+    let max = names
+        .iter()
+        .filter_map(|n| classify_name(&n.name).ok())
+        .map(|(_, seq, _)| seq)
+        .max();
+    match max {
+        None => Some(1),
+        Some(seq) => seq.checked_add(1),
+    }
+}
+
 /// Every name in the journal directory (none if it does not exist).
 pub fn entry_files<F: Fs>(fs: &F, dir: &RelPath) -> FsResult<Vec<DirEntry>> {
     match fs.stat(dir)? {
@@ -230,34 +267,35 @@ struct Loaded {
 fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError> {
     let mut loaded = Loaded::default();
     for file in entry_files(fs, dir)? {
-        let Some((seq, kind)) = parse_name(&file.name) else {
-            loaded.refused.push((file.name, Refusal::UnknownName));
-            continue;
+        let (name, seq, kind) = match classify_name(&file.name) {
+            Ok((name, seq, kind)) => (name.to_owned(), seq, kind),
+            Err(refusal) => {
+                loaded.refused.push((file.name.to_string(), refusal));
+                continue;
+            }
         };
         loaded.max_seq = loaded.max_seq.max(Some(seq));
         if file.kind != FileKind::File {
-            loaded
-                .refused
-                .push((file.name, Refusal::NotAFile(file.kind)));
+            loaded.refused.push((name, Refusal::NotAFile(file.kind)));
             continue;
         }
-        let path = dir.join(&file.name)?;
+        let path = dir.join(&name)?;
         let bytes = match read_entry_bytes(fs, &path)? {
             Some(bytes) => bytes,
             None => {
                 let too_large = DecodeError::TooLarge(MAX_ENTRY_LEN as u64 + 1);
-                loaded.refused.push((file.name, Refusal::Decode(too_large)));
+                loaded.refused.push((name, Refusal::Decode(too_large)));
                 continue;
             }
         };
         let entry = match format::decode(&bytes) {
             Ok(entry) => entry,
             Err(e) if e.is_torn() => {
-                loaded.torn.push((file.name, e));
+                loaded.torn.push((name, e));
                 continue;
             }
             Err(e) => {
-                loaded.refused.push((file.name, Refusal::Decode(e)));
+                loaded.refused.push((name, Refusal::Decode(e)));
                 continue;
             }
         };
@@ -266,15 +304,15 @@ fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError> {
             (EntryFile::Intent, EntryKind::Intent { .. }) | (EntryFile::Commit, EntryKind::Commit)
         );
         if entry.seq != seq || !kind_matches {
-            loaded.refused.push((file.name, Refusal::NameMismatch));
+            loaded.refused.push((name, Refusal::NameMismatch));
             continue;
         }
         match kind {
             EntryFile::Intent => {
-                loaded.intents.insert(seq, (file.name, entry));
+                loaded.intents.insert(seq, (name, entry));
             }
             EntryFile::Commit => {
-                loaded.commits.insert(seq, file.name);
+                loaded.commits.insert(seq, name);
             }
         }
     }
@@ -737,7 +775,9 @@ fn act<F: Fs>(
             scratch,
             temp,
         } => {
-            let mut file = fs.create_new(&scratch)?;
+            // The copy keeps the target's mode and owner, as the journal's own temps do.
+            let attrs = NewFileAttrs::for_target(fs.stat(&target)?.as_ref(), None);
+            let mut file = attrs.create(fs, &scratch)?;
             let mut offset = 0u64;
             let mut failed = None;
             read_chunks(fs, &target, |chunk| {

@@ -2,8 +2,10 @@
 //! that turn them into entry records before anything is written.
 
 use super::JournalError;
-use crate::format::{try_scratch_path, try_temp_path, Content, Digest, IncrementRecord, UpdateRecord};
-use crate::fs::{read_chunks, FileKind, Fs, FsError, FsErrorKind};
+use crate::format::{
+    try_scratch_path, try_temp_path, Content, Digest, IncrementRecord, UpdateRecord,
+};
+use crate::fs::{read_chunks, FileKind, FileMode, Fs, FsError, FsErrorKind, Metadata, Owner};
 use crate::path::RelPath;
 use std::io::Read;
 use std::path::PathBuf;
@@ -49,6 +51,9 @@ pub struct Update {
     /// An increment file (a backup tool's reverse diff, say) kept if and only if the update
     /// happened. Its path must not exist yet.
     pub increment: Option<(RelPath, Source)>,
+    /// The permission bits the target gets, exactly (the umask does not apply). `None`: a
+    /// replaced target keeps its mode, a created one gets what the umask leaves of `0644`.
+    pub mode: Option<FileMode>,
 }
 
 impl Update {
@@ -58,6 +63,7 @@ impl Update {
             target,
             change: Change::Write(Source::Bytes(bytes.into())),
             increment: None,
+            mode: None,
         }
     }
 
@@ -67,6 +73,7 @@ impl Update {
             target,
             change: Change::Write(Source::File(source.into())),
             increment: None,
+            mode: None,
         }
     }
 
@@ -76,6 +83,7 @@ impl Update {
             target,
             change: Change::Stream(Box::new(reader)),
             increment: None,
+            mode: None,
         }
     }
 
@@ -85,7 +93,14 @@ impl Update {
             target,
             change: Change::Delete,
             increment: None,
+            mode: None,
         }
+    }
+
+    /// Gives the target exactly the permission bits `mode` (and its increment too).
+    pub fn with_mode(mut self, mode: FileMode) -> Update {
+        self.mode = Some(mode);
+        self
     }
 
     /// Adds an increment file at `path` holding `source`.
@@ -100,6 +115,57 @@ pub(crate) struct Prepared {
     pub record: UpdateRecord,
     pub change: Change,
     pub increment: Option<Source>,
+    /// What the temp file and the increment are created with.
+    pub attrs: NewFileAttrs,
+}
+
+/// The permissions and owner a file the journal creates (a temp file, an increment) gets.
+///
+/// A replaced target keeps its mode and, where the process may set them, its owner and group:
+/// the temp file renamed over it is created with the target's mode (so that it is never more
+/// open than the target, even while it is written), given the target's owner (`fchown`, which
+/// fails harmlessly for an unprivileged process giving a file away: the temp then keeps the
+/// process's own), and then given the mode exactly (`fchmod`: the umask and `fchown` may have
+/// cleared bits). An increment gets the same as its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NewFileAttrs {
+    /// Passed to `create_new_with_mode` (the umask may clear bits of it).
+    pub create: FileMode,
+    /// Set exactly after creation, or `None` to keep what the umask left.
+    pub exact: Option<FileMode>,
+    /// Given to the file where the process may.
+    pub owner: Option<Owner>,
+}
+
+impl NewFileAttrs {
+    /// The attributes for the files of an update of a target now described by `current`
+    /// (`None`: absent), with the caller's `mode`, if any.
+    pub(crate) fn for_target(current: Option<&Metadata>, mode: Option<FileMode>) -> NewFileAttrs {
+        let exact = mode.or(current.map(|m| m.mode));
+        NewFileAttrs {
+            // A created target's mode is what the umask leaves of 0644, as `create_new` gives.
+            create: exact.unwrap_or(FileMode::FILE_DEFAULT),
+            exact,
+            owner: current.and_then(|m| m.owner),
+        }
+    }
+
+    /// Creates `path` with these attributes.
+    pub fn create<F: Fs>(&self, fs: &F, path: &RelPath) -> Result<F::File, FsError> {
+        let mut file = fs.create_new_with_mode(path, self.create)?;
+        if let Some(owner) = self.owner {
+            match fs.set_owner(&mut file, owner) {
+                Ok(()) => {}
+                // Not ours to give away: the file keeps the process's owner and group.
+                Err(e) if e.kind == FsErrorKind::PermissionDenied => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(mode) = self.exact {
+            fs.set_mode(&mut file, mode)?;
+        }
+        Ok(file)
+    }
 }
 
 /// Checks every update and builds its record, before anything is written. Fails on the first
@@ -117,12 +183,14 @@ pub(crate) fn prepare<F: Fs>(
             target,
             change,
             increment,
+            mode,
         } = update;
         check_placement(journal_dir, &target)?;
         if !seen.insert(target.clone()) {
             return Err(JournalError::DuplicatePath(target));
         }
-        let old = current_content(fs, &target)?;
+        let (old, meta) = current_state(fs, &target).map_err(|e| missing_parent(e, &target))?;
+        let attrs = NewFileAttrs::for_target(meta.as_ref(), mode);
         // Recovery may need a scratch file beside the target: refuse now if it cannot fit.
         try_scratch_path(&target, seq, index)?;
         let (temp, new) = match &change {
@@ -136,7 +204,7 @@ pub(crate) fn prepare<F: Fs>(
         if let Some(temp) = &temp {
             if fs.stat(temp)?.is_some() {
                 return Err(JournalError::Fs(FsError::new(
-                    "create_new",
+                    crate::fs::Op::CreateNew,
                     temp,
                     FsErrorKind::AlreadyExists,
                 )));
@@ -149,7 +217,10 @@ pub(crate) fn prepare<F: Fs>(
                 if !seen.insert(path.clone()) {
                     return Err(JournalError::DuplicatePath(path));
                 }
-                if fs.stat(&path)?.is_some() {
+                let found = fs
+                    .stat(&path)
+                    .map_err(|e| missing_parent(e.into(), &path))?;
+                if found.is_some() {
                     return Err(JournalError::IncrementExists(path));
                 }
                 let digest = source_digest(&source)?;
@@ -172,13 +243,26 @@ pub(crate) fn prepare<F: Fs>(
             },
             change,
             increment: increment_source,
+            attrs,
         });
     }
     Ok(out)
 }
 
+/// A lookup of `path` that failed because a directory on its way does not exist becomes
+/// [`JournalError::MissingParent`]; any other error is kept.
+fn missing_parent(e: JournalError, path: &RelPath) -> JournalError {
+    match e {
+        JournalError::Fs(FsError {
+            kind: FsErrorKind::NotFound,
+            ..
+        }) => JournalError::MissingParent(path.clone()),
+        other => other,
+    }
+}
+
 /// Refuses the root itself and anything inside the journal's directory.
-fn check_placement(journal_dir: &RelPath, path: &RelPath) -> Result<(), JournalError> {
+pub(crate) fn check_placement(journal_dir: &RelPath, path: &RelPath) -> Result<(), JournalError> {
     if path.starts_with(journal_dir) || journal_dir.starts_with(path) {
         return Err(JournalError::InsideJournal(path.clone()));
     }
@@ -188,9 +272,19 @@ fn check_placement(journal_dir: &RelPath, path: &RelPath) -> Result<(), JournalE
 /// The digest of a target as it is now: absent, or a regular file's content. A symlink, a
 /// directory or anything else is refused: the journal only replaces regular files.
 pub(crate) fn current_content<F: Fs>(fs: &F, path: &RelPath) -> Result<Content, JournalError> {
+    Ok(current_state(fs, path)?.0)
+}
+
+/// [`current_content`], with the file's metadata when it is present.
+fn current_state<F: Fs>(
+    fs: &F,
+    path: &RelPath,
+) -> Result<(Content, Option<Metadata>), JournalError> {
     match fs.stat(path)? {
-        None => Ok(Content::Absent),
-        Some(meta) if meta.kind == FileKind::File => Ok(Content::Present(digest_file(fs, path)?)),
+        None => Ok((Content::Absent, None)),
+        Some(meta) if meta.kind == FileKind::File => {
+            Ok((Content::Present(digest_file(fs, path)?), Some(meta)))
+        }
         Some(meta) => Err(JournalError::NotARegularFile {
             path: path.clone(),
             kind: meta.kind,

@@ -26,7 +26,7 @@ pub use explore::{
     explore, replay, AckLog, CheckContext, Counterexample, CrashKind, ExploreConfig,
     ExploreReport, InvariantFindings, KindCounts, Progress, Subject, Violation,
 };
-pub use fs::{CallRecord, Fault, FaultKind, SimFile, SimFs};
+pub use fs::{CallRecord, Fault, FaultKind, SimDirLock, SimFile, SimFs};
 pub use image::{Image, Node};
 pub use model::{
     all_models, model_by_name, Ext4Ordered, Model, OpContext, PendingOp, Posix, Prefix, Resolution,
