@@ -22,7 +22,7 @@ use std::sync::Arc;
 pub(crate) const ROOT: Ino = 0;
 
 /// What a path names, as [`Image::get`] and [`Image::walk`] report it.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Node {
     /// A regular file and its bytes.
     File(Arc<Vec<u8>>),
