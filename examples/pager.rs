@@ -215,6 +215,17 @@ impl Subject for Pager {
     }
 
     fn recover(&self, fs: &SimFs) -> Result<(), String> {
+        Self::recover_on(fs)
+    }
+
+    fn check(&self, ctx: &CheckContext<'_, Ack>) -> Vec<Violation> {
+        self.judge(ctx)
+    }
+}
+
+impl Pager {
+    /// Recovery on any backend: roll a complete journal back, then delete any journal.
+    pub fn recover_on<F: Fs>(fs: &F) -> Result<(), String> {
         let err = |e: FsError| e.to_string();
         if fs.stat(&Self::journal()).map_err(err)?.is_none() {
             return Ok(());
@@ -231,7 +242,7 @@ impl Subject for Pager {
         fs.fsync_dir(&Self::dir()).map_err(err)
     }
 
-    fn check(&self, ctx: &CheckContext<'_, Ack>) -> Vec<Violation> {
+    fn judge(&self, ctx: &CheckContext<'_, Ack>) -> Vec<Violation> {
         let (mut started, mut acked) = (0, 0);
         for (_, ack) in ctx.acks {
             match *ack {

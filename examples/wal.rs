@@ -188,6 +188,17 @@ impl Subject for Wal {
     }
 
     fn recover(&self, fs: &SimFs) -> Result<(), String> {
+        self.recover_on(fs)
+    }
+
+    fn check(&self, ctx: &CheckContext<'_, Acked>) -> Vec<Violation> {
+        self.judge(ctx)
+    }
+}
+
+impl Wal {
+    /// Recovery on any backend: read to the first bad record, truncate the tail there.
+    pub fn recover_on<F: Fs>(&self, fs: &F) -> Result<(), String> {
         let err = |e: FsError| e.to_string();
         let Some(bytes) = Self::read_log(fs).map_err(err)? else {
             return Ok(());
@@ -201,7 +212,7 @@ impl Subject for Wal {
         Ok(())
     }
 
-    fn check(&self, ctx: &CheckContext<'_, Acked>) -> Vec<Violation> {
+    fn judge(&self, ctx: &CheckContext<'_, Acked>) -> Vec<Violation> {
         let mut violations = Vec::new();
         let bytes = match ctx.recovered.get(&Self::log()) {
             Some(Node::File(data)) => data.as_ref().clone(),

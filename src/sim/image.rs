@@ -113,6 +113,14 @@ impl Image {
         Some(self.inodes.get(&ino)?.mode())
     }
 
+    /// The inode number `path` names (without following a symlink). Numbers are private to one
+    /// image and its clones: use them to tell which names are hard links to one inode, never to
+    /// compare two unrelated images.
+    pub fn ino(&self, path: &RelPath) -> Option<Ino> {
+        let ino = self.resolve(path).ok()?;
+        self.inodes.contains_key(&ino).then_some(ino)
+    }
+
     /// How many names refer to what `path` names (hard links); 1 for the root.
     pub fn nlink(&self, path: &RelPath) -> Option<u64> {
         let ino = self.resolve(path).ok()?;
