@@ -722,7 +722,7 @@ fn wal_and_pager_crash_states_recover_alike_on_both_backends() {
         let n = cross_check_example(&wal, model, 16, |fs| wal.recover_on(fs));
         assert!(n > 4, "{}: {n} states", model.name());
         let pager = pager::Pager::new(pager::PagerVariant::Correct);
-        let n = cross_check_example(&pager, model, 16, |fs| pager::Pager::recover_on(fs));
+        let n = cross_check_example(&pager, model, 16, pager::Pager::recover_on);
         assert!(n > 4, "{}: {n} states", model.name());
     }
 }
