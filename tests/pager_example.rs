@@ -67,3 +67,33 @@ fn versions_are_whole_databases() {
         "odd pages stay"
     );
 }
+
+#[test]
+fn counterexamples_name_the_new_operations_and_replay_from_their_tokens() {
+    use crashsafe::sim::{replay, Posix};
+    let subject = Pager::new(PagerVariant::DeleteJournalBeforeSync);
+    let config = ExploreConfig {
+        jobs: 1,
+        ..ExploreConfig::default()
+    };
+    let report = explore(&subject, &Posix, &config);
+    assert!(!report.violations.is_empty());
+    for cx in &report.violations {
+        // The trace is spelled out: the in-place page writes and the journal's unlink.
+        assert!(
+            cx.description.contains("write data/db @0+8"),
+            "{}",
+            cx.description
+        );
+        assert!(
+            cx.description.contains("unlink data/db-journal"),
+            "{}",
+            cx.description
+        );
+        let again = replay(&subject, &Posix, &config, &cx.token)
+            .unwrap()
+            .expect("still broken");
+        assert_eq!(again.violation, cx.violation);
+        assert_eq!(again.description, cx.description);
+    }
+}

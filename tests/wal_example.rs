@@ -93,3 +93,29 @@ fn the_frame_and_the_reader_agree() {
     let unchecked = Wal::new(WalVariant::NoChecksum, 2);
     assert_eq!(unchecked.parse(&bytes).0.len(), 3);
 }
+
+#[test]
+fn a_zeroed_append_is_marked_in_the_counterexample_and_replays() {
+    use crashsafe::sim::{replay, Posix};
+    let subject = Wal::new(WalVariant::NoChecksum, 3);
+    let config = ExploreConfig {
+        jobs: 1,
+        ..ExploreConfig::default()
+    };
+    let report = explore(&subject, &Posix, &config);
+    let cx = report
+        .violations
+        .iter()
+        .find(|cx| cx.violation.invariant == "no-garbage")
+        .expect("caught");
+    assert!(cx.description.contains("ZEROS"), "{}", cx.description);
+    assert!(
+        cx.description.contains("write wal/log"),
+        "{}",
+        cx.description
+    );
+    let again = replay(&subject, &Posix, &config, &cx.token)
+        .unwrap()
+        .expect("still broken");
+    assert_eq!(again.violation.invariant, "no-garbage");
+}
