@@ -261,11 +261,13 @@ impl Inner {
     }
 
     /// Counts a call on an open file, which must be writable, and checks that the file would not
-    /// grow past [`MAX_SIM_FILE_LEN`].
+    /// grow past [`MAX_SIM_FILE_LEN`]. A file opened read-only is refused with
+    /// [`FsErrorKind::Other`], as the kernel refuses it (`pwrite`: `EBADF`, `ftruncate`:
+    /// `EINVAL`).
     fn begin_write(&mut self, op: Op, file: &SimFile, end: Option<u64>) -> FsResult<()> {
         self.begin(op, &file.path, true)?;
         if !file.writable {
-            return Err(err(op, &file.path, FsErrorKind::PermissionDenied));
+            return Err(err(op, &file.path, FsErrorKind::Other));
         }
         match end {
             Some(end) if end <= MAX_SIM_FILE_LEN => Ok(()),
