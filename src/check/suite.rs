@@ -98,6 +98,8 @@ pub struct Budget {
     pub max_k: usize,
     /// The largest recovery fan-out.
     pub max_recovery_fanout: usize,
+    /// The most crash points of a run at which the process crashes.
+    pub max_process_points: usize,
 }
 
 /// The budget of a built-in workload (`None`: the run's settings apply unchanged).
@@ -105,6 +107,7 @@ pub fn budget(name: &str) -> Option<Budget> {
     name.starts_with("batch-64").then_some(Budget {
         max_k: 1,
         max_recovery_fanout: 1,
+        max_process_points: 8,
     })
 }
 
@@ -115,6 +118,9 @@ pub fn config_for(name: &str, config: &ExploreConfig) -> ExploreConfig {
         config.k = config.k.min(b.max_k);
         if config.recovery_fanout == 0 || config.recovery_fanout > b.max_recovery_fanout {
             config.recovery_fanout = b.max_recovery_fanout;
+        }
+        if config.process_points == 0 || config.process_points > b.max_process_points {
+            config.process_points = b.max_process_points;
         }
     }
     config

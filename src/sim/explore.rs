@@ -242,6 +242,10 @@ pub struct ExploreConfig {
     /// the live view, then every power-loss state over the workload's and recovery's operations
     /// (default true).
     pub process_crashes: bool,
+    /// At how many crash points of each workload run the process crashes (0: every one, the
+    /// default). Past it, that many points spread evenly from the run's first crash point to
+    /// its last, both included.
+    pub process_points: usize,
     /// Called periodically with `(states done, states known so far)`.
     pub progress: Option<Progress>,
 }
@@ -260,6 +264,7 @@ impl Default for ExploreConfig {
             max_violations: 10,
             recovery_fanout: 4,
             process_crashes: true,
+            process_points: 0,
             progress: None,
         }
     }
@@ -279,6 +284,7 @@ impl fmt::Debug for ExploreConfig {
             .field("max_violations", &self.max_violations)
             .field("recovery_fanout", &self.recovery_fanout)
             .field("process_crashes", &self.process_crashes)
+            .field("process_points", &self.process_points)
             .field("progress", &self.progress.as_ref().map(|_| "…"))
             .finish()
     }

@@ -23,8 +23,9 @@
 //! enumerated with recovery's bounds, and, as inside any recovery, only
 //! [`ExploreConfig::recovery_fanout`](crate::sim::ExploreConfig::recovery_fanout) of them (per batch of crash points) have their own
 //! recovery crashed in turn. The process crashes themselves happen at every crash point of the
-//! workload (every run, faulted ones included), and at `recovery_fanout` crash points of each
-//! recovery ([`chosen_points`]; 0: all).
+//! workload (every run, faulted ones included; [`ExploreConfig::process_points`](crate::sim::ExploreConfig::process_points) bounds them
+//! for the largest workloads), and at `recovery_fanout` crash points of each recovery
+//! ([`chosen_points`]; 0: all).
 //!
 //! # Process crashes that are skipped, and why nothing is lost
 //!
@@ -136,7 +137,11 @@ pub(crate) fn explore_process<S: Subject>(
     let first = parent.start.min(n);
     let block = sh.config.block_size.max(1) as u64;
     let nested = !parent.process.is_empty() && sh.config.recovery_fanout > 0;
-    let chosen = nested.then(|| chosen_points(sh, parent, first));
+    let chosen = if nested {
+        Some(chosen_points(sh, parent, first))
+    } else {
+        spread(first, n, sh.config.process_points)
+    };
     let mut live = live_view(&sh.setup, &parent.trace, first, sh.config.block_size);
     for cp in first..=n {
         if cp > first {
@@ -193,4 +198,21 @@ fn chosen_points<S: Subject>(
         .into_values()
         .take(sh.config.recovery_fanout)
         .collect()
+}
+
+/// `count` crash points spread evenly over `first..=last`, both ends included (`None`: all of
+/// them, when `count` is 0 or covers the range).
+fn spread(first: usize, last: usize, count: usize) -> Option<std::collections::BTreeSet<usize>> {
+    let span = last - first;
+    if count == 0 || count > span {
+        return None;
+    }
+    if count == 1 {
+        return Some([last].into());
+    }
+    Some(
+        (0..count)
+            .map(|i| first + i * span / (count - 1))
+            .collect(),
+    )
 }

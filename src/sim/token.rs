@@ -223,6 +223,7 @@ mod tests {
                 at: 7,
                 kind: FaultKind::NoSpace,
             }),
+            process: Vec::new(),
             path: vec![(12, 3), (1, 0)],
         };
         let s = t.to_string();
@@ -232,10 +233,30 @@ mod tests {
         );
         assert_eq!(
             s,
-            "cs1:journal%3A%203%20files%2F100%25:ext4-ordered:s=42:k=2:b=512:f=4096:n=16:\
-             e=nospace@7:p=12.3/1.0"
+            "cs2:journal%3A%203%20files%2F100%25:ext4-ordered:s=42:k=2:b=512:f=4096:n=16:\
+             e=nospace@7:c=power:p=12.3/1.0"
         );
         assert_eq!(parse_token(&s).unwrap(), t);
+        // A first-version token is a power loss.
+        let v1 = "cs1:journal%3A%203%20files%2F100%25:ext4-ordered:s=42:k=2:b=512:f=4096:n=16:\
+                  e=nospace@7:p=12.3/1.0";
+        assert_eq!(parse_token(v1).unwrap(), t);
+        // A process crash, nested once, and one whose recovery on the live view failed.
+        let process = ReplayToken {
+            process: vec![9, 14],
+            ..t.clone()
+        };
+        let s = process.to_string();
+        assert!(s.contains(":c=process@9/14:p=12.3/1.0"), "{s}");
+        assert_eq!(parse_token(&s).unwrap(), process);
+        let failed = ReplayToken {
+            process: vec![9],
+            path: Vec::new(),
+            ..t.clone()
+        };
+        let s = failed.to_string();
+        assert!(s.ends_with(":c=process@9:p=-"), "{s}");
+        assert_eq!(parse_token(&s).unwrap(), failed);
         let plain = ReplayToken {
             fault: None,
             path: vec![(0, 0)],
@@ -252,6 +273,9 @@ mod tests {
             "cs1:a:posix:s=x:k=2:b=1:f=1:n=1:e=-:p=1.0",
             "cs1:a:posix:s=1:k=2:b=1:f=1:n=1:e=boom@1:p=1.0",
             "cs1:a:posix:s=1:k=2:b=1:f=1:n=1:e=-:p=1",
+            "cs2:a:posix:s=1:k=2:b=1:f=1:n=1:e=-:c=crash:p=1.0",
+            "cs2:a:posix:s=1:k=2:b=1:f=1:n=1:e=-:c=process@x:p=1.0",
+            "cs2:a:posix:s=1:k=2:b=1:f=1:n=1:e=-:c=power:p=-",
         ] {
             assert!(parse_token(bad).is_err(), "{bad}");
         }
