@@ -1,0 +1,191 @@
+//! The snapshot of `DIR` taken before the program runs, and crash states written back out as
+//! real directories for the user's checker.
+
+use crate::path::RelPath;
+use crate::sim::{Image, Node};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// One name under `DIR`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Entry {
+    /// A directory and its permission bits.
+    Dir {
+        /// Relative to `DIR`.
+        path: RelPath,
+        /// `st_mode & 0o7777`.
+        mode: u32,
+    },
+    /// A regular file, its permission bits and bytes.
+    File {
+        /// Relative to `DIR`.
+        path: RelPath,
+        /// `st_mode & 0o7777`.
+        mode: u32,
+        /// The content.
+        data: Vec<u8>,
+    },
+    /// A symbolic link and its target.
+    Symlink {
+        /// Relative to `DIR`.
+        path: RelPath,
+        /// What it points at.
+        target: String,
+    },
+}
+
+/// The tree under `DIR`, sorted by path (parents first).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Every name but `DIR` itself.
+    pub entries: Vec<Entry>,
+}
+
+/// Why `DIR` could not be snapshotted (nothing was changed).
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// Reading the tree failed.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// Where.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Something the harness cannot model.
+    #[error("{path}: {why}")]
+    Unsupported {
+        /// Where.
+        path: PathBuf,
+        /// What it is.
+        why: String,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SnapshotError + '_ {
+    move |source| SnapshotError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Snapshot {
+    /// Reads every file, directory and symlink under `dir` (never following a symlink).
+    pub fn take(dir: &Path) -> Result<Snapshot, SnapshotError> {
+        let mut entries = Vec::new();
+        walk(dir, dir, &mut entries)?;
+        Ok(Snapshot { entries })
+    }
+
+    /// The snapshot as the simulator's image.
+    pub fn to_image(&self) -> Image {
+        let mut image = Image::new();
+        for e in &self.entries {
+            match e {
+                Entry::Dir { path, .. } => image.put_dir(path),
+                Entry::File { path, data, .. } => image.put_file(path, data),
+                Entry::Symlink { path, target } => image.put_symlink(path, target),
+            }
+        }
+        image
+    }
+
+    /// The permission bits of each file and directory, by path.
+    pub fn modes(&self) -> BTreeMap<RelPath, u32> {
+        self.entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Dir { path, mode } | Entry::File { path, mode, .. } => {
+                    Some((path.clone(), *mode))
+                }
+                Entry::Symlink { .. } => None,
+            })
+            .collect()
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<Entry>) -> Result<(), SnapshotError> {
+    let mut names: Vec<_> = fs::read_dir(dir)
+        .map_err(io(dir))?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<Result<_, _>>()
+        .map_err(io(dir))?;
+    names.sort();
+    for name in names {
+        let full = dir.join(&name);
+        let rel = full
+            .strip_prefix(root)
+            .ok()
+            .and_then(|r| r.to_str())
+            .and_then(|r| RelPath::new(r).ok())
+            .ok_or_else(|| SnapshotError::Unsupported {
+                path: full.clone(),
+                why: "a name that is not UTF-8".into(),
+            })?;
+        let meta = fs::symlink_metadata(&full).map_err(io(&full))?;
+        let mode = meta.mode() & 0o7777;
+        let ft = meta.file_type();
+        if ft.is_dir() {
+            out.push(Entry::Dir { path: rel, mode });
+            walk(root, &full, out)?;
+        } else if ft.is_file() {
+            if meta.nlink() > 1 {
+                return Err(SnapshotError::Unsupported {
+                    path: full,
+                    why: "a file with several hard links, which this build does not model".into(),
+                });
+            }
+            let data = fs::read(&full).map_err(io(&full))?;
+            out.push(Entry::File {
+                path: rel,
+                mode,
+                data,
+            });
+        } else if ft.is_symlink() {
+            let target = fs::read_link(&full).map_err(io(&full))?;
+            let target = target
+                .to_str()
+                .ok_or_else(|| SnapshotError::Unsupported {
+                    path: full.clone(),
+                    why: "a symlink target that is not UTF-8".into(),
+                })?
+                .to_string();
+            out.push(Entry::Symlink { path: rel, target });
+        } else {
+            return Err(SnapshotError::Unsupported {
+                path: full,
+                why: "not a regular file, directory or symlink".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Writes `image` into the empty directory `dest`: files and directories get the snapshot's
+/// mode where the snapshot had the same kind at that path, else 0644 / 0755.
+pub fn materialize(
+    image: &Image,
+    modes: &BTreeMap<RelPath, u32>,
+    dest: &Path,
+) -> std::io::Result<()> {
+    for (path, node) in image.walk() {
+        let full = dest.join(path.as_str());
+        match node {
+            Node::Dir => {
+                fs::create_dir(&full)?;
+                let mode = modes.get(&path).copied().unwrap_or(0o755);
+                fs::set_permissions(&full, fs::Permissions::from_mode(mode | 0o700))?;
+            }
+            Node::File(data) => {
+                fs::write(&full, &*data)?;
+                let mode = modes.get(&path).copied().unwrap_or(0o644);
+                fs::set_permissions(&full, fs::Permissions::from_mode(mode))?;
+            }
+            Node::Symlink(target) => std::os::unix::fs::symlink(target, &full)?,
+        }
+    }
+    Ok(())
+}
