@@ -269,7 +269,7 @@ pub fn check(args: &CheckArgs, bb: &BlackBoxArgs) -> Result<Status, Failure> {
             outln!(
                 "\nsmallest counterexample under {}:\n{}",
                 r.model,
-                with_strace_lines(&subject, c)
+                with_strace_lines(&subject, c, &replay_prefix(bb))
             );
         }
     }
@@ -289,10 +289,12 @@ fn replay_one(
     let parsed = parse_token(token).map_err(|e| Failure(format!("--replay: {e}")))?;
     let model = crate::sim::model_by_name(&parsed.model)
         .ok_or_else(|| Failure(format!("--replay: unknown model {:?}", parsed.model)))?;
-    let _ = args;
     match replay(subject, model.as_ref(), config, token).map_err(Failure)? {
         Some(c) => {
-            outln!("{}", with_strace_lines(subject, &c));
+            outln!(
+                "{}",
+                with_strace_lines(subject, &c, &replay_prefix(&args.blackbox))
+            );
             Ok(Status::Refused)
         }
         None => {
@@ -304,10 +306,14 @@ fn replay_one(
 
 /// The counterexample's text with, under each numbered operation, the strace line that issued
 /// it.
-fn with_strace_lines(subject: &BlackBox, c: &Counterexample) -> String {
+fn with_strace_lines(subject: &BlackBox, c: &Counterexample, replay: &str) -> String {
     let mut out = String::new();
     let mut last_event = None;
     for line in c.description.lines() {
+        if let Some(token) = line.strip_prefix("crashsafe check --replay ") {
+            out.push_str(&format!("{replay} --replay {token}"));
+            continue;
+        }
         out.push_str(line);
         out.push('\n');
         let op = line
@@ -327,4 +333,21 @@ fn with_strace_lines(subject: &BlackBox, c: &Counterexample) -> String {
         }
     }
     out.trim_end().to_string()
+}
+
+/// How to replay a black-box counterexample: the command line without `--replay TOKEN`.
+fn replay_prefix(bb: &BlackBoxArgs) -> String {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let mut line = String::from("crashsafe check");
+    match &bb.trace {
+        Some(t) => line.push_str(&format!(" --trace {}", quote(&t.to_string_lossy()))),
+        None => line.push_str(" --trace TRACE (record it first with crashsafe record)"),
+    }
+    if let Some(c) = &bb.checker {
+        line.push_str(&format!(" --checker {}", quote(c)));
+    }
+    if let Some(r) = &bb.recover {
+        line.push_str(&format!(" --recover {}", quote(r)));
+    }
+    line
 }
