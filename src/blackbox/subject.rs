@@ -7,6 +7,8 @@ use super::record::{replay_log, RecordError, RecordSettings, Replayed};
 use super::strace::Event;
 use super::tracefile::{Recording, TraceFileError};
 use crate::sim::{AckLog, CheckContext, Image, SimFs, Subject, Violation};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 /// A recorded run ready to explore. See the module doc.
 pub struct BlackBox {
@@ -19,6 +21,9 @@ pub struct BlackBox {
     /// The final uncrashed state and all acks.
     final_image: Image,
     acks: Vec<String>,
+    /// Verdicts already given, by (state fingerprint, acks seen): a state met again under
+    /// another model is not materialized again.
+    verdicts: Mutex<BTreeMap<(u128, usize), Vec<Violation>>>,
 }
 
 /// Why a recording cannot be explored.
@@ -49,6 +54,7 @@ impl BlackBox {
             settings,
             checker,
             replayed,
+            verdicts: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -104,6 +110,25 @@ impl Subject for BlackBox {
     }
 
     fn check(&self, ctx: &CheckContext<'_, String>) -> Vec<Violation> {
+        let key = (ctx.crashed.fingerprint(), ctx.acks.len());
+        let known = self
+            .verdicts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(known) = known {
+            return known;
+        }
+        let found = self.judge_state(ctx);
+        let mut map = self.verdicts.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(key, found.clone());
+        found
+    }
+}
+
+impl BlackBox {
+    fn judge_state(&self, ctx: &CheckContext<'_, String>) -> Vec<Violation> {
         let acks: Vec<String> = ctx.acks.iter().map(|(_, a)| a.clone()).collect();
         let verdict = self.checker.judge(ctx.crashed, &acks);
         let (invariant, message) = match verdict {
