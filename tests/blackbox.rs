@@ -326,3 +326,39 @@ fn the_one_shot_form_records_and_checks() {
         .unwrap();
     assert_caught(&out);
 }
+
+#[test]
+fn sqlite_with_synchronous_off_loses_acknowledged_transactions() {
+    require_strace!();
+    if Command::new("sqlite3").arg("-version").output().is_err() {
+        eprintln!("SKIPPED: sqlite3 is not installed");
+        return;
+    }
+    let case = Case::new(&[]);
+    let sqlite = examples().join("sqlite");
+    let rec = crashsafe()
+        .arg("record")
+        .arg("--dir")
+        .arg(case.dir())
+        .arg("--out")
+        .arg(case.trace())
+        .arg("--")
+        .arg("sh")
+        .arg(sqlite.join("txns.sh"))
+        .arg(case.dir())
+        .args(["1", "OFF"])
+        .output()
+        .unwrap();
+    assert!(rec.status.success(), "{}", text(&rec));
+    let checker = format!("sh {}", sqlite.join("check.sh").display());
+    let out = case.check(&checker, &["--model", "posix"]);
+    assert_caught(&out);
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("was acknowledged but is missing")
+            || s.contains("integrity_check")
+            || s.contains("table t is missing"),
+        "{}",
+        text(&out)
+    );
+}
