@@ -2,7 +2,7 @@
 //! error, nothing is acknowledged, nothing is lost, and after a failed fsync the journal refuses
 //! to go on until it is reopened and recovered (on Linux a retried fsync can succeed falsely).
 
-use crashsafe::fs::FsErrorKind;
+use crashsafe::fs::{FsErrorKind, Op};
 use crashsafe::journal::{Journal, JournalError, Update};
 use crashsafe::path::RelPath;
 use crashsafe::sim::{Fault, FaultKind, Image, Node, SimFs};
@@ -19,7 +19,7 @@ fn setup() -> SimFs {
 }
 
 /// The index of the first call named `op` when committing one update on a fresh setup.
-fn call_index(op: &str) -> usize {
+fn call_index(op: Op) -> usize {
     let fs = setup();
     let mut journal = Journal::open(&fs, p(".crashsafe/journal")).unwrap();
     journal.commit(Update::write(p("a.txt"), "new")).unwrap();
@@ -40,7 +40,7 @@ fn content(fs: &SimFs, path: &str) -> Option<Vec<u8>> {
 fn a_failed_fsync_poisons_the_journal_until_reopened_and_recovered() {
     let fs = setup();
     fs.set_fault(Some(Fault {
-        at: call_index("fsync"),
+        at: call_index(Op::Fsync),
         kind: FaultKind::Eio,
     }));
     let mut journal = Journal::open(&fs, p(".crashsafe/journal")).unwrap();
@@ -48,7 +48,7 @@ fn a_failed_fsync_poisons_the_journal_until_reopened_and_recovered() {
         .commit(Update::write(p("a.txt"), "new"))
         .unwrap_err();
     assert!(
-        matches!(&err, JournalError::Fs(e) if e.kind == FsErrorKind::Io && e.op == "fsync"),
+        matches!(&err, JournalError::Fs(e) if e.kind == FsErrorKind::Io && e.op == Op::Fsync),
         "{err:?}"
     );
     let again = journal
@@ -79,7 +79,7 @@ fn a_full_disk_is_a_typed_error_and_recovery_cleans_up() {
             .calls()
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.op == "write_at")
+            .filter(|(_, c)| c.op == Op::WriteAt)
             .map(|(i, _)| i)
             .collect::<Vec<_>>()
     };

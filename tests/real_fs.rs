@@ -1,7 +1,7 @@
 //! Integration tests of the real Linux backend, each in its own temporary directory.
 
 use crashsafe::fs::real::RealFs;
-use crashsafe::fs::{DirEntry, FileKind, Fs, FsErrorKind, Metadata};
+use crashsafe::fs::{DirEntry, FileKind, FileMode, Fs, FsErrorKind, Metadata, Op, RenameFlags};
 use crashsafe::path::RelPath;
 use std::collections::BTreeMap;
 use std::os::unix::fs::symlink;
@@ -76,7 +76,7 @@ fn create_new_refuses_an_existing_file_and_keeps_its_content() {
     write_file(&fx.fs, "a", b"old");
     let err = fx.fs.create_new(&p("a")).unwrap_err();
     assert_eq!(err.kind, FsErrorKind::AlreadyExists);
-    assert_eq!(err.op, "create_new");
+    assert_eq!(err.op, Op::CreateNew);
     assert_eq!(err.path, "a");
     assert!(err.errno.is_some());
     assert_eq!(read_file(&fx.fs, "a"), b"old");
@@ -246,24 +246,23 @@ fn read_dir_is_sorted_without_dot_entries_and_reports_kinds() {
     assert_eq!(fx.fs.read_dir(&RelPath::root()).unwrap(), listing);
 }
 
+/// The portable part of a `stat`: the kind, the length and the number of names.
+fn kind_len_links(m: Metadata) -> (FileKind, u64, u64) {
+    (m.kind, m.len, m.nlink)
+}
+
 #[test]
 fn stat_reports_kind_and_len_none_for_missing_and_error_for_missing_parent() {
     let fx = fixture();
     write_file(&fx.fs, "f", b"12345");
     fx.fs.mkdir(&p("d")).unwrap();
     assert_eq!(
-        fx.fs.stat(&p("f")).unwrap(),
-        Some(Metadata {
-            kind: FileKind::File,
-            len: 5
-        })
+        fx.fs.stat(&p("f")).unwrap().map(kind_len_links),
+        Some((FileKind::File, 5, 1))
     );
     assert_eq!(
-        fx.fs.stat(&p("d")).unwrap(),
-        Some(Metadata {
-            kind: FileKind::Dir,
-            len: 0
-        })
+        fx.fs.stat(&p("d")).unwrap().map(|m| (m.kind, m.len)),
+        Some((FileKind::Dir, 0))
     );
     assert_eq!(
         fx.fs.stat(&RelPath::root()).unwrap().unwrap().kind,
@@ -273,7 +272,7 @@ fn stat_reports_kind_and_len_none_for_missing_and_error_for_missing_parent() {
     assert_eq!(fx.fs.stat(&p("d/missing")).unwrap(), None);
     let err = fx.fs.stat(&p("nodir/x")).unwrap_err();
     assert_eq!(err.kind, FsErrorKind::NotFound);
-    assert_eq!(err.op, "stat");
+    assert_eq!(err.op, Op::Stat);
     assert_eq!(
         fx.fs.stat(&p("f/x")).unwrap_err().kind,
         FsErrorKind::NotADirectory
@@ -325,11 +324,8 @@ fn open_read_of_a_symlinked_file_fails_with_symlink() {
         FsErrorKind::Symlink
     );
     assert_eq!(
-        fx.fs.stat(&p("file-link")).unwrap(),
-        Some(Metadata {
-            kind: FileKind::Symlink,
-            len: 0
-        })
+        fx.fs.stat(&p("file-link")).unwrap().map(kind_len_links),
+        Some((FileKind::Symlink, 0, 1))
     );
     let err = fx.fs.create_new(&p("file-link")).unwrap_err();
     assert_eq!(err.kind, FsErrorKind::AlreadyExists);
@@ -371,7 +367,7 @@ fn open_refuses_a_symlinked_root() {
     symlink(&fx.root, &link).unwrap();
     let err = RealFs::open(&link).unwrap_err();
     assert_eq!(err.kind, FsErrorKind::Symlink);
-    assert_eq!(err.op, "open");
+    assert_eq!(err.op, Op::Open);
 }
 
 #[test]
@@ -451,7 +447,7 @@ fn write_at_past_the_largest_offset_is_an_error_not_a_panic() {
     let fx = fixture();
     let mut f = fx.fs.create_new(&p("f")).unwrap();
     let err = fx.fs.write_at(&mut f, u64::MAX, b"ab").unwrap_err();
-    assert_eq!(err.op, "write_at");
+    assert_eq!(err.op, Op::WriteAt);
     assert_eq!(err.path, "f");
     let mut buf = [0u8; 4];
     assert!(fx.fs.read_at(&mut f, u64::MAX, &mut buf).is_err());
@@ -472,4 +468,143 @@ fn operations_on_the_root_itself_report_what_the_syscall_would() {
     assert!(fx.fs.rename(&root, &p("x")).is_err());
     let err = fx.fs.create_new(&root).unwrap_err();
     assert_eq!(err.path, ".");
+}
+
+fn read_all(fs: &RealFs, path: &str) -> Vec<u8> {
+    crashsafe::fs::read_capped(fs, &p(path), 1 << 20).unwrap()
+}
+
+#[test]
+fn open_write_appends_overwrites_and_set_len_truncates_and_grows() {
+    let fx = fixture();
+    write_file(&fx.fs, "log", b"abc");
+    let mut f = fx.fs.open_write(&p("log")).unwrap();
+    assert_eq!(read_all(&fx.fs, "log"), b"abc", "opening does not truncate");
+    let len = fx.fs.stat(&p("log")).unwrap().unwrap().len;
+    fx.fs.write_at(&mut f, len, b"de").unwrap();
+    fx.fs.write_at(&mut f, 0, b"A").unwrap();
+    assert_eq!(read_all(&fx.fs, "log"), b"Abcde");
+    fx.fs.set_len(&mut f, 2).unwrap();
+    assert_eq!(read_all(&fx.fs, "log"), b"Ab");
+    fx.fs.set_len(&mut f, 4).unwrap();
+    assert_eq!(read_all(&fx.fs, "log"), b"Ab\0\0");
+    fx.fs.fdatasync(&mut f).unwrap();
+    symlink(fx.outside.join("secret"), fx.root.join("l")).unwrap();
+    let err = fx.fs.open_write(&p("l")).unwrap_err();
+    assert_eq!((err.op, err.kind), (Op::OpenWrite, FsErrorKind::Symlink));
+    fx.fs.mkdir(&p("d")).unwrap();
+    assert_eq!(
+        fx.fs.open_write(&p("d")).unwrap_err().kind,
+        FsErrorKind::IsADirectory
+    );
+    assert_eq!(
+        fx.fs.open_write(&p("nope")).unwrap_err().kind,
+        FsErrorKind::NotFound
+    );
+    assert_eq!(
+        std::fs::read(fx.outside.join("secret")).unwrap(),
+        b"outside data"
+    );
+}
+
+#[test]
+fn modes_are_set_exactly_by_set_mode_and_reported_by_stat() {
+    let fx = fixture();
+    let mode = |bits: u32| FileMode::new(bits).unwrap();
+    let mut f = fx.fs.create_new_with_mode(&p("s"), mode(0o600)).unwrap();
+    // 0600 has no bit a usual umask (022, 002, 077) clears.
+    assert_eq!(fx.fs.stat(&p("s")).unwrap().unwrap().mode, mode(0o600));
+    fx.fs.set_mode(&mut f, mode(0o640)).unwrap();
+    fx.fs.fsync(&mut f).unwrap();
+    assert_eq!(fx.fs.stat(&p("s")).unwrap().unwrap().mode, mode(0o640));
+    use std::os::unix::fs::PermissionsExt;
+    let seen = std::fs::metadata(fx.root.join("s")).unwrap().permissions();
+    assert_eq!(seen.mode() & 0o7777, 0o640);
+}
+
+#[test]
+fn link_rmdir_and_symlink_act_on_names_without_following() {
+    let fx = fixture();
+    write_file(&fx.fs, "a", b"one");
+    fx.fs.mkdir(&p("d")).unwrap();
+    fx.fs.link(&p("a"), &p("d/b")).unwrap();
+    assert_eq!(fx.fs.stat(&p("a")).unwrap().unwrap().nlink, 2);
+    fx.fs.unlink(&p("a")).unwrap();
+    assert_eq!(read_all(&fx.fs, "d/b"), b"one");
+    let err = fx.fs.link(&p("d"), &p("e")).unwrap_err();
+    assert_eq!(
+        (err.op, err.kind),
+        (Op::Link, FsErrorKind::PermissionDenied)
+    );
+    assert_eq!(
+        fx.fs.link(&p("d/b"), &p("d/b")).unwrap_err().kind,
+        FsErrorKind::AlreadyExists
+    );
+    // A symlink is linked itself: the new name is a symlink too, never the outside file.
+    symlink(fx.outside.join("secret"), fx.root.join("l")).unwrap();
+    fx.fs.link(&p("l"), &p("l2")).unwrap();
+    assert_eq!(
+        fx.fs.stat(&p("l2")).unwrap().unwrap().kind,
+        FileKind::Symlink
+    );
+    fx.fs.symlink(&p("s"), "d/b").unwrap();
+    assert_eq!(
+        std::fs::read_link(fx.root.join("s")).unwrap(),
+        Path::new("d/b")
+    );
+    assert_eq!(
+        fx.fs.symlink(&p("s2"), "").unwrap_err().kind,
+        FsErrorKind::NotFound
+    );
+    assert_eq!(
+        fx.fs.rmdir(&p("d")).unwrap_err().kind,
+        FsErrorKind::NotEmpty
+    );
+    assert_eq!(
+        fx.fs.rmdir(&p("s")).unwrap_err().kind,
+        FsErrorKind::NotADirectory
+    );
+    fx.fs.unlink(&p("d/b")).unwrap();
+    fx.fs.rmdir(&p("d")).unwrap();
+    assert_eq!(fx.fs.stat(&p("d")).unwrap(), None);
+    assert!(fx.outside.join("secret").exists());
+}
+
+#[test]
+fn rename_with_no_replace_and_exchange() {
+    let fx = fixture();
+    write_file(&fx.fs, "a", b"A");
+    write_file(&fx.fs, "b", b"B");
+    let err = fx
+        .fs
+        .rename_with(&p("a"), &p("b"), RenameFlags::NO_REPLACE)
+        .unwrap_err();
+    assert_eq!(
+        (err.op, err.kind),
+        (Op::RenameWith, FsErrorKind::AlreadyExists)
+    );
+    let both = RenameFlags {
+        no_replace: true,
+        exchange: true,
+    };
+    assert_eq!(
+        fx.fs.rename_with(&p("a"), &p("b"), both).unwrap_err().kind,
+        FsErrorKind::Other
+    );
+    assert_eq!(read_all(&fx.fs, "a"), b"A", "nothing changed");
+    fx.fs
+        .rename_with(&p("a"), &p("c"), RenameFlags::NO_REPLACE)
+        .unwrap();
+    fx.fs
+        .rename_with(&p("c"), &p("b"), RenameFlags::EXCHANGE)
+        .unwrap();
+    assert_eq!(read_all(&fx.fs, "c"), b"B");
+    assert_eq!(read_all(&fx.fs, "b"), b"A");
+    assert_eq!(
+        fx.fs
+            .rename_with(&p("c"), &p("zz"), RenameFlags::EXCHANGE)
+            .unwrap_err()
+            .kind,
+        FsErrorKind::NotFound
+    );
 }

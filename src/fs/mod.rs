@@ -7,9 +7,14 @@
 //!
 //! Contract shared by both backends:
 //! - every path is a [`RelPath`] resolved under the backend's root; no component, intermediate or
-//!   final, is followed if it is a symlink: the operation fails with [`FsErrorKind::Symlink`];
+//!   final, is followed if it is a symlink: the operation fails with [`FsErrorKind::Symlink`]
+//!   (`link` and `rename` act on a symlink itself when it is the final component, as `linkat`
+//!   without `AT_SYMLINK_FOLLOW` and `renameat` do);
 //! - `create_new` is `O_CREAT|O_EXCL`: it never opens or truncates an existing file;
-//! - `write_at` writes every byte or returns an error; a short write is retried inside;
+//!   `open_write` opens an existing regular file read-write and never truncates it;
+//! - `write_at` writes every byte or returns an error; a short write is retried inside. An
+//!   *append* is `write_at` at the file's current length (there is no `O_APPEND`: the caller
+//!   knows the length, from `stat` or its own bookkeeping);
 //! - `read_dir` returns the entries sorted by name, without `.` and `..`;
 //! - `fsync`/`fdatasync` make one file's data durable, `fsync_dir` one directory's entries, and
 //!   `syncfs` everything on the filesystem.
@@ -67,12 +72,182 @@ impl fmt::Display for FsErrorKind {
     }
 }
 
+/// A filesystem operation, named after the [`Fs`] method (or helper) that failed or was called.
+/// Its `Display` is the method's name (`fsync`, `rename`…), as error messages print it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Op {
+    /// [`Fs::create_new`] or [`Fs::create_new_with_mode`] (one syscall: `openat(O_CREAT|O_EXCL)`).
+    CreateNew,
+    /// [`Fs::open_read`].
+    OpenRead,
+    /// [`Fs::open_write`].
+    OpenWrite,
+    /// [`Fs::write_at`].
+    WriteAt,
+    /// [`Fs::read_at`].
+    ReadAt,
+    /// [`Fs::set_len`].
+    SetLen,
+    /// [`Fs::set_mode`].
+    SetMode,
+    /// [`Fs::fsync`].
+    Fsync,
+    /// [`Fs::fdatasync`].
+    Fdatasync,
+    /// [`Fs::rename`], or [`Fs::rename_with`] without flags.
+    Rename,
+    /// [`Fs::rename_with`] with a flag set (`renameat2`).
+    RenameWith,
+    /// [`Fs::unlink`].
+    Unlink,
+    /// [`Fs::rmdir`].
+    Rmdir,
+    /// [`Fs::mkdir`] (and [`create_dir_all`]).
+    Mkdir,
+    /// [`Fs::link`].
+    Link,
+    /// [`Fs::symlink`].
+    Symlink,
+    /// [`Fs::read_dir`].
+    ReadDir,
+    /// [`Fs::stat`].
+    Stat,
+    /// [`Fs::fsync_dir`].
+    FsyncDir,
+    /// [`Fs::syncfs`].
+    Syncfs,
+    /// [`read_capped`] on a file longer than its cap.
+    Read,
+    /// Opening a backend's root directory ([`real::RealFs::open`]).
+    Open,
+    /// Creating and opening a backend's root ([`real::RealFs::open_or_create`]).
+    OpenOrCreate,
+}
+
+impl Op {
+    /// The method's name, as messages print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::CreateNew => "create_new",
+            Op::OpenRead => "open_read",
+            Op::OpenWrite => "open_write",
+            Op::WriteAt => "write_at",
+            Op::ReadAt => "read_at",
+            Op::SetLen => "set_len",
+            Op::SetMode => "set_mode",
+            Op::Fsync => "fsync",
+            Op::Fdatasync => "fdatasync",
+            Op::Rename => "rename",
+            Op::RenameWith => "rename_with",
+            Op::Unlink => "unlink",
+            Op::Rmdir => "rmdir",
+            Op::Mkdir => "mkdir",
+            Op::Link => "link",
+            Op::Symlink => "symlink",
+            Op::ReadDir => "read_dir",
+            Op::Stat => "stat",
+            Op::FsyncDir => "fsync_dir",
+            Op::Syncfs => "syncfs",
+            Op::Read => "read",
+            Op::Open => "open",
+            Op::OpenOrCreate => "open_or_create",
+        }
+    }
+
+    /// Whether this is a synchronisation call (`fsync`, `fdatasync`, `fsync_dir`, `syncfs`).
+    pub fn is_sync(self) -> bool {
+        matches!(self, Op::Fsync | Op::Fdatasync | Op::FsyncDir | Op::Syncfs)
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The permission bits of a file (`st_mode & 0o7777`: rwx for user, group, other, and the
+/// set-uid, set-gid and sticky bits). `Display` prints them in octal, as `0644`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FileMode(u16);
+
+impl FileMode {
+    /// `0644`: what [`Fs::create_new`] gives a file (before the umask, on a real filesystem).
+    pub const FILE_DEFAULT: FileMode = FileMode(0o644);
+    /// `0755`: what [`Fs::mkdir`] gives a directory (before the umask, on a real filesystem).
+    pub const DIR_DEFAULT: FileMode = FileMode(0o755);
+    /// `0777`: the mode Linux reports for every symlink.
+    pub const SYMLINK: FileMode = FileMode(0o777);
+
+    /// The mode with these permission bits, or `None` if `bits` has any bit outside `0o7777`.
+    pub const fn new(bits: u32) -> Option<FileMode> {
+        if bits & !0o7777 == 0 {
+            Some(FileMode(bits as u16))
+        } else {
+            None
+        }
+    }
+
+    /// The permission bits of a raw `st_mode` (the file type bits are dropped).
+    pub const fn from_st_mode(st_mode: u32) -> FileMode {
+        FileMode((st_mode & 0o7777) as u16)
+    }
+
+    /// The permission bits.
+    pub const fn bits(self) -> u32 {
+        self.0 as u32
+    }
+}
+
+impl fmt::Display for FileMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04o}", self.0)
+    }
+}
+
+/// How [`Fs::rename_with`] treats the destination (`renameat2` flags). The default (no flag) is
+/// a plain `rename`: an existing destination is atomically replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct RenameFlags {
+    /// `RENAME_NOREPLACE`: fail with [`FsErrorKind::AlreadyExists`] if the destination exists.
+    pub no_replace: bool,
+    /// `RENAME_EXCHANGE`: atomically swap the two names, both of which must exist.
+    pub exchange: bool,
+}
+
+impl RenameFlags {
+    /// No flag: a plain rename.
+    pub const REPLACE: RenameFlags = RenameFlags {
+        no_replace: false,
+        exchange: false,
+    };
+    /// `RENAME_NOREPLACE` only.
+    pub const NO_REPLACE: RenameFlags = RenameFlags {
+        no_replace: true,
+        exchange: false,
+    };
+    /// `RENAME_EXCHANGE` only.
+    pub const EXCHANGE: RenameFlags = RenameFlags {
+        no_replace: false,
+        exchange: true,
+    };
+
+    /// The operation these flags make: [`Op::Rename`] without flags, else [`Op::RenameWith`].
+    pub fn op(self) -> Op {
+        if self == RenameFlags::REPLACE {
+            Op::Rename
+        } else {
+            Op::RenameWith
+        }
+    }
+}
+
 /// A failed filesystem operation: which operation, on which path, and what kind of failure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{op} {path}: {kind}{}", errno.map(|e| format!(" (errno {e})")).unwrap_or_default())]
 pub struct FsError {
-    /// The operation, named as the trait method (`"fsync"`, `"rename"`…).
-    pub op: &'static str,
+    /// The operation, named as the trait method (`fsync`, `rename`…).
+    pub op: Op,
     /// The path it was applied to (the source, for a rename).
     pub path: String,
     /// The kind of failure.
@@ -83,7 +258,7 @@ pub struct FsError {
 
 impl FsError {
     /// An error of `kind` from `op` on `path`, without an errno.
-    pub fn new(op: &'static str, path: &RelPath, kind: FsErrorKind) -> FsError {
+    pub fn new(op: Op, path: &RelPath, kind: FsErrorKind) -> FsError {
         FsError {
             op,
             path: path.to_string(),
@@ -116,6 +291,11 @@ pub struct Metadata {
     pub kind: FileKind,
     /// The length in bytes (0 for anything but a regular file).
     pub len: u64,
+    /// The permission bits.
+    pub mode: FileMode,
+    /// How many names refer to the inode (hard links; `st_nlink`). Only a regular file's count
+    /// is portable between backends (directories count their subdirectories on Linux).
+    pub nlink: u64,
 }
 
 /// One name in a directory listing.
@@ -127,29 +307,72 @@ pub struct DirEntry {
     pub kind: FileKind,
 }
 
-/// The operations the journal needs, one per syscall. See the module doc for the contract.
+/// The file operations that storage code uses, one per syscall. See the module doc for the
+/// contract.
+///
+/// There is no `fallocate`: on Linux it either changes no visible state (`FALLOC_FL_KEEP_SIZE`)
+/// or grows the file with zeros exactly as [`Fs::set_len`] does, and what a crash may leave of
+/// a later write into preallocated space (its bytes, torn blocks, or zeros) is already what the
+/// persistence models allow for any write. No model needs it to be honest, so it is left out
+/// until a subject needs to state its intent.
 pub trait Fs {
     /// An open file. Closed when dropped.
     type File;
 
-    /// Creates a new, empty regular file, failing if the name exists (`O_CREAT|O_EXCL`).
-    fn create_new(&self, path: &RelPath) -> FsResult<Self::File>;
+    /// Creates a new, empty regular file with mode `0644` ([`FileMode::FILE_DEFAULT`]), failing
+    /// if the name exists (`O_CREAT|O_EXCL`). Opened read-write.
+    fn create_new(&self, path: &RelPath) -> FsResult<Self::File> {
+        self.create_new_with_mode(path, FileMode::FILE_DEFAULT)
+    }
+    /// Creates a new, empty regular file with permission bits `mode`, failing if the name exists
+    /// (`openat(O_CREAT|O_EXCL, mode)`). On a real filesystem the process umask clears bits of
+    /// `mode`, as `open(2)` says; [`crate::sim::SimFs`] has no umask. Use [`Fs::set_mode`] for
+    /// an exact mode.
+    fn create_new_with_mode(&self, path: &RelPath, mode: FileMode) -> FsResult<Self::File>;
     /// Opens an existing regular file for reading; a symlink or directory is an error.
     fn open_read(&self, path: &RelPath) -> FsResult<Self::File>;
-    /// Writes all of `data` at `offset` (`pwrite`).
+    /// Opens an existing regular file for reading and writing (`O_RDWR`), without truncating
+    /// or creating it; a symlink or directory is an error.
+    fn open_write(&self, path: &RelPath) -> FsResult<Self::File>;
+    /// Writes all of `data` at `offset` (`pwrite`), growing the file if it ends past its length
+    /// (a gap reads as zeros). An append is a `write_at` at the current length.
     fn write_at(&self, file: &mut Self::File, offset: u64, data: &[u8]) -> FsResult<()>;
+    /// Sets the file's length (`ftruncate`): shrinking drops the bytes past `len`, growing adds
+    /// bytes that read as zeros. The file must be open for writing.
+    fn set_len(&self, file: &mut Self::File, len: u64) -> FsResult<()>;
+    /// Sets the file's permission bits (`fchmod`). Inode metadata: made durable by `fsync`, not
+    /// by `fdatasync`.
+    fn set_mode(&self, file: &mut Self::File, mode: FileMode) -> FsResult<()>;
     /// Reads up to `buf.len()` bytes at `offset` (`pread`); 0 means end of file.
     fn read_at(&self, file: &mut Self::File, offset: u64, buf: &mut [u8]) -> FsResult<usize>;
     /// Makes the file's data and size durable (`fsync`). Not its directory entry.
     fn fsync(&self, file: &mut Self::File) -> FsResult<()>;
     /// Makes the file's data and size durable without other metadata (`fdatasync`).
     fn fdatasync(&self, file: &mut Self::File) -> FsResult<()>;
-    /// Renames `from` to `to`, atomically replacing a regular file at `to` (`renameat`).
-    fn rename(&self, from: &RelPath, to: &RelPath) -> FsResult<()>;
-    /// Removes a name that is not a directory (`unlinkat`).
+    /// Renames `from` to `to`, atomically replacing a regular file at `to` (`renameat`): the
+    /// same as [`Fs::rename_with`] with [`RenameFlags::REPLACE`].
+    fn rename(&self, from: &RelPath, to: &RelPath) -> FsResult<()> {
+        self.rename_with(from, to, RenameFlags::REPLACE)
+    }
+    /// Renames `from` to `to` as `flags` say (`renameat2`): without flags as [`Fs::rename`];
+    /// with `no_replace`, failing with [`FsErrorKind::AlreadyExists`] if `to` exists; with
+    /// `exchange`, atomically swapping the two names (both must exist). Both flags at once are
+    /// refused ([`FsErrorKind::Other`], `EINVAL`), changing nothing.
+    fn rename_with(&self, from: &RelPath, to: &RelPath, flags: RenameFlags) -> FsResult<()>;
+    /// Removes a name that is not a directory (`unlinkat`). The inode lives on while another
+    /// name (a hard link) or an open file refers to it.
     fn unlink(&self, path: &RelPath) -> FsResult<()>;
-    /// Creates a directory (`mkdirat`).
+    /// Removes an empty directory (`unlinkat` with `AT_REMOVEDIR`).
+    fn rmdir(&self, path: &RelPath) -> FsResult<()>;
+    /// Creates a directory with mode `0755` (`mkdirat`).
     fn mkdir(&self, path: &RelPath) -> FsResult<()>;
+    /// Gives the inode named `existing` a second name `new` (`linkat` without
+    /// `AT_SYMLINK_FOLLOW`: a symlink is linked itself, never followed). `existing` may not be a
+    /// directory ([`FsErrorKind::PermissionDenied`], `EPERM`); `new` must be free.
+    fn link(&self, existing: &RelPath, new: &RelPath) -> FsResult<()>;
+    /// Creates a symlink named `path` whose content is `target` (`symlinkat`; the target is
+    /// stored, never resolved). The path comes first, as in the other methods.
+    fn symlink(&self, path: &RelPath, target: &str) -> FsResult<()>;
     /// Lists a directory, sorted by name.
     fn read_dir(&self, dir: &RelPath) -> FsResult<Vec<DirEntry>>;
     /// Describes a name without following it (`fstatat` with `AT_SYMLINK_NOFOLLOW`); `None` when
@@ -168,11 +391,23 @@ impl<T: Fs + ?Sized> Fs for &T {
     fn create_new(&self, path: &RelPath) -> FsResult<Self::File> {
         (**self).create_new(path)
     }
+    fn create_new_with_mode(&self, path: &RelPath, mode: FileMode) -> FsResult<Self::File> {
+        (**self).create_new_with_mode(path, mode)
+    }
     fn open_read(&self, path: &RelPath) -> FsResult<Self::File> {
         (**self).open_read(path)
     }
+    fn open_write(&self, path: &RelPath) -> FsResult<Self::File> {
+        (**self).open_write(path)
+    }
     fn write_at(&self, file: &mut Self::File, offset: u64, data: &[u8]) -> FsResult<()> {
         (**self).write_at(file, offset, data)
+    }
+    fn set_len(&self, file: &mut Self::File, len: u64) -> FsResult<()> {
+        (**self).set_len(file, len)
+    }
+    fn set_mode(&self, file: &mut Self::File, mode: FileMode) -> FsResult<()> {
+        (**self).set_mode(file, mode)
     }
     fn read_at(&self, file: &mut Self::File, offset: u64, buf: &mut [u8]) -> FsResult<usize> {
         (**self).read_at(file, offset, buf)
@@ -186,11 +421,23 @@ impl<T: Fs + ?Sized> Fs for &T {
     fn rename(&self, from: &RelPath, to: &RelPath) -> FsResult<()> {
         (**self).rename(from, to)
     }
+    fn rename_with(&self, from: &RelPath, to: &RelPath, flags: RenameFlags) -> FsResult<()> {
+        (**self).rename_with(from, to, flags)
+    }
     fn unlink(&self, path: &RelPath) -> FsResult<()> {
         (**self).unlink(path)
     }
+    fn rmdir(&self, path: &RelPath) -> FsResult<()> {
+        (**self).rmdir(path)
+    }
     fn mkdir(&self, path: &RelPath) -> FsResult<()> {
         (**self).mkdir(path)
+    }
+    fn link(&self, existing: &RelPath, new: &RelPath) -> FsResult<()> {
+        (**self).link(existing, new)
+    }
+    fn symlink(&self, path: &RelPath, target: &str) -> FsResult<()> {
+        (**self).symlink(path, target)
     }
     fn read_dir(&self, dir: &RelPath) -> FsResult<Vec<DirEntry>> {
         (**self).read_dir(dir)
@@ -217,7 +464,7 @@ pub fn read_capped<F: Fs + ?Sized>(fs: &F, path: &RelPath, cap: u64) -> FsResult
             return Ok(out);
         }
         if out.len() as u64 + n as u64 > cap {
-            return Err(FsError::new("read", path, FsErrorKind::Other));
+            return Err(FsError::new(Op::Read, path, FsErrorKind::Other));
         }
         out.extend_from_slice(&buf[..n]);
     }
@@ -263,8 +510,14 @@ pub fn create_dir_all<F: Fs + ?Sized>(fs: &F, path: &RelPath) -> FsResult<Vec<Re
             Some(Metadata {
                 kind: FileKind::Symlink,
                 ..
-            }) => return Err(FsError::new("mkdir", &current, FsErrorKind::Symlink)),
-            Some(_) => return Err(FsError::new("mkdir", &current, FsErrorKind::NotADirectory)),
+            }) => return Err(FsError::new(Op::Mkdir, &current, FsErrorKind::Symlink)),
+            Some(_) => {
+                return Err(FsError::new(
+                    Op::Mkdir,
+                    &current,
+                    FsErrorKind::NotADirectory,
+                ))
+            }
             None => {
                 fs.mkdir(&current)?;
                 created.push(current.clone());

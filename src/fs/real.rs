@@ -2,7 +2,9 @@
 //! walking the path one component at a time with `O_NOFOLLOW`, so that no symlink, intermediate
 //! or final, is ever followed and nothing outside the root can be reached through one.
 
-use super::{DirEntry, FileKind, Fs, FsError, FsErrorKind, FsResult, Metadata};
+use super::{
+    DirEntry, FileKind, FileMode, Fs, FsError, FsErrorKind, FsResult, Metadata, Op, RenameFlags,
+};
 use crate::path::RelPath;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat};
@@ -73,7 +75,7 @@ fn error_kind(e: Errno) -> FsErrorKind {
 }
 
 /// An [`FsError`] from `op` on `path` that failed with `e`.
-fn os_error(op: &'static str, path: &RelPath, e: Errno) -> FsError {
+fn os_error(op: Op, path: &RelPath, e: Errno) -> FsError {
     FsError {
         op,
         path: path.to_string(),
@@ -99,7 +101,15 @@ fn metadata_of(st: &Stat) -> Metadata {
         FileKind::File => u64::try_from(st.st_size).unwrap_or(0),
         _ => 0,
     };
-    Metadata { kind, len }
+    // `st_nlink` is `u64` on 64-bit Linux and `u32` on some 32-bit targets.
+    #[allow(clippy::unnecessary_cast)]
+    let nlink = st.st_nlink as u64;
+    Metadata {
+        kind,
+        len,
+        mode: FileMode::from_st_mode(st.st_mode),
+        nlink,
+    }
 }
 
 impl RealFs {
@@ -108,7 +118,7 @@ impl RealFs {
     /// directory with [`FsErrorKind::NotADirectory`].
     pub fn open(root: &Path) -> FsResult<RealFs> {
         let error = |e: Errno, kind: FsErrorKind| FsError {
-            op: "open",
+            op: Op::Open,
             path: root.display().to_string(),
             kind,
             errno: Some(e.raw_os_error()),
@@ -137,7 +147,7 @@ impl RealFs {
                     error_kind(Errno::from_raw_os_error(n))
                 });
                 return Err(FsError {
-                    op: "open_or_create",
+                    op: Op::OpenOrCreate,
                     path: root.display().to_string(),
                     kind,
                     errno,
@@ -149,12 +159,7 @@ impl RealFs {
 
     /// Opens the directory `name` inside `dir` without following a symlink; a symlink is
     /// reported as [`FsErrorKind::Symlink`] whether the kernel said `ELOOP` or `ENOTDIR`.
-    fn open_subdir(
-        op: &'static str,
-        path: &RelPath,
-        dir: BorrowedFd<'_>,
-        name: &str,
-    ) -> FsResult<OwnedFd> {
+    fn open_subdir(op: Op, path: &RelPath, dir: BorrowedFd<'_>, name: &str) -> FsResult<OwnedFd> {
         match rustix::fs::openat(dir, name, DIR_FLAGS, Mode::empty()) {
             Ok(fd) => Ok(fd),
             Err(e @ Errno::NOTDIR) => {
@@ -174,7 +179,7 @@ impl RealFs {
     /// `path` is only for error messages.
     fn walk<'a, 'b>(
         &'a self,
-        op: &'static str,
+        op: Op,
         path: &RelPath,
         components: impl Iterator<Item = &'b str>,
     ) -> FsResult<DirFd<'a>> {
@@ -187,17 +192,13 @@ impl RealFs {
     }
 
     /// Opens the directory `path` itself (the root for [`RelPath::root`]).
-    fn open_dir(&self, op: &'static str, path: &RelPath) -> FsResult<DirFd<'_>> {
+    fn open_dir(&self, op: Op, path: &RelPath) -> FsResult<DirFd<'_>> {
         self.walk(op, path, path.components())
     }
 
     /// Opens the directory holding `path` and returns it with the final name. The root is
     /// resolved as `.` in itself, so that each syscall reports what it would for the root.
-    fn open_parent<'p>(
-        &self,
-        op: &'static str,
-        path: &'p RelPath,
-    ) -> FsResult<(DirFd<'_>, &'p str)> {
+    fn open_parent<'p>(&self, op: Op, path: &'p RelPath) -> FsResult<(DirFd<'_>, &'p str)> {
         match path.file_name() {
             None => Ok((DirFd::Root(self.root.as_fd()), ".")),
             Some(name) => {
@@ -207,17 +208,40 @@ impl RealFs {
             }
         }
     }
+
+    /// Opens an existing regular file with `access` (`O_RDONLY` or `O_RDWR`), never following
+    /// a symlink and never creating or truncating; anything but a regular file is refused.
+    fn open_existing(&self, op: Op, path: &RelPath, access: OFlags) -> FsResult<RealFile> {
+        let (dir, name) = self.open_parent(op, path)?;
+        // O_NONBLOCK so that opening a fifo does not wait for a writer; it is refused below.
+        let flags = access | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+        let fd = rustix::fs::openat(&dir, name, flags, Mode::empty())
+            .map_err(|e| os_error(op, path, e))?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| os_error(op, path, e))?;
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::RegularFile => {}
+            FileType::Directory => return Err(FsError::new(op, path, FsErrorKind::IsADirectory)),
+            _ => return Err(FsError::new(op, path, FsErrorKind::Unsupported)),
+        }
+        let status = rustix::fs::fcntl_getfl(&fd).map_err(|e| os_error(op, path, e))?;
+        rustix::fs::fcntl_setfl(&fd, status - OFlags::NONBLOCK)
+            .map_err(|e| os_error(op, path, e))?;
+        Ok(RealFile {
+            fd,
+            path: path.clone(),
+        })
+    }
 }
 
 impl Fs for RealFs {
     type File = RealFile;
 
-    fn create_new(&self, path: &RelPath) -> FsResult<RealFile> {
-        const OP: &str = "create_new";
+    fn create_new_with_mode(&self, path: &RelPath, mode: FileMode) -> FsResult<RealFile> {
+        const OP: Op = Op::CreateNew;
         let (dir, name) = self.open_parent(OP, path)?;
         let flags =
             OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(&dir, name, flags, Mode::from_raw_mode(0o644))
+        let fd = rustix::fs::openat(&dir, name, flags, Mode::from_raw_mode(mode.bits()))
             .map_err(|e| os_error(OP, path, e))?;
         Ok(RealFile {
             fd,
@@ -226,30 +250,15 @@ impl Fs for RealFs {
     }
 
     fn open_read(&self, path: &RelPath) -> FsResult<RealFile> {
-        const OP: &str = "open_read";
-        let (dir, name) = self.open_parent(OP, path)?;
-        // O_NONBLOCK so that opening a fifo does not wait for a writer; it is refused below.
-        let flags =
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
-        let fd = rustix::fs::openat(&dir, name, flags, Mode::empty())
-            .map_err(|e| os_error(OP, path, e))?;
-        let st = rustix::fs::fstat(&fd).map_err(|e| os_error(OP, path, e))?;
-        match FileType::from_raw_mode(st.st_mode) {
-            FileType::RegularFile => {}
-            FileType::Directory => return Err(FsError::new(OP, path, FsErrorKind::IsADirectory)),
-            _ => return Err(FsError::new(OP, path, FsErrorKind::Unsupported)),
-        }
-        let status = rustix::fs::fcntl_getfl(&fd).map_err(|e| os_error(OP, path, e))?;
-        rustix::fs::fcntl_setfl(&fd, status - OFlags::NONBLOCK)
-            .map_err(|e| os_error(OP, path, e))?;
-        Ok(RealFile {
-            fd,
-            path: path.clone(),
-        })
+        self.open_existing(Op::OpenRead, path, OFlags::RDONLY)
+    }
+
+    fn open_write(&self, path: &RelPath) -> FsResult<RealFile> {
+        self.open_existing(Op::OpenWrite, path, OFlags::RDWR)
     }
 
     fn write_at(&self, file: &mut RealFile, offset: u64, data: &[u8]) -> FsResult<()> {
-        const OP: &str = "write_at";
+        const OP: Op = Op::WriteAt;
         let mut written = 0usize;
         while written < data.len() {
             let at = offset
@@ -265,47 +274,91 @@ impl Fs for RealFs {
         Ok(())
     }
 
+    fn set_len(&self, file: &mut RealFile, len: u64) -> FsResult<()> {
+        rustix::fs::ftruncate(&file.fd, len).map_err(|e| os_error(Op::SetLen, &file.path, e))
+    }
+
+    fn set_mode(&self, file: &mut RealFile, mode: FileMode) -> FsResult<()> {
+        rustix::fs::fchmod(&file.fd, Mode::from_raw_mode(mode.bits()))
+            .map_err(|e| os_error(Op::SetMode, &file.path, e))
+    }
+
     fn read_at(&self, file: &mut RealFile, offset: u64, buf: &mut [u8]) -> FsResult<usize> {
         loop {
             match rustix::io::pread(&file.fd, &mut *buf, offset) {
                 Ok(n) => return Ok(n),
                 Err(Errno::INTR) => {}
-                Err(e) => return Err(os_error("read_at", &file.path, e)),
+                Err(e) => return Err(os_error(Op::ReadAt, &file.path, e)),
             }
         }
     }
 
     fn fsync(&self, file: &mut RealFile) -> FsResult<()> {
-        rustix::fs::fsync(&file.fd).map_err(|e| os_error("fsync", &file.path, e))
+        rustix::fs::fsync(&file.fd).map_err(|e| os_error(Op::Fsync, &file.path, e))
     }
 
     fn fdatasync(&self, file: &mut RealFile) -> FsResult<()> {
-        rustix::fs::fdatasync(&file.fd).map_err(|e| os_error("fdatasync", &file.path, e))
+        rustix::fs::fdatasync(&file.fd).map_err(|e| os_error(Op::Fdatasync, &file.path, e))
     }
 
-    fn rename(&self, from: &RelPath, to: &RelPath) -> FsResult<()> {
-        const OP: &str = "rename";
-        let (from_dir, from_name) = self.open_parent(OP, from)?;
-        let (to_dir, to_name) = self.open_parent(OP, to)?;
-        rustix::fs::renameat(&from_dir, from_name, &to_dir, to_name)
-            .map_err(|e| os_error(OP, from, e))
+    fn rename_with(&self, from: &RelPath, to: &RelPath, flags: RenameFlags) -> FsResult<()> {
+        let op = flags.op();
+        if flags.no_replace && flags.exchange {
+            return Err(FsError::new(op, from, FsErrorKind::Other));
+        }
+        let (from_dir, from_name) = self.open_parent(op, from)?;
+        let (to_dir, to_name) = self.open_parent(op, to)?;
+        let result = if flags == RenameFlags::REPLACE {
+            rustix::fs::renameat(&from_dir, from_name, &to_dir, to_name)
+        } else {
+            let raw = if flags.exchange {
+                rustix::fs::RenameFlags::EXCHANGE
+            } else {
+                rustix::fs::RenameFlags::NOREPLACE
+            };
+            rustix::fs::renameat_with(&from_dir, from_name, &to_dir, to_name, raw)
+        };
+        result.map_err(|e| os_error(op, from, e))
     }
 
     fn unlink(&self, path: &RelPath) -> FsResult<()> {
-        const OP: &str = "unlink";
+        const OP: Op = Op::Unlink;
         let (dir, name) = self.open_parent(OP, path)?;
         rustix::fs::unlinkat(&dir, name, AtFlags::empty()).map_err(|e| os_error(OP, path, e))
     }
 
+    fn rmdir(&self, path: &RelPath) -> FsResult<()> {
+        const OP: Op = Op::Rmdir;
+        let (dir, name) = self.open_parent(OP, path)?;
+        rustix::fs::unlinkat(&dir, name, AtFlags::REMOVEDIR).map_err(|e| os_error(OP, path, e))
+    }
+
     fn mkdir(&self, path: &RelPath) -> FsResult<()> {
-        const OP: &str = "mkdir";
+        const OP: Op = Op::Mkdir;
         let (dir, name) = self.open_parent(OP, path)?;
         rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o755))
             .map_err(|e| os_error(OP, path, e))
     }
 
+    fn link(&self, existing: &RelPath, new: &RelPath) -> FsResult<()> {
+        const OP: Op = Op::Link;
+        let (from_dir, from_name) = self.open_parent(OP, existing)?;
+        let (to_dir, to_name) = self.open_parent(OP, new)?;
+        rustix::fs::linkat(&from_dir, from_name, &to_dir, to_name, AtFlags::empty())
+            .map_err(|e| os_error(OP, existing, e))
+    }
+
+    fn symlink(&self, path: &RelPath, target: &str) -> FsResult<()> {
+        const OP: Op = Op::Symlink;
+        if target.is_empty() {
+            return Err(FsError::new(OP, path, FsErrorKind::NotFound));
+        }
+        let (dir, name) = self.open_parent(OP, path)?;
+        rustix::fs::symlinkat(target, &dir, name).map_err(|e| os_error(OP, path, e))
+    }
+
     fn read_dir(&self, path: &RelPath) -> FsResult<Vec<DirEntry>> {
-        const OP: &str = "read_dir";
+        const OP: Op = Op::ReadDir;
         let mut dir = match self.open_dir(OP, path)? {
             // A fresh descriptor of the root, so that listing never moves the root's offset.
             DirFd::Root(fd) => Dir::read_from(fd),
@@ -341,7 +394,7 @@ impl Fs for RealFs {
     }
 
     fn stat(&self, path: &RelPath) -> FsResult<Option<Metadata>> {
-        const OP: &str = "stat";
+        const OP: Op = Op::Stat;
         let (dir, name) = self.open_parent(OP, path)?;
         match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => Ok(Some(metadata_of(&st))),
@@ -351,12 +404,12 @@ impl Fs for RealFs {
     }
 
     fn fsync_dir(&self, path: &RelPath) -> FsResult<()> {
-        const OP: &str = "fsync_dir";
+        const OP: Op = Op::FsyncDir;
         let dir = self.open_dir(OP, path)?;
         rustix::fs::fsync(&dir).map_err(|e| os_error(OP, path, e))
     }
 
     fn syncfs(&self) -> FsResult<()> {
-        rustix::fs::syncfs(&self.root).map_err(|e| os_error("syncfs", &RelPath::root(), e))
+        rustix::fs::syncfs(&self.root).map_err(|e| os_error(Op::Syncfs, &RelPath::root(), e))
     }
 }

@@ -465,8 +465,8 @@ impl<F: Fs> Journal<F> {
 }
 
 /// Whether an operation is an fsync-family barrier, whose failure poisons the journal.
-fn is_barrier(op: &str) -> bool {
-    matches!(op, "fsync" | "fdatasync" | "fsync_dir" | "syncfs")
+fn is_barrier(op: crate::fs::Op) -> bool {
+    op.is_sync()
 }
 
 fn parent(path: &RelPath) -> RelPath {

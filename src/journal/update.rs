@@ -134,7 +134,7 @@ pub(crate) fn prepare<F: Fs>(
         if let Some(temp) = &temp {
             if fs.stat(temp)?.is_some() {
                 return Err(JournalError::Fs(FsError::new(
-                    "create_new",
+                    crate::fs::Op::CreateNew,
                     temp,
                     FsErrorKind::AlreadyExists,
                 )));

@@ -30,7 +30,7 @@ pub(crate) fn header(
                 FaultKind::Eio => "EIO",
                 FaultKind::NoSpace => "ENOSPC",
             };
-            let call = calls.get(f.at).map_or("?", |c| c.op);
+            let call = calls.get(f.at).map_or("?", |c| c.op.name());
             lines.push(format!(
                 "fault: {kind} injected into mutating call #{} ({call})",
                 f.at

@@ -2,7 +2,9 @@
 
 use super::image::{Image, Inode, ROOT};
 use super::trace::{Ino, SyncCall, TraceOp};
-use crate::fs::{DirEntry, FileKind, Fs, FsError, FsErrorKind, FsResult, Metadata};
+use crate::fs::{
+    DirEntry, FileKind, FileMode, Fs, FsError, FsErrorKind, FsResult, Metadata, Op, RenameFlags,
+};
 use crate::path::RelPath;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -14,7 +16,8 @@ pub enum FaultKind {
     /// The device fails: [`FsErrorKind::Io`].
     Eio,
     /// The disk is full: [`FsErrorKind::NoSpace`], on calls that allocate (`create_new`,
-    /// `write_at`, `mkdir`, `rename`, `symlink`); on any other call it acts as [`FaultKind::Eio`].
+    /// `write_at`, `set_len`, `mkdir`, `rename`, `rename_with`, `link`, `symlink`); on any other
+    /// call it acts as [`FaultKind::Eio`].
     NoSpace,
 }
 
@@ -44,8 +47,8 @@ pub struct Fault {
 /// One call to a mutating method, as [`SimFs::calls`] lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallRecord {
-    /// The method's name.
-    pub op: &'static str,
+    /// The method.
+    pub op: Op,
     /// Whether the call allocates space (so that [`FaultKind::NoSpace`] applies to it).
     pub allocates: bool,
 }
@@ -91,7 +94,11 @@ impl Default for SimFs {
     }
 }
 
-fn err(op: &'static str, path: &RelPath, kind: FsErrorKind) -> FsError {
+/// The largest file the simulator holds (it keeps files in memory): a write or `set_len` past it
+/// fails with [`FsErrorKind::NoSpace`] and changes nothing.
+pub const MAX_SIM_FILE_LEN: u64 = 1 << 30;
+
+fn err(op: Op, path: &RelPath, kind: FsErrorKind) -> FsError {
     FsError::new(op, path, kind)
 }
 
@@ -147,28 +154,9 @@ impl SimFs {
         self.inner.borrow().fault_fired
     }
 
-    /// Creates a symlink at `path` pointing at `target` (a setup helper; traced as a directory
-    /// entry operation like `create_new`).
-    pub fn symlink(&self, path: &RelPath, target: &str) -> FsResult<()> {
-        let inner = &mut *self.inner.borrow_mut();
-        inner.begin("symlink", path, true)?;
-        let (dir, name) = inner.free_name("symlink", path)?;
-        let ino = inner.image.alloc_ino();
-        inner
-            .image
-            .insert(dir, name, ino, Inode::Symlink(Arc::from(target)));
-        inner.trace.push(TraceOp::Symlink {
-            path: path.clone(),
-            target: target.to_owned(),
-            ino,
-            dir,
-        });
-        Ok(())
-    }
-
     fn sync(&self, call: SyncCall, path: &RelPath, ino: Ino, op: TraceOp) -> FsResult<()> {
         let inner = &mut *self.inner.borrow_mut();
-        if let Err(e) = inner.begin(call.name(), path, false) {
+        if let Err(e) = inner.begin(call.op(), path, false) {
             inner.trace.push(TraceOp::FailedFsync {
                 call,
                 path: path.clone(),
@@ -183,7 +171,7 @@ impl SimFs {
 
 impl Inner {
     /// Counts a mutating call and fires the armed fault if it is this one.
-    fn begin(&mut self, op: &'static str, path: &RelPath, allocates: bool) -> FsResult<()> {
+    fn begin(&mut self, op: Op, path: &RelPath, allocates: bool) -> FsResult<()> {
         let index = self.calls.len();
         self.calls.push(CallRecord { op, allocates });
         match self.fault {
@@ -200,7 +188,7 @@ impl Inner {
     }
 
     /// The parent directory of `path` and its last name, which must be free.
-    fn free_name<'p>(&self, op: &'static str, path: &'p RelPath) -> FsResult<(Ino, &'p str)> {
+    fn free_name<'p>(&self, op: Op, path: &'p RelPath) -> FsResult<(Ino, &'p str)> {
         if path.is_root() {
             return Err(err(op, path, FsErrorKind::AlreadyExists));
         }
@@ -215,7 +203,7 @@ impl Inner {
     }
 
     /// Resolves a name that must exist, with its parent directory.
-    fn existing<'p>(&self, op: &'static str, path: &'p RelPath) -> FsResult<(Ino, &'p str, Ino)> {
+    fn existing<'p>(&self, op: Op, path: &'p RelPath) -> FsResult<(Ino, &'p str, Ino)> {
         let (dir, name) = self
             .image
             .resolve_parent(path)
@@ -226,7 +214,7 @@ impl Inner {
     }
 
     /// Resolves a path that must be a directory.
-    fn directory(&self, op: &'static str, path: &RelPath) -> FsResult<Ino> {
+    fn directory(&self, op: Op, path: &RelPath) -> FsResult<Ino> {
         let ino = self.image.resolve(path).map_err(|k| err(op, path, k))?;
         match self.image.inode(ino) {
             Some(Inode::Dir(_)) => Ok(ino),
@@ -237,27 +225,119 @@ impl Inner {
 
     /// Keeps the bytes of a file that lost its last name, for handles still open on it.
     fn orphan(&mut self, removed: Option<(Ino, Inode)>) {
-        if let Some((ino, Inode::File(data))) = removed {
+        if let Some((ino, Inode::File { data, .. })) = removed {
             self.orphans.insert(ino, data);
         }
+    }
+
+    /// The bytes of an open file: its inode's, or the orphaned copy once its last name is gone.
+    fn bytes_mut(&mut self, ino: Ino) -> &mut Vec<u8> {
+        match self.image.file_mut(ino) {
+            Some(bytes) => bytes,
+            None => Arc::make_mut(self.orphans.entry(ino).or_default()),
+        }
+    }
+
+    /// Counts a call on an open file, which must be writable, and checks that the file would not
+    /// grow past [`MAX_SIM_FILE_LEN`].
+    fn begin_write(&mut self, op: Op, file: &SimFile, end: Option<u64>) -> FsResult<()> {
+        self.begin(op, &file.path, true)?;
+        if !file.writable {
+            return Err(err(op, &file.path, FsErrorKind::PermissionDenied));
+        }
+        match end {
+            Some(end) if end <= MAX_SIM_FILE_LEN => Ok(()),
+            _ => Err(err(op, &file.path, FsErrorKind::NoSpace)),
+        }
+    }
+
+    /// Opens an existing regular file (never through or at a symlink).
+    fn open_existing(&self, op: Op, path: &RelPath, writable: bool) -> FsResult<SimFile> {
+        let ino = self.image.resolve(path).map_err(|k| err(op, path, k))?;
+        match self.image.inode(ino) {
+            Some(Inode::File { .. }) => Ok(SimFile {
+                ino,
+                path: path.clone(),
+                writable,
+            }),
+            Some(Inode::Dir(_)) => Err(err(op, path, FsErrorKind::IsADirectory)),
+            _ => Err(err(op, path, FsErrorKind::Symlink)),
+        }
+    }
+
+    /// Renames without flags or with `RENAME_NOREPLACE` (see [`Fs::rename_with`]).
+    fn rename(&mut self, from: &RelPath, to: &RelPath, no_replace: bool) -> FsResult<()> {
+        let op = if no_replace {
+            Op::RenameWith
+        } else {
+            Op::Rename
+        };
+        let (from_dir, from_name, ino) = self.existing(op, from)?;
+        let (to_dir, to_name) = self.image.resolve_parent(to).map_err(|k| err(op, to, k))?;
+        let replaced = self.image.dir(to_dir).and_then(|d| d.get(to_name).copied());
+        if no_replace && replaced.is_some() {
+            return Err(err(op, to, FsErrorKind::AlreadyExists));
+        }
+        self.image
+            .check_rename(ino, to_dir, to_name)
+            .map_err(|k| err(op, from, k))?;
+        if replaced != Some(ino) {
+            let dropped = self.image.move_entry(from_dir, from_name, to_dir, to_name);
+            self.orphan(dropped);
+        }
+        self.trace.push(TraceOp::Rename {
+            from: from.clone(),
+            to: to.clone(),
+            ino,
+            from_dir,
+            to_dir,
+            no_replace,
+        });
+        Ok(())
+    }
+
+    /// Swaps two existing names (`RENAME_EXCHANGE`).
+    fn exchange(&mut self, from: &RelPath, to: &RelPath) -> FsResult<()> {
+        const OP: Op = Op::RenameWith;
+        let (from_dir, from_name, from_ino) = self.existing(OP, from)?;
+        let (to_dir, to_name, to_ino) = self.existing(OP, to)?;
+        if !self
+            .image
+            .check_exchange(from_ino, from_dir, to_ino, to_dir)
+        {
+            return Err(err(OP, from, FsErrorKind::Other));
+        }
+        self.image
+            .exchange_entries(from_dir, from_name, to_dir, to_name);
+        self.trace.push(TraceOp::Exchange {
+            from: from.clone(),
+            to: to.clone(),
+            from_ino,
+            to_ino,
+            from_dir,
+            to_dir,
+        });
+        Ok(())
     }
 }
 
 impl Fs for SimFs {
     type File = SimFile;
 
-    fn create_new(&self, path: &RelPath) -> FsResult<SimFile> {
+    fn create_new_with_mode(&self, path: &RelPath, mode: FileMode) -> FsResult<SimFile> {
+        const OP: Op = Op::CreateNew;
         let inner = &mut *self.inner.borrow_mut();
-        inner.begin("create_new", path, true)?;
-        let (dir, name) = inner.free_name("create_new", path)?;
+        inner.begin(OP, path, true)?;
+        let (dir, name) = inner.free_name(OP, path)?;
         let ino = inner.image.alloc_ino();
         inner
             .image
-            .insert(dir, name, ino, Inode::File(Arc::default()));
+            .insert(dir, name, ino, Inode::file(Arc::default(), mode));
         inner.trace.push(TraceOp::Create {
             path: path.clone(),
             ino,
             dir,
+            mode,
         });
         Ok(SimFile {
             ino,
@@ -267,32 +347,18 @@ impl Fs for SimFs {
     }
 
     fn open_read(&self, path: &RelPath) -> FsResult<SimFile> {
-        let inner = self.inner.borrow();
-        let ino = inner
-            .image
-            .resolve(path)
-            .map_err(|k| err("open_read", path, k))?;
-        match inner.image.inode(ino) {
-            Some(Inode::File(_)) => Ok(SimFile {
-                ino,
-                path: path.clone(),
-                writable: false,
-            }),
-            Some(Inode::Dir(_)) => Err(err("open_read", path, FsErrorKind::IsADirectory)),
-            _ => Err(err("open_read", path, FsErrorKind::Symlink)),
-        }
+        self.inner.borrow().open_existing(Op::OpenRead, path, false)
+    }
+
+    fn open_write(&self, path: &RelPath) -> FsResult<SimFile> {
+        self.inner.borrow().open_existing(Op::OpenWrite, path, true)
     }
 
     fn write_at(&self, file: &mut SimFile, offset: u64, data: &[u8]) -> FsResult<()> {
         let inner = &mut *self.inner.borrow_mut();
-        inner.begin("write_at", &file.path, true)?;
-        if !file.writable {
-            return Err(err("write_at", &file.path, FsErrorKind::PermissionDenied));
-        }
-        let bytes = match inner.image.file_mut(file.ino) {
-            Some(bytes) => bytes,
-            None => Arc::make_mut(inner.orphans.entry(file.ino).or_default()),
-        };
+        let end = offset.checked_add(data.len() as u64);
+        inner.begin_write(Op::WriteAt, file, end)?;
+        let bytes = inner.bytes_mut(file.ino);
         let (start, end) = (offset as usize, offset as usize + data.len());
         if bytes.len() < end {
             bytes.resize(end, 0);
@@ -308,17 +374,43 @@ impl Fs for SimFs {
         Ok(())
     }
 
+    fn set_len(&self, file: &mut SimFile, len: u64) -> FsResult<()> {
+        let inner = &mut *self.inner.borrow_mut();
+        inner.begin_write(Op::SetLen, file, Some(len))?;
+        inner.bytes_mut(file.ino).resize(len as usize, 0);
+        inner.trace.push(TraceOp::SetLen {
+            ino: file.ino,
+            path: file.path.clone(),
+            len,
+        });
+        Ok(())
+    }
+
+    fn set_mode(&self, file: &mut SimFile, mode: FileMode) -> FsResult<()> {
+        let inner = &mut *self.inner.borrow_mut();
+        inner.begin(Op::SetMode, &file.path, false)?;
+        inner.image.set_file_mode(file.ino, mode);
+        inner.trace.push(TraceOp::SetMode {
+            ino: file.ino,
+            path: file.path.clone(),
+            mode,
+        });
+        Ok(())
+    }
+
     fn read_at(&self, file: &mut SimFile, offset: u64, buf: &mut [u8]) -> FsResult<usize> {
         let inner = self.inner.borrow();
         let bytes: &[u8] = match inner.image.inode(file.ino) {
-            Some(Inode::File(data)) => data,
+            Some(Inode::File { data, .. }) => data,
             _ => inner
                 .orphans
                 .get(&file.ino)
                 .map(|d| d.as_slice())
                 .unwrap_or_default(),
         };
-        let start = (offset as usize).min(bytes.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
         let n = buf.len().min(bytes.len() - start);
         buf[..n].copy_from_slice(&bytes[start..start + n]);
         Ok(n)
@@ -340,53 +432,33 @@ impl Fs for SimFs {
         self.sync(SyncCall::Fdatasync, &file.path, file.ino, op)
     }
 
-    fn rename(&self, from: &RelPath, to: &RelPath) -> FsResult<()> {
+    fn rename_with(&self, from: &RelPath, to: &RelPath, flags: RenameFlags) -> FsResult<()> {
+        let op = flags.op();
         let inner = &mut *self.inner.borrow_mut();
-        inner.begin("rename", from, true)?;
+        inner.begin(op, from, true)?;
+        if flags.no_replace && flags.exchange {
+            return Err(err(op, from, FsErrorKind::Other));
+        }
         if from.is_root() || to.is_root() {
-            return Err(err("rename", from, FsErrorKind::PermissionDenied));
+            return Err(err(op, from, FsErrorKind::PermissionDenied));
         }
-        let (from_dir, from_name, ino) = inner.existing("rename", from)?;
-        let (to_dir, to_name) = inner
-            .image
-            .resolve_parent(to)
-            .map_err(|k| err("rename", to, k))?;
-        inner
-            .image
-            .check_rename(ino, to_dir, to_name)
-            .map_err(|k| err("rename", from, k))?;
-        let replaced = inner
-            .image
-            .dir(to_dir)
-            .and_then(|d| d.get(to_name).copied());
-        if replaced != Some(ino) {
-            if let Some(old) = replaced {
-                if let Some(Inode::File(data)) = inner.image.inode(old) {
-                    let data = data.clone();
-                    inner.orphans.insert(old, data);
-                }
-            }
-            inner.image.move_entry(from_dir, from_name, to_dir, to_name);
+        if flags.exchange {
+            inner.exchange(from, to)
+        } else {
+            inner.rename(from, to, flags.no_replace)
         }
-        inner.trace.push(TraceOp::Rename {
-            from: from.clone(),
-            to: to.clone(),
-            ino,
-            from_dir,
-            to_dir,
-        });
-        Ok(())
     }
 
     fn unlink(&self, path: &RelPath) -> FsResult<()> {
+        const OP: Op = Op::Unlink;
         let inner = &mut *self.inner.borrow_mut();
-        inner.begin("unlink", path, false)?;
+        inner.begin(OP, path, false)?;
         if path.is_root() {
-            return Err(err("unlink", path, FsErrorKind::IsADirectory));
+            return Err(err(OP, path, FsErrorKind::IsADirectory));
         }
-        let (dir, name, ino) = inner.existing("unlink", path)?;
+        let (dir, name, ino) = inner.existing(OP, path)?;
         if matches!(inner.image.inode(ino), Some(Inode::Dir(_))) {
-            return Err(err("unlink", path, FsErrorKind::IsADirectory));
+            return Err(err(OP, path, FsErrorKind::IsADirectory));
         }
         let removed = inner.image.unlink_entry(dir, name);
         inner.orphan(removed);
@@ -398,10 +470,36 @@ impl Fs for SimFs {
         Ok(())
     }
 
-    fn mkdir(&self, path: &RelPath) -> FsResult<()> {
+    fn rmdir(&self, path: &RelPath) -> FsResult<()> {
+        const OP: Op = Op::Rmdir;
         let inner = &mut *self.inner.borrow_mut();
-        inner.begin("mkdir", path, true)?;
-        let (dir, name) = inner.free_name("mkdir", path)?;
+        inner.begin(OP, path, false)?;
+        if path.is_root() {
+            // `unlinkat(".", AT_REMOVEDIR)` is EINVAL.
+            return Err(err(OP, path, FsErrorKind::Other));
+        }
+        let (dir, name, ino) = inner.existing(OP, path)?;
+        match inner.image.dir(ino) {
+            None => return Err(err(OP, path, FsErrorKind::NotADirectory)),
+            Some(entries) if !entries.is_empty() => {
+                return Err(err(OP, path, FsErrorKind::NotEmpty))
+            }
+            Some(_) => {}
+        }
+        inner.image.unlink_entry(dir, name);
+        inner.trace.push(TraceOp::Rmdir {
+            path: path.clone(),
+            ino,
+            dir,
+        });
+        Ok(())
+    }
+
+    fn mkdir(&self, path: &RelPath) -> FsResult<()> {
+        const OP: Op = Op::Mkdir;
+        let inner = &mut *self.inner.borrow_mut();
+        inner.begin(OP, path, true)?;
+        let (dir, name) = inner.free_name(OP, path)?;
         let ino = inner.image.alloc_ino();
         inner
             .image
@@ -414,9 +512,56 @@ impl Fs for SimFs {
         Ok(())
     }
 
+    fn link(&self, existing: &RelPath, new: &RelPath) -> FsResult<()> {
+        const OP: Op = Op::Link;
+        let inner = &mut *self.inner.borrow_mut();
+        inner.begin(OP, existing, true)?;
+        if existing.is_root() {
+            return Err(err(OP, existing, FsErrorKind::PermissionDenied));
+        }
+        let (_, _, ino) = inner.existing(OP, existing)?;
+        if matches!(inner.image.inode(ino), Some(Inode::Dir(_))) {
+            return Err(err(OP, existing, FsErrorKind::PermissionDenied));
+        }
+        let (dir, name) = inner.free_name(OP, new)?;
+        inner.image.link(dir, name, ino);
+        inner.trace.push(TraceOp::Link {
+            existing: existing.clone(),
+            new: new.clone(),
+            ino,
+            dir,
+        });
+        Ok(())
+    }
+
+    fn symlink(&self, path: &RelPath, target: &str) -> FsResult<()> {
+        const OP: Op = Op::Symlink;
+        let inner = &mut *self.inner.borrow_mut();
+        inner.begin(OP, path, true)?;
+        if target.is_empty() {
+            // `symlink(2)`: an empty target is ENOENT.
+            return Err(err(OP, path, FsErrorKind::NotFound));
+        }
+        if target.contains('\0') {
+            return Err(err(OP, path, FsErrorKind::Other));
+        }
+        let (dir, name) = inner.free_name(OP, path)?;
+        let ino = inner.image.alloc_ino();
+        inner
+            .image
+            .insert(dir, name, ino, Inode::Symlink(Arc::from(target)));
+        inner.trace.push(TraceOp::Symlink {
+            path: path.clone(),
+            target: target.to_owned(),
+            ino,
+            dir,
+        });
+        Ok(())
+    }
+
     fn read_dir(&self, dir: &RelPath) -> FsResult<Vec<DirEntry>> {
         let inner = self.inner.borrow();
-        let ino = inner.directory("read_dir", dir)?;
+        let ino = inner.directory(Op::ReadDir, dir)?;
         let entries = inner.image.dir(ino).expect("a directory");
         Ok(entries
             .iter()
@@ -438,7 +583,7 @@ impl Fs for SimFs {
             let (dir, name) = inner
                 .image
                 .resolve_parent(path)
-                .map_err(|k| err("stat", path, k))?;
+                .map_err(|k| err(Op::Stat, path, k))?;
             match inner.image.dir(dir).and_then(|d| d.get(name)) {
                 Some(&ino) => ino,
                 None => return Ok(None),
@@ -447,16 +592,18 @@ impl Fs for SimFs {
         Ok(inner.image.inode(ino).map(|inode| Metadata {
             kind: inode.kind(),
             len: inner.image.file_len(ino).unwrap_or(0),
+            mode: inode.mode(),
+            nlink: inner.image.link_count(ino),
         }))
     }
 
     fn fsync_dir(&self, dir: &RelPath) -> FsResult<()> {
-        let resolved = self.inner.borrow().directory("fsync_dir", dir);
+        let resolved = self.inner.borrow().directory(Op::FsyncDir, dir);
         let ino = match resolved {
             Ok(ino) => ino,
             Err(e) => {
                 // Still a mutating call: count it (and let an armed fault fire on it).
-                self.inner.borrow_mut().begin("fsync_dir", dir, false)?;
+                self.inner.borrow_mut().begin(Op::FsyncDir, dir, false)?;
                 return Err(e);
             }
         };

@@ -4,12 +4,15 @@
 //! names to inode numbers. File data and directory tables sit behind [`Arc`]s, so a clone copies
 //! only the inode table and shares the rest until one side writes (copy on write). The simulator
 //! keeps one image for the live view and rebuilds crash states as images; equality and
-//! [`Image::fingerprint`] only look at the *visible* tree (paths, kinds, bytes), never at inode
-//! numbers.
+//! [`Image::fingerprint`] only look at the *visible* tree (paths, kinds, bytes, a file's mode and
+//! its number of names), never at inode numbers.
+//!
+//! An inode may have several names (hard links): it lives while a name refers to it, and is
+//! dropped with its last name.
 
 use super::model::Variant;
 use super::trace::{Ino, TraceOp};
-use crate::fs::{FileKind, FsErrorKind};
+use crate::fs::{FileKind, FileMode, FsErrorKind};
 use crate::path::RelPath;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -32,17 +35,39 @@ pub enum Node {
 /// One inode.
 #[derive(Clone, Debug)]
 pub(crate) enum Inode {
-    File(Arc<Vec<u8>>),
+    File { data: Arc<Vec<u8>>, mode: FileMode },
     Dir(Arc<BTreeMap<String, Ino>>),
     Symlink(Arc<str>),
 }
 
 impl Inode {
+    /// A regular file with `data` and permission bits `mode`.
+    pub(crate) fn file(data: Arc<Vec<u8>>, mode: FileMode) -> Inode {
+        Inode::File { data, mode }
+    }
+
     pub(crate) fn kind(&self) -> FileKind {
         match self {
-            Inode::File(_) => FileKind::File,
+            Inode::File { .. } => FileKind::File,
             Inode::Dir(_) => FileKind::Dir,
             Inode::Symlink(_) => FileKind::Symlink,
+        }
+    }
+
+    /// The permission bits (directories and symlinks have fixed ones here).
+    pub(crate) fn mode(&self) -> FileMode {
+        match self {
+            Inode::File { mode, .. } => *mode,
+            Inode::Dir(_) => FileMode::DIR_DEFAULT,
+            Inode::Symlink(_) => FileMode::SYMLINK,
+        }
+    }
+
+    fn node(&self) -> Node {
+        match self {
+            Inode::File { data, .. } => Node::File(data.clone()),
+            Inode::Dir(_) => Node::Dir,
+            Inode::Symlink(t) => Node::Symlink(t.to_string()),
         }
     }
 }
@@ -51,6 +76,8 @@ impl Inode {
 #[derive(Clone)]
 pub struct Image {
     inodes: BTreeMap<Ino, Inode>,
+    /// How many directory entries name each inode (the root, named by none, is absent).
+    links: BTreeMap<Ino, u32>,
     next_ino: Ino,
 }
 
@@ -67,6 +94,7 @@ impl Image {
         inodes.insert(ROOT, Inode::Dir(Arc::default()));
         Image {
             inodes,
+            links: BTreeMap::new(),
             next_ino: ROOT + 1,
         }
     }
@@ -75,42 +103,68 @@ impl Image {
     /// nothing); the root is a directory.
     pub fn get(&self, path: &RelPath) -> Option<Node> {
         let ino = self.resolve(path).ok()?;
-        Some(match self.inodes.get(&ino)? {
-            Inode::File(data) => Node::File(data.clone()),
-            Inode::Dir(_) => Node::Dir,
-            Inode::Symlink(t) => Node::Symlink(t.to_string()),
-        })
+        Some(self.inodes.get(&ino)?.node())
+    }
+
+    /// The permission bits of what `path` names (without following a symlink): a file's own,
+    /// `0755` for a directory, `0777` for a symlink.
+    pub fn mode(&self, path: &RelPath) -> Option<FileMode> {
+        let ino = self.resolve(path).ok()?;
+        Some(self.inodes.get(&ino)?.mode())
+    }
+
+    /// How many names refer to what `path` names (hard links); 1 for the root.
+    pub fn nlink(&self, path: &RelPath) -> Option<u64> {
+        let ino = self.resolve(path).ok()?;
+        self.inodes.contains_key(&ino).then(|| self.links_of(ino))
     }
 
     /// Every path but the root, sorted, with what it names.
     pub fn walk(&self) -> BTreeMap<RelPath, Node> {
         let mut out = BTreeMap::new();
-        self.visit(ROOT, &mut String::new(), &mut |path, inode| {
-            let node = match inode {
-                Inode::File(data) => Node::File(data.clone()),
-                Inode::Dir(_) => Node::Dir,
-                Inode::Symlink(t) => Node::Symlink(t.to_string()),
-            };
+        self.visit(ROOT, &mut String::new(), &mut |path, _, inode| {
             out.insert(
                 RelPath::new(path).expect("image names are checked components"),
-                node,
+                inode.node(),
             );
         });
         out
     }
 
-    /// A 128-bit content hash of the visible tree (paths, kinds, bytes): images with equal
-    /// visible trees have equal fingerprints, whatever their inode numbers.
+    /// Every path but the root, sorted, with what it names, its mode and its number of names:
+    /// what equality compares.
+    fn listing(&self) -> Vec<(String, Node, FileMode, u64)> {
+        let mut out = Vec::new();
+        self.visit(ROOT, &mut String::new(), &mut |path, ino, inode| {
+            out.push((
+                path.to_owned(),
+                inode.node(),
+                inode.mode(),
+                self.links_of(ino),
+            ));
+        });
+        out
+    }
+
+    fn links_of(&self, ino: Ino) -> u64 {
+        u64::from(self.links.get(&ino).copied().unwrap_or(1))
+    }
+
+    /// A 128-bit content hash of the visible tree (paths, kinds, bytes, a file's mode and number
+    /// of names): images with equal visible trees have equal fingerprints, whatever their inode
+    /// numbers.
     pub fn fingerprint(&self) -> u128 {
         // xxh3-128: not cryptographic, but its collisions are as rare as random ones (2^-128),
         // and it is several times faster than a cryptographic hash on the small files here.
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-        self.visit(ROOT, &mut String::new(), &mut |path, inode| {
+        self.visit(ROOT, &mut String::new(), &mut |path, ino, inode| {
             hasher.update(&(path.len() as u64).to_le_bytes());
             hasher.update(path.as_bytes());
             match inode {
-                Inode::File(data) => {
+                Inode::File { data, mode } => {
                     hasher.update(&[1]);
+                    hasher.update(&mode.bits().to_le_bytes());
+                    hasher.update(&self.links_of(ino).to_le_bytes());
                     hasher.update(&(data.len() as u64).to_le_bytes());
                     hasher.update(data);
                 }
@@ -130,7 +184,26 @@ impl Image {
     /// Puts a file with `data` at `path`, creating missing parent directories and replacing
     /// whatever was there. A test-setup helper; panics if a parent is not a directory.
     pub fn put_file(&mut self, path: &RelPath, data: &[u8]) {
-        self.put(path, Inode::File(Arc::new(data.to_vec())));
+        self.put_file_with_mode(path, data, FileMode::FILE_DEFAULT);
+    }
+
+    /// Puts a file with `data` and permission bits `mode` at `path`, as [`Image::put_file`].
+    pub fn put_file_with_mode(&mut self, path: &RelPath, data: &[u8], mode: FileMode) {
+        self.put(path, Inode::file(Arc::new(data.to_vec()), mode));
+    }
+
+    /// Gives what `existing` names (not a directory) the further name `new`, creating `new`'s
+    /// missing parents and replacing whatever `new` named. A test-setup helper; panics if
+    /// `existing` is missing or a directory, or a parent of `new` is not a directory.
+    pub fn put_hard_link(&mut self, existing: &RelPath, new: &RelPath) {
+        let ino = self.resolve(existing).expect("the linked name exists");
+        assert!(self.dir(ino).is_none(), "no hard link to a directory");
+        let parent = new.parent().expect("cannot replace the root");
+        self.put_dir(&parent);
+        let dir = self.resolve(&parent).expect("the parent was just made");
+        let name = new.file_name().expect("not the root");
+        self.unlink_entry(dir, name);
+        self.link(dir, name, ino);
     }
 
     /// Makes `path` a directory (and its missing parents), keeping it if it already is one.
@@ -151,10 +224,7 @@ impl Image {
         self.put_dir(&parent);
         let dir = self.resolve(&parent).expect("the parent was just made");
         let name = path.file_name().expect("not the root");
-        if let Some(old) = self.dir(dir).and_then(|d| d.get(name).copied()) {
-            self.unlink_entry(dir, name);
-            debug_assert!(!self.inodes.contains_key(&old));
-        }
+        self.unlink_entry(dir, name);
         let ino = self.alloc_ino();
         self.inodes.insert(ino, inode);
         self.link(dir, name, ino);
@@ -191,7 +261,7 @@ impl Image {
         match self.inodes.get(&ino) {
             Some(Inode::Dir(d)) => Ok(d),
             Some(Inode::Symlink(_)) => Err(FsErrorKind::Symlink),
-            Some(Inode::File(_)) => Err(FsErrorKind::NotADirectory),
+            Some(Inode::File { .. }) => Err(FsErrorKind::NotADirectory),
             None => Err(FsErrorKind::NotFound),
         }
     }
@@ -216,9 +286,17 @@ impl Image {
 
     pub(crate) fn file_len(&self, ino: Ino) -> Option<u64> {
         match self.inodes.get(&ino) {
-            Some(Inode::File(d)) => Some(d.len() as u64),
+            Some(Inode::File { data, .. }) => Some(data.len() as u64),
             _ => None,
         }
+    }
+
+    /// How many names refer to inode `ino` (0 if none; the root counts as one).
+    pub(crate) fn link_count(&self, ino: Ino) -> u64 {
+        if !self.inodes.contains_key(&ino) {
+            return 0;
+        }
+        self.links_of(ino)
     }
 
     pub(crate) fn alloc_ino(&mut self) -> Ino {
@@ -234,46 +312,101 @@ impl Image {
         self.link(dir, name, ino);
     }
 
-    fn link(&mut self, dir: Ino, name: &str, ino: Ino) {
+    /// Adds the name `name` in directory `dir` for the existing inode `ino` (one more link).
+    pub(crate) fn link(&mut self, dir: Ino, name: &str, ino: Ino) {
         self.dir_mut(dir)
             .expect("linking into a directory")
             .insert(name.to_owned(), ino);
+        *self.links.entry(ino).or_insert(0) += 1;
     }
 
-    /// Removes `name` from `dir` and drops the inode it named (with everything below it, for a
-    /// directory). Returns the removed inode's number and the inode itself.
+    /// Removes `name` from `dir`; if it was the inode's last name, drops the inode (with
+    /// everything below it that has no other name, for a directory). Returns the dropped inode's
+    /// number and the inode itself; `None` if the name was missing or the inode lives on under
+    /// another name.
     pub(crate) fn unlink_entry(&mut self, dir: Ino, name: &str) -> Option<(Ino, Inode)> {
         let ino = self.dir_mut(dir)?.remove(name)?;
-        let inode = self.inodes.remove(&ino)?;
-        if let Inode::Dir(entries) = &inode {
+        let dropped = self.release(ino)?;
+        if let Inode::Dir(entries) = &dropped {
             let mut stack: Vec<Ino> = entries.values().copied().collect();
             while let Some(i) = stack.pop() {
-                if let Some(Inode::Dir(d)) = self.inodes.remove(&i) {
+                if let Some(Inode::Dir(d)) = self.release(i) {
                     stack.extend(d.values().copied());
                 }
             }
         }
-        Some((ino, inode))
+        Some((ino, dropped))
     }
 
-    /// Moves entry `from_name` of `from_dir` to `to_name` of `to_dir`, dropping what `to_name`
-    /// named. The caller has checked that the move is legal.
+    /// Counts one name fewer for `ino`; drops and returns the inode when none is left.
+    fn release(&mut self, ino: Ino) -> Option<Inode> {
+        let count = self.links.entry(ino).or_insert(1);
+        *count = count.saturating_sub(1);
+        if *count > 0 {
+            return None;
+        }
+        self.links.remove(&ino);
+        self.inodes.remove(&ino)
+    }
+
+    /// Moves entry `from_name` of `from_dir` to `to_name` of `to_dir`, unlinking what `to_name`
+    /// named (see [`Image::unlink_entry`] for what is returned). The caller has checked that
+    /// the move is legal.
     pub(crate) fn move_entry(
         &mut self,
         from_dir: Ino,
         from_name: &str,
         to_dir: Ino,
         to_name: &str,
-    ) {
+    ) -> Option<(Ino, Inode)> {
         if from_dir == to_dir && from_name == to_name {
-            return;
+            return None;
         }
         let ino = self
             .dir_mut(from_dir)
             .and_then(|d| d.remove(from_name))
             .expect("source");
-        self.unlink_entry(to_dir, to_name);
-        self.link(to_dir, to_name, ino);
+        let dropped = self.unlink_entry(to_dir, to_name);
+        self.dir_mut(to_dir)
+            .expect("moving into a directory")
+            .insert(to_name.to_owned(), ino);
+        dropped
+    }
+
+    /// Swaps what `a_name` in `a_dir` and `b_name` in `b_dir` name (`RENAME_EXCHANGE`). Both
+    /// entries must exist.
+    pub(crate) fn exchange_entries(&mut self, a_dir: Ino, a_name: &str, b_dir: Ino, b_name: &str) {
+        let a = self.dir(a_dir).and_then(|d| d.get(a_name).copied());
+        let b = self.dir(b_dir).and_then(|d| d.get(b_name).copied());
+        let (Some(a), Some(b)) = (a, b) else { return };
+        if let Some(d) = self.dir_mut(a_dir) {
+            d.insert(a_name.to_owned(), b);
+        }
+        if let Some(d) = self.dir_mut(b_dir) {
+            d.insert(b_name.to_owned(), a);
+        }
+    }
+
+    /// Whether an exchange of `a` (in `a_dir`) with `b` (in `b_dir`) is legal here: neither may
+    /// be a directory holding the other's parent (`EINVAL`).
+    pub(crate) fn check_exchange(&self, a: Ino, a_dir: Ino, b: Ino, b_dir: Ino) -> bool {
+        let moves_into_itself =
+            |ino: Ino, dir: Ino| self.dir(ino).is_some() && self.is_within(dir, ino);
+        a == b || !(moves_into_itself(a, b_dir) || moves_into_itself(b, a_dir))
+    }
+
+    /// Sets a file's length, dropping bytes past it or adding zeros.
+    pub(crate) fn set_file_len(&mut self, ino: Ino, len: u64) {
+        if let Some(data) = self.file_mut(ino) {
+            data.resize(len as usize, 0);
+        }
+    }
+
+    /// Sets a file's permission bits.
+    pub(crate) fn set_file_mode(&mut self, ino: Ino, new: FileMode) {
+        if let Some(Inode::File { mode, .. }) = self.inodes.get_mut(&ino) {
+            *mode = new;
+        }
     }
 
     /// Whether `ino` is `ancestor` or lies below it.
@@ -298,7 +431,7 @@ impl Image {
     /// Mutable access to a file's bytes (copy on write).
     pub(crate) fn file_mut(&mut self, ino: Ino) -> Option<&mut Vec<u8>> {
         match self.inodes.get_mut(&ino) {
-            Some(Inode::File(data)) => Some(Arc::make_mut(data)),
+            Some(Inode::File { data, .. }) => Some(Arc::make_mut(data)),
             _ => None,
         }
     }
@@ -338,9 +471,12 @@ impl Image {
             return;
         }
         match op {
-            TraceOp::Create { path, ino, dir } => {
-                self.insert_new(path, *ino, *dir, Inode::File(Arc::default()))
-            }
+            TraceOp::Create {
+                path,
+                ino,
+                dir,
+                mode,
+            } => self.insert_new(path, *ino, *dir, Inode::file(Arc::default(), *mode)),
             TraceOp::Mkdir { path, ino, dir } => {
                 self.insert_new(path, *ino, *dir, Inode::Dir(Arc::default()))
             }
@@ -350,10 +486,25 @@ impl Image {
                 ino,
                 dir,
             } => self.insert_new(path, *ino, *dir, Inode::Symlink(Arc::from(target.as_str()))),
+            TraceOp::Link { new, ino, dir, .. } => {
+                let name = new.file_name().unwrap_or_default();
+                let linkable = matches!(
+                    self.inodes.get(ino),
+                    Some(Inode::File { .. } | Inode::Symlink(_))
+                );
+                if linkable && self.dir(*dir).is_some_and(|d| !d.contains_key(name)) {
+                    self.link(*dir, name, *ino);
+                }
+            }
             TraceOp::Unlink { path, ino, dir } => {
-                let name = path.file_name().unwrap_or_default();
-                if self.dir(*dir).and_then(|d| d.get(name)) == Some(ino) {
-                    self.unlink_entry(*dir, name);
+                if self.names(*dir, path, *ino) {
+                    self.unlink_entry(*dir, path.file_name().unwrap_or_default());
+                }
+            }
+            TraceOp::Rmdir { path, ino, dir } => {
+                let empty = self.dir(*ino).is_some_and(|d| d.is_empty());
+                if empty && self.names(*dir, path, *ino) {
+                    self.unlink_entry(*dir, path.file_name().unwrap_or_default());
                 }
             }
             TraceOp::Rename {
@@ -362,15 +513,38 @@ impl Image {
                 ino,
                 from_dir,
                 to_dir,
+                no_replace,
             } => {
                 let (from_name, to_name) = (
                     from.file_name().unwrap_or_default(),
                     to.file_name().unwrap_or_default(),
                 );
-                if self.dir(*from_dir).and_then(|d| d.get(from_name)) == Some(ino)
+                let taken = self.dir(*to_dir).is_some_and(|d| d.contains_key(to_name));
+                if self.names(*from_dir, from, *ino)
+                    && !(*no_replace && taken)
                     && self.check_rename(*ino, *to_dir, to_name).is_ok()
+                    && self.dir(*to_dir).and_then(|d| d.get(to_name)) != Some(ino)
                 {
                     self.move_entry(*from_dir, from_name, *to_dir, to_name);
+                }
+            }
+            TraceOp::Exchange {
+                from,
+                to,
+                from_ino,
+                to_ino,
+                from_dir,
+                to_dir,
+            } => {
+                if self.names(*from_dir, from, *from_ino)
+                    && self.names(*to_dir, to, *to_ino)
+                    && self.check_exchange(*from_ino, *from_dir, *to_ino, *to_dir)
+                {
+                    let (a, b) = (
+                        from.file_name().unwrap_or_default(),
+                        to.file_name().unwrap_or_default(),
+                    );
+                    self.exchange_entries(*from_dir, a, *to_dir, b);
                 }
             }
             TraceOp::Write {
@@ -381,8 +555,20 @@ impl Image {
                 };
                 apply_write(file, *offset, data, variant, block_size);
             }
-            _ => {}
+            TraceOp::SetLen { ino, len, .. } => self.set_file_len(*ino, *len),
+            TraceOp::SetMode { ino, mode, .. } => self.set_file_mode(*ino, *mode),
+            TraceOp::Fsync { .. }
+            | TraceOp::Fdatasync { .. }
+            | TraceOp::FsyncDir { .. }
+            | TraceOp::Syncfs
+            | TraceOp::FailedFsync { .. } => {}
         }
+    }
+
+    /// Whether `path`'s last name in directory `dir` names inode `ino` here.
+    fn names(&self, dir: Ino, path: &RelPath, ino: Ino) -> bool {
+        let name = path.file_name().unwrap_or_default();
+        self.dir(dir).and_then(|d| d.get(name)) == Some(&ino)
     }
 
     fn insert_new(&mut self, path: &RelPath, ino: Ino, dir: Ino, inode: Inode) {
@@ -395,8 +581,9 @@ impl Image {
         }
     }
 
-    /// Calls `f` with every path (but the root) and its inode, depth first in name order.
-    fn visit(&self, dir: Ino, path: &mut String, f: &mut impl FnMut(&str, &Inode)) {
+    /// Calls `f` with every path (but the root), its inode number and its inode, depth first in
+    /// name order.
+    fn visit(&self, dir: Ino, path: &mut String, f: &mut impl FnMut(&str, Ino, &Inode)) {
         let Some(entries) = self.dir(dir) else { return };
         for (name, &ino) in entries.iter() {
             let len = path.len();
@@ -405,7 +592,7 @@ impl Image {
             }
             path.push_str(name);
             if let Some(inode) = self.inodes.get(&ino) {
-                f(path, inode);
+                f(path, ino, inode);
                 if matches!(inode, Inode::Dir(_)) {
                     self.visit(ino, path, f);
                 }
@@ -461,7 +648,7 @@ fn apply_write(file: &mut Vec<u8>, offset: u64, data: &[u8], variant: &Variant, 
 
 impl PartialEq for Image {
     fn eq(&self, other: &Image) -> bool {
-        self.walk() == other.walk()
+        self.listing() == other.listing()
     }
 }
 
@@ -470,22 +657,35 @@ impl Eq for Image {}
 impl fmt::Debug for Image {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut list = f.debug_list();
-        self.visit(ROOT, &mut String::new(), &mut |path, inode| match inode {
-            Inode::File(data) => {
-                let shown = String::from_utf8_lossy(&data[..data.len().min(16)]).into_owned();
-                let more = if data.len() > 16 { "…" } else { "" };
-                list.entry(&format_args!(
-                    "{path}: {} bytes {shown:?}{more}",
-                    data.len()
-                ));
-            }
-            Inode::Dir(_) => {
-                list.entry(&format_args!("{path}/"));
-            }
-            Inode::Symlink(t) => {
-                list.entry(&format_args!("{path} -> {t}"));
-            }
-        });
+        self.visit(
+            ROOT,
+            &mut String::new(),
+            &mut |path, ino, inode| match inode {
+                Inode::File { data, mode } => {
+                    let shown = String::from_utf8_lossy(&data[..data.len().min(16)]).into_owned();
+                    let more = if data.len() > 16 { "…" } else { "" };
+                    let mode = if *mode == FileMode::FILE_DEFAULT {
+                        String::new()
+                    } else {
+                        format!(" mode {mode}")
+                    };
+                    let links = match self.links_of(ino) {
+                        1 => String::new(),
+                        n => format!(" ({n} names)"),
+                    };
+                    list.entry(&format_args!(
+                        "{path}: {} bytes {shown:?}{more}{mode}{links}",
+                        data.len()
+                    ));
+                }
+                Inode::Dir(_) => {
+                    list.entry(&format_args!("{path}/"));
+                }
+                Inode::Symlink(t) => {
+                    list.entry(&format_args!("{path} -> {t}"));
+                }
+            },
+        );
         list.finish()
     }
 }
@@ -566,5 +766,221 @@ mod tests {
         let mut h = b"xy".to_vec();
         apply_write(&mut h, 2, data, &Variant::Full, 4);
         assert_eq!(h, b"xyAAAABBBBCC");
+    }
+
+    fn full(img: &mut Image, op: TraceOp) {
+        img.apply(&op, &Variant::Full, 4096);
+    }
+
+    #[test]
+    fn modes_and_names_are_part_of_the_visible_tree() {
+        let mut a = Image::new();
+        a.put_file(&p("x"), b"1");
+        let mut b = a.clone();
+        b.put_file_with_mode(&p("x"), b"1", FileMode::new(0o600).unwrap());
+        assert_ne!(a, b);
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_eq!(b.mode(&p("x")), FileMode::new(0o600));
+        assert_eq!(format!("{b:?}"), r#"[x: 1 bytes "1" mode 0600]"#);
+        let mut c = a.clone();
+        c.put_file(&p("y"), b"1");
+        let mut d = a.clone();
+        d.put_hard_link(&p("x"), &p("y"));
+        assert_eq!(c.walk(), d.walk(), "same paths and bytes");
+        assert_ne!(c, d, "but one inode has two names");
+        assert_ne!(c.fingerprint(), d.fingerprint());
+        assert_eq!(d.nlink(&p("y")), Some(2));
+        assert_eq!(
+            format!("{d:?}"),
+            r#"[x: 1 bytes "1" (2 names), y: 1 bytes "1" (2 names)]"#
+        );
+    }
+
+    #[test]
+    fn an_inode_lives_while_a_name_refers_to_it() {
+        let mut img = Image::new();
+        img.put_file(&p("a"), b"data");
+        img.put_hard_link(&p("a"), &p("d/b"));
+        let ino = img.resolve(&p("a")).unwrap();
+        let root_dir = ROOT;
+        let d = img.resolve(&p("d")).unwrap();
+        full(
+            &mut img,
+            TraceOp::Unlink {
+                path: p("a"),
+                ino,
+                dir: root_dir,
+            },
+        );
+        assert_eq!(
+            img.get(&p("d/b")),
+            Some(Node::File(Arc::new(b"data".to_vec())))
+        );
+        assert_eq!(img.nlink(&p("d/b")), Some(1));
+        full(
+            &mut img,
+            TraceOp::Link {
+                existing: p("d/b"),
+                new: p("c"),
+                ino,
+                dir: root_dir,
+            },
+        );
+        assert_eq!(img.nlink(&p("c")), Some(2));
+        full(
+            &mut img,
+            TraceOp::Unlink {
+                path: p("d/b"),
+                ino,
+                dir: d,
+            },
+        );
+        full(
+            &mut img,
+            TraceOp::Unlink {
+                path: p("c"),
+                ino,
+                dir: root_dir,
+            },
+        );
+        assert_eq!(
+            img.inode(ino).map(Inode::kind),
+            None,
+            "the last name dropped it"
+        );
+        // A link whose inode is gone (its create was lost) is a no-op.
+        full(
+            &mut img,
+            TraceOp::Link {
+                existing: p("d/b"),
+                new: p("e"),
+                ino,
+                dir: root_dir,
+            },
+        );
+        assert_eq!(img.get(&p("e")), None);
+    }
+
+    #[test]
+    fn new_operations_apply_only_where_their_precondition_holds() {
+        let mut img = Image::new();
+        img.put_file(&p("f"), b"abcdef");
+        img.put_file(&p("g"), b"G");
+        img.put_file(&p("full/x"), b"x");
+        img.put_dir(&p("empty"));
+        let ino = |img: &Image, s: &str| img.resolve(&p(s)).unwrap();
+        let (f, g, full_dir, empty) = (
+            ino(&img, "f"),
+            ino(&img, "g"),
+            ino(&img, "full"),
+            ino(&img, "empty"),
+        );
+        full(
+            &mut img,
+            TraceOp::SetLen {
+                ino: f,
+                path: p("f"),
+                len: 3,
+            },
+        );
+        assert_eq!(
+            img.get(&p("f")),
+            Some(Node::File(Arc::new(b"abc".to_vec())))
+        );
+        full(
+            &mut img,
+            TraceOp::SetLen {
+                ino: f,
+                path: p("f"),
+                len: 5,
+            },
+        );
+        assert_eq!(
+            img.get(&p("f")),
+            Some(Node::File(Arc::new(b"abc\0\0".to_vec())))
+        );
+        let mode = FileMode::new(0o600).unwrap();
+        full(
+            &mut img,
+            TraceOp::SetMode {
+                ino: f,
+                path: p("f"),
+                mode,
+            },
+        );
+        assert_eq!(img.mode(&p("f")), Some(mode));
+        img.apply(
+            &TraceOp::SetMode {
+                ino: g,
+                path: p("g"),
+                mode,
+            },
+            &Variant::Lost,
+            4096,
+        );
+        assert_eq!(img.mode(&p("g")), Some(FileMode::FILE_DEFAULT), "lost");
+        let before = img.clone();
+        // Rmdir of a directory that is not empty here (an unlink inside was lost): no-op.
+        full(
+            &mut img,
+            TraceOp::Rmdir {
+                path: p("full"),
+                ino: full_dir,
+                dir: ROOT,
+            },
+        );
+        assert_eq!(img, before);
+        full(
+            &mut img,
+            TraceOp::Rmdir {
+                path: p("empty"),
+                ino: empty,
+                dir: ROOT,
+            },
+        );
+        assert_eq!(img.get(&p("empty")), None);
+        // A no-replace rename onto a name taken here (its unlink was lost): no-op.
+        let taken = TraceOp::Rename {
+            from: p("f"),
+            to: p("g"),
+            ino: f,
+            from_dir: ROOT,
+            to_dir: ROOT,
+            no_replace: true,
+        };
+        let before = img.clone();
+        full(&mut img, taken);
+        assert_eq!(img, before);
+        full(
+            &mut img,
+            TraceOp::Exchange {
+                from: p("f"),
+                to: p("g"),
+                from_ino: f,
+                to_ino: g,
+                from_dir: ROOT,
+                to_dir: ROOT,
+            },
+        );
+        assert_eq!(img.get(&p("f")), Some(Node::File(Arc::new(b"G".to_vec()))));
+        assert_eq!(
+            img.mode(&p("g")),
+            Some(mode),
+            "the inode moved with its mode"
+        );
+        // The same exchange again finds the names swapped: a no-op.
+        let before = img.clone();
+        full(
+            &mut img,
+            TraceOp::Exchange {
+                from: p("f"),
+                to: p("g"),
+                from_ino: f,
+                to_ino: g,
+                from_dir: ROOT,
+                to_dir: ROOT,
+            },
+        );
+        assert_eq!(img, before);
     }
 }

@@ -173,16 +173,26 @@ impl Model for Prefix {
 /// The weakest model a correct program may assume (POSIX and Linux `fsync(2)`; ALICE's abstract
 /// persistence model, OSDI'14 table 3):
 ///
-/// - `fsync`/`fdatasync` of a file make that inode's earlier writes (data and size) durable, not
-///   its directory entry;
+/// - `fsync` of a file makes that inode's earlier writes, `set_len`s and `set_mode`s durable;
+///   `fdatasync` its writes and `set_len`s only (`fdatasync(2)`: it flushes the metadata needed
+///   to read the data back, such as the size, not the mode); neither makes its directory entry
+///   durable;
 /// - `fsync` of a directory makes that directory's earlier entry operations durable (create,
-///   unlink, mkdir, symlink in it); a rename is covered once every directory it touches has been
-///   fsynced after it;
+///   link, unlink, rmdir, mkdir, symlink in it); a rename or exchange is covered once every
+///   directory it touches has been fsynced after it;
 /// - `syncfs` covers everything before it;
 /// - a failed sync drops what it was meant to flush, for good ("fsyncgate", ATC'20);
-/// - any operation not covered may be lost independently of the others; a write may persist
-///   torn at block granularity (some of its blocks); an append (a write past the durable size)
-///   may persist as zeros (size extended, data not); a rename is atomic but may be lost.
+/// - any operation not covered may be lost independently of the others, in any order: an
+///   unsynced write to one file may be lost while a later, synced write to another file
+///   persisted;
+/// - an overwrite within one block is atomic (all or nothing); a write that spans several
+///   blocks may persist torn at block granularity (some of its blocks; "All File Systems Are Not
+///   Created Equal" observed this on every file system tested);
+/// - an append (a write past the durable size) may persist as zeros: the size update reached the
+///   disk before the data (ALICE table 3, "appends are not atomic"; ext4 `data=writeback`);
+/// - `set_len`, `set_mode`, `link`, `rmdir`, a rename and an exchange are each atomic, but may
+///   be lost: a shrink leaves the old length or the new one, a growth the old length or the new
+///   one with zeros.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Posix;
 
@@ -201,15 +211,24 @@ impl Model for Posix {
     }
 }
 
-/// ALICE's ext4 (`data=ordered`) model, OSDI'14 table 2:
+/// ALICE's ext4 (`data=ordered`) model, OSDI'14 table 2, with the ext4 documentation's journal
+/// (`Documentation/filesystems/ext4`: metadata is journaled by jbd2, whose transactions commit in
+/// order; in `data=ordered` mode a transaction's data blocks are written before it commits):
 ///
-/// - directory operations persist in issue order among themselves: the persisted subset of the
-///   pending directory operations is a prefix of them, and a durable directory operation makes
-///   every earlier one durable (they share the journal's transactions);
+/// - metadata operations persist in issue order among themselves: directory operations (create,
+///   link, unlink, rmdir, mkdir, symlink, rename, exchange) and the inode changes `set_len` and
+///   `set_mode` all go through the one journal, so the persisted subset of the pending ones is a
+///   prefix of them, and a durable one makes every earlier one durable (an fsync commits the
+///   whole running transaction);
 /// - a renamed file's data persists before the rename ("safe rename", ext4's `auto_da_alloc`):
-///   if a rename persisted, every earlier write to the renamed inode persisted;
-/// - other file data may be lost, reordered or torn at block granularity, but an append never
-///   shows zeros (ordered mode writes data blocks before committing the new size);
+///   if a rename persisted, every earlier write to the renamed inode persisted (an exchange is
+///   not covered: `auto_da_alloc` only detects the replace-via-rename pattern);
+/// - other file data may be lost, reordered (an unsynced write to one file may be lost while a
+///   later synced write to another persisted: ordered mode orders data before the metadata that
+///   exposes it, not writes among themselves) or torn at block granularity across blocks, while
+///   an overwrite within one block is atomic;
+/// - an append never shows zeros (ordered mode writes data blocks before committing the new
+///   size), unlike [`Posix`];
 /// - fsync, fdatasync, fsync of a directory and syncfs cover what they cover under [`Posix`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Ext4Ordered;
@@ -223,10 +242,10 @@ impl Model for Ext4Ordered {
     }
     fn resolve(&self, trace: &[TraceOp]) -> Vec<Resolution> {
         let mut res = posix_resolutions(trace);
-        // A durable directory operation makes every earlier one durable (issue order).
+        // A durable metadata operation makes every earlier one durable (issue order).
         let mut earliest = usize::MAX;
         for j in (0..trace.len()).rev() {
-            if !trace[j].is_dir_op() {
+            if !trace[j].is_metadata_op() {
                 continue;
             }
             if res[j].kept && res[j].at < earliest {
@@ -259,10 +278,10 @@ impl Model for Ext4Ordered {
         write_variants(op, cx, false)
     }
     fn close(&self, pending: &[PendingOp<'_>], choice: &mut [u16]) {
-        // Directory operations: once one is lost, every later one is lost.
+        // Metadata operations: once one is lost, every later one is lost.
         let mut lost = false;
         for (p, c) in pending.iter().zip(choice.iter_mut()) {
-            if !p.op.is_dir_op() {
+            if !p.op.is_metadata_op() {
                 continue;
             }
             if lost {
@@ -323,92 +342,132 @@ pub fn write_variants(op: &TraceOp, cx: &OpContext, zeros: bool) -> Vec<Variant>
     out
 }
 
-/// Barrier coverage under [`Posix`] (see its doc): fsync/fdatasync cover the inode's earlier
-/// writes, fsync of a directory its earlier entry operations (a rename once every directory it
-/// touches is synced), syncfs everything; a failed sync drops what it would have covered.
+/// Barrier coverage under [`Posix`] (see its doc): fsync covers the inode's earlier writes,
+/// `set_len`s and `set_mode`s, fdatasync its writes and `set_len`s only (the size is needed to
+/// read the data back; the mode is not, `fdatasync(2)`), fsync of a directory its earlier entry
+/// operations (a rename or exchange once every directory it touches is synced), syncfs
+/// everything; a failed sync drops what it would have covered.
 pub fn posix_resolutions(trace: &[TraceOp]) -> Vec<Resolution> {
-    let mut res = vec![Resolution::PENDING; trace.len()];
-    let mut data: BTreeMap<Ino, Vec<usize>> = BTreeMap::new();
-    let mut dirs: BTreeMap<Ino, Vec<usize>> = BTreeMap::new();
-    // For a pending rename: the directories still to be synced after it.
-    let mut rename_needs: BTreeMap<usize, Vec<Ino>> = BTreeMap::new();
+    let mut cover = Coverage {
+        res: vec![Resolution::PENDING; trace.len()],
+        ..Coverage::default()
+    };
     for (j, op) in trace.iter().enumerate() {
-        let next = j + 1;
-        match op {
-            TraceOp::Write { ino, .. } => data.entry(*ino).or_default().push(j),
-            TraceOp::Create { dir, .. }
-            | TraceOp::Unlink { dir, .. }
-            | TraceOp::Mkdir { dir, .. }
-            | TraceOp::Symlink { dir, .. } => dirs.entry(*dir).or_default().push(j),
-            TraceOp::Rename {
-                from_dir, to_dir, ..
-            } => {
-                dirs.entry(*from_dir).or_default().push(j);
-                let mut needs = vec![*from_dir];
-                if to_dir != from_dir {
-                    dirs.entry(*to_dir).or_default().push(j);
-                    needs.push(*to_dir);
-                }
-                rename_needs.insert(j, needs);
-            }
-            TraceOp::Fsync { ino, .. } | TraceOp::Fdatasync { ino, .. } => {
-                for w in data.remove(ino).unwrap_or_default() {
-                    res[w] = Resolution::durable(next);
-                }
-            }
-            TraceOp::FsyncDir { ino, .. } => {
-                for e in dirs.remove(ino).unwrap_or_default() {
-                    if res[e] != Resolution::PENDING {
-                        continue;
-                    }
-                    match rename_needs.get_mut(&e) {
-                        Some(needs) => {
-                            needs.retain(|d| d != ino);
-                            if needs.is_empty() {
-                                res[e] = Resolution::durable(next);
-                            }
-                        }
-                        None => res[e] = Resolution::durable(next),
-                    }
-                }
-            }
-            TraceOp::Syncfs => {
-                for e in data.values().chain(dirs.values()).flatten() {
-                    if res[*e] == Resolution::PENDING {
-                        res[*e] = Resolution::durable(next);
-                    }
-                }
-                data.clear();
-                dirs.clear();
-            }
-            TraceOp::FailedFsync { call, ino, .. } => {
-                let dropped: Vec<usize> = match call {
-                    SyncCall::Fsync | SyncCall::Fdatasync => data.remove(ino).unwrap_or_default(),
-                    SyncCall::FsyncDir => dirs.remove(ino).unwrap_or_default(),
-                    SyncCall::Syncfs => {
-                        let all = data
-                            .values()
-                            .chain(dirs.values())
-                            .flatten()
-                            .copied()
-                            .collect();
-                        data.clear();
-                        dirs.clear();
-                        all
-                    }
-                };
-                for e in dropped {
-                    if res[e] == Resolution::PENDING {
-                        res[e] = Resolution::dropped(next);
-                    }
-                }
-            }
-        }
+        cover.step(j, op);
         if op.is_fsync_family() {
-            res[j] = Resolution::durable(next);
+            cover.res[j] = Resolution::durable(j + 1);
         }
     }
-    res
+    cover.res
+}
+
+/// The operations not yet covered by a barrier, by what covers them (see [`posix_resolutions`]).
+#[derive(Default)]
+struct Coverage {
+    res: Vec<Resolution>,
+    /// Writes and `set_len`s, by inode: covered by fsync and fdatasync.
+    data: BTreeMap<Ino, Vec<usize>>,
+    /// `set_mode`s, by inode: covered by fsync only.
+    meta: BTreeMap<Ino, Vec<usize>>,
+    /// Directory operations, by directory: covered by fsync of the directory.
+    dirs: BTreeMap<Ino, Vec<usize>>,
+    /// For a pending rename or exchange: the directories still to be synced after it.
+    needs: BTreeMap<usize, Vec<Ino>>,
+}
+
+impl Coverage {
+    fn step(&mut self, j: usize, op: &TraceOp) {
+        let next = j + 1;
+        match op {
+            TraceOp::Write { ino, .. } | TraceOp::SetLen { ino, .. } => {
+                self.data.entry(*ino).or_default().push(j)
+            }
+            TraceOp::SetMode { ino, .. } => self.meta.entry(*ino).or_default().push(j),
+            TraceOp::Fsync { ino, .. } => {
+                let done = self.take_file(*ino, true);
+                self.settle(done, Resolution::durable(next));
+            }
+            TraceOp::Fdatasync { ino, .. } => {
+                let done = self.take_file(*ino, false);
+                self.settle(done, Resolution::durable(next));
+            }
+            TraceOp::FsyncDir { ino, .. } => self.sync_dir(*ino, next),
+            TraceOp::Syncfs => {
+                let all = self.take_all();
+                self.settle(all, Resolution::durable(next));
+            }
+            TraceOp::FailedFsync { call, ino, .. } => {
+                let dropped = match call {
+                    SyncCall::Fsync => self.take_file(*ino, true),
+                    SyncCall::Fdatasync => self.take_file(*ino, false),
+                    SyncCall::FsyncDir => self.dirs.remove(ino).unwrap_or_default(),
+                    SyncCall::Syncfs => self.take_all(),
+                };
+                self.settle(dropped, Resolution::dropped(next));
+            }
+            _ => {
+                let dirs = op.dirs();
+                for d in &dirs {
+                    self.dirs.entry(*d).or_default().push(j);
+                }
+                if matches!(op, TraceOp::Rename { .. } | TraceOp::Exchange { .. }) {
+                    self.needs.insert(j, dirs);
+                }
+            }
+        }
+    }
+
+    /// Removes and returns what a sync of file `ino` covers (its mode changes with `fsync`).
+    fn take_file(&mut self, ino: Ino, with_meta: bool) -> Vec<usize> {
+        let mut out = self.data.remove(&ino).unwrap_or_default();
+        if with_meta {
+            out.extend(self.meta.remove(&ino).unwrap_or_default());
+        }
+        out
+    }
+
+    fn take_all(&mut self) -> Vec<usize> {
+        let all = self
+            .data
+            .values()
+            .chain(self.meta.values())
+            .chain(self.dirs.values())
+            .flatten()
+            .copied()
+            .collect();
+        self.data.clear();
+        self.meta.clear();
+        self.dirs.clear();
+        all
+    }
+
+    /// Marks every still pending operation of `ops` as `resolution`.
+    fn settle(&mut self, ops: Vec<usize>, resolution: Resolution) {
+        for e in ops {
+            if self.res[e] == Resolution::PENDING {
+                self.res[e] = resolution;
+            }
+        }
+    }
+
+    /// fsync of directory `dir`: its entry operations are durable, a rename or exchange once the
+    /// last directory it touches is synced.
+    fn sync_dir(&mut self, dir: Ino, next: usize) {
+        for e in self.dirs.remove(&dir).unwrap_or_default() {
+            if self.res[e] != Resolution::PENDING {
+                continue;
+            }
+            match self.needs.get_mut(&e) {
+                Some(needs) => {
+                    needs.retain(|d| *d != dir);
+                    if needs.is_empty() {
+                        self.res[e] = Resolution::durable(next);
+                    }
+                }
+                None => self.res[e] = Resolution::durable(next),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
