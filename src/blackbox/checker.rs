@@ -29,8 +29,8 @@ pub struct Checker {
     pub keep_failures: Option<PathBuf>,
     /// Where the states are materialized (a fresh directory is made under it per state).
     pub scratch: PathBuf,
-    /// The snapshot's permission bits, by path.
-    pub modes: BTreeMap<RelPath, u32>,
+    /// The snapshot's directory permission bits, by path.
+    pub dir_modes: BTreeMap<RelPath, u32>,
 }
 
 /// What the commands said about one state.
@@ -104,7 +104,7 @@ impl Checker {
         let state = work.join("state");
         let acks_file = work.join("acks");
         let setup = fs::create_dir(&state)
-            .and_then(|()| materialize(image, &self.modes, &state))
+            .and_then(|()| materialize(image, &self.dir_modes, &state))
             .and_then(|()| fs::write(&acks_file, ack_text(acks)));
         if let Err(e) = setup {
             return Verdict::Error(format!("cannot write the crash state: {e}"));
@@ -180,7 +180,7 @@ impl Checker {
                     return Ok(());
                 }
                 fs::create_dir(&state)?;
-                materialize(image, &self.modes, &state)?;
+                materialize(image, &self.dir_modes, &state)?;
                 fs::write(dest.join("acks"), ack_text(acks))
             });
         result.ok().map(|()| dest)

@@ -12,20 +12,23 @@
 //!
 //! Each successful call that changes `DIR` is applied to the [`SimFs`] through the [`Fs`] trait,
 //! which records the [`crate::sim::TraceOp`]s (with inodes). A call that changes `DIR` in a way
-//! the harness cannot model (a rename across `DIR`'s boundary, a writable shared `mmap` of a file
-//! in it, `O_TMPFILE`, `io_uring`, a copy whose bytes are not in the log...) is a
+//! the harness cannot model (a rename or hard link across `DIR`'s boundary, a writable shared
+//! `mmap` of a file in it, `O_TMPFILE`, `io_uring`, a copy whose bytes are not in the log, the
+//! mode of a directory...) is a
 //! [`RecordError`] naming the syscall and quoting the line: never a silently wrong trace.
 //!
 //! Bytes the program writes to its standard output (when that is not a file under `DIR`) are its
 //! acknowledgements: each line is pushed as an ack at the point of the trace where it was
 //! written. `sync_file_range` promises nothing about durability (its man page) and is not a
-//! barrier; `utimensat` and other metadata-only calls are not traced.
+//! barrier; `utimensat` and other metadata-only calls are not traced. A new file gets the mode
+//! its `open` asked for less the process's umask (followed through `umask` calls); a new
+//! directory gets 0755 whatever `mkdir` asked (directory modes are not modelled).
 
 use super::strace::{is_process_creation, Arg, Call, Event, EventKind, Ret};
-use crate::fs::{FileKind, Fs, FsError};
+use crate::fs::{FileKind, FileMode, Fs, FsError, RenameFlags};
 use crate::path::RelPath;
 use crate::sim::{AckLog, SimFile, SimFs};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::path::{Component, PathBuf};
 use std::rc::Rc;
@@ -63,6 +66,10 @@ pub const TRACED_SYSCALLS: &[&str] = &[
     "symlinkat",
     "mknod",
     "mknodat",
+    "chmod",
+    "fchmod",
+    "fchmodat",
+    "umask",
     "fsync",
     "fdatasync",
     "sync",
@@ -100,6 +107,8 @@ const AT_REMOVEDIR: i64 = 0x200;
 const CLONE_FS: i64 = 0x200;
 const CLONE_FILES: i64 = 0x400;
 const RENAME_NOREPLACE: i64 = 1;
+const RENAME_EXCHANGE: i64 = 2;
+const AT_SYMLINK_FOLLOW: i64 = 0x400;
 const F_DUPFD: i64 = 0;
 const F_SETFD: i64 = 2;
 const F_SETFL: i64 = 4;
@@ -165,6 +174,8 @@ pub struct RecordSettings {
     pub cwd: PathBuf,
     /// Accept writable shared `mmap`s of files under `DIR` (their writes are not seen).
     pub ignore_mmap: bool,
+    /// The program's umask when it started (the `umask` calls it makes are followed).
+    pub umask: u32,
 }
 
 /// What a replay produced besides the trace in the [`SimFs`]: for each trace operation, the
@@ -246,6 +257,8 @@ type FdTable = Rc<RefCell<BTreeMap<i64, FdEntry>>>;
 struct Process {
     fds: FdTable,
     cwd: Rc<RefCell<PathBuf>>,
+    /// Shared with `CLONE_FS`, like the cwd.
+    umask: Rc<Cell<u32>>,
 }
 
 /// Where a path lands.
@@ -321,6 +334,7 @@ impl Recorder<'_> {
         let p = Process {
             fds: Rc::new(RefCell::new(fds)),
             cwd: Rc::new(RefCell::new(self.settings.cwd.clone())),
+            umask: Rc::new(Cell::new(self.settings.umask)),
         };
         self.procs.insert(pid, p.clone());
         Ok(p)
@@ -343,7 +357,8 @@ impl Recorder<'_> {
                 let flags = O_CREAT | O_TRUNC | 1;
                 let path = bytes(call, 0)?;
                 let loc = self.resolve(&proc, None, path)?;
-                self.open_loc(&proc, loc, flags, ret)
+                let mode = num(call, 1)?;
+                self.open_loc(&proc, loc, flags, mode, ret)
             }
             "openat2" => self.refuse_in_dir(&proc, call, Some(0), 1, "openat2"),
             "close" => {
@@ -393,6 +408,11 @@ impl Recorder<'_> {
             "symlinkat" => self.symlink(&proc, call, Some(1), 2),
             "link" => self.link(&proc, call, None, 0, None, 1),
             "linkat" => self.link(&proc, call, Some(0), 1, Some(2), 3),
+            "chmod" | "fchmod" | "fchmodat" => self.chmod(&proc, call),
+            "umask" => {
+                proc.umask.set(num(call, 0)? as u32 & 0o777);
+                Ok(())
+            }
             "mknod" => self.refuse_in_dir(&proc, call, None, 0, "mknod"),
             "mknodat" => self.refuse_in_dir(&proc, call, Some(0), 1, "mknodat"),
             "truncate" => self.truncate_path(&proc, call),
@@ -478,13 +498,16 @@ impl Recorder<'_> {
         } else {
             Rc::new(RefCell::new(parent.fds.borrow().clone()))
         };
-        let cwd = if flags & CLONE_FS != 0 {
-            parent.cwd.clone()
+        let (cwd, umask) = if flags & CLONE_FS != 0 {
+            (parent.cwd.clone(), parent.umask.clone())
         } else {
-            Rc::new(RefCell::new(parent.cwd.borrow().clone()))
+            (
+                Rc::new(RefCell::new(parent.cwd.borrow().clone())),
+                Rc::new(Cell::new(parent.umask.get())),
+            )
         };
         let pid = u32::try_from(child).map_err(|_| malformed("bad child pid"))?;
-        self.procs.insert(pid, Process { fds, cwd });
+        self.procs.insert(pid, Process { fds, cwd, umask });
         Ok(())
     }
 
@@ -609,10 +632,14 @@ impl Recorder<'_> {
             bytes(call, path_i)?,
         )?;
         let flags = num(call, flags_i)?;
-        self.open_loc(proc, loc, flags, fd)
+        let mode = match flags & O_CREAT {
+            0 => 0,
+            _ => num(call, flags_i + 1)?,
+        };
+        self.open_loc(proc, loc, flags, mode, fd)
     }
 
-    fn open_loc(&mut self, proc: &Process, loc: Loc, flags: i64, fd: i64) -> Res<()> {
+    fn open_loc(&mut self, proc: &Process, loc: Loc, flags: i64, mode: i64, fd: i64) -> Res<()> {
         let rel = match loc {
             Loc::Out(p) => {
                 self.install(proc, fd, Target::Outside(Some(p)), flags);
@@ -643,11 +670,15 @@ impl Recorder<'_> {
                 }
                 target
             }
-            None if flags & O_CREAT != 0 => Target::File(
-                self.fs
-                    .create_new(&rel)
-                    .map_err(RecordErrorKind::Diverged)?,
-            ),
+            None if flags & O_CREAT != 0 => {
+                let bits = (mode as u32) & 0o7777 & !proc.umask.get();
+                let mode = FileMode::new(bits).ok_or_else(|| malformed("a bad mode"))?;
+                Target::File(
+                    self.fs
+                        .create_new_with_mode(&rel, mode)
+                        .map_err(RecordErrorKind::Diverged)?,
+                )
+            }
             _ => {
                 return Err(unmodelled(format!(
                     "opened {rel}, which the simulated directory does not hold as a file or \
@@ -661,22 +692,64 @@ impl Recorder<'_> {
 
     /// Opens an existing file under `DIR`, for writing if `writable`.
     fn open_existing(&self, rel: &RelPath, writable: bool) -> Res<SimFile> {
-        if writable {
-            return Err(unmodelled(format!(
-                "{rel} was opened for writing, and this build models writes only to files the \
-                 program created"
-            )));
+        match writable {
+            true => self.fs.open_write(rel),
+            false => self.fs.open_read(rel),
         }
-        self.fs.open_read(rel).map_err(RecordErrorKind::Diverged)
+        .map_err(RecordErrorKind::Diverged)
     }
 
     fn set_len(&self, desc: &Desc, len: u64) -> Res<()> {
-        match &desc.borrow().target {
-            Target::File(file) => Err(unmodelled(format!(
-                "changing the length of {} to {len} is not modelled by this build",
-                file.path()
-            ))),
+        match &mut desc.borrow_mut().target {
+            Target::File(file) => self
+                .fs
+                .set_len(file, len)
+                .map_err(RecordErrorKind::Diverged),
             Target::Dir(_) => Err(malformed("a directory's length")),
+            _ => Ok(()),
+        }
+    }
+
+    /// `chmod`/`fchmod`/`fchmodat`: a file's mode under `DIR` is modelled, a directory's is not.
+    fn chmod(&self, proc: &Process, call: &Call) -> Res<()> {
+        let (target, mode) = match call.name.as_str() {
+            "fchmod" => (
+                self.desc(proc, call, 0)?.borrow().target.clone(),
+                num(call, 1)?,
+            ),
+            name => {
+                let (dirfd, path_i) = if name == "chmod" {
+                    (None, 0)
+                } else {
+                    (Some(0), 1)
+                };
+                let loc = self.resolve(
+                    proc,
+                    dirfd.and_then(|i| call.args.get(i)),
+                    bytes(call, path_i)?,
+                )?;
+                let Loc::In(rel) = loc else { return Ok(()) };
+                let kind = self
+                    .fs
+                    .stat(&rel)
+                    .map_err(RecordErrorKind::Diverged)?
+                    .map(|m| m.kind);
+                let target = match kind {
+                    Some(FileKind::File) => Target::File(self.open_existing(&rel, false)?),
+                    _ => Target::Dir(rel),
+                };
+                (target, num(call, path_i + 1)?)
+            }
+        };
+        let mode = FileMode::new(mode as u32 & 0o7777).ok_or_else(|| malformed("a bad mode"))?;
+        match target {
+            Target::File(mut file) => self
+                .fs
+                .set_mode(&mut file, mode)
+                .map_err(RecordErrorKind::Diverged),
+            Target::Dir(rel) => Err(unmodelled(format!(
+                "the mode of the directory {rel} (directory modes are not modelled)"
+            ))),
             _ => Ok(()),
         }
     }
@@ -850,11 +923,14 @@ impl Recorder<'_> {
         let (from, to) = self.two_paths(proc, call, (dir_a, a), (dir_b, b))?;
         match (from, to) {
             (Loc::In(from), Loc::In(to)) => {
-                if flags & !RENAME_NOREPLACE != 0 {
-                    return Err(unmodelled(format!("renameat2 flags {flags:#x}")));
-                }
+                let flags = match flags {
+                    0 => RenameFlags::REPLACE,
+                    RENAME_NOREPLACE => RenameFlags::NO_REPLACE,
+                    RENAME_EXCHANGE => RenameFlags::EXCHANGE,
+                    other => return Err(unmodelled(format!("renameat2 flags {other:#x}"))),
+                };
                 self.fs
-                    .rename(&from, &to)
+                    .rename_with(&from, &to, flags)
                     .map_err(RecordErrorKind::Diverged)
             }
             (Loc::Out(_), Loc::Out(_)) => Ok(()),
@@ -883,12 +959,11 @@ impl Recorder<'_> {
             bytes(call, path_i)?,
         )?;
         let Loc::In(rel) = loc else { return Ok(()) };
-        if flags & AT_REMOVEDIR != 0 {
-            return Err(unmodelled(format!(
-                "removing the directory {rel} is not modelled by this build"
-            )));
+        match flags & AT_REMOVEDIR {
+            0 => self.fs.unlink(&rel),
+            _ => self.fs.rmdir(&rel),
         }
-        self.fs.unlink(&rel).map_err(RecordErrorKind::Diverged)
+        .map_err(RecordErrorKind::Diverged)
     }
 
     fn mkdir(&self, proc: &Process, call: &Call, dirfd: Option<usize>, path_i: usize) -> Res<()> {
@@ -926,10 +1001,23 @@ impl Recorder<'_> {
         b: usize,
     ) -> Res<()> {
         let (from, to) = self.two_paths(proc, call, (dir_a, a), (dir_b, b))?;
+        let follow = call.name == "linkat" && num(call, 4)? & AT_SYMLINK_FOLLOW != 0;
         match (from, to) {
             (Loc::Out(_), Loc::Out(_)) => Ok(()),
-            (_, Loc::In(to)) => Err(unmodelled(format!(
-                "a hard link {to} is not modelled by this build"
+            (Loc::In(from), Loc::In(to)) => {
+                let is_symlink = self
+                    .fs
+                    .stat(&from)
+                    .map_err(RecordErrorKind::Diverged)?
+                    .is_some_and(|m| m.kind == FileKind::Symlink);
+                if follow && is_symlink {
+                    return Err(unmodelled("linkat with AT_SYMLINK_FOLLOW on a symlink"));
+                }
+                self.fs.link(&from, &to).map_err(RecordErrorKind::Diverged)
+            }
+            (Loc::Out(from), Loc::In(to)) => Err(unmodelled(format!(
+                "a hard link {to} to {}, outside the directory",
+                from.display()
             ))),
             (Loc::In(_), Loc::Out(to)) => Err(unmodelled(format!(
                 "a hard link out of the directory, at {}",

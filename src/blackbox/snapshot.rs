@@ -1,8 +1,9 @@
 //! The snapshot of `DIR` taken before the program runs, and crash states written back out as
 //! real directories for the user's checker.
 
+use crate::fs::FileMode;
 use crate::path::RelPath;
-use crate::sim::{Image, Node};
+use crate::sim::{Image, Ino, Node};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs;
@@ -34,6 +35,13 @@ pub enum Entry {
         path: RelPath,
         /// What it points at.
         target: String,
+    },
+    /// A further name of a file met earlier in the walk (a hard link).
+    HardLink {
+        /// Relative to `DIR`.
+        path: RelPath,
+        /// The name it was first met under.
+        existing: RelPath,
     },
 }
 
@@ -76,7 +84,7 @@ impl Snapshot {
     /// Reads every file, directory and symlink under `dir` (never following a symlink).
     pub fn take(dir: &Path) -> Result<Snapshot, SnapshotError> {
         let mut entries = Vec::new();
-        walk(dir, dir, &mut entries)?;
+        walk(dir, dir, &mut entries, &mut BTreeMap::new())?;
         Ok(Snapshot { entries })
     }
 
@@ -86,28 +94,37 @@ impl Snapshot {
         for e in &self.entries {
             match e {
                 Entry::Dir { path, .. } => image.put_dir(path),
-                Entry::File { path, data, .. } => image.put_file(path, data),
+                Entry::File { path, data, mode } => image.put_file_with_mode(
+                    path,
+                    data,
+                    FileMode::new(*mode).unwrap_or(FileMode::FILE_DEFAULT),
+                ),
                 Entry::Symlink { path, target } => image.put_symlink(path, target),
+                Entry::HardLink { path, existing } => image.put_hard_link(existing, path),
             }
         }
         image
     }
 
-    /// The permission bits of each file and directory, by path.
-    pub fn modes(&self) -> BTreeMap<RelPath, u32> {
+    /// The permission bits of each directory, by path (files carry theirs in the image).
+    pub fn dir_modes(&self) -> BTreeMap<RelPath, u32> {
         self.entries
             .iter()
             .filter_map(|e| match e {
-                Entry::Dir { path, mode } | Entry::File { path, mode, .. } => {
-                    Some((path.clone(), *mode))
-                }
-                Entry::Symlink { .. } => None,
+                Entry::Dir { path, mode } => Some((path.clone(), *mode)),
+                _ => None,
             })
             .collect()
     }
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<Entry>) -> Result<(), SnapshotError> {
+/// `seen`: the first path of each multiply-linked file, by `(device, inode)`.
+fn walk(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<Entry>,
+    seen: &mut BTreeMap<(u64, u64), RelPath>,
+) -> Result<(), SnapshotError> {
     let mut names: Vec<_> = fs::read_dir(dir)
         .map_err(io(dir))?
         .map(|e| e.map(|e| e.file_name()))
@@ -130,13 +147,18 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<Entry>) -> Result<(), SnapshotErr
         let ft = meta.file_type();
         if ft.is_dir() {
             out.push(Entry::Dir { path: rel, mode });
-            walk(root, &full, out)?;
+            walk(root, &full, out, seen)?;
         } else if ft.is_file() {
             if meta.nlink() > 1 {
-                return Err(SnapshotError::Unsupported {
-                    path: full,
-                    why: "a file with several hard links, which this build does not model".into(),
-                });
+                let key = (meta.dev(), meta.ino());
+                if let Some(existing) = seen.get(&key) {
+                    out.push(Entry::HardLink {
+                        path: rel,
+                        existing: existing.clone(),
+                    });
+                    continue;
+                }
+                seen.insert(key, rel.clone());
             }
             let data = fs::read(&full).map_err(io(&full))?;
             out.push(Entry::File {
@@ -164,28 +186,42 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<Entry>) -> Result<(), SnapshotErr
     Ok(())
 }
 
-/// Writes `image` into the empty directory `dest`: files and directories get the snapshot's
-/// mode where the snapshot had the same kind at that path, else 0644 / 0755.
+/// Writes `image` into the empty directory `dest`: files with their mode and hard links,
+/// directories with the snapshot's mode for that path (`dir_modes`) or 0755, and the owner's
+/// `rwx` kept so that the state can be written and removed.
 pub fn materialize(
     image: &Image,
-    modes: &BTreeMap<RelPath, u32>,
+    dir_modes: &BTreeMap<RelPath, u32>,
     dest: &Path,
 ) -> std::io::Result<()> {
+    let mut first_name: BTreeMap<Ino, PathBuf> = BTreeMap::new();
+    let mut dirs = Vec::new();
     for (path, node) in image.walk() {
         let full = dest.join(path.as_str());
         match node {
             Node::Dir => {
                 fs::create_dir(&full)?;
-                let mode = modes.get(&path).copied().unwrap_or(0o755);
-                fs::set_permissions(&full, fs::Permissions::from_mode(mode | 0o700))?;
+                dirs.push((full, dir_modes.get(&path).copied().unwrap_or(0o755)));
             }
             Node::File(data) => {
+                let ino = image.resolve(&path).ok();
+                if let Some(existing) = ino.and_then(|i| first_name.get(&i)) {
+                    fs::hard_link(existing, &full)?;
+                    continue;
+                }
                 fs::write(&full, &*data)?;
-                let mode = modes.get(&path).copied().unwrap_or(0o644);
+                let mode = image.mode(&path).map_or(0o644, |m| m.bits());
                 fs::set_permissions(&full, fs::Permissions::from_mode(mode))?;
+                if let Some(ino) = ino.filter(|_| image.nlink(&path).unwrap_or(1) > 1) {
+                    first_name.insert(ino, full);
+                }
             }
             Node::Symlink(target) => std::os::unix::fs::symlink(target, &full)?,
         }
+    }
+    // Modes of directories last, once their entries are written.
+    for (dir, mode) in dirs.into_iter().rev() {
+        fs::set_permissions(&dir, fs::Permissions::from_mode(mode | 0o700))?;
     }
     Ok(())
 }

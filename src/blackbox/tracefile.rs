@@ -24,6 +24,8 @@ pub struct Recording {
     pub program: Vec<String>,
     /// Whether writable shared mmaps of files under `dir` were accepted.
     pub ignore_mmap: bool,
+    /// The umask the program started with.
+    pub umask: u32,
     /// `dir` before the run.
     pub snapshot: Snapshot,
     /// The strace log, as strace wrote it.
@@ -83,6 +85,7 @@ impl Recording {
             dir: PathBuf::from(&self.dir),
             cwd: PathBuf::from(&self.cwd),
             ignore_mmap: self.ignore_mmap,
+            umask: self.umask,
         }
     }
 

@@ -99,6 +99,7 @@ fn record_run(dir: &Path, program: &[String], opts: &RecordOpts) -> Result<Recor
         cwd: cwd.to_string_lossy().into_owned(),
         program: program.to_vec(),
         ignore_mmap: opts.ignore_mmap,
+        umask: current_umask(),
         snapshot,
         log,
     };
@@ -209,7 +210,7 @@ pub fn check(args: &CheckArgs, bb: &BlackBoxArgs) -> Result<Status, Failure> {
         timeout: Duration::from_secs_f64(bb.timeout),
         keep_failures: bb.keep_failures.clone(),
         scratch: default_scratch(),
-        modes: recording.snapshot.modes(),
+        dir_modes: recording.snapshot.dir_modes(),
     };
     let subject = BlackBox::new(&recording, checker).map_err(|e| Failure(e.to_string()))?;
     let config = ExploreConfig {
@@ -350,4 +351,17 @@ fn replay_prefix(bb: &BlackBoxArgs) -> String {
         line.push_str(&format!(" --recover {}", quote(r)));
     }
     line
+}
+
+/// This process's umask (inherited by the recorded program), from `/proc/self/status`; 022 if
+/// it cannot be read.
+fn current_umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
 }

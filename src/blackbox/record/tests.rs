@@ -7,6 +7,7 @@ fn settings() -> RecordSettings {
         dir: PathBuf::from("/tmp/stx/d"),
         cwd: PathBuf::from("/tmp/stx"),
         ignore_mmap: false,
+        umask: 0o022,
     }
 }
 
@@ -33,17 +34,54 @@ fn file(image: &Image, p: &str) -> Option<Vec<u8>> {
 }
 
 #[test]
-fn the_python_fixture_replays_up_to_what_this_build_cannot_model() {
+fn the_python_fixture_replays_into_the_tree_the_program_left() {
     let log = std::fs::read_to_string(format!(
         "{}/tests/fixtures/strace/python_ops.txt",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    // The fixture truncates and hard-links: refused by name until those are modelled.
+    let (trace, image, acks) = run(&log).unwrap();
+    // write "hello\n\0\xff", pwrite "xy" at 2, writev "abcd" at the shared offset 8,
+    // ftruncate to 3, then renamed to "data"; a symlink, a link then unlinked; the child's append.
+    assert_eq!(file(&image, "data").unwrap(), b"hex");
+    assert_eq!(
+        image.get(&RelPath::new("sub/ln").unwrap()),
+        Some(Node::Symlink("data".into()))
+    );
+    assert!(file(&image, "hard").is_none());
+    assert_eq!(file(&image, "sub/child").unwrap(), b"x");
+    assert_eq!(
+        image.mode(&RelPath::new("data").unwrap()).unwrap().bits(),
+        0o644 & !0o022
+    );
+    // After the ack, only the child's create and append.
+    assert_eq!(acks, vec![(trace.len() - 2, "committed 1".to_string())]);
+    let names: Vec<String> = trace.iter().map(|op| op.to_string()).collect();
+    assert!(
+        names.iter().any(|n| n.starts_with("fsync_dir")),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn umask_and_chmod_set_modes() {
+    let log = format!(
+        "1  umask(077) = 022\n\
+         1  openat(-100, \"{f}\", 0x241, 0666) = 3\n\
+         1  openat(-100, \"{g}\", 0x241, 0666) = 4\n\
+         1  fchmod(4, 0640) = 0\n\
+         1  mkdir(\"{sub}\", 0700) = 0\n\
+         1  chmod(\"{sub}\", 0700) = 0\n",
+        f = hex("d/f"),
+        g = hex("d/g"),
+        sub = hex("d/sub"),
+    );
     let e = run(&log).unwrap_err();
-    assert!(matches!(e.kind, RecordErrorKind::Unmodelled(_)), "{e}");
-    assert_eq!(e.syscall, "ftruncate", "{e}");
-    assert!(e.text.starts_with("5759  ftruncate("), "{e}");
+    assert_eq!((e.syscall.as_str(), e.line_no), ("chmod", 6), "{e}");
+    let ok: String = log.lines().take(5).map(|l| format!("{l}\n")).collect();
+    let (_, image, _) = run(&ok).unwrap();
+    let mode = |p: &str| image.mode(&RelPath::new(p).unwrap()).unwrap().bits();
+    assert_eq!((mode("f"), mode("g")), (0o600, 0o640));
 }
 
 #[test]
