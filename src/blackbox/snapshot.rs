@@ -225,3 +225,54 @@ pub fn materialize(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn a_tree_round_trips_with_modes_symlinks_and_hard_links() {
+        let src = tempfile::tempdir().unwrap();
+        let d = src.path();
+        fs::create_dir(d.join("sub")).unwrap();
+        fs::write(d.join("sub/a"), b"alpha").unwrap();
+        fs::set_permissions(d.join("sub/a"), fs::Permissions::from_mode(0o600)).unwrap();
+        fs::hard_link(d.join("sub/a"), d.join("b")).unwrap();
+        symlink("sub/a", d.join("ln")).unwrap();
+        fs::set_permissions(d.join("sub"), fs::Permissions::from_mode(0o750)).unwrap();
+        let snap = Snapshot::take(d).unwrap();
+        assert!(snap
+            .entries
+            .iter()
+            .any(|e| matches!(e, Entry::HardLink { .. })));
+        let image = snap.to_image();
+        assert_eq!(image.nlink(&RelPath::new("b").unwrap()), Some(2));
+        let out = tempfile::tempdir().unwrap();
+        materialize(&image, &snap.dir_modes(), out.path()).unwrap();
+        let o = out.path();
+        assert_eq!(fs::read(o.join("b")).unwrap(), b"alpha");
+        let (a, b) = (
+            fs::metadata(o.join("sub/a")).unwrap(),
+            fs::metadata(o.join("b")).unwrap(),
+        );
+        assert_eq!((a.ino(), a.nlink()), (b.ino(), 2), "one inode, two names");
+        assert_eq!(a.mode() & 0o7777, 0o600);
+        assert_eq!(fs::metadata(o.join("sub")).unwrap().mode() & 0o7777, 0o750);
+        assert_eq!(fs::read_link(o.join("ln")).unwrap(), Path::new("sub/a"));
+        // Taking the snapshot of the materialized tree gives the same snapshot.
+        assert_eq!(Snapshot::take(o).unwrap(), snap);
+    }
+
+    #[test]
+    fn what_cannot_be_modelled_is_refused() {
+        let src = tempfile::tempdir().unwrap();
+        let fifo = src.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            return;
+        }
+        let e = Snapshot::take(src.path()).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+    }
+}

@@ -94,3 +94,47 @@ impl Recording {
         parse_log(&self.log)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Recording {
+        Recording {
+            dir: "/d".into(),
+            cwd: "/".into(),
+            program: vec!["true".into()],
+            ignore_mmap: false,
+            umask: 0o022,
+            snapshot: Snapshot::default(),
+            log: "1  close(3) = 0\n".into(),
+        }
+    }
+
+    #[test]
+    fn a_recording_round_trips_and_bad_files_are_refused() {
+        let bytes = sample().to_bytes();
+        assert_eq!(Recording::from_bytes(&bytes).unwrap(), sample());
+        assert!(matches!(
+            Recording::from_bytes(b"hello"),
+            Err(TraceFileError::NotATrace)
+        ));
+        let mut v2 = bytes.clone();
+        v2[MAGIC.len()] = 2;
+        assert!(matches!(
+            Recording::from_bytes(&v2),
+            Err(TraceFileError::Version(2))
+        ));
+        let cut = &bytes[..bytes.len() - 3];
+        assert!(matches!(
+            Recording::from_bytes(cut),
+            Err(TraceFileError::Corrupt(_))
+        ));
+        let mut long = bytes;
+        long.push(0);
+        assert!(matches!(
+            Recording::from_bytes(&long),
+            Err(TraceFileError::Corrupt(_))
+        ));
+    }
+}

@@ -87,6 +87,14 @@ fn record_run(dir: &Path, program: &[String], opts: &RecordOpts) -> Result<Recor
              /proc/sys/kernel/yama/ptrace_scope, or a container without CAP_SYS_PTRACE)?"
         ))
     })?;
+    if log.trim().is_empty() {
+        return Err(Failure(format!(
+            "strace logged nothing for {:?} ({status}): is ptrace permitted here (see \
+             /proc/sys/kernel/yama/ptrace_scope, or a container without CAP_SYS_PTRACE)? \
+             Nothing was recorded",
+            program.join(" ")
+        )));
+    }
     if !status.success() {
         return Err(Failure(format!(
             "{:?} exited with {status}; a failed run is not recorded (DIR may have been changed \
