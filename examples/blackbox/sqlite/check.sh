@@ -3,7 +3,10 @@
 # acknowledged in $CRASHSAFE_ACKS ("committed I") is there. Opening the database runs SQLite's
 # own recovery (a hot journal is rolled back), as the next real start would. One sqlite3 run.
 db="$1/app.db"
-acked=$(sed -n 's/^committed \([0-9]*\)$/(\1)/p' "$CRASHSAFE_ACKS" | paste -sd, -)
+acked=
+while read -r word id; do
+    [ "$word" = committed ] && acked="${acked:+$acked,}($id)"
+done < "$CRASHSAFE_ACKS"
 if [ ! -f "$db" ]; then
     [ -z "$acked" ] && exit 0
     echo "app.db is missing"; exit 1
