@@ -102,17 +102,18 @@ impl Case {
             .unwrap()
     }
 
+    /// `check --trace` with `--jobs 2` unless `extra` says otherwise.
     fn check(&self, checker: &str, extra: &[&str]) -> Output {
-        crashsafe()
-            .arg("check")
+        let mut cmd = crashsafe();
+        cmd.arg("check")
             .arg("--trace")
             .arg(self.trace())
             .arg("--checker")
-            .arg(checker)
-            .args(["--jobs", "2"])
-            .args(extra)
-            .output()
-            .unwrap()
+            .arg(checker);
+        if !extra.contains(&"--jobs") {
+            cmd.args(["--jobs", "2"]);
+        }
+        cmd.args(extra).output().unwrap()
     }
 }
 
@@ -249,6 +250,36 @@ fn json_report_and_kept_failures() {
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(report["models"][0]["model"], "posix");
     assert!(report["models"][0]["violations"].as_u64().unwrap() > 0);
+    // JUnit too, and the same counts with one job as with two.
+    let junit = case.tmp.path().join("junit.xml");
+    let json1 = case.tmp.path().join("report1.json");
+    let one = case.check(
+        &py_checker("append_check.py"),
+        &[
+            "--model",
+            "posix",
+            "--jobs",
+            "1",
+            "--json",
+            json1.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(one.status.code(), Some(1), "{}", text(&one));
+    let report1: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json1).unwrap()).unwrap();
+    for field in ["crash_states", "distinct_states", "violations"] {
+        assert_eq!(
+            report1["models"][0][field], report["models"][0][field],
+            "{field}"
+        );
+    }
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<testsuite name=\"posix\"") && xml.contains("<failure"),
+        "{xml}"
+    );
     let kept: Vec<_> = std::fs::read_dir(&keep).unwrap().collect();
     assert!(!kept.is_empty());
     let first = kept[0].as_ref().unwrap().path();
@@ -297,6 +328,14 @@ fn bad_input_gets_a_clear_error() {
     let out = case.check("false", &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("on the initial state"));
+    // A checker that hangs: killed at the timeout, reported on the initial state.
+    let out = case.check("sleep 30; true", &["--timeout", "0.3"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("timed out"),
+        "{}",
+        text(&out)
+    );
     // Not a trace file.
     std::fs::write(case.trace(), "hello").unwrap();
     let out = case.check("true", &[]);
@@ -361,4 +400,38 @@ fn sqlite_with_synchronous_off_loses_acknowledged_transactions() {
         "{}",
         text(&out)
     );
+}
+
+#[test]
+fn a_writable_shared_mmap_is_refused_unless_ignored() {
+    require_strace!();
+    if Command::new("sqlite3").arg("-version").output().is_err() {
+        eprintln!("SKIPPED: sqlite3 is not installed");
+        return;
+    }
+    // SQLite in WAL mode maps its -shm file shared and writable.
+    let record = |case: &Case, extra: &[&str]| {
+        let db = case.dir().join("db");
+        crashsafe()
+            .arg("record")
+            .args(extra)
+            .arg("--dir")
+            .arg(case.dir())
+            .arg("--out")
+            .arg(case.trace())
+            .args(["--", "sqlite3"])
+            .arg(&db)
+            .arg("PRAGMA journal_mode=WAL; CREATE TABLE t(id); INSERT INTO t VALUES(1);")
+            .output()
+            .unwrap()
+    };
+    let case = Case::new(&[]);
+    let out = record(&case, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mmap") && err.contains("db-shm"), "{err}");
+    assert!(err.contains("--ignore-mmap"), "{err}");
+    let case = Case::new(&[]);
+    let out = record(&case, &["--ignore-mmap"]);
+    assert!(out.status.success(), "{}", text(&out));
 }

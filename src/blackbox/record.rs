@@ -24,7 +24,7 @@
 //! its `open` asked for less the process's umask (followed through `umask` calls); a new
 //! directory gets 0755 whatever `mkdir` asked (directory modes are not modelled).
 
-use super::strace::{is_process_creation, Arg, Call, Event, EventKind, Ret};
+use super::strace::{is_process_creation, readable, Arg, Call, Event, EventKind, Ret};
 use crate::fs::{FileKind, FileMode, Fs, FsError, RenameFlags};
 use crate::path::RelPath;
 use crate::sim::{AckLog, SimFile, SimFs};
@@ -136,7 +136,7 @@ pub enum RecordErrorKind {
 /// A log that could not be turned into a trace: which call, on which line, and why. Nothing is
 /// written anywhere when this happens.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("strace line {line_no}, {syscall}: {}; the line: {text}", describe(.kind))]
+#[error("strace line {line_no}, {syscall}: {}\n  the call: {decoded}\n  as logged: {text}", describe(.kind))]
 pub struct RecordError {
     /// The syscall.
     pub syscall: String,
@@ -144,6 +144,8 @@ pub struct RecordError {
     pub line_no: usize,
     /// The original line(s).
     pub text: String,
+    /// The call with its strings decoded.
+    pub decoded: String,
     /// What went wrong.
     pub kind: RecordErrorKind,
 }
@@ -211,6 +213,7 @@ pub fn replay_log(
             syscall: call.name.clone(),
             line_no: event.line_no,
             text: event.text.clone(),
+            decoded: readable(event),
             kind,
         })?;
         out.op_events

@@ -487,6 +487,8 @@ impl Parser<'_> {
             match self.peek() {
                 Some(b'>') => {
                     self.i += 1;
+                    // `-y` marks a descriptor whose file was unlinked.
+                    self.eat(b"(deleted)");
                     return Ok(out);
                 }
                 Some(b'\\') => out.push(self.escape()?),

@@ -116,7 +116,7 @@ fn record_run(dir: &Path, program: &[String], opts: &RecordOpts) -> Result<Recor
     let fs = SimFs::from_image(&recording.snapshot.to_image());
     let mut acks = AckLog::new();
     replay_log(&events, &recording.settings(), &fs, &mut acks)
-        .map_err(|e| Failure(format!("{e}; nothing was recorded")))?;
+        .map_err(|e| Failure(format!("{e}\nnothing was recorded")))?;
     eprintln!(
         "recorded {} trace operations and {} acknowledged lines from {} log lines",
         fs.op_count(),

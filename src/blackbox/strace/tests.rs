@@ -129,6 +129,7 @@ fn a_process_creating_call_comes_before_its_childs_first_calls() {
 fn errors_exits_kills_and_truncated_strings() {
     let log = "7  openat(-100</d>, \"\\x61\", 0x80000) = -1 ENOENT (No such file or directory)\n\
                7  write(1<pipe:[9]>, \"\\x61\\x62\"..., 4096) = 4096\n\
+               7  close(5<\\x2f\\x73\\x68\\x6d>(deleted)) = 0\n\
                8  +++ killed by SIGKILL +++\n\
                7  +++ exited with 3 +++\n";
     let events = parse_log(log).unwrap();
@@ -153,8 +154,19 @@ fn errors_exits_kills_and_truncated_strings() {
             path: b"pipe:[9]".to_vec()
         }
     );
-    assert_eq!(events[2].kind, EventKind::Killed("SIGKILL".into()));
-    assert_eq!(events[3].kind, EventKind::Exited(3));
+    let EventKind::Call(close) = &events[2].kind else {
+        panic!()
+    };
+    assert_eq!(
+        close.args[0],
+        Arg::Fd {
+            fd: 5,
+            path: b"/shm".to_vec()
+        },
+        "an unlinked file's descriptor"
+    );
+    assert_eq!(events[3].kind, EventKind::Killed("SIGKILL".into()));
+    assert_eq!(events[4].kind, EventKind::Exited(3));
 }
 
 #[test]
