@@ -343,6 +343,8 @@ impl Recorder<'_> {
         Ok(p)
     }
 
+    /// Applies one call. The body is the table of modelled syscalls, one arm each (long, but
+    /// one place to read what is modelled).
     fn call(&mut self, pid: u32, call: &Call) -> Res<()> {
         let proc = self.process(pid)?;
         let ret = match &call.ret {
@@ -790,6 +792,17 @@ impl Recorder<'_> {
 
     fn write(&mut self, proc: &Process, call: &Call, at: Option<i64>, data: &[u8]) -> Res<()> {
         let desc = self.desc(proc, call, 0)?;
+        // Cross-check with `-y`: standard output redirected into DIR is not an ack channel.
+        if matches!(desc.borrow().target, Target::Stdout) {
+            if let Some(Arg::Fd { path, .. }) = call.args.first() {
+                if path_of(path).is_some_and(|p| p.starts_with(&self.settings.dir)) {
+                    return Err(unmodelled(
+                        "the program's standard output is a file in the directory; redirect it \
+                         elsewhere (its lines are the acknowledgements)",
+                    ));
+                }
+            }
+        }
         self.write_desc(&desc, at, data)
     }
 
