@@ -1,15 +1,20 @@
 //! The classic atomic file replace, explored under every persistence model: a second subject,
 //! to show that the explorer is generic.
 //!
-//! Each replace: create `data/fN.tmp`, write the new content, fsync it, rename it over
+//! Each replace: create `data/fN.tmp` with the target's mode (`0600`), write the new content,
+//! set the mode again with `set_mode` (exact whatever the umask did), fsync it, rename it over
 //! `data/fN`, fsync `data`; the replace is acknowledged after the directory fsync. Two broken
-//! variants leave out one of the fsyncs. The checker: each target holds exactly its old or its new
-//! content (atomic), every acknowledged replace shows its new content (durable), and recovery
-//! leaves no temp file (clean).
+//! variants leave out one of the fsyncs; two more get the mode wrong: one creates the temp file
+//! with the default mode and never sets it (the target silently becomes `0644`), one creates it
+//! with the default mode, sets the mode with `set_mode` but syncs with `fdatasync`, which does
+//! not make the mode durable. The checker: each target
+//! holds exactly its old or its new content (atomic), every acknowledged replace shows its new
+//! content (durable), each target keeps mode `0600` (mode), and recovery leaves no temp file
+//! (clean).
 //!
 //! Run with `cargo run --example atomic_replace`.
 
-use crashsafe::fs::{read_capped, Fs};
+use crashsafe::fs::{read_capped, FileMode, Fs};
 use crashsafe::path::RelPath;
 use crashsafe::sim::{
     all_models, explore, AckLog, CheckContext, ExploreConfig, Image, Node, SimFs, Subject,
@@ -25,7 +30,19 @@ pub enum Recipe {
     NoFsyncBeforeRename,
     /// Leaves out the fsync of the directory: an acknowledged rename may be lost.
     NoDirFsync,
+    /// Creates the temp file with the default mode and never sets the target's: the replace
+    /// loses it.
+    LosesMode,
+    /// Creates the temp file with the default mode, sets the target's with `set_mode`, then
+    /// syncs with `fdatasync`, which does not make the new mode durable.
+    ModeNotFsynced,
 }
+
+/// The mode every target has and must keep.
+pub const TARGET_MODE: FileMode = match FileMode::new(0o600) {
+    Some(mode) => mode,
+    None => panic!("0600 is a mode"),
+};
 
 /// What the workload announces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,11 +114,26 @@ impl AtomicReplace {
     /// One replace; `Err` stops the workload (nothing is acknowledged after an error).
     fn replace(&self, fs: &SimFs, file: usize, round: usize) -> Result<(), String> {
         let err = |e: crashsafe::fs::FsError| e.to_string();
-        let mut f = fs.create_new(&Self::temp(file)).map_err(err)?;
+        // The target's mode, read before the replace.
+        let mode = fs
+            .stat(&Self::target(file))
+            .map_err(err)?
+            .map_or(TARGET_MODE, |m| m.mode);
+        let mut f = match self.recipe {
+            Recipe::LosesMode | Recipe::ModeNotFsynced => fs.create_new(&Self::temp(file)),
+            _ => fs.create_new_with_mode(&Self::temp(file), mode),
+        }
+        .map_err(err)?;
         fs.write_at(&mut f, 0, &self.content(file, round))
             .map_err(err)?;
-        if self.recipe != Recipe::NoFsyncBeforeRename {
-            fs.fsync(&mut f).map_err(err)?;
+        if self.recipe != Recipe::LosesMode {
+            // Exact whatever the umask did to the created mode; part of the inode's metadata.
+            fs.set_mode(&mut f, mode).map_err(err)?;
+        }
+        match self.recipe {
+            Recipe::NoFsyncBeforeRename => {}
+            Recipe::ModeNotFsynced => fs.fdatasync(&mut f).map_err(err)?,
+            _ => fs.fsync(&mut f).map_err(err)?,
         }
         drop(f);
         fs.rename(&Self::temp(file), &Self::target(file))
@@ -121,6 +153,8 @@ impl Subject for AtomicReplace {
             Recipe::Correct => "correct",
             Recipe::NoFsyncBeforeRename => "no-fsync-before-rename",
             Recipe::NoDirFsync => "no-dir-fsync",
+            Recipe::LosesMode => "loses-mode",
+            Recipe::ModeNotFsynced => "mode-not-fsynced",
         };
         format!("atomic-replace-{recipe}-{}x{}", self.files, self.rounds)
     }
@@ -129,7 +163,7 @@ impl Subject for AtomicReplace {
         let mut image = Image::new();
         image.put_dir(&Self::data_dir());
         for file in 0..self.files {
-            image.put_file(&Self::target(file), &self.content(file, 0));
+            image.put_file_with_mode(&Self::target(file), &self.content(file, 0), TARGET_MODE);
         }
         image
     }
@@ -199,6 +233,13 @@ impl Subject for AtomicReplace {
                 )),
                 Some(_) => {}
             }
+            match ctx.recovered.mode(&target) {
+                Some(mode) if mode != TARGET_MODE => violations.push(Violation::new(
+                    "mode",
+                    format!("{target} has mode {mode}, not {TARGET_MODE}"),
+                )),
+                _ => {}
+            }
         }
         for (path, node) in ctx.recovered.walk() {
             if matches!(node, Node::File(_)) && path.as_str().ends_with(".tmp") {
@@ -223,6 +264,8 @@ fn main() {
         Recipe::Correct,
         Recipe::NoFsyncBeforeRename,
         Recipe::NoDirFsync,
+        Recipe::LosesMode,
+        Recipe::ModeNotFsynced,
     ] {
         let subject = AtomicReplace::new(recipe, 2, 2);
         for model in all_models() {

@@ -59,6 +59,34 @@ fn a_missing_directory_fsync_is_caught_as_not_durable() {
 }
 
 #[test]
+fn a_lost_mode_is_caught_under_every_model() {
+    for model in ["prefix", "ext4-ordered", "posix"] {
+        let report = run(Recipe::LosesMode, model, false);
+        assert!(
+            report
+                .violations
+                .iter()
+                .any(|v| v.violation.invariant == "mode"),
+            "{model}"
+        );
+    }
+}
+
+#[test]
+fn a_mode_made_durable_by_fdatasync_is_caught_under_posix_only() {
+    let report = run(Recipe::ModeNotFsynced, "posix", false);
+    assert!(report
+        .violations
+        .iter()
+        .any(|v| v.violation.invariant == "mode"));
+    assert!(run(Recipe::ModeNotFsynced, "prefix", false).is_clean());
+    assert!(
+        run(Recipe::ModeNotFsynced, "ext4-ordered", false).is_clean(),
+        "the mode change is journaled before the rename"
+    );
+}
+
+#[test]
 fn every_counterexample_replays_from_its_token() {
     let subject = AtomicReplace::new(Recipe::NoFsyncBeforeRename, 2, 2);
     let config = ExploreConfig {

@@ -44,6 +44,7 @@ use crashsafe::check::oracle::{self, JournalAck};
 use crashsafe::check::suite::subject_by_name;
 use crashsafe::check::workload::{journal_dir, JournalSubject};
 use crashsafe::fs::real::RealFs;
+use crashsafe::fs::{FileMode, Fs, FsError, FsErrorKind, RenameFlags};
 use crashsafe::path::RelPath;
 use crashsafe::sim::{
     all_models, model_by_name, AckLog, Bounds, CrashWalk, ExploreConfig, Image, Model, Node, SimFs,
@@ -68,8 +69,11 @@ const SHOWN_FAILURES: usize = 8;
 // Images and real directories.
 
 /// Writes `image` under `root` (an existing, empty directory): every directory, every regular
-/// file with exactly its bytes, every symlink with its target (never followed).
+/// file with exactly its bytes and mode (hard links as hard links), every symlink with its
+/// target (never followed).
 fn materialize(image: &Image, root: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut first_name: BTreeMap<u64, std::path::PathBuf> = BTreeMap::new();
     for (path, node) in image.walk() {
         let host = root.join(path.as_str());
         match node {
@@ -79,8 +83,18 @@ fn materialize(image: &Image, root: &Path) {
                 if let Some(parent) = host.parent() {
                     std::fs::create_dir_all(parent).unwrap();
                 }
+                let ino = image.ino(&path).expect("a walked name exists");
+                if let Some(first) = first_name.get(&ino) {
+                    std::fs::hard_link(first, &host)
+                        .unwrap_or_else(|e| panic!("link {}: {e}", host.display()));
+                    continue;
+                }
+                first_name.insert(ino, host.clone());
                 std::fs::write(&host, data.as_slice())
                     .unwrap_or_else(|e| panic!("write {}: {e}", host.display()));
+                let mode = image.mode(&path).expect("a walked name has a mode");
+                std::fs::set_permissions(&host, std::fs::Permissions::from_mode(mode.bits()))
+                    .unwrap_or_else(|e| panic!("chmod {}: {e}", host.display()));
             }
             Node::Symlink(target) => {
                 if let Some(parent) = host.parent() {
@@ -93,9 +107,16 @@ fn materialize(image: &Image, root: &Path) {
     }
 }
 
-/// Reads the tree under `root` into an image, recursively, never following a symlink.
+/// Reads the tree under `root` into an image, recursively, never following a symlink: files
+/// with their mode, names of one inode as hard links.
 fn read_back(root: &Path) -> Image {
-    fn visit(dir: &Path, rel: &RelPath, image: &mut Image) {
+    fn visit(
+        dir: &Path,
+        rel: &RelPath,
+        image: &mut Image,
+        seen: &mut BTreeMap<(u64, u64), RelPath>,
+    ) {
+        use std::os::unix::fs::MetadataExt;
         let mut entries: Vec<_> = std::fs::read_dir(dir)
             .unwrap_or_else(|e| panic!("read_dir {}: {e}", dir.display()))
             .map(|e| e.unwrap())
@@ -110,16 +131,25 @@ fn read_back(root: &Path) -> Image {
                 .join(&name)
                 .expect("a name read from disk is a plain component");
             let host = entry.path();
-            let kind = std::fs::symlink_metadata(&host).unwrap().file_type();
+            let meta = std::fs::symlink_metadata(&host).unwrap();
+            let kind = meta.file_type();
             if kind.is_symlink() {
                 let target = std::fs::read_link(&host).unwrap();
                 let target = target.to_str().expect("UTF-8 symlink target");
                 image.put_symlink(&path, target);
             } else if kind.is_dir() {
                 image.put_dir(&path);
-                visit(&host, &path, image);
+                visit(&host, &path, image, seen);
             } else if kind.is_file() {
-                image.put_file(&path, &std::fs::read(&host).unwrap());
+                match seen.get(&(meta.dev(), meta.ino())) {
+                    Some(first) => image.put_hard_link(first, &path),
+                    None => {
+                        let mode = FileMode::from_st_mode(meta.mode());
+                        let data = std::fs::read(&host).unwrap();
+                        image.put_file_with_mode(&path, &data, mode);
+                        seen.insert((meta.dev(), meta.ino()), path.clone());
+                    }
+                }
             } else {
                 panic!(
                     "{} is neither a file, a directory nor a symlink",
@@ -129,7 +159,7 @@ fn read_back(root: &Path) -> Image {
         }
     }
     let mut image = Image::new();
-    visit(root, &RelPath::root(), &mut image);
+    visit(root, &RelPath::root(), &mut image, &mut BTreeMap::new());
     image
 }
 
@@ -160,7 +190,8 @@ fn listing(image: &Image) -> String {
     out
 }
 
-/// The paths on which two images differ, one per line.
+/// The paths on which two images differ (what they name, their mode, their number of names),
+/// one per line.
 fn differences(a: &Image, b: &Image) -> String {
     let (wa, wb) = (a.walk(), b.walk());
     let paths: BTreeSet<&RelPath> = wa.keys().chain(wb.keys()).collect();
@@ -170,6 +201,14 @@ fn differences(a: &Image, b: &Image) -> String {
         if x != y {
             let show = |n: Option<&Node>| n.map_or("absent".to_string(), describe_node);
             out.push_str(&format!("    {p}: {} vs {}\n", show(x), show(y)));
+        } else if (a.mode(p), a.nlink(p)) != (b.mode(p), b.nlink(p)) {
+            out.push_str(&format!(
+                "    {p}: mode {:?} with {:?} names vs mode {:?} with {:?} names\n",
+                a.mode(p),
+                a.nlink(p),
+                b.mode(p),
+                b.nlink(p)
+            ));
         }
     }
     out
@@ -521,4 +560,169 @@ fn batch_8_atomic_syncfs_crash_states_recover_on_the_real_backend_under_posix() 
         posix.as_ref(),
         cap_from_env(Some(SYNCFS_CAP)),
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file API beyond the journal's: open_write, set_len, set_mode, link, rmdir, symlink,
+// rename flags, on both backends.
+
+#[allow(dead_code)]
+#[path = "../examples/pager.rs"]
+mod pager;
+#[allow(dead_code)]
+#[path = "../examples/wal.rs"]
+mod wal;
+
+/// Every new operation, and the failures the contract names, on any backend. Returns the kinds
+/// of the failures, in order.
+fn new_operations<F: Fs>(fs: &F) -> Result<Vec<FsErrorKind>, FsError> {
+    let p = |s: &str| RelPath::new(s).unwrap();
+    let mode = |bits: u32| FileMode::new(bits).unwrap();
+    let mut failures = Vec::new();
+    let mut fail =
+        |r: Result<(), FsError>| failures.push(r.map_or_else(|e| e.kind, |()| panic!("succeeded")));
+    fs.mkdir(&p("d"))?;
+    fs.mkdir(&p("d/empty"))?;
+    let mut a = fs.create_new_with_mode(&p("d/a"), mode(0o600))?;
+    fs.write_at(&mut a, 0, b"0123456789")?;
+    fs.set_len(&mut a, 4)?;
+    fs.set_len(&mut a, 6)?;
+    fs.set_mode(&mut a, mode(0o640))?;
+    fs.fsync(&mut a)?;
+    let mut again = fs.open_write(&p("d/a"))?;
+    fs.write_at(&mut again, 6, b"xy")?;
+    fs.fdatasync(&mut again)?;
+    fs.link(&p("d/a"), &p("b"))?;
+    fs.symlink(&p("s"), "d/a")?;
+    let mut c = fs.create_new(&p("c"))?;
+    fs.set_mode(&mut c, mode(0o604))?;
+    fs.write_at(&mut c, 0, b"c")?;
+    fail(fs.rename_with(&p("c"), &p("b"), RenameFlags::NO_REPLACE));
+    fail(fs.link(&p("d"), &p("x")));
+    fail(fs.link(&p("c"), &p("b")));
+    fail(fs.rmdir(&p("d")));
+    fail(fs.rmdir(&p("c")));
+    fail(fs.open_write(&p("s")).map(drop));
+    fail(fs.open_write(&p("d")).map(drop));
+    fs.rename_with(&p("c"), &p("d/empty"), RenameFlags::EXCHANGE)?;
+    fs.rmdir(&p("c"))?;
+    fs.rename_with(&p("d/empty"), &p("c2"), RenameFlags::NO_REPLACE)?;
+    fs.unlink(&p("d/a"))?;
+    fs.fsync_dir(&p("d"))?;
+    fs.syncfs()?;
+    Ok(failures)
+}
+
+#[test]
+fn the_new_operations_leave_the_same_tree_on_both_backends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let real = RealFs::open(tmp.path()).unwrap();
+    let sim = SimFs::new();
+    let real_failures = new_operations(&real).unwrap();
+    let sim_failures = new_operations(&sim).unwrap();
+    assert_eq!(real_failures, sim_failures);
+    assert_eq!(
+        sim_failures,
+        [
+            FsErrorKind::AlreadyExists,
+            FsErrorKind::PermissionDenied,
+            FsErrorKind::AlreadyExists,
+            FsErrorKind::NotEmpty,
+            FsErrorKind::NotADirectory,
+            FsErrorKind::Symlink,
+            FsErrorKind::IsADirectory,
+        ]
+    );
+    let back = read_back(tmp.path());
+    assert!(
+        back == sim.image(),
+        "the backends differ:\n{}",
+        differences(&back, &sim.image())
+    );
+    let p = |s: &str| RelPath::new(s).unwrap();
+    assert_eq!(back.nlink(&p("b")), Some(1), "d/a was unlinked");
+    assert_eq!(back.mode(&p("b")), FileMode::new(0o640));
+    assert_eq!(back.mode(&p("c2")), FileMode::new(0o604));
+    for path in ["b", "c2", "s"] {
+        assert_eq!(
+            real.stat(&p(path))
+                .unwrap()
+                .map(|m| (m.kind, m.len, m.nlink)),
+            sim.stat(&p(path))
+                .unwrap()
+                .map(|m| (m.kind, m.len, m.nlink)),
+            "{path}"
+        );
+    }
+}
+
+/// Every distinct crash state of `subject` under `model`, recovered by `recover_on` on the real
+/// backend and by the subject's recovery on the simulator: both must end alike. Returns how many
+/// states were checked.
+fn cross_check_example<S: Subject>(
+    subject: &S,
+    model: &dyn Model,
+    block_size: usize,
+    recover_on: impl Fn(&RealFs) -> Result<(), String>,
+) -> usize {
+    let setup = subject.setup();
+    let fs = SimFs::from_image(&setup);
+    let mut acks = AckLog::new();
+    subject.run(&fs, &mut acks);
+    let trace = fs.trace();
+    let res = model.resolve(&trace);
+    let mut walk = CrashWalk::new(model, &setup, &trace, &res, block_size);
+    let mut seen = BTreeSet::new();
+    let mut distinct = Vec::new();
+    for cp in 0..=trace.len() {
+        let point = walk.point(cp);
+        point.for_each_state(&Bounds::default(), 0, |_, choice| {
+            let image = point.build(choice);
+            if seen.insert(image.fingerprint()) {
+                distinct.push((cp, image));
+            }
+            ControlFlow::Continue(())
+        });
+    }
+    for (cp, crashed) in &distinct {
+        let name = format!(
+            "{} under {}, crash point {cp}",
+            subject.name(),
+            model.name()
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        materialize(crashed, tmp.path());
+        let copy = read_back(tmp.path());
+        assert!(
+            copy == *crashed,
+            "{name}: unfaithful copy:\n{}",
+            differences(crashed, &copy)
+        );
+        let real = RealFs::open(tmp.path()).unwrap();
+        let real_result = recover_on(&real);
+        let sim = SimFs::from_image(crashed);
+        let sim_result = subject.recover(&sim);
+        assert_eq!(real_result, sim_result, "{name}");
+        let back = read_back(tmp.path());
+        assert!(
+            back == sim.image(),
+            "{name}: the recoveries differ:\n{}",
+            differences(&back, &sim.image())
+        );
+    }
+    distinct.len()
+}
+
+#[test]
+fn wal_and_pager_crash_states_recover_alike_on_both_backends() {
+    // 16-byte blocks, so that the log's appends also tear.
+    for model in all_models() {
+        let model = model.as_ref();
+        let wal = wal::Wal::new(wal::WalVariant::Correct, 3);
+        let n = cross_check_example(&wal, model, 16, |fs| wal.recover_on(fs));
+        assert!(n > 4, "{}: {n} states", model.name());
+        let pager = pager::Pager::new(pager::PagerVariant::Correct);
+        let n = cross_check_example(&pager, model, 16, pager::Pager::recover_on);
+        assert!(n > 4, "{}: {n} states", model.name());
+    }
 }

@@ -489,6 +489,17 @@ fn open_write_appends_overwrites_and_set_len_truncates_and_grows() {
     fx.fs.set_len(&mut f, 4).unwrap();
     assert_eq!(read_all(&fx.fs, "log"), b"Ab\0\0");
     fx.fs.fdatasync(&mut f).unwrap();
+    // A file opened for reading refuses both (EINVAL, EBADF), as the simulator does.
+    let mut r = fx.fs.open_read(&p("log")).unwrap();
+    assert_eq!(
+        fx.fs.set_len(&mut r, 0).unwrap_err().kind,
+        FsErrorKind::Other
+    );
+    assert_eq!(
+        fx.fs.write_at(&mut r, 0, b"x").unwrap_err().kind,
+        FsErrorKind::Other
+    );
+    assert_eq!(read_all(&fx.fs, "log"), b"Ab\0\0");
     symlink(fx.outside.join("secret"), fx.root.join("l")).unwrap();
     let err = fx.fs.open_write(&p("l")).unwrap_err();
     assert_eq!((err.op, err.kind), (Op::OpenWrite, FsErrorKind::Symlink));

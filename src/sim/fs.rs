@@ -202,6 +202,28 @@ impl Inner {
         Ok((dir, name))
     }
 
+    /// For a call on two names (rename, exchange, link), as the real backend does it: walks
+    /// `from`'s parent, then `to`'s, then looks `from` up (which must exist). Returns `from`'s
+    /// directory, name and inode, and `to`'s directory and name.
+    fn two_names<'p>(
+        &self,
+        op: Op,
+        from: &'p RelPath,
+        to: &'p RelPath,
+    ) -> FsResult<(Ino, &'p str, Ino, Ino, &'p str)> {
+        let (from_dir, from_name) = self
+            .image
+            .resolve_parent(from)
+            .map_err(|k| err(op, from, k))?;
+        let (to_dir, to_name) = self.image.resolve_parent(to).map_err(|k| err(op, to, k))?;
+        let ino = self
+            .image
+            .dir(from_dir)
+            .and_then(|d| d.get(from_name).copied());
+        let ino = ino.ok_or_else(|| err(op, from, FsErrorKind::NotFound))?;
+        Ok((from_dir, from_name, ino, to_dir, to_name))
+    }
+
     /// Resolves a name that must exist, with its parent directory.
     fn existing<'p>(&self, op: Op, path: &'p RelPath) -> FsResult<(Ino, &'p str, Ino)> {
         let (dir, name) = self
@@ -239,11 +261,13 @@ impl Inner {
     }
 
     /// Counts a call on an open file, which must be writable, and checks that the file would not
-    /// grow past [`MAX_SIM_FILE_LEN`].
+    /// grow past [`MAX_SIM_FILE_LEN`]. A file opened read-only is refused with
+    /// [`FsErrorKind::Other`], as the kernel refuses it (`pwrite`: `EBADF`, `ftruncate`:
+    /// `EINVAL`).
     fn begin_write(&mut self, op: Op, file: &SimFile, end: Option<u64>) -> FsResult<()> {
         self.begin(op, &file.path, true)?;
         if !file.writable {
-            return Err(err(op, &file.path, FsErrorKind::PermissionDenied));
+            return Err(err(op, &file.path, FsErrorKind::Other));
         }
         match end {
             Some(end) if end <= MAX_SIM_FILE_LEN => Ok(()),
@@ -272,8 +296,7 @@ impl Inner {
         } else {
             Op::Rename
         };
-        let (from_dir, from_name, ino) = self.existing(op, from)?;
-        let (to_dir, to_name) = self.image.resolve_parent(to).map_err(|k| err(op, to, k))?;
+        let (from_dir, from_name, ino, to_dir, to_name) = self.two_names(op, from, to)?;
         let replaced = self.image.dir(to_dir).and_then(|d| d.get(to_name).copied());
         if no_replace && replaced.is_some() {
             return Err(err(op, to, FsErrorKind::AlreadyExists));
@@ -299,8 +322,9 @@ impl Inner {
     /// Swaps two existing names (`RENAME_EXCHANGE`).
     fn exchange(&mut self, from: &RelPath, to: &RelPath) -> FsResult<()> {
         const OP: Op = Op::RenameWith;
-        let (from_dir, from_name, from_ino) = self.existing(OP, from)?;
-        let (to_dir, to_name, to_ino) = self.existing(OP, to)?;
+        let (from_dir, from_name, from_ino, to_dir, to_name) = self.two_names(OP, from, to)?;
+        let to_ino = self.image.dir(to_dir).and_then(|d| d.get(to_name).copied());
+        let to_ino = to_ino.ok_or_else(|| err(OP, to, FsErrorKind::NotFound))?;
         if !self
             .image
             .check_exchange(from_ino, from_dir, to_ino, to_dir)
@@ -519,11 +543,15 @@ impl Fs for SimFs {
         if existing.is_root() {
             return Err(err(OP, existing, FsErrorKind::PermissionDenied));
         }
-        let (_, _, ino) = inner.existing(OP, existing)?;
+        // As `linkat(2)`: the source is looked up (ENOENT), the new name checked (EEXIST), and
+        // only then a directory refused (EPERM).
+        let (_, _, ino, dir, name) = inner.two_names(OP, existing, new)?;
+        if new.is_root() || inner.image.dir(dir).is_some_and(|d| d.contains_key(name)) {
+            return Err(err(OP, new, FsErrorKind::AlreadyExists));
+        }
         if matches!(inner.image.inode(ino), Some(Inode::Dir(_))) {
             return Err(err(OP, existing, FsErrorKind::PermissionDenied));
         }
-        let (dir, name) = inner.free_name(OP, new)?;
         inner.image.link(dir, name, ino);
         inner.trace.push(TraceOp::Link {
             existing: existing.clone(),

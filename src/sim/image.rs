@@ -22,7 +22,7 @@ use std::sync::Arc;
 pub(crate) const ROOT: Ino = 0;
 
 /// What a path names, as [`Image::get`] and [`Image::walk`] report it.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Node {
     /// A regular file and its bytes.
     File(Arc<Vec<u8>>),
@@ -111,6 +111,14 @@ impl Image {
     pub fn mode(&self, path: &RelPath) -> Option<FileMode> {
         let ino = self.resolve(path).ok()?;
         Some(self.inodes.get(&ino)?.mode())
+    }
+
+    /// The inode number `path` names (without following a symlink). Numbers are private to one
+    /// image and its clones: use them to tell which names are hard links to one inode, never to
+    /// compare two unrelated images.
+    pub fn ino(&self, path: &RelPath) -> Option<Ino> {
+        let ino = self.resolve(path).ok()?;
+        self.inodes.contains_key(&ino).then_some(ino)
     }
 
     /// How many names refer to what `path` names (hard links); 1 for the root.

@@ -187,7 +187,9 @@ fn open_write_appends_overwrites_and_truncates_without_truncating_on_open() {
     assert_eq!(kind(fs.open_write(&p("nope"))), FsErrorKind::NotFound);
     let mut r = fs.open_read(&p("log")).unwrap();
     let e = fs.set_len(&mut r, 0).unwrap_err();
-    assert_eq!((e.op, e.kind), (Op::SetLen, FsErrorKind::PermissionDenied));
+    assert_eq!((e.op, e.kind), (Op::SetLen, FsErrorKind::Other));
+    let e = fs.write_at(&mut r, 0, b"x").unwrap_err();
+    assert_eq!((e.op, e.kind), (Op::WriteAt, FsErrorKind::Other));
     let e = fs.set_len(&mut f, MAX_SIM_FILE_LEN + 1).unwrap_err();
     assert_eq!(e.kind, FsErrorKind::NoSpace);
     assert_eq!(fs.stat(&p("log")).unwrap().unwrap().len, 4, "unchanged");
