@@ -427,7 +427,7 @@ impl Recorder<'_> {
                 self.set_len(&desc, len)
             }
             "fallocate" => self.fallocate(&proc, call),
-            "copy_file_range" => self.copy(&proc, call, 0, 2, 4, ret),
+            "copy_file_range" => self.copy(&proc, call, 0, 2, 1, ret),
             "sendfile" => self.copy(&proc, call, 1, 0, 2, ret),
             "dup" => self.dup(&proc, call, ret, false),
             "dup2" => self.dup(&proc, call, ret, false),

@@ -227,3 +227,41 @@ fn unmodelled_changes_are_errors_naming_the_syscall_and_line() {
     ))
     .unwrap();
 }
+
+#[test]
+fn copies_fallocate_and_links_between_files_of_the_directory() {
+    let log = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/strace/copy_ops.txt",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let events = parse_log(&log).unwrap();
+    let fs = SimFs::new();
+    let settings = RecordSettings {
+        dir: PathBuf::from("/tmp/stx/d2"),
+        ..settings()
+    };
+    replay_log(&events, &settings, &fs, &mut AckLog::new()).unwrap();
+    let image = fs.image();
+    // What the real file held after the run (`od -c`): copy_file_range at the shared offset,
+    // then at explicit offsets, sendfile at the offset, fallocate to 20 bytes.
+    let mut want = b"012312\0\0\0\0789".to_vec();
+    want.resize(20, 0);
+    assert_eq!(file(&image, "dst").unwrap(), want);
+    assert_eq!(file(&image, "dst2").unwrap(), want);
+    assert_eq!(image.nlink(&RelPath::new("dst").unwrap()), Some(2));
+}
+
+#[test]
+fn a_copy_from_outside_the_directory_is_refused() {
+    let log = format!(
+        "1  openat(-100, \"{}\", 0x0) = 3\n\
+         1  openat(-100, \"{}\", 0x42, 0644) = 4\n\
+         1  sendfile(4, 3, NULL, 5) = 5\n",
+        hex("/etc/hosts"),
+        hex("d/copy"),
+    );
+    let e = run(&log).unwrap_err();
+    assert_eq!((e.syscall.as_str(), e.line_no), ("sendfile", 3), "{e}");
+    assert!(e.to_string().contains("not in the log"), "{e}");
+}
