@@ -245,7 +245,7 @@ fn copies_fallocate_and_links_between_files_of_the_directory() {
     let image = fs.image();
     // What the real file held after the run (`od -c`): copy_file_range at the shared offset,
     // then at explicit offsets, sendfile at the offset, fallocate to 20 bytes.
-    let mut want = b"012312\0\0\0\0789".to_vec();
+    let mut want = b"012312\x00\x00\x00\x00789".to_vec();
     want.resize(20, 0);
     assert_eq!(file(&image, "dst").unwrap(), want);
     assert_eq!(file(&image, "dst2").unwrap(), want);
