@@ -6,11 +6,13 @@
 //!   directory, which records the trace;
 //! - [`snapshot`]: the directory before the run, and crash states written out as directories;
 //! - [`tracefile`]: the versioned file `record` writes;
+//! - [`run`]: the program run under strace, and the recording checked;
 //! - [`checker`]: the user's recovery and checker commands run on a crash state;
 //! - [`subject`]: a recording as a harness [`crate::sim::Subject`].
 
 pub mod checker;
 pub mod record;
+pub mod run;
 pub mod snapshot;
 pub mod strace;
 pub mod subject;

@@ -4,17 +4,15 @@
 use super::check::{write_reports, CheckArgs, Progress};
 use super::{Failure, Status};
 use crate::blackbox::checker::{default_scratch, Checker, Verdict};
-use crate::blackbox::record::{replay_log, TRACED_SYSCALLS};
-use crate::blackbox::snapshot::Snapshot;
-use crate::blackbox::strace::{parse_log, readable};
+use crate::blackbox::run::{self, RunOptions};
+use crate::blackbox::strace::readable;
 use crate::blackbox::subject::BlackBox;
 use crate::blackbox::tracefile::Recording;
 use crate::check::report::{self, RunSettings};
 use crate::check::WorkloadResult;
-use crate::sim::{explore, parse_token, replay, AckLog, Counterexample, ExploreConfig, SimFs};
+use crate::sim::{explore, parse_token, replay, Counterexample, ExploreConfig};
 use clap::Args;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Arguments of `crashsafe record`.
@@ -48,82 +46,19 @@ pub struct RecordOpts {
 
 /// Runs `program` under strace on `dir` and returns the recording.
 fn record_run(dir: &Path, program: &[String], opts: &RecordOpts) -> Result<Recording, Failure> {
-    let dir = dir
-        .canonicalize()
-        .map_err(|e| Failure(format!("--dir {}: {e}", dir.display())))?;
-    if !dir.is_dir() {
-        return Err(Failure(format!("--dir {}: not a directory", dir.display())));
-    }
-    let snapshot = Snapshot::take(&dir).map_err(|e| Failure(format!("snapshot of DIR: {e}")))?;
-    let strace = Command::new("strace").arg("-V").output();
-    if !strace.is_ok_and(|o| o.status.success()) {
-        return Err(Failure(
-            "strace is not installed (or does not run): install it, e.g. `apt-get install \
-             strace`; nothing was recorded"
-                .into(),
-        ));
-    }
-    let cwd = std::env::current_dir()?;
-    let log_dir = default_scratch().join(format!("crashsafe-record-{}", std::process::id()));
-    std::fs::create_dir_all(&log_dir)?;
-    let log_path = log_dir.join("strace.log");
-    let status = Command::new("strace")
-        .args(["-f", "-qq", "-xx", "-X", "raw", "-y"])
-        .arg("-s")
-        .arg(opts.cap.to_string())
-        .arg("-e")
-        .arg(format!("trace={}", TRACED_SYSCALLS.join(",")))
-        .arg("-o")
-        .arg(&log_path)
-        .arg("--")
-        .args(program)
-        .status()
-        .map_err(|e| Failure(format!("cannot run strace: {e}")))?;
-    let log = std::fs::read_to_string(&log_path);
-    let _ = std::fs::remove_dir_all(&log_dir);
-    let log = log.map_err(|e| {
-        Failure(format!(
-            "strace wrote no log ({e}): is ptrace permitted here (see \
-             /proc/sys/kernel/yama/ptrace_scope, or a container without CAP_SYS_PTRACE)?"
-        ))
-    })?;
-    if log.trim().is_empty() {
-        return Err(Failure(format!(
-            "strace logged nothing for {:?} ({status}): is ptrace permitted here (see \
-             /proc/sys/kernel/yama/ptrace_scope, or a container without CAP_SYS_PTRACE)? \
-             Nothing was recorded",
-            program.join(" ")
-        )));
-    }
-    if !status.success() {
-        return Err(Failure(format!(
-            "{:?} exited with {status}; a failed run is not recorded (DIR may have been changed \
-             by it)",
-            program.join(" ")
-        )));
-    }
-    let recording = Recording {
-        dir: dir.to_string_lossy().into_owned(),
-        cwd: cwd.to_string_lossy().into_owned(),
-        program: program.to_vec(),
+    let options = RunOptions {
         ignore_mmap: opts.ignore_mmap,
-        umask: current_umask(),
-        snapshot,
-        log,
+        cap: opts.cap,
     };
-    // Replay once now, so that an unmodelled call is reported at record time.
-    let events = parse_log(&recording.log).map_err(|e| Failure(e.to_string()))?;
-    let fs = SimFs::from_image(&recording.snapshot.to_image());
-    let mut acks = AckLog::new();
-    replay_log(&events, &recording.settings(), &fs, &mut acks)
+    let done = run::record(dir, program, options)
         .map_err(|e| Failure(format!("{e}\nnothing was recorded")))?;
     eprintln!(
         "recorded {} trace operations and {} acknowledged lines from {} log lines",
-        fs.op_count(),
-        acks.entries().len(),
-        recording.log.lines().count()
+        done.trace_ops,
+        done.acks,
+        done.recording.log.lines().count()
     );
-    Ok(recording)
+    Ok(done.recording)
 }
 
 /// `crashsafe record`.
@@ -359,17 +294,4 @@ fn replay_prefix(bb: &BlackBoxArgs) -> String {
         line.push_str(&format!(" --recover {}", quote(r)));
     }
     line
-}
-
-/// This process's umask (inherited by the recorded program), from `/proc/self/status`; 022 if
-/// it cannot be read.
-fn current_umask() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Umask:"))
-                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
-        })
-        .unwrap_or(0o022)
 }
