@@ -1,5 +1,7 @@
-//! The filesystem trait: the narrow set of operations the journal needs, one method per syscall,
-//! so that the simulator can put a crash point between any two of them.
+//! The filesystem trait: the file operations that storage code uses (the journal's, and those of
+//! logs, pagers and atomic replaces: open for writing, truncate, modes, links, rmdir, rename
+//! flags), one method per syscall, so that the simulator can put a crash point between any two of
+//! them.
 //!
 //! Two backends implement it: [`real::RealFs`] (Linux, every operation relative to a directory
 //! descriptor, never following a symlink) and [`crate::sim::SimFs`] (an in-memory filesystem that
@@ -16,8 +18,8 @@
 //!   *append* is `write_at` at the file's current length (there is no `O_APPEND`: the caller
 //!   knows the length, from `stat` or its own bookkeeping);
 //! - `read_dir` returns the entries sorted by name, without `.` and `..`;
-//! - `fsync`/`fdatasync` make one file's data durable, `fsync_dir` one directory's entries, and
-//!   `syncfs` everything on the filesystem.
+//! - `fsync`/`fdatasync` make one file's data durable (`fsync` also its mode), `fsync_dir` one
+//!   directory's entries, and `syncfs` everything on the filesystem.
 
 pub mod real;
 

@@ -494,16 +494,7 @@ impl Image {
                 ino,
                 dir,
             } => self.insert_new(path, *ino, *dir, Inode::Symlink(Arc::from(target.as_str()))),
-            TraceOp::Link { new, ino, dir, .. } => {
-                let name = new.file_name().unwrap_or_default();
-                let linkable = matches!(
-                    self.inodes.get(ino),
-                    Some(Inode::File { .. } | Inode::Symlink(_))
-                );
-                if linkable && self.dir(*dir).is_some_and(|d| !d.contains_key(name)) {
-                    self.link(*dir, name, *ino);
-                }
-            }
+            TraceOp::Link { new, ino, dir, .. } => self.apply_link(new, *ino, *dir),
             TraceOp::Unlink { path, ino, dir } => {
                 if self.names(*dir, path, *ino) {
                     self.unlink_entry(*dir, path.file_name().unwrap_or_default());
@@ -515,46 +506,8 @@ impl Image {
                     self.unlink_entry(*dir, path.file_name().unwrap_or_default());
                 }
             }
-            TraceOp::Rename {
-                from,
-                to,
-                ino,
-                from_dir,
-                to_dir,
-                no_replace,
-            } => {
-                let (from_name, to_name) = (
-                    from.file_name().unwrap_or_default(),
-                    to.file_name().unwrap_or_default(),
-                );
-                let taken = self.dir(*to_dir).is_some_and(|d| d.contains_key(to_name));
-                if self.names(*from_dir, from, *ino)
-                    && !(*no_replace && taken)
-                    && self.check_rename(*ino, *to_dir, to_name).is_ok()
-                    && self.dir(*to_dir).and_then(|d| d.get(to_name)) != Some(ino)
-                {
-                    self.move_entry(*from_dir, from_name, *to_dir, to_name);
-                }
-            }
-            TraceOp::Exchange {
-                from,
-                to,
-                from_ino,
-                to_ino,
-                from_dir,
-                to_dir,
-            } => {
-                if self.names(*from_dir, from, *from_ino)
-                    && self.names(*to_dir, to, *to_ino)
-                    && self.check_exchange(*from_ino, *from_dir, *to_ino, *to_dir)
-                {
-                    let (a, b) = (
-                        from.file_name().unwrap_or_default(),
-                        to.file_name().unwrap_or_default(),
-                    );
-                    self.exchange_entries(*from_dir, a, *to_dir, b);
-                }
-            }
+            TraceOp::Rename { .. } => self.apply_rename(op),
+            TraceOp::Exchange { .. } => self.apply_exchange(op),
             TraceOp::Write {
                 ino, offset, data, ..
             } => {
@@ -570,6 +523,71 @@ impl Image {
             | TraceOp::FsyncDir { .. }
             | TraceOp::Syncfs
             | TraceOp::FailedFsync { .. } => {}
+        }
+    }
+
+    /// A traced `link`: only if the inode is still here (not a directory) and the name free.
+    fn apply_link(&mut self, new: &RelPath, ino: Ino, dir: Ino) {
+        let name = new.file_name().unwrap_or_default();
+        let linkable = matches!(
+            self.inodes.get(&ino),
+            Some(Inode::File { .. } | Inode::Symlink(_))
+        );
+        if linkable && self.dir(dir).is_some_and(|d| !d.contains_key(name)) {
+            self.link(dir, name, ino);
+        }
+    }
+
+    /// A traced rename: only if `from` still names the inode, the move is legal here, a
+    /// no-replace rename finds `to` free, and `to` is not already a name of the inode.
+    fn apply_rename(&mut self, op: &TraceOp) {
+        let TraceOp::Rename {
+            from,
+            to,
+            ino,
+            from_dir,
+            to_dir,
+            no_replace,
+        } = op
+        else {
+            return;
+        };
+        let (from_name, to_name) = (
+            from.file_name().unwrap_or_default(),
+            to.file_name().unwrap_or_default(),
+        );
+        let target = self.dir(*to_dir).and_then(|d| d.get(to_name)).copied();
+        if self.names(*from_dir, from, *ino)
+            && !(*no_replace && target.is_some())
+            && target != Some(*ino)
+            && self.check_rename(*ino, *to_dir, to_name).is_ok()
+        {
+            self.move_entry(*from_dir, from_name, *to_dir, to_name);
+        }
+    }
+
+    /// A traced exchange: only if both names still name their inodes and the swap is legal.
+    fn apply_exchange(&mut self, op: &TraceOp) {
+        let TraceOp::Exchange {
+            from,
+            to,
+            from_ino,
+            to_ino,
+            from_dir,
+            to_dir,
+        } = op
+        else {
+            return;
+        };
+        if self.names(*from_dir, from, *from_ino)
+            && self.names(*to_dir, to, *to_ino)
+            && self.check_exchange(*from_ino, *from_dir, *to_ino, *to_dir)
+        {
+            let (a, b) = (
+                from.file_name().unwrap_or_default(),
+                to.file_name().unwrap_or_default(),
+            );
+            self.exchange_entries(*from_dir, a, *to_dir, b);
         }
     }
 
