@@ -265,3 +265,22 @@ fn a_copy_from_outside_the_directory_is_refused() {
     assert_eq!((e.syscall.as_str(), e.line_no), ("sendfile", 3), "{e}");
     assert!(e.to_string().contains("not in the log"), "{e}");
 }
+
+#[test]
+fn standard_output_redirected_into_the_directory_is_not_an_ack_channel() {
+    let log = format!(
+        "1  write(1<{}>, \"{}\", 3) = 3\n",
+        hex("/tmp/stx/d/out"),
+        hex("ok\n")
+    );
+    let e = run(&log).unwrap_err();
+    assert_eq!(e.syscall, "write");
+    assert!(e.to_string().contains("standard output"), "{e}");
+    // Elsewhere, it is.
+    let log = format!(
+        "1  write(1<{}>, \"{}\", 3) = 3\n",
+        hex("/dev/pts/0"),
+        hex("ok\n")
+    );
+    assert_eq!(run(&log).unwrap().2, vec![(0, "ok".to_string())]);
+}
