@@ -336,6 +336,13 @@ fn bad_input_gets_a_clear_error() {
         "{}",
         text(&out)
     );
+    // A checker without a trace.
+    let out = crashsafe()
+        .args(["check", "--checker", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--trace"));
     // Not a trace file.
     std::fs::write(case.trace(), "hello").unwrap();
     let out = case.check("true", &[]);

@@ -104,6 +104,18 @@ impl BlackBoxArgs {
     pub fn wanted(&self) -> bool {
         self.trace.is_some() || self.dir.is_some()
     }
+
+    /// A black-box-only option given without `--trace` or `--dir`, if any.
+    pub fn stray_flag(&self) -> Option<&'static str> {
+        [
+            (self.checker.is_some(), "--checker"),
+            (self.recover.is_some(), "--recover"),
+            (self.keep_failures.is_some(), "--keep-failures"),
+            (!self.program.is_empty(), "a program after --"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
 }
 
 fn load(args: &BlackBoxArgs) -> Result<Recording, Failure> {

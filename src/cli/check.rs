@@ -82,6 +82,11 @@ pub fn check(args: &CheckArgs) -> Result<Status, Failure> {
     if args.blackbox.wanted() {
         return super::blackbox::check(args, &args.blackbox);
     }
+    if let Some(flag) = args.blackbox.stray_flag() {
+        return Err(Failure(format!(
+            "{flag} is for black-box checks: give --trace TRACE (or --dir DIR -- PROGRAM)"
+        )));
+    }
     if let Some(token) = &args.replay {
         return replay_token(args, token);
     }
