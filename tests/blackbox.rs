@@ -217,11 +217,20 @@ fn a_replay_token_shows_the_same_state_again() {
     let s = String::from_utf8_lossy(&out.stdout).into_owned();
     let token = s
         .split_whitespace()
-        .find(|w| w.starts_with("cs1:blackbox:posix:"))
+        .find(|w| w.starts_with("cs1:blackbox-") && w.contains(":posix:"))
         .unwrap_or_else(|| panic!("no token in {s}"));
     let again = case.check(&checker, &["--replay", token]);
     assert_eq!(again.status.code(), Some(1), "{}", text(&again));
     assert!(String::from_utf8_lossy(&again.stdout).contains("config is torn"));
+    // The token names its recording: against another one it is refused.
+    let other = Case::new(&[("config", "old\n")]);
+    assert!(other
+        .record("replace.py", &["newer", "--no-fsync"])
+        .status
+        .success());
+    let wrong = other.check(&checker, &["--replay", token]);
+    assert_eq!(wrong.status.code(), Some(2), "{}", text(&wrong));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("subject"));
 }
 
 #[test]

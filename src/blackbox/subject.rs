@@ -12,6 +12,8 @@ use std::sync::Mutex;
 
 /// A recorded run ready to explore. See the module doc.
 pub struct BlackBox {
+    /// `blackbox-` and a digest of the recording: a replay token names the recording it is for.
+    name: String,
     setup: Image,
     events: Vec<Event>,
     settings: RecordSettings,
@@ -46,7 +48,9 @@ impl BlackBox {
         let fs = SimFs::from_image(&setup);
         let mut acks = AckLog::new();
         let replayed = replay_log(&events, &settings, &fs, &mut acks)?;
+        let digest = xxhash_rust::xxh3::xxh3_64(&recording.to_bytes());
         Ok(BlackBox {
+            name: format!("blackbox-{digest:016x}"),
             final_image: fs.image(),
             acks: acks.entries().iter().map(|(_, a)| a.clone()).collect(),
             setup,
@@ -93,7 +97,7 @@ impl Subject for BlackBox {
     type Ack = String;
 
     fn name(&self) -> String {
-        "blackbox".to_string()
+        self.name.clone()
     }
 
     fn setup(&self) -> Image {

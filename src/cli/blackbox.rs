@@ -10,7 +10,7 @@ use crate::blackbox::subject::BlackBox;
 use crate::blackbox::tracefile::Recording;
 use crate::check::report::{self, RunSettings};
 use crate::check::WorkloadResult;
-use crate::sim::{explore, parse_token, replay, Counterexample, ExploreConfig};
+use crate::sim::{explore, parse_token, replay, Counterexample, ExploreConfig, Subject};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -190,7 +190,7 @@ pub fn check(args: &CheckArgs, bb: &BlackBoxArgs) -> Result<Status, Failure> {
         let report = explore(&subject, model.as_ref(), &config);
         let result = WorkloadResult {
             model: model.name().to_string(),
-            workload: "blackbox".to_string(),
+            workload: subject.name(),
             updates: subject.acks().len(),
             report,
         };
