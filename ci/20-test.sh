@@ -1,4 +1,16 @@
 #!/usr/bin/env bash
-# The README's test command.
+# The README's test command. The black-box tests (tests/blackbox.rs) need strace and sqlite3:
+# installed here when missing (Debian/Ubuntu), so that a fresh machine runs them instead of
+# skipping them.
 set -euo pipefail
+missing=()
+command -v strace >/dev/null 2>&1 || missing+=(strace)
+command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "--- installing ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update
+  $sudo apt-get install -y "${missing[@]}"
+fi
 cargo test

@@ -50,9 +50,12 @@ pub struct CheckArgs {
     /// Run the suite on each known-bad protocol; exit 0 only if every one is caught.
     #[arg(long)]
     pub self_test: bool,
+    /// Black-box mode: a recorded program and the user's checker.
+    #[command(flatten)]
+    pub blackbox: super::blackbox::BlackBoxArgs,
 }
 
-fn models(args: &CheckArgs) -> Result<Vec<Box<dyn Model>>, Failure> {
+pub(super) fn models(args: &CheckArgs) -> Result<Vec<Box<dyn Model>>, Failure> {
     match &args.model {
         None => Ok(all_models()),
         Some(name) => model_by_name(name).map(|m| vec![m]).ok_or_else(|| {
@@ -63,7 +66,7 @@ fn models(args: &CheckArgs) -> Result<Vec<Box<dyn Model>>, Failure> {
     }
 }
 
-fn config(args: &CheckArgs) -> ExploreConfig {
+pub(super) fn config(args: &CheckArgs) -> ExploreConfig {
     ExploreConfig {
         k: args.k,
         seed: args.seed,
@@ -76,6 +79,14 @@ fn config(args: &CheckArgs) -> ExploreConfig {
 
 /// `crashsafe check`.
 pub fn check(args: &CheckArgs) -> Result<Status, Failure> {
+    if args.blackbox.wanted() {
+        return super::blackbox::check(args, &args.blackbox);
+    }
+    if let Some(flag) = args.blackbox.stray_flag() {
+        return Err(Failure(format!(
+            "{flag} is for black-box checks: give --trace TRACE (or --dir DIR -- PROGRAM)"
+        )));
+    }
     if let Some(token) = &args.replay {
         return replay_token(args, token);
     }
@@ -237,7 +248,7 @@ fn replay_token(args: &CheckArgs, token: &str) -> Result<Status, Failure> {
     }
 }
 
-fn write_reports(
+pub(super) fn write_reports(
     args: &CheckArgs,
     settings: &RunSettings,
     results: &[WorkloadResult],
@@ -264,7 +275,7 @@ fn write_reports(
 }
 
 /// A progress bar on a terminal; plain lines otherwise (CI logs).
-struct Progress {
+pub(super) struct Progress {
     bar: Option<ProgressBar>,
     total: u64,
     done: std::cell::Cell<u64>,
@@ -272,7 +283,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(total: u64) -> Progress {
+    pub(super) fn new(total: u64) -> Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total);
             bar.set_style(
@@ -306,7 +317,7 @@ impl Progress {
         }
     }
 
-    fn done(&self, r: &WorkloadResult) {
+    pub(super) fn done(&self, r: &WorkloadResult) {
         self.line(format!(
             "{} {}: {} states ({} distinct), {} violations, {:.1}s",
             r.model,
@@ -320,7 +331,7 @@ impl Progress {
 
     /// The explorer's callback within one workload: the bar's message on a terminal, a line
     /// every ten seconds otherwise, so that a long workload still shows it is moving.
-    fn states_callback(&self) -> crate::sim::Progress {
+    pub(super) fn states_callback(&self) -> crate::sim::Progress {
         let bar = self.bar.clone();
         let started = self.started;
         let last = std::sync::Mutex::new(Instant::now());
@@ -339,7 +350,7 @@ impl Progress {
         })
     }
 
-    fn finish(&self) {
+    pub(super) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

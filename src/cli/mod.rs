@@ -20,6 +20,7 @@ macro_rules! out {
     }};
 }
 
+mod blackbox;
 mod check;
 mod journal_cmds;
 
@@ -46,8 +47,11 @@ pub enum Command {
     Inspect(RootArgs),
     /// Finish or undo the transactions a crash interrupted, and print what was done.
     Recover(RootArgs),
-    /// Explore every crash state of the built-in workloads under the persistence models.
+    /// Explore every crash state of the built-in workloads under the persistence models, or
+    /// (with --trace or --dir) of a recorded program, judged by the user's checker.
     Check(check::CheckArgs),
+    /// Run a program under strace and record its file system calls under DIR as a trace.
+    Record(blackbox::RecordArgs),
 }
 
 /// Where the journal is.
@@ -179,6 +183,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => journal_cmds::inspect(&args),
         Command::Recover(args) => journal_cmds::recover(&args),
         Command::Check(args) => check::check(&args),
+        Command::Record(args) => blackbox::record(&args),
     };
     match result {
         Ok(Status::Ok) => ExitCode::SUCCESS,

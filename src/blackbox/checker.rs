@@ -1,0 +1,263 @@
+//! Running the user's commands on a crash state: materialize it as a real directory, run the
+//! optional recovery command in it, then the checker (exit 0 = consistent).
+//!
+//! Each command runs as `sh -c 'CMD "$1"' crashsafe STATE_DIR`, with `STATE_DIR` as its working
+//! directory, and two variables: `CRASHSAFE_ACKS`, a file holding the acknowledged stdout lines
+//! the crash state must keep (one per line), and `CRASHSAFE_STATE`, the state's directory. A
+//! command that runs past the timeout is killed with its whole process group.
+
+use super::snapshot::materialize;
+use crate::path::RelPath;
+use crate::sim::Image;
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The user's commands and how to run them.
+#[derive(Debug, Clone)]
+pub struct Checker {
+    /// The checker's command line (run by `sh -c`, the state's directory appended).
+    pub check: String,
+    /// The recovery command, run first, the same way.
+    pub recover: Option<String>,
+    /// The per-command time limit.
+    pub timeout: Duration,
+    /// Where to copy each failing crash state (as it was before recovery).
+    pub keep_failures: Option<PathBuf>,
+    /// Where the states are materialized (a fresh directory is made under it per state).
+    pub scratch: PathBuf,
+    /// The snapshot's directory permission bits, by path.
+    pub dir_modes: BTreeMap<RelPath, u32>,
+}
+
+/// What the commands said about one state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The checker exited 0.
+    Consistent,
+    /// The recovery command failed (`stage` = "recover") or the checker did (`"checker"`).
+    Failed {
+        /// `recover` or `checker`.
+        stage: &'static str,
+        /// The exit status, as text.
+        status: String,
+        /// The end of its stdout and stderr.
+        output: String,
+    },
+    /// A command ran past the timeout.
+    TimedOut {
+        /// `recover` or `checker`.
+        stage: &'static str,
+    },
+    /// The state could not be materialized or a command could not start.
+    Error(String),
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// The scratch directory for states: `$TMPDIR`, or `/dev/shm` (a tmpfs) when `TMPDIR` is unset
+/// and it exists.
+pub fn default_scratch() -> PathBuf {
+    if std::env::var_os("TMPDIR").is_none() {
+        let shm = Path::new("/dev/shm");
+        if shm.is_dir() {
+            return shm.to_path_buf();
+        }
+    }
+    std::env::temp_dir()
+}
+
+/// A fresh empty directory under `parent`.
+fn fresh_dir(parent: &Path, prefix: &str) -> std::io::Result<PathBuf> {
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = parent.join(format!("{prefix}-{}-{n}", std::process::id()));
+        match fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+impl Checker {
+    /// Materializes `image`, writes `acks`, runs the recovery command (if any) and the checker.
+    pub fn judge(&self, image: &Image, acks: &[String]) -> Verdict {
+        let work = match fresh_dir(&self.scratch, "crashsafe-state") {
+            Ok(w) => w,
+            Err(e) => {
+                return Verdict::Error(format!(
+                    "cannot make a directory under {}: {e}",
+                    self.scratch.display()
+                ))
+            }
+        };
+        let verdict = self.judge_in(&work, image, acks);
+        let _ = make_writable_and_remove(&work);
+        verdict
+    }
+
+    fn judge_in(&self, work: &Path, image: &Image, acks: &[String]) -> Verdict {
+        let state = work.join("state");
+        let acks_file = work.join("acks");
+        let setup = fs::create_dir(&state)
+            .and_then(|()| materialize(image, &self.dir_modes, &state))
+            .and_then(|()| fs::write(&acks_file, ack_text(acks)));
+        if let Err(e) = setup {
+            return Verdict::Error(format!("cannot write the crash state: {e}"));
+        }
+        let stages = self
+            .recover
+            .iter()
+            .map(|c| ("recover", c))
+            .chain([("checker", &self.check)]);
+        for (stage, cmd) in stages {
+            match self.run(stage, cmd, &state, &acks_file, work) {
+                Verdict::Consistent => {}
+                other => return other,
+            }
+        }
+        Verdict::Consistent
+    }
+
+    fn run(
+        &self,
+        stage: &'static str,
+        cmd: &str,
+        state: &Path,
+        acks: &Path,
+        work: &Path,
+    ) -> Verdict {
+        let out_path = work.join(format!("{stage}.out"));
+        let spawned = File::create(&out_path).and_then(|out| {
+            let err = out.try_clone()?;
+            use std::os::unix::process::CommandExt;
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!("{cmd} \"$1\""))
+                .arg("crashsafe")
+                .arg(state)
+                .current_dir(state)
+                .env("CRASHSAFE_ACKS", acks)
+                .env("CRASHSAFE_STATE", state)
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .process_group(0)
+                .spawn()
+        });
+        let mut child = match spawned {
+            Ok(c) => c,
+            Err(e) => return Verdict::Error(format!("cannot run {stage} command {cmd:?}: {e}")),
+        };
+        match wait_for(&mut child, self.timeout) {
+            Ok(Some(status)) if status.success() => Verdict::Consistent,
+            Ok(Some(status)) => Verdict::Failed {
+                stage,
+                status: describe_status(status),
+                output: tail(&fs::read(&out_path).unwrap_or_default()),
+            },
+            Ok(None) => Verdict::TimedOut { stage },
+            Err(e) => Verdict::Error(format!("waiting for the {stage} command: {e}")),
+        }
+    }
+
+    /// Copies `image` (and its acks) to a new directory under `--keep-failures`, returning it.
+    pub fn keep(&self, image: &Image, acks: &[String], name: &str) -> Option<PathBuf> {
+        let dir = self.keep_failures.as_ref()?;
+        let dest = dir.join(name);
+        let result = fs::create_dir_all(dir)
+            .and_then(|()| match fs::create_dir(&dest) {
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                other => other,
+            })
+            .and_then(|()| {
+                let state = dest.join("state");
+                if state.exists() {
+                    return Ok(());
+                }
+                fs::create_dir(&state)?;
+                materialize(image, &self.dir_modes, &state)?;
+                fs::write(dest.join("acks"), ack_text(acks))
+            });
+        result.ok().map(|()| dest)
+    }
+}
+
+fn ack_text(acks: &[String]) -> String {
+    let mut s = String::new();
+    for a in acks {
+        s.push_str(a);
+        s.push('\n');
+    }
+    s
+}
+
+fn describe_status(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exit status {c}"),
+        (None, Some(s)) => format!("killed by signal {s}"),
+        _ => "failed".to_string(),
+    }
+}
+
+/// The last 2000 bytes of a command's output, as text.
+fn tail(out: &[u8]) -> String {
+    let start = out.len().saturating_sub(2000);
+    String::from_utf8_lossy(&out[start..])
+        .trim_end()
+        .to_string()
+}
+
+/// Waits up to `timeout`; past it, kills the child's process group and returns `None`.
+fn wait_for(
+    child: &mut std::process::Child,
+    timeout: Duration,
+) -> std::io::Result<Option<ExitStatus>> {
+    let start = Instant::now();
+    let mut pause = Duration::from_micros(200);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if start.elapsed() >= timeout {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg("--")
+                .arg(format!("-{}", child.id()))
+                .stderr(Stdio::null())
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(2));
+    }
+}
+
+/// Removes a scratch directory even if a command left read-only directories in it.
+fn make_writable_and_remove(dir: &Path) -> std::io::Result<()> {
+    if fs::remove_dir_all(dir).is_ok() {
+        return Ok(());
+    }
+    use std::os::unix::fs::PermissionsExt;
+    fn open_up(p: &Path) {
+        if let Ok(meta) = fs::symlink_metadata(p) {
+            if meta.is_dir() {
+                let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o700));
+                if let Ok(rd) = fs::read_dir(p) {
+                    for e in rd.flatten() {
+                        open_up(&e.path());
+                    }
+                }
+            }
+        }
+    }
+    open_up(dir);
+    fs::remove_dir_all(dir)
+}

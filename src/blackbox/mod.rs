@@ -1,0 +1,19 @@
+//! Black-box mode: any program's file system calls, recorded with `strace`, turned into the
+//! harness's trace, and every crash state checked with the user's checker.
+//!
+//! - [`strace`]: our parser of the `strace` log;
+//! - [`record`]: the log replayed through per-process descriptor tables onto a simulated
+//!   directory, which records the trace;
+//! - [`snapshot`]: the directory before the run, and crash states written out as directories;
+//! - [`tracefile`]: the versioned file `record` writes;
+//! - [`run`]: the program run under strace, and the recording checked;
+//! - [`checker`]: the user's recovery and checker commands run on a crash state;
+//! - [`subject`]: a recording as a harness [`crate::sim::Subject`].
+
+pub mod checker;
+pub mod record;
+pub mod run;
+pub mod snapshot;
+pub mod strace;
+pub mod subject;
+pub mod tracefile;
