@@ -14,7 +14,7 @@
 //!   dropped: recovery cannot rely on having seen it.
 //!
 //! The combined trace is explored like the workload's own ([`engine::explore_run`]) from crash
-//! point `cp + 1` on, with the acknowledgements the dead process had made; a process crash
+//! point `cp + 1` on (with `recovery_depth` 0, where recovery never crashes, only at its end), with the acknowledgements the dead process had made; a process crash
 //! inside that recovery is explored the same way, recursively, while the chain of process
 //! crashes is shorter than [`ExploreConfig::recovery_depth`](crate::sim::ExploreConfig::recovery_depth) (at least one). A state reached
 //! this way spends one level of crash-inside-recovery per process crash before it.
@@ -23,9 +23,11 @@
 //! enumerated with recovery's bounds, and, as inside any recovery, only
 //! [`ExploreConfig::recovery_fanout`](crate::sim::ExploreConfig::recovery_fanout) of them (per batch of crash points) have their own
 //! recovery crashed in turn. The process crashes themselves happen at every crash point of the
-//! workload (every run, faulted ones included; [`ExploreConfig::process_points`](crate::sim::ExploreConfig::process_points) bounds them
-//! for the largest workloads), and at `recovery_fanout` crash points of each recovery
-//! ([`chosen_points`]; 0: all).
+//! fault-free run ([`ExploreConfig::process_points`](crate::sim::ExploreConfig::process_points)
+//! bounds them for the largest workloads); at the end of each run whose injected fault hit a
+//! barrier (the program gives up after a failed fsync and recovery runs in the same boot, on a
+//! live view that shows what the failure dropped); and at `recovery_fanout` crash points of each
+//! recovery ([`chosen_points`]; 0: all).
 //!
 //! # Process crashes that are skipped, and why nothing is lost
 //!
@@ -37,7 +39,8 @@
 //!   the states it allows are the run's states at `cp`: nothing new. This is every crash point
 //!   at which the live view needs no recovery (between transactions, before the first one).
 //! - **Crash points before a fault.** A run with an injected fault is the fault-free run until
-//!   the fault fires; its process crashes before [`Run::start`] are the fault-free run's.
+//!   the fault fires; its process crashes before [`Run::start`] are the fault-free run's. (Its
+//!   process crashes after the fault are bounded, not skipped: see "Bounds".)
 //!
 //! `tests::process_crash_reductions_lose_nothing` (in `explore/tests.rs`) compares this against
 //! an exploration without these skips on small workloads: the same verdicts.
@@ -107,12 +110,18 @@ pub(crate) fn child_run<S: Subject>(
     acks.truncate_visible(cp);
     let mut process = parent.process.clone();
     process.push(cp);
+    // With no crash inside recovery (`recovery_depth` 0), power is lost only once recovery
+    // has finished.
+    let start = match sh.config.recovery_depth {
+        0 => trace.len(),
+        _ => cp + 1,
+    };
     Child::Run(Run {
         fault: parent.fault,
         trace,
         res,
         acks,
-        start: cp + 1,
+        start,
         calls: parent.calls.clone(),
         depth: sh.config.recovery_depth.saturating_sub(process.len()),
         process,
@@ -139,6 +148,13 @@ pub(crate) fn explore_process<S: Subject>(
     let nested = !parent.process.is_empty() && sh.config.recovery_fanout > 0;
     let chosen = if nested {
         Some(chosen_points(sh, parent, first))
+    } else if let Some(fault) = parent.fault {
+        // A run with an injected fault: the program gives up at the failure, and recovery runs
+        // in the same boot. Only a failed barrier makes that live view new (it shows what the
+        // failure dropped); any other failure leaves the fault-free run's prefix, whose process
+        // crashes that run explores.
+        let barrier = parent.calls.get(fault.at).is_some_and(|c| c.op.is_sync());
+        Some(if barrier { [n].into() } else { Default::default() })
     } else {
         spread(first, n, sh.config.process_points)
     };

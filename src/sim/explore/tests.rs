@@ -3,7 +3,7 @@
 use super::*;
 use crate::fs::{read_capped, Fs};
 use crate::path::RelPath;
-use crate::sim::{parse_token, Node, Posix, Prefix};
+use crate::sim::{parse_token, states_at, Node, Posix, Prefix};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 fn p(s: &str) -> RelPath {
@@ -107,7 +107,7 @@ fn fsync_before_ack_is_clean_and_acking_without_it_is_caught() {
     );
     assert!(hidden.is_clean());
     assert_eq!(
-        hidden.crash_states, hidden.crash_points,
+        hidden.power.crash_states, hidden.power.crash_points,
         "prefix: one state per crash point"
     );
 }
@@ -267,12 +267,18 @@ impl Subject for Failing {
 #[test]
 fn a_recovery_error_is_a_violation() {
     let report = explore(&Failing, &Prefix, &config(1));
-    assert_eq!(report.violation_count, 1);
+    // After a power loss at crash point 0, and on the live view of a process that died there.
+    assert_eq!(report.violation_count, 2);
     assert_eq!(
         report.violations[0].violation,
         Violation::new("recovery-error", "no d")
     );
-    assert!(report.violations[0].token.ends_with(":p=0.0"));
+    assert!(report.violations[0].token.ends_with(":c=power:p=0.0"));
+    assert_eq!(report.violations[1].kind, CrashKind::Process);
+    assert!(report.violations[1].violation.message.contains("live view"));
+    assert!(report.violations[1].token.ends_with(":c=process@0:p=-"));
+    let again = replay(&Failing, &Prefix, &config(1), &report.violations[1].token).unwrap();
+    assert_eq!(again.unwrap().violation, report.violations[1].violation);
 }
 
 /// Creates files without ever syncing the directory: many pending operations, past the bound.
@@ -357,5 +363,201 @@ fn results_do_not_depend_on_the_thread_count() {
         let again = replay(&subject, &Posix, &cfg, &v.token).unwrap().unwrap();
         assert_eq!(again.token, v.token);
         assert_eq!(again.violation.invariant, "durable");
+    }
+}
+
+/// A two-step protocol whose recovery decides from what it sees: an intent file, made durable,
+/// then a data file written without an fsync. Recovery retires the intent (unlinks it and fsyncs
+/// the directory) once the data file holds the payload — and, unless `sync_data`, does not make
+/// that payload durable first. Invariant `history`: no intent, then the payload is there.
+struct Retire {
+    sync_data: bool,
+}
+
+const PAYLOAD: &[u8] = b"payload";
+
+impl Subject for Retire {
+    type Ack = ();
+    fn name(&self) -> String {
+        format!("retire-{}", self.sync_data)
+    }
+    fn setup(&self) -> Image {
+        Image::new()
+    }
+    fn run(&self, fs: &SimFs, acks: &mut AckLog<()>) {
+        let mut steps = || -> crate::fs::FsResult<()> {
+            let mut intent = fs.create_new(&p("intent"))?;
+            fs.write_at(&mut intent, 0, b"i")?;
+            fs.fsync(&mut intent)?;
+            fs.fsync_dir(&RelPath::root())?;
+            // Begun: the intent is durable.
+            acks.push(fs.op_count(), ());
+            let mut data = fs.create_new(&p("data"))?;
+            fs.write_at(&mut data, 0, PAYLOAD)?;
+            Ok(())
+        };
+        let _ = steps();
+    }
+    fn recover(&self, fs: &SimFs) -> Result<(), String> {
+        if fs.stat(&p("intent")).map_err(|e| e.to_string())?.is_none() {
+            return Ok(());
+        }
+        if read_capped(fs, &p("data"), 64).ok().as_deref() == Some(PAYLOAD) {
+            if self.sync_data {
+                let mut data = fs.open_read(&p("data")).map_err(|e| e.to_string())?;
+                fs.fsync(&mut data).map_err(|e| e.to_string())?;
+                fs.fsync_dir(&RelPath::root()).map_err(|e| e.to_string())?;
+            }
+            fs.unlink(&p("intent")).map_err(|e| e.to_string())?;
+            fs.fsync_dir(&RelPath::root()).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+    fn check(&self, ctx: &CheckContext<'_, ()>) -> Vec<Violation> {
+        let fs = SimFs::from_image(ctx.recovered);
+        let intent = ctx.recovered.get(&p("intent")).is_some();
+        let data = read_capped(&fs, &p("data"), 64).ok();
+        if !ctx.acks.is_empty() && !intent && data.as_deref() != Some(PAYLOAD) {
+            return vec![Violation::new("history", "the intent is gone without its payload")];
+        }
+        Vec::new()
+    }
+}
+
+#[test]
+fn only_the_process_crash_kind_sees_a_recovery_that_trusts_the_live_view() {
+    let power_only = ExploreConfig {
+        process_crashes: false,
+        ..config(1)
+    };
+    let trusting = Retire { sync_data: false };
+    // From a power-loss state the payload recovery sees is durable: nothing to find.
+    let power = explore(&trusting, &Posix, &power_only);
+    assert!(power.is_clean(), "{:?}", power.violations.first());
+    assert_eq!(power.process, KindCounts::default());
+    // On the live view after a process crash, it is not.
+    let both = explore(&trusting, &Posix, &config(1));
+    assert_eq!(both.power, power.power, "the power-loss half is unchanged");
+    assert!(both.process.crash_states > 0 && both.process.violations > 0);
+    assert_eq!(both.violation_count, both.process.violations);
+    let first = &both.violations[0];
+    assert_eq!(first.kind, CrashKind::Process);
+    assert_eq!(first.violation.invariant, "history");
+    assert!(first.token.contains(":c=process@"), "{}", first.token);
+    assert!(
+        first.description.contains("[pending when the process died]")
+            && first.description.contains("[recovery]"),
+        "{}",
+        first.description
+    );
+    let again = replay(&trusting, &Posix, &config(1), &first.token)
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.violation, first.violation);
+    assert_eq!(again.kind, CrashKind::Process);
+    assert_eq!(
+        both.by_invariant
+            .iter()
+            .map(|f| (f.kind, f.invariant.as_str()))
+            .collect::<Vec<_>>(),
+        [(CrashKind::Process, "history")]
+    );
+    // `prefix` loses nothing: the process kind finds nothing there either.
+    assert!(explore(&trusting, &Prefix, &config(1)).is_clean());
+    // Recovery that makes the payload durable before retiring the intent is clean.
+    let syncing = explore(&Retire { sync_data: true }, &Posix, &config(1));
+    assert!(syncing.is_clean(), "{:?}", syncing.violations.first());
+    assert!(syncing.process.crash_states > 0);
+    // Two threads find the same.
+    let two = explore(&trusting, &Posix, &config(2));
+    assert_eq!(two.process, both.process);
+    assert_eq!(two.violations[0].token, first.token);
+}
+
+/// Records every state the explorer checks, as (crash state fingerprint, acks seen).
+struct Recording<S> {
+    inner: S,
+    checked: std::sync::Mutex<std::collections::BTreeSet<(u128, usize)>>,
+}
+
+impl<S: Subject> Subject for Recording<S> {
+    type Ack = S::Ack;
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn setup(&self) -> Image {
+        self.inner.setup()
+    }
+    fn run(&self, fs: &SimFs, acks: &mut AckLog<S::Ack>) {
+        self.inner.run(fs, acks)
+    }
+    fn recover(&self, fs: &SimFs) -> Result<(), String> {
+        self.inner.recover(fs)
+    }
+    fn check(&self, ctx: &CheckContext<'_, S::Ack>) -> Vec<Violation> {
+        self.checked
+            .lock()
+            .unwrap()
+            .insert((ctx.crashed.fingerprint(), ctx.acks.len()));
+        self.inner.check(ctx)
+    }
+}
+
+/// The process-crash states the explorer skips (see `sim::process`: crash point `cp` itself,
+/// recoveries that issue nothing) are states it checks anyway: on small workloads, every state a
+/// naive exploration reaches — a process crash at every crash point, recovery on the live view,
+/// every state of the combined trace from `cp` on — is among the states checked.
+#[test]
+fn process_crash_reductions_lose_nothing() {
+    for subject in [Retire { sync_data: false }, Retire { sync_data: true }] {
+        for model in crate::sim::all_models() {
+            let recording = Recording {
+                inner: Retire {
+                    sync_data: subject.sync_data,
+                },
+                checked: Default::default(),
+            };
+            let cfg = ExploreConfig {
+                recovery_depth: 1,
+                recovery_fanout: 0,
+                ..config(1)
+            };
+            explore(&recording, model.as_ref(), &cfg);
+            let checked = recording.checked.into_inner().unwrap();
+            let setup = subject.setup();
+            let fs = SimFs::from_image(&setup);
+            let mut acks = AckLog::new();
+            subject.run(&fs, &mut acks);
+            let trace = fs.trace();
+            let mut naive = std::collections::BTreeSet::new();
+            for cp in 0..=trace.len() {
+                let live = SimFs::from_image(&crate::sim::process::live_view(
+                    &setup, &trace, cp, 4096,
+                ));
+                subject.recover(&live).unwrap();
+                let mut combined = trace[..cp].to_vec();
+                combined.extend(live.trace());
+                for at in cp..=combined.len() {
+                    let bounds = crate::sim::Bounds {
+                        full_bound: usize::MAX,
+                        k: usize::MAX,
+                        samples: 0,
+                    };
+                    for state in states_at(model.as_ref(), &setup, &combined, at, &bounds, 4096) {
+                        naive.insert((state.fingerprint(), acks.visible_at(cp)));
+                    }
+                }
+            }
+            assert!(!naive.is_empty());
+            let missed: Vec<_> = naive.difference(&checked).collect();
+            assert!(
+                missed.is_empty(),
+                "{} under {}: {} of {} naive states never checked",
+                subject.name(),
+                model.name(),
+                missed.len(),
+                naive.len()
+            );
+        }
     }
 }
