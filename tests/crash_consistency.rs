@@ -257,6 +257,29 @@ fn recorded_regression_is_clean_under_every_model() {
     assert_eq!(first_violation(&subject), None);
 }
 
+/// The case the generator found once it could reopen and recover after a failed commit: an
+/// empty create whose publish fsync fails; the journal is reopened on the same filesystem and
+/// recovered, and a power loss follows. Recovery must not settle an outcome it has not made
+/// durable.
+#[test]
+fn reopen_and_recover_after_a_failed_publish_is_clean_under_every_model() {
+    let workload = assemble(
+        Vec::new(),
+        vec![(
+            vec![(p("d/a"), (Some((Vec::new(), Delivery::Bytes)), None))],
+            false,
+        )],
+        false,
+        true,
+    );
+    let subject = JournalSubject {
+        name: workload.generated_name(),
+        workload,
+        defect: None,
+    };
+    assert_eq!(first_violation(&subject), None);
+}
+
 fn p(s: &str) -> RelPath {
     RelPath::new(s).expect("plain")
 }

@@ -81,7 +81,8 @@ pub struct Workload {
     pub dirs: Vec<RelPath>,
     /// Files present before the workload.
     pub files: Vec<(RelPath, Vec<u8>)>,
-    /// The transactions, committed one after the other; the first failure ends the workload.
+    /// The transactions, committed one after the other; what a failed commit leads to is
+    /// [`Workload::on_failure`].
     pub txns: Vec<TxnSpec>,
     /// How the journal syncs.
     pub sync: SyncSpec,
