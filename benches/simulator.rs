@@ -10,7 +10,9 @@ mod atomic_replace;
 
 use atomic_replace::{AtomicReplace, Recipe};
 use crashsafe::check::suite;
-use crashsafe::check::workload::{JournalSubject, SyncSpec, TxnSpec, UpdateSpec, Workload};
+use crashsafe::check::workload::{
+    Delivery, JournalSubject, OnFailure, SyncSpec, TxnSpec, UpdateSpec, Workload,
+};
 use crashsafe::path::RelPath;
 use crashsafe::sim::{explore, ExploreConfig, Posix, Subject};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -64,6 +66,7 @@ fn journal_updates(n: usize) -> JournalSubject {
             updates: vec![UpdateSpec {
                 target: p(format!("d/f{}", i % 4)),
                 new: Some(suite::content(i as u8, 4097)),
+                via: Delivery::Bytes,
                 increment: None,
             }],
         })
@@ -77,6 +80,7 @@ fn journal_updates(n: usize) -> JournalSubject {
         files: Vec::new(),
         txns,
         sync: SyncSpec::PerFile,
+        on_failure: OnFailure::Stop,
     };
     JournalSubject {
         name: workload.generated_name(),

@@ -7,6 +7,14 @@
 //! else. The same root carries on across rounds, so each child starts from a recovered history.
 //!
 //! `CRASHSAFE_KILL_ROUNDS=N` runs N rounds (default 20); `CRASHSAFE_KILL_SEED=S` replays a seed.
+//! Without it the seed is taken from the clock; either way the test prints
+//! `process_crash seed S (N rounds); replay: …` (visible with `-- --nocapture`), and a failure
+//! repeats the seed and the replay command in its message, e.g.
+//!
+//! ```text
+//! CRASHSAFE_KILL_SEED=1234 CRASHSAFE_KILL_ROUNDS=20 cargo test --test process_crash -- \
+//!     --exact sigkill_at_random_moments_then_recovery_keeps_every_invariant --nocapture
+//! ```
 
 mod common;
 

@@ -1,14 +1,17 @@
 //! The journal's oracle: its invariants, checked on the state recovery left.
 //!
 //! The workload tells the oracle, through acknowledgements, which transactions began and which
-//! were committed before the crash. Transactions run one after another and a workload stops at
-//! its first failure, so at most one transaction is *uncertain* (begun, not acknowledged): it may
-//! or may not have happened. Every other begun transaction was acknowledged and must show.
+//! were committed before the crash. Transactions run one after another; after a failed commit a
+//! workload either stops or reopens the journal and recovers it, and then tells the oracle which
+//! outcome recovery chose (read from the live view): the transaction is *settled* that way. So at
+//! most one transaction is *uncertain* (begun, neither acknowledged nor settled): it may or may
+//! not have happened. Every acknowledged transaction must show, and every settled one must show
+//! as recovery left it.
 //!
 //! | invariant | what is checked |
 //! |---|---|
 //! | `atomic` | every target holds exactly its content before or after the uncertain transaction |
-//! | `durable` | no acknowledged update is lost (the target does not show an older content) |
+//! | `durable` | no acknowledged update, nor any outcome recovery settled, is lost (the target does not show an older content) |
 //! | `history` | an increment exists, complete, if and only if its update stands |
 //! | `batch-atomic` | an uncertain atomic batch stands wholly or not at all |
 //! | `clean` | no temp file remains and the journal directory holds no entry |
@@ -40,6 +43,16 @@ pub enum JournalAck {
     Committed {
         /// Its index in the workload.
         txn: usize,
+    },
+    /// The transaction's commit failed; the journal was then reopened and recovered in the same
+    /// run, and recovery returned with nothing refused. A later crash must not undo the outcome
+    /// it chose.
+    Recovered {
+        /// Its index in the workload.
+        txn: usize,
+        /// Each target's content in the live view once recovery returned, in the order of the
+        /// transaction's updates (`None`: absent).
+        found: Vec<Option<Vec<u8>>>,
     },
 }
 
@@ -164,9 +177,10 @@ pub fn check(
     journal_dir: &RelPath,
 ) -> Vec<Violation> {
     let mut out = Vec::new();
-    // Replay the acknowledged transactions; keep the uncertain one aside.
+    // Replay the acknowledged and settled transactions; keep the uncertain one aside.
     let mut begun: BTreeMap<usize, (&Vec<PlannedUpdate>, bool)> = BTreeMap::new();
     let mut acked = BTreeSet::new();
+    let mut settled: BTreeMap<usize, &Vec<Content>> = BTreeMap::new();
     for (_, ack) in acks {
         match ack {
             JournalAck::Begin {
@@ -179,26 +193,27 @@ pub fn check(
             JournalAck::Committed { txn } => {
                 acked.insert(*txn);
             }
-        }
-    }
-    // Borrowed, not cloned: this runs for every crash state, over every acknowledged update.
-    let mut expected: BTreeMap<&RelPath, &Content> = BTreeMap::new();
-    let mut older: BTreeMap<&RelPath, Vec<&Content>> = BTreeMap::new();
-    let mut increments: BTreeMap<&RelPath, (&Vec<u8>, bool)> = BTreeMap::new(); // (bytes, required)
-    let mut uncertain = None;
-    for (txn, (updates, atomic)) in &begun {
-        if !acked.contains(txn) {
-            uncertain = Some((*txn, *updates, *atomic));
-            continue;
-        }
-        for u in updates.iter() {
-            older.entry(&u.target).or_default().push(&u.old);
-            expected.insert(&u.target, &u.new);
-            if let Some((path, bytes)) = &u.increment {
-                increments.insert(path, (bytes, u.old != u.new));
+            JournalAck::Recovered { txn, found } => {
+                settled.insert(*txn, found);
             }
         }
     }
+    let mut exp = Expected::default();
+    let mut uncertain = None;
+    for (txn, (updates, atomic)) in &begun {
+        if acked.contains(txn) {
+            updates.iter().for_each(|u| exp.stands(u));
+        } else if let Some(found) = settled.get(txn) {
+            exp.settle(*txn, updates, *atomic, found, &mut out);
+        } else {
+            uncertain = Some((*txn, *updates, *atomic));
+        }
+    }
+    let Expected {
+        content: expected,
+        older,
+        increments,
+    } = exp;
     // Targets of acknowledged transactions.
     let mut uncertain_targets = BTreeSet::new();
     if let Some((_, updates, _)) = uncertain {
@@ -289,26 +304,131 @@ pub fn check(
             ));
         }
     }
-    // Increments of acknowledged updates.
-    for (&path, &(bytes, required)) in &increments {
+    // Increments of acknowledged and settled updates.
+    for (&path, &(bytes, rule)) in &increments {
         let inc = found_content(recovered, path).unwrap_or(None);
-        let ok = match &inc {
-            Some(b) => b == bytes,
-            None => !required,
+        let ok = match (&inc, rule) {
+            (Some(_), IncrementRule::Absent) => false,
+            (Some(b), _) => b == bytes,
+            (None, IncrementRule::Required) => false,
+            (None, _) => true,
         };
         if !ok {
+            let (whose, want) = match rule {
+                IncrementRule::Absent => ("an update recovery rolled back", "absent".into()),
+                _ => ("an acknowledged update", describe(&Some(bytes.clone()))),
+            };
             out.push(violation(
                 Invariant::History,
                 format!(
-                    "the increment {path} of an acknowledged update is {} (expected {})",
-                    describe(&inc),
-                    describe(&Some(bytes.clone()))
+                    "the increment {path} of {whose} is {} (expected {want})",
+                    describe(&inc)
                 ),
             ));
         }
     }
     check_clean_and_confined(setup, recovered, journal_dir, &begun, &mut out);
     out
+}
+
+/// Whether an increment must exist after recovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IncrementRule {
+    /// Its update stands: it must exist, complete.
+    Required,
+    /// Its update cannot be told apart on disk: it may exist, complete, or not.
+    Optional,
+    /// Its update was rolled back: it must not exist.
+    Absent,
+}
+
+/// What the acknowledged and settled transactions require of the recovered image. Borrowed, not
+/// cloned: this runs for every crash state, over every such update.
+#[derive(Default)]
+struct Expected<'a> {
+    /// Each target's content.
+    content: BTreeMap<&'a RelPath, &'a Content>,
+    /// The contents each target held before, or could have held had recovery decided otherwise:
+    /// finding one of them means an outcome was lost, not torn.
+    older: BTreeMap<&'a RelPath, Vec<&'a Content>>,
+    /// Each increment's content and rule.
+    increments: BTreeMap<&'a RelPath, (&'a Vec<u8>, IncrementRule)>,
+}
+
+impl<'a> Expected<'a> {
+    /// `u` happened.
+    fn stands(&mut self, u: &'a PlannedUpdate) {
+        self.older.entry(&u.target).or_default().push(&u.old);
+        self.content.insert(&u.target, &u.new);
+        if let Some((path, bytes)) = &u.increment {
+            let rule = if u.old != u.new {
+                IncrementRule::Required
+            } else {
+                IncrementRule::Optional
+            };
+            self.increments.insert(path, (bytes, rule));
+        }
+    }
+
+    /// `u` was rolled back.
+    fn rolled_back(&mut self, u: &'a PlannedUpdate) {
+        self.older.entry(&u.target).or_default().push(&u.new);
+        self.content.insert(&u.target, &u.old);
+        if let Some((path, bytes)) = &u.increment {
+            let rule = if u.old != u.new {
+                IncrementRule::Absent
+            } else {
+                IncrementRule::Optional
+            };
+            self.increments.insert(path, (bytes, rule));
+        }
+    }
+
+    /// Transaction `txn` was settled by a recovery that left each target as `found` in the live
+    /// view: each update stands or was rolled back accordingly, and a recovery that left a target
+    /// torn, or an atomic batch half done, is a violation in itself.
+    fn settle(
+        &mut self,
+        txn: usize,
+        updates: &'a [PlannedUpdate],
+        atomic: bool,
+        found: &[Content],
+        out: &mut Vec<Violation>,
+    ) {
+        let (mut new, mut old) = (Vec::new(), Vec::new());
+        for (u, f) in updates.iter().zip(found) {
+            if f == &u.new {
+                self.stands(u);
+                if u.old != u.new {
+                    new.push(u.target.to_string());
+                }
+            } else if f == &u.old {
+                self.rolled_back(u);
+                old.push(u.target.to_string());
+            } else {
+                out.push(violation(
+                    "atomic",
+                    format!(
+                        "transaction {txn} failed and the journal was reopened and recovered: \
+                         recovery left {} holding {}, neither its old nor its new content",
+                        u.target,
+                        describe(f)
+                    ),
+                ));
+            }
+        }
+        if atomic && !new.is_empty() && !old.is_empty() {
+            out.push(violation(
+                "batch-atomic",
+                format!(
+                    "atomic transaction {txn} failed and recovery in the same run left it half \
+                     done: new {} / old {}",
+                    new.join(", "),
+                    old.join(", ")
+                ),
+            ));
+        }
+    }
 }
 
 /// A target holding a content it should not: `durable` if it is an older content (an
@@ -328,7 +448,7 @@ fn lost_or_torn(
         violation(
                 Invariant::Durable,
             format!(
-                "{target}: an acknowledged update was lost: expected {expected}, found {}",
+                "{target}: an acknowledged or settled outcome was lost: expected {expected}, found {}",
                 describe(found)
             ),
         )
@@ -388,5 +508,135 @@ fn check_clean_and_confined(
                 format!("{path} was removed, and no entry names it"),
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> RelPath {
+        RelPath::new(s).expect("plain")
+    }
+
+    const OLD: &[u8] = b"old content";
+    const NEW: &[u8] = b"new content";
+    const INC: &[u8] = b"increment";
+
+    fn setup() -> Image {
+        let mut image = Image::new();
+        image.put_dir(&p("inc"));
+        image.put_dir(&p(".crashsafe/journal"));
+        image.put_file(&p("t"), OLD);
+        image
+    }
+
+    fn planned(old: &[u8], new: &[u8], inc: &str) -> PlannedUpdate {
+        PlannedUpdate {
+            target: p("t"),
+            old: Some(old.to_vec()),
+            new: Some(new.to_vec()),
+            increment: Some((p(inc), INC.to_vec())),
+        }
+    }
+
+    fn begin(txn: usize, updates: Vec<PlannedUpdate>, atomic: bool) -> (usize, JournalAck) {
+        (
+            0,
+            JournalAck::Begin {
+                txn,
+                updates,
+                atomic,
+            },
+        )
+    }
+
+    fn recovered(txn: usize, found: &[&[u8]]) -> (usize, JournalAck) {
+        let found = found.iter().map(|f| Some(f.to_vec())).collect();
+        (0, JournalAck::Recovered { txn, found })
+    }
+
+    /// The recovered image: `t` holding `target`, and the increment `inc/1` if `inc`.
+    fn after(target: &[u8], inc: bool) -> Image {
+        let mut image = setup();
+        image.put_file(&p("t"), target);
+        if inc {
+            image.put_file(&p("inc/1"), INC);
+        }
+        image
+    }
+
+    fn invariants(recovered_image: &Image, acks: &[(usize, JournalAck)]) -> Vec<String> {
+        check(&setup(), recovered_image, acks, &p(".crashsafe/journal"))
+            .into_iter()
+            .map(|v| v.invariant)
+            .collect()
+    }
+
+    #[test]
+    fn an_uncertain_transaction_may_show_either_way() {
+        let acks = [begin(0, vec![planned(OLD, NEW, "inc/1")], false)];
+        assert!(invariants(&after(OLD, false), &acks).is_empty());
+        assert!(invariants(&after(NEW, true), &acks).is_empty());
+        assert_eq!(invariants(&after(NEW, false), &acks), ["history"]);
+    }
+
+    #[test]
+    fn a_transaction_recovery_settled_forward_must_stay_done() {
+        let acks = [
+            begin(0, vec![planned(OLD, NEW, "inc/1")], false),
+            recovered(0, &[NEW]),
+        ];
+        assert!(invariants(&after(NEW, true), &acks).is_empty());
+        // The issue's scenario: the target back to old, the increment present.
+        assert_eq!(invariants(&after(OLD, true), &acks), ["durable"]);
+        assert_eq!(invariants(&after(NEW, false), &acks), ["history"]);
+    }
+
+    #[test]
+    fn a_transaction_recovery_settled_back_must_stay_undone() {
+        let acks = [
+            begin(0, vec![planned(OLD, NEW, "inc/1")], false),
+            recovered(0, &[OLD]),
+        ];
+        assert!(invariants(&after(OLD, false), &acks).is_empty());
+        assert_eq!(invariants(&after(NEW, false), &acks), ["durable"]);
+        assert_eq!(invariants(&after(OLD, true), &acks), ["history"]);
+    }
+
+    #[test]
+    fn a_recovery_that_leaves_a_torn_target_or_a_half_batch_is_caught_in_the_live_view() {
+        let acks = [
+            begin(0, vec![planned(OLD, NEW, "inc/1")], false),
+            recovered(0, &[b"torn"]),
+        ];
+        assert!(invariants(&after(OLD, false), &acks).contains(&"atomic".to_string()));
+
+        let mut second = planned(OLD, NEW, "inc/2");
+        second.target = p("u");
+        let acks = [
+            begin(0, vec![planned(OLD, NEW, "inc/1"), second], true),
+            recovered(0, &[NEW, OLD]),
+        ];
+        let mut image = after(NEW, true);
+        image.put_file(&p("u"), OLD);
+        assert_eq!(invariants(&image, &acks), ["batch-atomic"]);
+    }
+
+    #[test]
+    fn a_transaction_after_a_settled_one_is_judged_on_its_own() {
+        const NEWER: &[u8] = b"newer content";
+        let acks = [
+            begin(0, vec![planned(OLD, NEW, "inc/1")], false),
+            recovered(0, &[OLD]),
+            begin(1, vec![planned(OLD, NEWER, "inc/2")], false),
+            (0, JournalAck::Committed { txn: 1 }),
+        ];
+        let mut image = after(NEWER, false);
+        image.put_file(&p("inc/2"), INC);
+        assert!(invariants(&image, &acks).is_empty());
+        let mut lost = after(OLD, false);
+        lost.put_file(&p("inc/2"), INC);
+        assert_eq!(invariants(&lost, &acks), ["durable"]);
     }
 }

@@ -4,7 +4,9 @@
 //! crashes inside recovery and injected errors, so each workload is a handful of transactions over
 //! a small namespace of nested paths, with contents that straddle 4 KiB block boundaries.
 
-use super::workload::{JournalSubject, SyncSpec, TxnSpec, UpdateSpec, Workload};
+use super::workload::{
+    Delivery, JournalSubject, OnFailure, SyncSpec, TxnSpec, UpdateSpec, Workload,
+};
 use crate::journal::Defect;
 use crate::path::RelPath;
 use crate::sim::ExploreConfig;
@@ -24,12 +26,24 @@ fn write(target: &str, seed: u8, len: usize) -> UpdateSpec {
     UpdateSpec {
         target: p(target),
         new: Some(content(seed, len)),
+        via: Delivery::Bytes,
         increment: None,
     }
 }
 
-fn with_inc(mut u: UpdateSpec, inc: &str, seed: u8) -> UpdateSpec {
-    u.increment = Some((p(inc), content(seed, 37)));
+/// `u`, its new content delivered `via` a stream or a host file.
+fn delivered(mut u: UpdateSpec, via: Delivery) -> UpdateSpec {
+    u.via = via;
+    u
+}
+
+fn with_inc(u: UpdateSpec, inc: &str, seed: u8) -> UpdateSpec {
+    with_inc_of(u, inc, seed, 37)
+}
+
+/// `u` with an increment of `len` bytes.
+fn with_inc_of(mut u: UpdateSpec, inc: &str, seed: u8, len: usize) -> UpdateSpec {
+    u.increment = Some((p(inc), content(seed, len)));
     u
 }
 
@@ -37,6 +51,7 @@ fn delete(target: &str) -> UpdateSpec {
     UpdateSpec {
         target: p(target),
         new: None,
+        via: Delivery::Bytes,
         increment: None,
     }
 }
@@ -60,7 +75,14 @@ fn base(txns: Vec<TxnSpec>, sync: SyncSpec) -> Workload {
         ],
         txns,
         sync,
+        on_failure: OnFailure::Stop,
     }
+}
+
+/// `w`, reopening and recovering the journal after a failed commit, then going on.
+fn reopening(mut w: Workload) -> Workload {
+    w.on_failure = OnFailure::ReopenAndRecover;
+    w
 }
 
 /// A batch of `n` updates mixing creations, replacements and deletions across directories,
@@ -159,6 +181,60 @@ pub fn workloads() -> Vec<(&'static str, Workload)> {
             ),
         ),
         (
+            // A stream of three blocks, then an atomic batch of a host file and a stream.
+            "stream-and-copy",
+            base(
+                vec![
+                    single(with_inc(
+                        delivered(write("a/x.txt", 100, 8193), Delivery::Stream),
+                        "inc/x.1",
+                        101,
+                    )),
+                    TxnSpec {
+                        updates: vec![
+                            with_inc(
+                                delivered(write("c/z.txt", 102, 4097), Delivery::HostFile),
+                                "inc/z.1",
+                                103,
+                            ),
+                            delivered(write("a/b/new.txt", 104, 10), Delivery::Stream),
+                        ],
+                        atomic: true,
+                    },
+                ],
+                SyncSpec::PerFile,
+            ),
+        ),
+        (
+            // Increments of two and three blocks, which can tear.
+            "big-increment",
+            base(
+                vec![
+                    single(with_inc_of(
+                        write("a/b/y.txt", 110, 100),
+                        "inc/y.1",
+                        111,
+                        8193,
+                    )),
+                    single(with_inc_of(delete("c/z.txt"), "inc/z.1", 112, 4097)),
+                ],
+                SyncSpec::PerFile,
+            ),
+        ),
+        (
+            // With errors injected, a failed commit is followed by a reopen and a recovery on
+            // the same filesystem, then the next transactions (on the same target too).
+            "poisoned-reopen",
+            reopening(base(
+                vec![
+                    single(with_inc(write("a/x.txt", 120, 4097), "inc/x.1", 121)),
+                    single(with_inc(write("a/x.txt", 122, 10), "inc/x.2", 123)),
+                    single(with_inc(delete("a/b/y.txt"), "inc/y.1", 124)),
+                ],
+                SyncSpec::PerFile,
+            )),
+        ),
+        (
             "independent-batch",
             base(vec![mixed_batch(4, false, 40)], SyncSpec::PerFile),
         ),
@@ -227,4 +303,150 @@ pub fn self_test_subjects(defect: Defect) -> Vec<JournalSubject> {
             defect: Some(defect),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::oracle::JournalAck;
+    use crate::check::workload::{file_content, HostFile};
+    use crate::sim::{AckLog, Fault, FaultKind, SimFs, Subject};
+    use std::collections::BTreeSet;
+
+    fn subject(name: &str) -> JournalSubject {
+        subject_by_name(name).expect("a built-in workload")
+    }
+
+    /// Runs `s` on a fresh filesystem with `fault` armed: the filesystem and the acks.
+    fn run(s: &JournalSubject, fault: Option<Fault>) -> (SimFs, Vec<JournalAck>) {
+        let fs = SimFs::from_image(&s.setup());
+        fs.set_fault(fault);
+        let mut acks = AckLog::new();
+        s.run(&fs, &mut acks);
+        let acks = acks.entries().iter().map(|(_, a)| a.clone()).collect();
+        (fs, acks)
+    }
+
+    fn updates(w: &Workload) -> impl Iterator<Item = &UpdateSpec> {
+        w.txns.iter().flat_map(|t| &t.updates)
+    }
+
+    #[test]
+    fn the_suite_reaches_every_kind_of_update_and_failure() {
+        let all = workloads();
+        let any = |f: &dyn Fn(&Workload) -> bool| all.iter().any(|(_, w)| f(w));
+        assert!(any(&|w| updates(w).any(|u| u.via == Delivery::Stream)));
+        assert!(any(&|w| updates(w).any(|u| u.via == Delivery::HostFile)));
+        assert!(any(&|w| updates(w).any(|u| u
+            .increment
+            .as_ref()
+            .is_some_and(|(_, b)| b.len() > 4096))));
+        assert!(any(&|w| w.on_failure == OnFailure::ReopenAndRecover));
+        // A batch whose targets span three directories, with its increments in a fourth.
+        assert!(any(&|w| w.txns.iter().any(|t| {
+            let dirs: BTreeSet<_> = t.updates.iter().map(|u| u.target.parent()).collect();
+            let inc_dirs: BTreeSet<_> = t
+                .updates
+                .iter()
+                .filter_map(|u| u.increment.as_ref().map(|(p, _)| p.parent()))
+                .collect();
+            t.updates.len() > 1
+                && dirs.len() >= 3
+                && !inc_dirs.is_empty()
+                && dirs.is_disjoint(&inc_dirs)
+        })));
+    }
+
+    #[test]
+    fn every_workload_commits_every_transaction_when_nothing_fails() {
+        for (name, workload) in workloads() {
+            let (fs, acks) = run(&subject(name), None);
+            let committed = acks
+                .iter()
+                .filter(|a| matches!(a, JournalAck::Committed { .. }))
+                .count();
+            assert_eq!(committed, workload.txns.len(), "{name}");
+            // The last content each target was given, whichever way it travelled.
+            let live = fs.image();
+            let mut last = std::collections::BTreeMap::new();
+            for u in updates(&workload) {
+                last.insert(&u.target, &u.new);
+            }
+            for (target, want) in last {
+                assert_eq!(&file_content(&live, target), want, "{name}: {target}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_publish_fsync_is_followed_by_a_reopen_a_recovery_and_the_rest() {
+        let s = subject("poisoned-reopen");
+        let (fs, _) = run(&s, None);
+        // The first transaction's publish: the fsync of a/ after the first rename.
+        let calls = fs.calls();
+        let rename = calls
+            .iter()
+            .position(|c| c.op == "rename")
+            .expect("a rename");
+        let at = rename
+            + calls[rename..]
+                .iter()
+                .position(|c| c.op == "fsync_dir")
+                .expect("a publish fsync");
+        let (fs, acks) = run(
+            &s,
+            Some(Fault {
+                at,
+                kind: FaultKind::Eio,
+            }),
+        );
+        assert!(fs.fault_fired_at().is_some());
+        assert!(
+            matches!(&acks[1], JournalAck::Recovered { txn: 0, found } if found.len() == 1),
+            "{acks:?}"
+        );
+        let committed: Vec<usize> = acks
+            .iter()
+            .filter_map(|a| match a {
+                JournalAck::Committed { txn } => Some(*txn),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(committed, [1, 2]);
+        assert_eq!(file_content(&fs.image(), &p("a/b/y.txt")), None);
+    }
+
+    #[test]
+    fn a_workload_that_stops_leaves_its_failed_transaction_uncertain() {
+        let s = subject("same-target-thrice");
+        let (fs, _) = run(&s, None);
+        let at = fs.calls().iter().position(|c| c.op == "rename");
+        let at = at.expect("a rename");
+        let (_, acks) = run(
+            &s,
+            Some(Fault {
+                at,
+                kind: FaultKind::Eio,
+            }),
+        );
+        assert_eq!(acks.len(), 1, "{acks:?}");
+        assert!(acks
+            .iter()
+            .all(|a| !matches!(a, JournalAck::Recovered { .. })));
+        assert!(
+            matches!(acks.last(), Some(JournalAck::Begin { .. })),
+            "{acks:?}"
+        );
+    }
+
+    #[test]
+    fn a_host_file_holds_its_bytes_and_is_removed_when_dropped() {
+        let file = HostFile::create(b"host bytes").expect("the temp dir is writable");
+        let path = file.path().to_path_buf();
+        assert_eq!(std::fs::read(&path).expect("it exists"), b"host bytes");
+        let other = HostFile::create(b"x").expect("the temp dir is writable");
+        assert_ne!(other.path(), path);
+        drop(file);
+        assert!(!path.exists());
+    }
 }

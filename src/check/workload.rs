@@ -5,10 +5,13 @@
 //! its name is either a built-in suite name or `gen-` followed by the hex of its postcard encoding.
 
 use super::oracle::{self, JournalAck, PlannedUpdate};
-use crate::journal::{Defect, Journal, JournalOptions, Source, SyncMode, Update};
+use crate::journal::{Defect, Journal, JournalError, JournalOptions, Source, SyncMode, Update};
 use crate::path::RelPath;
 use crate::sim::{AckLog, CheckContext, Image, Node, SimFs, Subject, Violation};
 use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One update of a transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,8 +20,39 @@ pub struct UpdateSpec {
     pub target: RelPath,
     /// The new content; `None` deletes the target.
     pub new: Option<Vec<u8>>,
+    /// How the new content reaches the journal (ignored for a deletion).
+    pub via: Delivery,
     /// An increment: its path and content.
     pub increment: Option<(RelPath, Vec<u8>)>,
+}
+
+/// How an update's new content reaches the journal. The oracle knows the bytes from the spec
+/// whichever way they travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Delivery {
+    /// [`Update::write`]: bytes in memory, whose digest the entry records.
+    #[default]
+    Bytes,
+    /// [`Update::stream`]: a reader yielding at most one 4 KiB block per read, so a content
+    /// larger than a block takes several writes; the entry records the new content as unknown
+    /// and recovery decides from the old content alone.
+    Stream,
+    /// [`Update::copy_from`]: a host file the workload writes, outside the simulated
+    /// filesystem, before the commit and removes after it (see [`HostFile`]).
+    HostFile,
+}
+
+/// What a workload does when a commit fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum OnFailure {
+    /// Stop: the failed transaction stays uncertain for the oracle.
+    #[default]
+    Stop,
+    /// Do what `JournalError::Poisoned` tells a caller: reopen the journal on the same
+    /// filesystem, run recovery, and, if it recovered everything, go on with the remaining
+    /// transactions. The outcome recovery chose for the failed transaction (read from the live
+    /// view once it returned) is then settled: a later crash must not undo it.
+    ReopenAndRecover,
 }
 
 /// One transaction: a single update, or a batch.
@@ -47,10 +81,13 @@ pub struct Workload {
     pub dirs: Vec<RelPath>,
     /// Files present before the workload.
     pub files: Vec<(RelPath, Vec<u8>)>,
-    /// The transactions, committed one after the other; the first failure ends the workload.
+    /// The transactions, committed one after the other; what a failed commit leads to is
+    /// [`Workload::on_failure`].
     pub txns: Vec<TxnSpec>,
     /// How the journal syncs.
     pub sync: SyncSpec,
+    /// What happens after a failed commit.
+    pub on_failure: OnFailure,
 }
 
 /// A workload run through the journal, possibly with a deliberate defect: the explorer's subject.
@@ -148,43 +185,22 @@ impl Subject for JournalSubject {
             return;
         };
         for (index, txn) in self.workload.txns.iter().enumerate() {
-            let live = fs.image();
-            let planned = txn
-                .updates
-                .iter()
-                .map(|u| PlannedUpdate {
-                    target: u.target.clone(),
-                    old: file_content(&live, &u.target),
-                    new: u.new.clone(),
-                    increment: u.increment.clone(),
-                })
-                .collect();
-            acks.push(
-                fs.op_count(),
-                JournalAck::Begin {
-                    txn: index,
-                    updates: planned,
-                    atomic: txn.atomic,
-                },
-            );
-            let updates = txn
-                .updates
-                .iter()
-                .map(|u| {
-                    let update = match &u.new {
-                        Some(bytes) => Update::write(u.target.clone(), bytes.clone()),
-                        None => Update::delete(u.target.clone()),
-                    };
-                    match &u.increment {
-                        Some((path, bytes)) => {
-                            update.with_increment(path.clone(), Source::Bytes(bytes.clone()))
-                        }
-                        None => update,
+            acks.push(fs.op_count(), begin(&fs.image(), index, txn));
+            match commit(&mut journal, txn) {
+                Ok(()) => acks.push(fs.op_count(), JournalAck::Committed { txn: index }),
+                Err(_) if self.workload.on_failure == OnFailure::ReopenAndRecover => {
+                    match reopen_and_recover(fs, options) {
+                        Some(reopened) => journal = reopened,
+                        None => return,
                     }
-                })
-                .collect();
-            match journal.commit_batch(updates, txn.atomic) {
-                Ok(_) => acks.push(fs.op_count(), JournalAck::Committed { txn: index }),
+                    let live = fs.image();
+                    let found = txn
+                        .updates
+                        .iter()
+                        .map(|u| file_content(&live, &u.target))
+                        .collect();
+                    acks.push(fs.op_count(), JournalAck::Recovered { txn: index, found });
+                }
                 Err(_) => return,
             }
         }
@@ -196,6 +212,130 @@ impl Subject for JournalSubject {
 
     fn check(&self, ctx: &CheckContext<'_, JournalAck>) -> Vec<Violation> {
         oracle::check(ctx.setup, ctx.recovered, ctx.acks, &journal_dir())
+    }
+}
+
+/// The acknowledgement announcing transaction `index`, with its targets' contents in `live`.
+fn begin(live: &Image, index: usize, txn: &TxnSpec) -> JournalAck {
+    let updates = txn
+        .updates
+        .iter()
+        .map(|u| PlannedUpdate {
+            target: u.target.clone(),
+            old: file_content(live, &u.target),
+            new: u.new.clone(),
+            increment: u.increment.clone(),
+        })
+        .collect();
+    JournalAck::Begin {
+        txn: index,
+        updates,
+        atomic: txn.atomic,
+    }
+}
+
+/// Commits one transaction as its spec says. Host files written for it live until it returns.
+///
+/// A host file that cannot be written is not a crash state of the journal but a broken harness
+/// environment: carrying on would make this run differ from every other run of the workload, so
+/// it panics, naming the file.
+fn commit(journal: &mut Journal<&SimFs>, txn: &TxnSpec) -> Result<(), JournalError> {
+    let mut host_files = Vec::new();
+    let mut updates = Vec::with_capacity(txn.updates.len());
+    for u in &txn.updates {
+        let update = match (&u.new, u.via) {
+            (None, _) => Update::delete(u.target.clone()),
+            (Some(bytes), Delivery::Bytes) => Update::write(u.target.clone(), bytes.clone()),
+            (Some(bytes), Delivery::Stream) => {
+                Update::stream(u.target.clone(), BlockReader::new(bytes.clone()))
+            }
+            (Some(bytes), Delivery::HostFile) => {
+                let file = HostFile::create(bytes)
+                    .unwrap_or_else(|e| panic!("the workload cannot run: {e}"));
+                let update = Update::copy_from(u.target.clone(), file.path.clone());
+                host_files.push(file);
+                update
+            }
+        };
+        updates.push(match &u.increment {
+            Some((path, bytes)) => {
+                update.with_increment(path.clone(), Source::Bytes(bytes.clone()))
+            }
+            None => update,
+        });
+    }
+    journal.commit_batch(updates, txn.atomic).map(drop)
+}
+
+/// Reopens the journal on `fs` and recovers it; `None` if either fails or an entry is refused.
+fn reopen_and_recover(fs: &SimFs, options: JournalOptions) -> Option<Journal<&SimFs>> {
+    let mut journal = Journal::open_with(fs, journal_dir(), options).ok()?;
+    let report = journal.recover().ok()?;
+    report.refused.is_empty().then_some(journal)
+}
+
+/// A reader over bytes that yields at most one 4 KiB block per read.
+struct BlockReader {
+    bytes: Vec<u8>,
+    pos: usize,
+}
+
+impl BlockReader {
+    fn new(bytes: Vec<u8>) -> BlockReader {
+        BlockReader { bytes, pos: 0 }
+    }
+}
+
+impl Read for BlockReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let rest = &self.bytes[self.pos..];
+        let n = rest.len().min(buf.len()).min(4096);
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// A host file holding a [`Delivery::HostFile`] content, created fresh under the host's temp
+/// directory (a unique name per process and per file, so parallel runs never share one) and
+/// removed when dropped. `Source::File` reads a host path; writing the spec's bytes there just
+/// before the commit keeps every run of the workload identical: the simulated filesystem's trace
+/// holds only what the journal copied, never the host path.
+pub struct HostFile {
+    path: PathBuf,
+}
+
+impl HostFile {
+    /// Writes `bytes` to a new host file.
+    pub fn create(bytes: &[u8]) -> Result<HostFile, String> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("crashsafe-workload-{}-{n}.src", std::process::id()));
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, bytes));
+        let file = HostFile { path };
+        match written {
+            Ok(()) => Ok(file),
+            Err(e) => Err(format!(
+                "writing the host file {}: {e}",
+                file.path.display()
+            )),
+        }
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl Drop for HostFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
