@@ -92,4 +92,25 @@ mod tests {
         }
         assert_eq!(rng.below(0), None);
     }
+
+    #[test]
+    fn below_rejects_exactly_the_draws_past_the_last_whole_multiple_of_n() {
+        // With n = 2^63 + 1 only one multiple of n fits in 64 bits, so the draws 0..=2^63 are
+        // kept as they are and every larger one is rejected: about half of them.
+        let n = (1u64 << 63) + 1;
+        let mut rng = SplitMix64::new(99);
+        let mut raw = SplitMix64::new(99);
+        let mut rejected = 0;
+        for _ in 0..64 {
+            let kept = loop {
+                let x = raw.next_u64();
+                if x < n {
+                    break x;
+                }
+                rejected += 1;
+            };
+            assert_eq!(rng.below(n), Some(kept));
+        }
+        assert!(rejected > 10, "only {rejected} draws rejected");
+    }
 }
