@@ -6,7 +6,7 @@
 //!   so that a crash at any moment leaves, after [`journal::Journal::recover`], every target
 //!   wholly old or wholly new.
 //! - [`fs`]: the filesystem trait the journal is written against, and the real Linux backend.
-//! - [`format`]: the journal's versioned, checksummed entry format.
+//! - [`format`](mod@format): the journal's versioned, checksummed entry format.
 //! - [`path`]: root-relative paths of plain components.
 //! - [`sim`] and [`check`]: the simulated filesystem, the crash-state explorer and the journal's
 //!   harness.
