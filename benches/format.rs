@@ -5,7 +5,8 @@ use crashsafe::format::{
     decode, encode, temp_path, Content, Digest, Entry, EntryKind, IncrementRecord, UpdateRecord,
 };
 use crashsafe::path::RelPath;
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::hint::black_box;
 use std::time::Duration;
 
 fn entry(updates: usize) -> Entry {

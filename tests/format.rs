@@ -663,3 +663,135 @@ fn hand_encoded_payload_matches_the_documented_layout() {
     assert_eq!(v, [0xac, 0x02, 2, b'a', b'b', 1]);
     assert_eq!(reseal(&encode(&entry).unwrap()), encode(&entry).unwrap());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Size caps, each at exactly its limit and one over
+
+/// The payload length `encode` makes (or refuses with) for `entry`.
+fn payload_len(entry: &Entry) -> usize {
+    match encode(entry) {
+        Ok(bytes) => bytes.len() - HEADER_LEN,
+        Err(DecodeError::TooLarge(n)) => n as usize,
+        Err(e) => panic!("encode failed otherwise: {e}"),
+    }
+}
+
+/// A delete of `dir/name`: no temp, no increment, so the target's length sets its size.
+fn delete(target: String) -> UpdateRecord {
+    UpdateRecord {
+        target: p(&target),
+        temp: None,
+        old: Content::Absent,
+        new: Content::Absent,
+        increment: None,
+    }
+}
+
+/// A path of `len` bytes starting `{i:06}-`, in components of at most 200 bytes.
+fn long_name(i: usize, len: usize) -> String {
+    let mut s = format!("{i:06}-");
+    let mut component = s.len();
+    while s.len() < len {
+        if component >= 200 && s.len() + 1 < len {
+            s.push('/');
+            component = 0;
+        } else {
+            s.push('x');
+            component += 1;
+        }
+    }
+    s
+}
+
+/// An intent of deletes whose payload is exactly `want` bytes: 250-byte names (256 bytes of
+/// payload each) up to about 2,000 bytes short, then one update whose name takes up the rest.
+fn entry_with_payload_len(want: usize) -> Entry {
+    let n = (want - 2_000) / 256;
+    let mut entry = Entry {
+        seq: 1,
+        kind: EntryKind::Intent { atomic: false },
+        updates: (0..n).map(|i| delete(long_name(i, 250))).collect(),
+    };
+    let mut len = want - payload_len(&entry) - 8;
+    for _ in 0..4 {
+        entry.updates.truncate(n);
+        entry.updates.push(delete(long_name(n, len)));
+        let got = payload_len(&entry);
+        if got == want {
+            format::validate(&entry).expect("a valid entry");
+            return entry;
+        }
+        len = (len as isize + want as isize - got as isize) as usize;
+    }
+    panic!("no entry with a {want}-byte payload");
+}
+
+#[test]
+fn max_entry_len_is_the_header_plus_the_largest_payload() {
+    assert_eq!(format::MAX_ENTRY_LEN, HEADER_LEN + MAX_PAYLOAD_LEN);
+    assert_eq!(format::MAX_ENTRY_LEN, 16 + (1 << 20));
+}
+
+#[test]
+fn encode_accepts_a_payload_of_exactly_the_cap_and_decode_reads_it_back() {
+    let entry = entry_with_payload_len(MAX_PAYLOAD_LEN);
+    let bytes = encode(&entry).expect("a payload at the cap is encoded");
+    assert_eq!(bytes.len(), format::MAX_ENTRY_LEN);
+    assert_eq!(decode(&bytes), Ok(entry));
+}
+
+#[test]
+fn encode_refuses_a_payload_one_byte_over_the_cap_as_too_large() {
+    let entry = entry_with_payload_len(MAX_PAYLOAD_LEN + 1);
+    assert_eq!(
+        encode(&entry),
+        Err(DecodeError::TooLarge(MAX_PAYLOAD_LEN as u64 + 1))
+    );
+}
+
+/// An intent of `n` deletes with short distinct names.
+fn entry_with_updates(n: usize) -> Entry {
+    Entry {
+        seq: 2,
+        kind: EntryKind::Intent { atomic: true },
+        updates: (0..n).map(|i| delete(format!("f{i}"))).collect(),
+    }
+}
+
+#[test]
+fn an_entry_of_exactly_max_updates_is_valid_and_decodes() {
+    let entry = entry_with_updates(format::MAX_UPDATES);
+    assert_eq!(format::validate(&entry), Ok(()));
+    let bytes = encode(&entry).expect("encoded");
+    assert_eq!(decode(&bytes), Ok(entry));
+}
+
+#[test]
+fn one_update_over_max_updates_is_refused_by_validate_and_by_decode() {
+    let entry = entry_with_updates(format::MAX_UPDATES + 1);
+    assert!(matches!(
+        format::validate(&entry),
+        Err(DecodeError::Invalid(m)) if m.contains("16385 updates, over the 16384 cap")
+    ));
+    // `encode` checks only the byte cap, so the bytes exist. Decoding refuses them while it
+    // reads the list, before allocating for it: a payload error, not the `Invalid` that
+    // `validate` would give after the list was built.
+    let bytes = encode(&entry).expect("under the byte cap");
+    assert!(matches!(decode(&bytes), Err(DecodeError::Payload(_))));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Digests
+
+#[test]
+fn a_digest_is_the_length_and_blake3_and_debug_prints_the_length_and_six_hash_bytes() {
+    let d = Digest::of(b"abc");
+    assert_eq!(d.len, 3);
+    // BLAKE3("abc") from the BLAKE3 reference: 6437b3ac3846 5133ffb6...
+    assert_eq!(
+        &d.blake3[..8],
+        &[0x64, 0x37, 0xb3, 0xac, 0x38, 0x46, 0x51, 0x33]
+    );
+    assert_eq!(format!("{d:?}"), "3B:6437b3ac3846");
+    assert_ne!(Digest::of(b"abd"), d);
+}

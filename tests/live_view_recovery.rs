@@ -57,10 +57,12 @@ fn publish_call() -> usize {
     assert!(commit(&fs, None, None));
     let calls = fs.calls();
     let rename = calls.iter().position(|c| c.op == Op::Rename).unwrap();
-    rename + 1 + calls[rename + 1..]
-        .iter()
-        .position(|c| c.op == Op::FsyncDir)
-        .unwrap()
+    rename
+        + 1
+        + calls[rename + 1..]
+            .iter()
+            .position(|c| c.op == Op::FsyncDir)
+            .unwrap()
 }
 
 /// What a state must look like once recovered: the target old without its increment, or new
@@ -107,7 +109,9 @@ fn scenario(model: &dyn Model, defect: Option<Defect>) -> Result<usize, String> 
     let reopened_at = fs.op_count();
     // The README's advice after `Poisoned`: reopen the journal and recover, in the same boot.
     let mut journal = Journal::open_with(&fs, p(DEFAULT_JOURNAL_DIR), options(defect)).unwrap();
-    journal.recover().map_err(|e| format!("recovery failed: {e}"))?;
+    journal
+        .recover()
+        .map_err(|e| format!("recovery failed: {e}"))?;
     drop(journal);
     let trace = fs.trace();
     let bounds = Bounds::default();
@@ -117,7 +121,9 @@ fn scenario(model: &dyn Model, defect: Option<Defect>) -> Result<usize, String> 
             let after = SimFs::from_image(&state);
             let mut journal =
                 Journal::open_with(&after, p(DEFAULT_JOURNAL_DIR), options(None)).unwrap();
-            journal.recover().map_err(|e| format!("reboot recovery failed: {e}"))?;
+            journal
+                .recover()
+                .map_err(|e| format!("reboot recovery failed: {e}"))?;
             drop(journal);
             consistent(&after.image())
                 .map_err(|e| format!("{} at crash point {cp}: {e}", model.name()))?;

@@ -21,7 +21,7 @@ mod common;
 use common::{jdir, p, snapshot, Node};
 use crashsafe::fs::real::RealFs;
 use crashsafe::journal::{Journal, Source, Update};
-use rand::{Rng, SeedableRng};
+use crashsafe::sim::rng::SplitMix64;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -389,7 +389,8 @@ fn sigkill_at_random_moments_then_recovery_keeps_every_invariant() {
          --exact sigkill_at_random_moments_then_recovery_keeps_every_invariant --nocapture"
     );
     println!("process_crash seed {seed} ({rounds} rounds); replay: {replay}");
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = SplitMix64::new(seed);
+    let mut below = |n: u64| rng.below(n).expect("a non-empty range");
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("root");
     for dir in ["d", "inc"] {
@@ -397,9 +398,9 @@ fn sigkill_at_random_moments_then_recovery_keeps_every_invariant() {
     }
     let mut model = Model::default();
     for r in 0..rounds {
-        let start = (r + 1) * ROUND_SPAN + rng.gen_range(0..8);
-        let acks = rng.gen_range(0..6);
-        let delay = Duration::from_micros(rng.gen_range(0..25_000));
+        let start = (r + 1) * ROUND_SPAN + below(8);
+        let acks = below(6);
+        let delay = Duration::from_micros(below(25_000));
         match round(&root, &mut model, start, acks, delay) {
             Ok(summary) => {
                 println!("round {r}: start {start}, kill after {acks} acks + {delay:?}: {summary}")

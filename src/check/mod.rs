@@ -205,7 +205,8 @@ pub fn self_test(
             for s in &subjects {
                 let report = explore(s, model.as_ref(), &config);
                 for f in &report.by_invariant {
-                    caught |= Invariant::from_name(&f.invariant).is_some_and(|i| expected.contains(&i));
+                    caught |=
+                        Invariant::from_name(&f.invariant).is_some_and(|i| expected.contains(&i));
                     result.seen.push(SeenInvariant {
                         model: model.name().to_string(),
                         invariant: f.invariant.clone(),

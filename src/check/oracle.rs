@@ -236,7 +236,10 @@ pub fn check(
             let found = match found_content(recovered, &u.target) {
                 Ok(f) => f,
                 Err(kind) => {
-                    out.push(violation(Invariant::Atomic, format!("{} is {kind}", u.target)));
+                    out.push(violation(
+                        Invariant::Atomic,
+                        format!("{} is {kind}", u.target),
+                    ));
                     continue;
                 }
             };
@@ -265,7 +268,7 @@ pub fn check(
                 };
                 if !ok {
                     out.push(violation(
-                Invariant::History,
+                        Invariant::History,
                         format!(
                             "transaction {txn}: {} shows its {} content but its increment {path} \
                              is {} (expected {})",
@@ -407,7 +410,7 @@ impl<'a> Expected<'a> {
                 old.push(u.target.to_string());
             } else {
                 out.push(violation(
-                    "atomic",
+                    Invariant::Atomic,
                     format!(
                         "transaction {txn} failed and the journal was reopened and recovered: \
                          recovery left {} holding {}, neither its old nor its new content",
@@ -419,7 +422,7 @@ impl<'a> Expected<'a> {
         }
         if atomic && !new.is_empty() && !old.is_empty() {
             out.push(violation(
-                "batch-atomic",
+                Invariant::BatchAtomic,
                 format!(
                     "atomic transaction {txn} failed and recovery in the same run left it half \
                      done: new {} / old {}",
@@ -454,7 +457,7 @@ fn lost_or_torn(
         )
     } else {
         violation(
-                Invariant::Atomic,
+            Invariant::Atomic,
             format!(
                 "{target} holds neither its old nor its new content: expected {expected}, found {}",
                 describe(found)
@@ -491,7 +494,10 @@ fn check_clean_and_confined(
         }
         let name = path.file_name().unwrap_or_default();
         if name.starts_with(".crashsafe-") && name.ends_with(".tmp") {
-            out.push(violation(Invariant::Clean, format!("the temp file {path} remains")));
+            out.push(violation(
+                Invariant::Clean,
+                format!("the temp file {path} remains"),
+            ));
             continue;
         }
         if named.contains(path) || journal_dir.starts_with(path) {

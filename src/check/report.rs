@@ -1,8 +1,11 @@
 //! What `crashsafe check` prints and writes: the summary table, the JSON report (schema
 //! `crashsafe-check/2`, documented in the README) and a JUnit XML report for CI.
+//!
+//! The JSON report needs serde_json, so `json` exists only with the `cli` feature.
 
 use super::{SelfTestResult, WorkloadResult};
 use crate::sim::{CrashKind, KindCounts};
+#[cfg(feature = "cli")]
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 
@@ -185,7 +188,8 @@ pub struct RunSettings {
     pub shard: Option<String>,
 }
 
-/// The JSON report.
+/// The JSON report (with the `cli` feature).
+#[cfg(feature = "cli")]
 pub fn json(
     settings: &RunSettings,
     results: &[WorkloadResult],

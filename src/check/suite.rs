@@ -386,12 +386,12 @@ mod tests {
         let calls = fs.calls();
         let rename = calls
             .iter()
-            .position(|c| c.op == "rename")
+            .position(|c| c.op == crate::fs::Op::Rename)
             .expect("a rename");
         let at = rename
             + calls[rename..]
                 .iter()
-                .position(|c| c.op == "fsync_dir")
+                .position(|c| c.op == crate::fs::Op::FsyncDir)
                 .expect("a publish fsync");
         let (fs, acks) = run(
             &s,
@@ -420,7 +420,10 @@ mod tests {
     fn a_workload_that_stops_leaves_its_failed_transaction_uncertain() {
         let s = subject("same-target-thrice");
         let (fs, _) = run(&s, None);
-        let at = fs.calls().iter().position(|c| c.op == "rename");
+        let at = fs
+            .calls()
+            .iter()
+            .position(|c| c.op == crate::fs::Op::Rename);
         let at = at.expect("a rename");
         let (_, acks) = run(
             &s,

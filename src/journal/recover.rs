@@ -655,7 +655,13 @@ impl UpdateStep {
 
     /// A name that must be gone: unlinked if the live view shows it; otherwise its directory is
     /// still fsynced, since an unlink by an earlier recovery that died may not be durable yet.
-    fn make_absent(&self, name: &RelPath, exists: bool, dir_exists: bool, actions: &mut Vec<Action>) {
+    fn make_absent(
+        &self,
+        name: &RelPath,
+        exists: bool,
+        dir_exists: bool,
+        actions: &mut Vec<Action>,
+    ) {
         if exists {
             actions.push(Action::Remove(name.clone()));
         } else if dir_exists && !self.trusting {

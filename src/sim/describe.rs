@@ -59,7 +59,13 @@ fn variant_mark(op: &TraceOp, variant: &Variant, block_size: usize) -> String {
 
 /// The line for a process crash at `cp` of a trace of `before` operations, after which recovery
 /// on the live view issued the operations up to `after`.
-pub(crate) fn process_crash(lines: &mut Vec<String>, nth: usize, cp: usize, before: usize, after: usize) {
+pub(crate) fn process_crash(
+    lines: &mut Vec<String>,
+    nth: usize,
+    cp: usize,
+    before: usize,
+    after: usize,
+) {
     let whose = if nth == 0 {
         "the workload's process".to_string()
     } else {

@@ -164,7 +164,14 @@ pub(crate) struct Found {
 
 /// The smallest-first order of violations: the earliest crash in the workload, power losses
 /// before process crashes, fewest non-durable operations persisted.
-type FoundKey<'a> = (usize, usize, usize, Option<Fault>, &'a [usize], &'a [(usize, usize)]);
+type FoundKey<'a> = (
+    usize,
+    usize,
+    usize,
+    Option<Fault>,
+    &'a [usize],
+    &'a [(usize, usize)],
+);
 
 impl Found {
     fn key(&self) -> FoundKey<'_> {
@@ -670,7 +677,14 @@ pub(crate) fn explore<S: Subject>(
         // One dedup set per workload run: its power-loss states, then its process crashes
         // (whose states that equal a power-loss state already checked are not checked again).
         let mut seen = Seen::new();
-        explore_run(&sh, &run, jobs, &mut totals, &mut seen, &mut report_progress);
+        explore_run(
+            &sh,
+            &run,
+            jobs,
+            &mut totals,
+            &mut seen,
+            &mut report_progress,
+        );
         super::process::explore_process(
             &sh,
             &run,

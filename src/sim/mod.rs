@@ -8,7 +8,8 @@
 //! - [`model`]: the persistence models ([`Prefix`], [`Ext4Ordered`], [`Posix`]);
 //! - [`states`]: the crash states a model allows at each crash point, built from a checkpoint;
 //! - [`mod@explore`]: the generic explorer ([`explore()`], [`replay()`]) over any [`Subject`];
-//! - [`token`]: replay tokens, one printable string naming one checked crash state.
+//! - [`token`]: replay tokens, one printable string naming one checked crash state;
+//! - [`rng`]: [`rng::SplitMix64`], the seeded generator behind the random samples.
 
 mod describe;
 mod engine;
@@ -18,13 +19,14 @@ pub mod image;
 pub mod model;
 mod process;
 mod replay;
+pub mod rng;
 pub mod states;
 pub mod token;
 pub mod trace;
 
 pub use explore::{
-    explore, replay, AckLog, CheckContext, Counterexample, CrashKind, ExploreConfig,
-    ExploreReport, InvariantFindings, KindCounts, Progress, Subject, Violation,
+    explore, replay, AckLog, CheckContext, Counterexample, CrashKind, ExploreConfig, ExploreReport,
+    InvariantFindings, KindCounts, Progress, Subject, Violation,
 };
 pub use fs::{CallRecord, Fault, FaultKind, SimDirLock, SimFile, SimFs};
 pub use image::{Image, Node};

@@ -154,7 +154,11 @@ pub(crate) fn explore_process<S: Subject>(
         // failure dropped); any other failure leaves the fault-free run's prefix, whose process
         // crashes that run explores.
         let barrier = parent.calls.get(fault.at).is_some_and(|c| c.op.is_sync());
-        Some(if barrier { [n].into() } else { Default::default() })
+        Some(if barrier {
+            [n].into()
+        } else {
+            Default::default()
+        })
     } else {
         spread(first, n, sh.config.process_points)
     };
@@ -226,9 +230,5 @@ fn spread(first: usize, last: usize, count: usize) -> Option<std::collections::B
     if count == 1 {
         return Some([last].into());
     }
-    Some(
-        (0..count)
-            .map(|i| first + i * span / (count - 1))
-            .collect(),
-    )
+    Some((0..count).map(|i| first + i * span / (count - 1)).collect())
 }

@@ -15,9 +15,8 @@
 
 use super::image::Image;
 use super::model::{Model, OpContext, PendingOp, Resolution, Variant};
+use super::rng::SplitMix64;
 use super::trace::TraceOp;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
@@ -275,10 +274,10 @@ impl CrashPoint<'_> {
             };
             combos(&self.pending, m, 0, &mut choice, &alts, &mut emit)?;
         }
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut rng = SplitMix64::new(seed);
         for _ in 0..bounds.samples {
             for (c, p) in choice.iter_mut().zip(&self.pending) {
-                *c = rng.gen_range(0..p.variants.len() as u16);
+                *c = rng.below(p.variants.len() as u64).map_or(0, |v| v as u16);
             }
             emit(&choice)?;
         }

@@ -418,7 +418,10 @@ impl Subject for Retire {
         let intent = ctx.recovered.get(&p("intent")).is_some();
         let data = read_capped(&fs, &p("data"), 64).ok();
         if !ctx.acks.is_empty() && !intent && data.as_deref() != Some(PAYLOAD) {
-            return vec![Violation::new("history", "the intent is gone without its payload")];
+            return vec![Violation::new(
+                "history",
+                "the intent is gone without its payload",
+            )];
         }
         Vec::new()
     }
@@ -445,7 +448,9 @@ fn only_the_process_crash_kind_sees_a_recovery_that_trusts_the_live_view() {
     assert_eq!(first.violation.invariant, "history");
     assert!(first.token.contains(":c=process@"), "{}", first.token);
     assert!(
-        first.description.contains("[pending when the process died]")
+        first
+            .description
+            .contains("[pending when the process died]")
             && first.description.contains("[recovery]"),
         "{}",
         first.description
@@ -531,9 +536,8 @@ fn process_crash_reductions_lose_nothing() {
             let trace = fs.trace();
             let mut naive = std::collections::BTreeSet::new();
             for cp in 0..=trace.len() {
-                let live = SimFs::from_image(&crate::sim::process::live_view(
-                    &setup, &trace, cp, 4096,
-                ));
+                let live =
+                    SimFs::from_image(&crate::sim::process::live_view(&setup, &trace, cp, 4096));
                 subject.recover(&live).unwrap();
                 let mut combined = trace[..cp].to_vec();
                 combined.extend(live.trace());
