@@ -110,10 +110,12 @@ fn mixed_batch(n: usize, atomic: bool, seed: u8) -> TxnSpec {
 
 /// How much of a workload's crash-state space the suite explores, where it must be less than the
 /// run's settings. The 64-update batches have hundreds of operations pending between barriers and
-/// every one of their states carries a recovery of 64 updates; with k = 2 they would take hours.
-/// They run with k = 1 (k = 0 inside recovery) and one state per crash point crashed inside its
-/// recovery, still to the run's depth and with an error injected at every call: about five
-/// minutes for the two of them under every model.
+/// every one of their states carries a recovery of 64 updates, which after the switch rewrites
+/// up to 64 files (see `journal::recover`), each rewrite a handful of crash points of its own.
+/// They run with k = 1 (k = 0 inside recovery), one state per crash point crashed inside its
+/// recovery, crashes nested to depth 1, and the process crashing at 8 crash points spread over
+/// the fault-free run (and at the end of each run whose injected fault hit a barrier), with an
+/// error injected at every call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
     /// The largest k.
@@ -122,6 +124,8 @@ pub struct Budget {
     pub max_recovery_fanout: usize,
     /// The most crash points of a run at which the process crashes.
     pub max_process_points: usize,
+    /// The deepest nesting of crashes inside recovery.
+    pub max_depth: usize,
 }
 
 /// The budget of a built-in workload (`None`: the run's settings apply unchanged).
@@ -130,6 +134,7 @@ pub fn budget(name: &str) -> Option<Budget> {
         max_k: 1,
         max_recovery_fanout: 1,
         max_process_points: 8,
+        max_depth: 1,
     })
 }
 
@@ -144,6 +149,7 @@ pub fn config_for(name: &str, config: &ExploreConfig) -> ExploreConfig {
         if config.process_points == 0 || config.process_points > b.max_process_points {
             config.process_points = b.max_process_points;
         }
+        config.recovery_depth = config.recovery_depth.min(b.max_depth);
     }
     config
 }

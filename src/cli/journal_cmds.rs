@@ -322,10 +322,11 @@ fn print_recovery(report: &RecoveryReport, out: &mut dyn std::io::Write) {
         say("recovery: nothing to do".into());
     }
     for o in &report.outcomes {
-        let verb = match (o.done, o.rolled_forward) {
-            (true, true) => "rolled forward",
-            (true, false) => "kept (the update had happened)",
-            (false, _) => "rolled back (the update had not happened)",
+        let verb = match (o.done, o.rolled_forward, o.rewritten) {
+            (true, true, _) => "rolled forward",
+            (true, false, true) => "kept (the update had happened; rewritten to make it durable)",
+            (true, false, false) => "kept (the update had happened)",
+            (false, _, _) => "rolled back (the update had not happened)",
         };
         let removed = if o.removed.is_empty() {
             String::new()
@@ -353,13 +354,15 @@ fn print_recovery(report: &RecoveryReport, out: &mut dyn std::io::Write) {
         ));
     }
     say(format!(
-        "recovery: {} entr{} removed, {} director{} fsynced",
+        "recovery: {} entr{} removed, {} file{} rewritten, {} director{} fsynced",
         report.removed_entries.len(),
         if report.removed_entries.len() == 1 {
             "y"
         } else {
             "ies"
         },
+        report.files_rewritten,
+        if report.files_rewritten == 1 { "" } else { "s" },
         report.dirs_synced,
         if report.dirs_synced == 1 { "y" } else { "ies" }
     ));
