@@ -84,6 +84,7 @@ impl ModelTotals {
 }
 
 /// `by_kind`: the counts of each crash kind.
+#[cfg(feature = "cli")]
 fn by_kind(counts: impl Fn(CrashKind) -> KindCounts) -> Vec<Value> {
     CrashKind::ALL
         .into_iter()
