@@ -217,7 +217,7 @@ fn a_replay_token_shows_the_same_state_again() {
     let s = String::from_utf8_lossy(&out.stdout).into_owned();
     let token = s
         .split_whitespace()
-        .find(|w| w.starts_with("cs1:blackbox-") && w.contains(":posix:"))
+        .find(|w| w.starts_with("cs2:blackbox-") && w.contains(":posix:"))
         .unwrap_or_else(|| panic!("no token in {s}"));
     let again = case.check(&checker, &["--replay", token]);
     assert_eq!(again.status.code(), Some(1), "{}", text(&again));
