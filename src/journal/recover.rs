@@ -45,9 +45,11 @@
 //!   itself, whatever an earlier fsync of this boot reported; only then are the entry files
 //!   removed, and the journal directory fsynced.
 //!
-//! The increment of a done update needs nothing: an update is only switched after its increment
-//! and the increment's directory entry were made durable (a failed fsync stops the transaction
-//! before its switch), so "done" implies a durable increment. The target of an update not done
+//! The increment of a done update that changed its target needs nothing: an update is only
+//! switched after its increment and the increment's directory entry were made durable (a failed
+//! fsync stops the transaction before its switch), so "switched" implies a durable increment. An
+//! update whose new content equals its old is judged done from its increment being complete,
+//! which the live view may show before it is durable: that increment is rewritten like a target. The target of an update not done
 //! holds its old content, which no step of this transaction touched. Nor does the entry itself:
 //! recovery only creates files (scratch) for an update the live view shows switched, and the
 //! switch comes after the entry was made durable.
@@ -636,6 +638,20 @@ impl UpdateStep {
             if let (Some(temp), true) = (&u.temp, s.temp_exists) {
                 outcome.removed.push(temp.clone());
             }
+        }
+        // An update that changes nothing on its target is judged done by its increment being
+        // complete — in the live view, which may show data that is not durable: rewrite it.
+        if let (true, false, Some(inc), true) = (
+            self.done,
+            self.trusting,
+            &u.increment,
+            u.new == u.old && s.increment_exists,
+        ) {
+            actions.push(Action::Rewrite {
+                target: inc.path.clone(),
+                scratch: scratch(&inc.path)?,
+                temp: None,
+            });
         }
         if let (Some(temp), false) = (&u.temp, temp_handled) {
             self.make_absent(temp, s.temp_exists, s.temp_dir_exists, actions);
