@@ -573,7 +573,7 @@ fn two_processes_never_both_act_the_second_waits_or_fails_naming_the_first() {
     // close, so that the second feed goes to the second read.
     for round in 0..2 {
         if round == 1 {
-            let until = std::time::Instant::now() + Duration::from_secs(2);
+            let until = std::time::Instant::now() + Duration::from_secs(30);
             while has_open(first.id(), &fifo) && std::time::Instant::now() < until {
                 std::thread::sleep(Duration::from_millis(5));
             }
