@@ -483,15 +483,6 @@ fn readers_share_the_lock() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
 
-/// Whether process `pid` has `path` open (Linux `/proc/PID/fd`).
-fn has_open(pid: u32, path: &std::path::Path) -> bool {
-    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return false;
-    };
-    fds.flatten()
-        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == path))
-}
-
 /// Makes a fifo at `path`.
 fn mkfifo(path: &std::path::Path) {
     rustix::fs::mknodat(
@@ -569,12 +560,13 @@ fn two_processes_never_both_act_the_second_waits_or_fails_naming_the_first() {
         "the second acted while the first held the journal"
     );
     // Feed the first its source: it reads it once to digest it, then opens it again to copy
-    // it. Each open for writing waits for a reader; before the second, let the first reader
-    // close, so that the second feed goes to the second read.
+    // it into its temp file. Each open for writing waits for a reader, but pairs at once with a
+    // reader still open: before the second feed, wait for the temp file, which the first creates
+    // only after it closed its first read.
     for round in 0..2 {
         if round == 1 {
             let until = std::time::Instant::now() + Duration::from_secs(30);
-            while has_open(first.id(), &fifo) && std::time::Instant::now() < until {
+            while f.temps().is_empty() && std::time::Instant::now() < until {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
