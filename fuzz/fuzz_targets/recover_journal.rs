@@ -261,7 +261,8 @@ fn build(input: &Input) -> Image {
     image
 }
 
-/// The paths recovery may change: the entry files and whatever a valid entry among them names.
+/// The paths recovery may change: the entry files, whatever a valid entry among them names, and
+/// recovery's scratch files for its updates.
 fn allowed(before: &BTreeMap<RelPath, Node>) -> BTreeSet<RelPath> {
     let journal = path(JOURNAL);
     let mut out = BTreeSet::new();
@@ -272,10 +273,15 @@ fn allowed(before: &BTreeMap<RelPath, Node>) -> BTreeSet<RelPath> {
         out.insert(p.clone());
         if let Node::File(bytes) = node {
             if let Ok(entry) = format::decode(bytes) {
-                for u in entry.updates {
+                for (index, u) in entry.updates.into_iter().enumerate() {
+                    // Recovery's scratch files, beside the target and the increment.
+                    let increment = u.increment.map(|i| i.path);
+                    for beside in std::iter::once(&u.target).chain(increment.as_ref()) {
+                        out.extend(format::try_scratch_path(beside, entry.seq, index).ok());
+                    }
                     out.insert(u.target);
                     out.extend(u.temp);
-                    out.extend(u.increment.map(|i| i.path));
+                    out.extend(increment);
                 }
             }
         }

@@ -797,21 +797,21 @@ fn act<F: Fs>(
             scratch,
             temp,
         } => {
-            // The copy keeps the target's mode and owner, as the journal's own temps do.
+            // The target is opened before anything is created, so that a target gone since it
+            // was observed fails the rewrite with nothing changed. The copy keeps the target's
+            // mode and owner, as the journal's own temps do.
+            let mut source = fs.open_read(&target)?;
             let attrs = NewFileAttrs::for_target(fs.stat(&target)?.as_ref(), None);
             let mut file = attrs.create(fs, &scratch)?;
+            let mut buf = vec![0u8; 64 * 1024];
             let mut offset = 0u64;
-            let mut failed = None;
-            read_chunks(fs, &target, |chunk| {
-                if failed.is_none() {
-                    match fs.write_at(&mut file, offset, chunk) {
-                        Ok(()) => offset += chunk.len() as u64,
-                        Err(e) => failed = Some(e),
-                    }
+            loop {
+                let n = fs.read_at(&mut source, offset, &mut buf)?;
+                if n == 0 {
+                    break;
                 }
-            })?;
-            if let Some(e) = failed {
-                return Err(e.into());
+                fs.write_at(&mut file, offset, &buf[..n])?;
+                offset += n as u64;
             }
             fs.fsync(&mut file)?;
             drop(file);
