@@ -288,12 +288,76 @@ fn reopen_and_recover_after_a_failed_publish_is_clean_under_every_model() {
     assert_eq!(first_violation(&subject), None);
 }
 
+/// The case the generator found once recovery made its verdicts durable: an atomic batch ends,
+/// its entry files unlinked without a barrier (as every transaction's are); a later commit fails
+/// and the journal, reopened empty, restarted its numbering at 1; the next atomic batch's intent
+/// took number 1, and a power loss brought the first batch's commit record back beside it, so
+/// recovery rolled the new batch "forward" onto a temp file that was never written. A journal
+/// opened empty now makes its directory durable before it numbers anything.
+#[test]
+fn a_journal_reopened_empty_never_pairs_an_old_commit_record_with_a_new_intent() {
+    let workload = assemble(
+        Vec::new(),
+        vec![
+            (vec![(p("d/a"), (None, None))], true),
+            (vec![(p("d/a"), (None, None))], false),
+            (
+                vec![(p("d/a"), (Some((Vec::new(), Delivery::HostFile)), None))],
+                true,
+            ),
+        ],
+        false,
+        true,
+    );
+    let subject = JournalSubject {
+        name: workload.generated_name(),
+        workload,
+        defect: None,
+    };
+    assert_eq!(first_violation(&subject), None);
+}
+
+/// A known bug, found by the generator and not fixed yet. With `syncfs`, a transaction's entry
+/// files are unlinked without a barrier; the next transaction's `syncfs` fails and drops those
+/// unlinks for good, while the live view no longer shows the files. The journal is reopened and
+/// recovered (nothing to see), later transactions go on — and after a power loss the first
+/// transaction's intent and commit record come back, and recovery acts on them again long after
+/// a later transaction deleted their target. Recovery would have to make the absence of entries
+/// it cannot see durable (a name's absence, re-established with fresh operations). Run it with
+/// `cargo test --test crash_consistency -- --ignored`.
+#[test]
+#[ignore = "known bug: entry files whose removal a failed barrier dropped come back"]
+fn entries_whose_removal_a_failed_barrier_dropped_do_not_come_back() {
+    let name = include_str!("fixtures/ghost_entries.workload").trim();
+    let workload = Workload::from_generated_name(name).expect("a generated workload");
+    let subject = JournalSubject {
+        name: name.to_string(),
+        workload,
+        defect: None,
+    };
+    assert_eq!(first_violation(&subject), None);
+}
+
 fn p(s: &str) -> RelPath {
     RelPath::new(s).expect("plain")
 }
 
+/// The generator's seed: `CRASHSAFE_PROPTEST_SEED` if set, else a fixed one.
+fn proptest_seed() -> u64 {
+    std::env::var("CRASHSAFE_PROPTEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_c0de)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    // A fixed seed, so that CI is reproducible: set `CRASHSAFE_PROPTEST_SEED` to explore other
+    // workloads (any u64).
+    #![proptest_config(ProptestConfig {
+        cases: 12,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(proptest_seed()),
+        ..ProptestConfig::default()
+    })]
 
     /// Any workload — contents written, streamed or copied from a host file, increments up to
     /// three blocks, batches over three directories, a failed commit followed by a reopen and a

@@ -213,6 +213,14 @@ impl<F: Fs> Journal<F> {
         create_dirs_durably(&fs, &dir)?;
         let lock = lock(&fs, &dir, LockMode::Exclusive, wait)?;
         let names = recover::entry_files(&fs, &dir)?;
+        if names.is_empty() {
+            // Numbering restarts after the last entry found. The entries of a transaction that
+            // finished in this boot are unlinked without a barrier (their removal becomes durable
+            // with the next intent's): make that removal durable now, before a new transaction
+            // takes the same number, or a power loss could bring an old commit record back beside
+            // the new intent and pass it off as that one's.
+            fs.fsync_dir(&dir)?;
+        }
         let state = if names.is_empty() {
             State::Ready
         } else {
