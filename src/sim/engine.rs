@@ -100,11 +100,7 @@ pub(crate) struct Run<A> {
 impl<A> Run<A> {
     /// The crash kind of this run's states.
     pub fn kind(&self) -> CrashKind {
-        if self.process.is_empty() {
-            CrashKind::Power
-        } else {
-            CrashKind::Process
-        }
+        CrashKind::of(&self.process)
     }
 }
 
@@ -510,11 +506,7 @@ pub(crate) struct Totals {
 impl Totals {
     /// Records a violation.
     pub fn push(&mut self, found: Found) {
-        let kind = if found.process.is_empty() {
-            CrashKind::Power
-        } else {
-            CrashKind::Process
-        };
+        let kind = CrashKind::of(&found.process);
         self.counts(kind).violations += 1;
         let key = (kind, found.violation.invariant.clone());
         match self.by_invariant.get_mut(&key) {

@@ -165,6 +165,15 @@ impl CrashKind {
     /// Both kinds, in report order.
     pub const ALL: [CrashKind; 2] = [CrashKind::Power, CrashKind::Process];
 
+    /// The kind of a state reached after the process crash points `process` (none: power).
+    pub(crate) fn of(process: &[usize]) -> CrashKind {
+        if process.is_empty() {
+            CrashKind::Power
+        } else {
+            CrashKind::Process
+        }
+    }
+
     /// `"power"` or `"process"`, as reports and replay tokens spell it.
     pub fn name(self) -> &'static str {
         match self {

@@ -151,18 +151,10 @@ pub(crate) fn counterexample<S: Subject>(sh: &Shared<'_, S>, found: &Found) -> C
     };
     let description = describe::finish(lines, &found.violation, &token);
     Counterexample {
-        kind: kind_of(&found.process),
+        kind: super::explore::CrashKind::of(&found.process),
         violation: found.violation.clone(),
         token,
         description,
-    }
-}
-
-fn kind_of(process: &[usize]) -> super::explore::CrashKind {
-    if process.is_empty() {
-        super::explore::CrashKind::Power
-    } else {
-        super::explore::CrashKind::Process
     }
 }
 
@@ -184,7 +176,7 @@ pub(crate) fn replay<S: Subject>(
             violations.into_iter().next()
         }
     };
-    let kind = kind_of(&token.process);
+    let kind = super::explore::CrashKind::of(&token.process);
     Ok(first.map(|violation| {
         let token = token.to_string();
         let description = describe::finish(located.lines, &violation, &token);
