@@ -1,10 +1,12 @@
-//! Running the user's commands on a crash state: materialize it as a real directory, run the
-//! optional recovery command in it, then the checker (exit 0 = consistent).
+//! Running the user's checker on a crash state (after recovery): materialize it as a real
+//! directory and run the checker in it (exit 0 = consistent). The recovery command runs
+//! elsewhere, traced ([`super::recovery`]); the process helpers here serve both.
 //!
-//! Each command runs as `sh -c 'CMD "$1"' crashsafe STATE_DIR`, with `STATE_DIR` as its working
-//! directory, and two variables: `CRASHSAFE_ACKS`, a file holding the acknowledged stdout lines
-//! the crash state must keep (one per line), and `CRASHSAFE_STATE`, the state's directory. A
-//! command that runs past the timeout is killed with its whole process group.
+//! A command runs as `sh -c 'CMD "$1"' crashsafe STATE_DIR` (or, when `CMD` is plain words, as
+//! those words and `STATE_DIR` without the shell), with `STATE_DIR` as its working directory and
+//! the variable `CRASHSAFE_STATE` naming it; the checker also gets `CRASHSAFE_ACKS`, a file
+//! holding the acknowledged stdout lines the crash state must keep (one per line). A command
+//! that runs past the timeout is killed with its whole process group.
 
 use super::snapshot::materialize;
 use crate::path::RelPath;
@@ -21,8 +23,6 @@ use std::time::{Duration, Instant};
 pub struct Checker {
     /// The checker's command line (run by `sh -c`, the state's directory appended).
     pub check: String,
-    /// The recovery command, run first, the same way.
-    pub recover: Option<String>,
     /// The per-command time limit.
     pub timeout: Duration,
     /// Where to copy each failing crash state (as it was before recovery).
@@ -38,21 +38,16 @@ pub struct Checker {
 pub enum Verdict {
     /// The checker exited 0.
     Consistent,
-    /// The recovery command failed (`stage` = "recover") or the checker did (`"checker"`).
+    /// The checker failed.
     Failed {
-        /// `recover` or `checker`.
-        stage: &'static str,
         /// The exit status, as text.
         status: String,
         /// The end of its stdout and stderr.
         output: String,
     },
-    /// A command ran past the timeout.
-    TimedOut {
-        /// `recover` or `checker`.
-        stage: &'static str,
-    },
-    /// The state could not be materialized or a command could not start.
+    /// The checker ran past the timeout.
+    TimedOut,
+    /// Recovery failed, the state could not be materialized, or the checker could not start.
     Error(String),
 }
 
@@ -71,7 +66,7 @@ pub fn default_scratch() -> PathBuf {
 }
 
 /// A fresh empty directory under `parent`.
-fn fresh_dir(parent: &Path, prefix: &str) -> std::io::Result<PathBuf> {
+pub(crate) fn fresh_dir(parent: &Path, prefix: &str) -> std::io::Result<PathBuf> {
     loop {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let dir = parent.join(format!("{prefix}-{}-{n}", std::process::id()));
@@ -84,7 +79,7 @@ fn fresh_dir(parent: &Path, prefix: &str) -> std::io::Result<PathBuf> {
 }
 
 impl Checker {
-    /// Materializes `image`, writes `acks`, runs the recovery command (if any) and the checker.
+    /// Materializes `image`, writes `acks` and runs the checker.
     pub fn judge(&self, image: &Image, acks: &[String]) -> Verdict {
         let work = match fresh_dir(&self.scratch, "crashsafe-state") {
             Ok(w) => w,
@@ -109,59 +104,28 @@ impl Checker {
         if let Err(e) = setup {
             return Verdict::Error(format!("cannot write the crash state: {e}"));
         }
-        let stages = self
-            .recover
-            .iter()
-            .map(|c| ("recover", c))
-            .chain([("checker", &self.check)]);
-        for (stage, cmd) in stages {
-            match self.run(stage, cmd, &state, &acks_file, work) {
-                Verdict::Consistent => {}
-                other => return other,
-            }
-        }
-        Verdict::Consistent
-    }
-
-    fn run(
-        &self,
-        stage: &'static str,
-        cmd: &str,
-        state: &Path,
-        acks: &Path,
-        work: &Path,
-    ) -> Verdict {
-        let out_path = work.join(format!("{stage}.out"));
+        let out_path = work.join("checker.out");
         let spawned = File::create(&out_path).and_then(|out| {
-            let err = out.try_clone()?;
-            use std::os::unix::process::CommandExt;
-            Command::new("sh")
-                .arg("-c")
-                .arg(format!("{cmd} \"$1\""))
-                .arg("crashsafe")
-                .arg(state)
-                .current_dir(state)
-                .env("CRASHSAFE_ACKS", acks)
-                .env("CRASHSAFE_STATE", state)
-                .stdin(Stdio::null())
-                .stdout(out)
-                .stderr(err)
-                .process_group(0)
+            command_line(&self.check, &state)
+                .env("CRASHSAFE_ACKS", &acks_file)
+                .stdout(out.try_clone()?)
+                .stderr(out)
                 .spawn()
         });
         let mut child = match spawned {
             Ok(c) => c,
-            Err(e) => return Verdict::Error(format!("cannot run {stage} command {cmd:?}: {e}")),
+            Err(e) => {
+                return Verdict::Error(format!("cannot run the checker {:?}: {e}", self.check))
+            }
         };
         match wait_for(&mut child, self.timeout) {
             Ok(Some(status)) if status.success() => Verdict::Consistent,
             Ok(Some(status)) => Verdict::Failed {
-                stage,
                 status: describe_status(status),
                 output: tail(&fs::read(&out_path).unwrap_or_default()),
             },
-            Ok(None) => Verdict::TimedOut { stage },
-            Err(e) => Verdict::Error(format!("waiting for the {stage} command: {e}")),
+            Ok(None) => Verdict::TimedOut,
+            Err(e) => Verdict::Error(format!("waiting for the checker: {e}")),
         }
     }
 
@@ -187,6 +151,47 @@ impl Checker {
     }
 }
 
+/// Words the shell itself gives meaning to as a command (reserved words and builtins that have
+/// no program of their own): a command starting with one always runs through `sh`.
+const SHELL_WORDS: &[&str] = &[
+    ".", ":", "alias", "bg", "break", "case", "cd", "command", "continue", "do", "done", "elif",
+    "else", "esac", "eval", "exec", "exit", "export", "fc", "fg", "fi", "for", "getopts", "hash",
+    "if", "in", "jobs", "local", "read", "readonly", "return", "set", "shift", "then", "times",
+    "trap", "type", "ulimit", "umask", "unalias", "unset", "until", "wait", "while",
+];
+
+/// The process that runs `cmd` on `state` (its working directory, in a process group of its
+/// own, stdin closed): `sh -c 'CMD "$1"' crashsafe STATE`, or, when `CMD`
+/// is plain words (no character the shell would treat specially), those words and `STATE`
+/// without the shell, which is the same command one `exec` cheaper.
+pub(crate) fn command_line(cmd: &str, state: &Path) -> Command {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=,:@%".contains(c);
+    let words: Vec<&str> = cmd.split_ascii_whitespace().collect();
+    let direct = !words.is_empty()
+        && cmd.chars().all(|c| plain(c) || c == ' ')
+        && !words[0].contains('=')
+        && !SHELL_WORDS.contains(&words[0]);
+    let mut command;
+    if direct {
+        command = Command::new(words[0]);
+        command.args(&words[1..]);
+    } else {
+        command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("{cmd} \"$1\""))
+            .arg("crashsafe");
+    }
+    use std::os::unix::process::CommandExt;
+    command
+        .arg(state)
+        .current_dir(state)
+        .env("CRASHSAFE_STATE", state)
+        .stdin(Stdio::null())
+        .process_group(0);
+    command
+}
+
 fn ack_text(acks: &[String]) -> String {
     let mut s = String::new();
     for a in acks {
@@ -196,7 +201,8 @@ fn ack_text(acks: &[String]) -> String {
     s
 }
 
-fn describe_status(status: ExitStatus) -> String {
+/// An exit status as text.
+pub(crate) fn describe_status(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(c), _) => format!("exit status {c}"),
@@ -206,7 +212,7 @@ fn describe_status(status: ExitStatus) -> String {
 }
 
 /// The last 2000 bytes of a command's output, as text.
-fn tail(out: &[u8]) -> String {
+pub(crate) fn tail(out: &[u8]) -> String {
     let start = out.len().saturating_sub(2000);
     String::from_utf8_lossy(&out[start..])
         .trim_end()
@@ -214,12 +220,14 @@ fn tail(out: &[u8]) -> String {
 }
 
 /// Waits up to `timeout`; past it, kills the child's process group and returns `None`.
-fn wait_for(
+pub(crate) fn wait_for(
     child: &mut std::process::Child,
     timeout: Duration,
 ) -> std::io::Result<Option<ExitStatus>> {
     let start = Instant::now();
-    let mut pause = Duration::from_micros(200);
+    // Short pauses: a checker run takes a few milliseconds, and every pause past its end is
+    // time its worker thread stands idle.
+    let mut pause = Duration::from_micros(50);
     loop {
         if let Some(status) = child.try_wait()? {
             return Ok(Some(status));
@@ -236,12 +244,12 @@ fn wait_for(
             return Ok(None);
         }
         std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(2));
+        pause = (pause * 2).min(Duration::from_micros(500));
     }
 }
 
 /// Removes a scratch directory even if a command left read-only directories in it.
-fn make_writable_and_remove(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn make_writable_and_remove(dir: &Path) -> std::io::Result<()> {
     if fs::remove_dir_all(dir).is_ok() {
         return Ok(());
     }

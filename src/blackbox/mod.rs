@@ -7,11 +7,14 @@
 //! - [`snapshot`]: the directory before the run, and crash states written out as directories;
 //! - [`tracefile`]: the versioned file `record` writes;
 //! - [`run`]: the program run under strace, and the recording checked;
-//! - [`checker`]: the user's recovery and checker commands run on a crash state;
+//! - [`checker`]: the user's checker run on a crash state;
+//! - [`recovery`]: the user's recovery command run under strace on a crash state, its
+//!   operations replayed onto the simulator;
 //! - [`subject`]: a recording as a harness [`crate::sim::Subject`].
 
 pub mod checker;
 pub mod record;
+pub mod recovery;
 pub mod run;
 pub mod snapshot;
 pub mod strace;

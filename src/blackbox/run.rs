@@ -111,17 +111,7 @@ pub fn record(dir: &Path, program: &[String], opts: RunOptions) -> Result<Record
     let log_dir = default_scratch().join(format!("crashsafe-record-{}", std::process::id()));
     std::fs::create_dir_all(&log_dir).map_err(io(format!("creating {}", log_dir.display())))?;
     let log_path = log_dir.join("strace.log");
-    let status = Command::new("strace")
-        .args(["-f", "-qq", "-xx", "-X", "raw", "-y"])
-        .arg("-s")
-        .arg(opts.cap.to_string())
-        .arg("-e")
-        .arg(format!("trace={}", TRACED_SYSCALLS.join(",")))
-        .arg("-o")
-        .arg(&log_path)
-        .arg("--")
-        .args(program)
-        .status();
+    let status = strace_command(&log_path, opts.cap).args(program).status();
     let log = std::fs::read_to_string(&log_path);
     let _ = std::fs::remove_dir_all(&log_dir);
     let status = status.map_err(|e| RunError::NoStrace(e.to_string()))?;
@@ -161,9 +151,25 @@ pub fn record(dir: &Path, program: &[String], opts: RunOptions) -> Result<Record
     })
 }
 
+/// `strace` with the options the recorder's parser expects, logging to `log`, up to the `--`
+/// after which the traced command goes.
+pub(crate) fn strace_command(log: &Path, cap: usize) -> Command {
+    let mut command = Command::new("strace");
+    command
+        .args(["-f", "-qq", "-xx", "-X", "raw", "-y"])
+        .arg("-s")
+        .arg(cap.to_string())
+        .arg("-e")
+        .arg(format!("trace={}", TRACED_SYSCALLS.join(",")))
+        .arg("-o")
+        .arg(log)
+        .arg("--");
+    command
+}
+
 /// This process's umask (inherited by the recorded program), from `/proc/self/status`; 022 if
 /// it cannot be read.
-fn current_umask() -> u32 {
+pub(crate) fn current_umask() -> u32 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

@@ -1,9 +1,11 @@
 //! A recorded program as a harness [`Subject`]: its run is the recorded log replayed onto the
-//! simulator, its recovery happens in the real directory (the user's `--recover`), and its check
-//! is the user's checker run on each crash state materialized.
+//! simulator, its recovery is the user's `--recover` command traced on each crash state and
+//! replayed onto it ([`super::recovery`]; none without `--recover`), and its check is the
+//! user's checker run on the state after recovery, written out as a directory.
 
 use super::checker::{Checker, Verdict};
 use super::record::{replay_log, RecordError, RecordSettings, Replayed};
+use super::recovery::TracedRecovery;
 use super::strace::Event;
 use super::tracefile::{Recording, TraceFileError};
 use crate::sim::{AckLog, CheckContext, Image, SimFs, Subject, Violation};
@@ -18,13 +20,15 @@ pub struct BlackBox {
     events: Vec<Event>,
     settings: RecordSettings,
     checker: Checker,
+    /// The user's recovery command, if any.
+    recovery: Option<TracedRecovery>,
     /// Which log event issued each trace operation.
     replayed: Replayed,
     /// The final uncrashed state and all acks.
     final_image: Image,
     acks: Vec<String>,
-    /// Verdicts already given, by (state fingerprint, acks seen): a state met again under
-    /// another model is not materialized again.
+    /// Verdicts already given, by (fingerprint of the state after recovery, acks seen): a
+    /// state met again under another model is not materialized again.
     verdicts: Mutex<BTreeMap<(u128, usize), Vec<Violation>>>,
 }
 
@@ -40,8 +44,13 @@ pub enum LoadError {
 }
 
 impl BlackBox {
-    /// Prepares `recording` for exploration with `checker`; replays the log once to check it.
-    pub fn new(recording: &Recording, checker: Checker) -> Result<BlackBox, LoadError> {
+    /// Prepares `recording` for exploration with `checker` (and `recovery`, run on each crash
+    /// state before the checker); replays the log once to check it.
+    pub fn new(
+        recording: &Recording,
+        checker: Checker,
+        recovery: Option<TracedRecovery>,
+    ) -> Result<BlackBox, LoadError> {
         let events = recording.events().map_err(|e| LoadError::File(e.into()))?;
         let settings = recording.settings();
         let setup = recording.snapshot.to_image();
@@ -57,6 +66,7 @@ impl BlackBox {
             events,
             settings,
             checker,
+            recovery,
             replayed,
             verdicts: Mutex::new(BTreeMap::new()),
         })
@@ -82,14 +92,23 @@ impl BlackBox {
         &self.acks
     }
 
-    /// The checker's verdict on the state before the run (no acks).
+    /// The verdict on the state before the run (no acks): recovery, then the checker.
     pub fn judge_initial(&self) -> Verdict {
-        self.checker.judge(&self.setup, &[])
+        self.judge_uncrashed(&self.setup, &[])
     }
 
-    /// The checker's verdict on the state after the run, uncrashed (every ack).
+    /// The verdict on the state after the run, uncrashed (every ack): recovery, then the
+    /// checker.
     pub fn judge_final(&self) -> Verdict {
-        self.checker.judge(&self.final_image, &self.acks)
+        self.judge_uncrashed(&self.final_image, &self.acks)
+    }
+
+    fn judge_uncrashed(&self, image: &Image, acks: &[String]) -> Verdict {
+        let fs = SimFs::from_image(image);
+        if let Err(why) = self.recover(&fs) {
+            return Verdict::Error(why);
+        }
+        self.checker.judge(&fs.image(), acks)
     }
 }
 
@@ -109,12 +128,15 @@ impl Subject for BlackBox {
         let _ = replay_log(&self.events, &self.settings, fs, acks);
     }
 
-    fn recover(&self, _fs: &SimFs) -> Result<(), String> {
-        Ok(())
+    fn recover(&self, fs: &SimFs) -> Result<(), String> {
+        match &self.recovery {
+            Some(recovery) => recovery.recover(fs),
+            None => Ok(()),
+        }
     }
 
     fn check(&self, ctx: &CheckContext<'_, String>) -> Vec<Violation> {
-        let key = (ctx.crashed.fingerprint(), ctx.acks.len());
+        let key = (ctx.recovered.fingerprint(), ctx.acks.len());
         let known = self
             .verdicts
             .lock()
@@ -134,18 +156,14 @@ impl Subject for BlackBox {
 impl BlackBox {
     fn judge_state(&self, ctx: &CheckContext<'_, String>) -> Vec<Violation> {
         let acks: Vec<String> = ctx.acks.iter().map(|(_, a)| a.clone()).collect();
-        let verdict = self.checker.judge(ctx.crashed, &acks);
+        let verdict = self.checker.judge(ctx.recovered, &acks);
         let (invariant, message) = match verdict {
             Verdict::Consistent => return Vec::new(),
-            Verdict::Failed {
-                stage,
-                status,
-                output,
-            } => (
-                stage,
-                format!("the {stage} command failed ({status}); its output:\n{output}"),
+            Verdict::Failed { status, output } => (
+                "checker",
+                format!("the checker command failed ({status}); its output:\n{output}"),
             ),
-            Verdict::TimedOut { stage } => ("timeout", format!("the {stage} command timed out")),
+            Verdict::TimedOut => ("timeout", "the checker command timed out".to_string()),
             Verdict::Error(e) => ("harness-error", e),
         };
         let name = format!("cp{}-{:032x}", ctx.crash_point, ctx.crashed.fingerprint());

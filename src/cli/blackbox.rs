@@ -4,6 +4,7 @@
 use super::check::{write_reports, CheckArgs, Progress};
 use super::{Failure, Status};
 use crate::blackbox::checker::{default_scratch, Checker, Verdict};
+use crate::blackbox::recovery::TracedRecovery;
 use crate::blackbox::run::{self, RunOptions};
 use crate::blackbox::strace::readable;
 use crate::blackbox::subject::BlackBox;
@@ -82,7 +83,9 @@ pub struct BlackBoxArgs {
     /// exit 0 = consistent. The acknowledged lines are in the file $CRASHSAFE_ACKS.
     #[arg(long, value_name = "CMD")]
     pub checker: Option<String>,
-    /// Run this in each crash state before the checker (a non-zero exit is a violation).
+    /// Recovery: run in each crash state before the checker, under strace, so that crashes
+    /// inside it (to --depth) and process crashes are explored too (a non-zero exit is a
+    /// violation).
     #[arg(long, value_name = "CMD")]
     pub recover: Option<String>,
     /// Time limit per command, in seconds.
@@ -132,17 +135,15 @@ fn load(args: &BlackBoxArgs) -> Result<Recording, Failure> {
 fn verdict_failure(which: &str, v: Verdict) -> Result<(), Failure> {
     let why = match v {
         Verdict::Consistent => return Ok(()),
-        Verdict::Failed {
-            stage,
-            status,
-            output,
-        } => format!("the {stage} command failed ({status}):\n{output}"),
-        Verdict::TimedOut { stage } => format!("the {stage} command timed out"),
+        Verdict::Failed { status, output } => {
+            format!("the checker failed ({status}):\n{output}")
+        }
+        Verdict::TimedOut => "the checker timed out".to_string(),
         Verdict::Error(e) => e,
     };
     Err(Failure(format!(
-        "on the {which} state (no crash), {why}\nthe checker must accept the directory before \
-         and after an uncrashed run; nothing was explored"
+        "on the {which} state (no crash), {why}\nrecovery and the checker must accept the \
+         directory before and after an uncrashed run; nothing was explored"
     )))
 }
 
@@ -159,17 +160,31 @@ pub fn check(args: &CheckArgs, bb: &BlackBoxArgs) -> Result<Status, Failure> {
         ));
     }
     let recording = load(bb)?;
+    let timeout = Duration::from_secs_f64(bb.timeout);
     let checker = Checker {
         check: cmd.clone(),
-        recover: bb.recover.clone(),
-        timeout: Duration::from_secs_f64(bb.timeout),
+        timeout,
         keep_failures: bb.keep_failures.clone(),
         scratch: default_scratch(),
         dir_modes: recording.snapshot.dir_modes(),
     };
-    let subject = BlackBox::new(&recording, checker).map_err(|e| Failure(e.to_string()))?;
+    let recovery = bb.recover.as_ref().map(|command| {
+        TracedRecovery::new(
+            command.clone(),
+            timeout,
+            default_scratch(),
+            recording.snapshot.dir_modes(),
+            bb.record.cap,
+            recording.ignore_mmap,
+            bb.keep_failures.clone(),
+        )
+    });
+    let subject =
+        BlackBox::new(&recording, checker, recovery).map_err(|e| Failure(e.to_string()))?;
+    // Without a recovery command nothing runs after a crash: no crash inside it to explore.
+    let depth = if bb.recover.is_some() { args.depth } else { 0 };
     let config = ExploreConfig {
-        recovery_depth: 0,
+        recovery_depth: depth,
         inject_errors: false,
         ..super::check::config(args)
     };
@@ -202,7 +217,7 @@ pub fn check(args: &CheckArgs, bb: &BlackBoxArgs) -> Result<Status, Failure> {
     let settings = RunSettings {
         seed: args.seed,
         k: args.k,
-        depth: 0,
+        depth,
         inject_errors: false,
         shard: None,
     };
@@ -260,11 +275,13 @@ fn replay_one(
     }
 }
 
-/// The counterexample's text with, under each numbered operation, the strace line that issued
-/// it.
+/// The counterexample's text with, under each numbered operation of the program, the strace
+/// line that issued it (recovery's operations, numbered in a trace of their own or marked
+/// `[recovery]`, come from another log and get none).
 fn with_strace_lines(subject: &BlackBox, c: &Counterexample, replay: &str) -> String {
     let mut out = String::new();
     let mut last_event = None;
+    let mut program_ops = false;
     for line in c.description.lines() {
         if let Some(token) = line.strip_prefix("crashsafe check --replay ") {
             out.push_str(&format!("{replay} --replay {token}"));
@@ -272,6 +289,14 @@ fn with_strace_lines(subject: &BlackBox, c: &Counterexample, replay: &str) -> St
         }
         out.push_str(line);
         out.push('\n');
+        if line.starts_with("workload crashed") || line.starts_with("then power was lost") {
+            program_ops = true;
+        } else if line.starts_with("recovery #") {
+            program_ops = false;
+        }
+        if !program_ops || line.contains("[recovery]") {
+            continue;
+        }
         let op = line
             .trim_start()
             .strip_prefix('#')

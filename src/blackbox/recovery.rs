@@ -1,0 +1,212 @@
+//! The user's `--recover` command as the harness's recovery: run under `strace` on a crash
+//! state written out as a real directory, and its log replayed onto the simulated state, so
+//! that recovery's own file operations join the trace.
+//!
+//! That is what lets the explorer do for any program what it does for the built-in workloads:
+//! power losses *inside* recovery (to `--depth` levels), process crashes (recovery on the live
+//! view, then a power loss over the program's and recovery's operations), and the check that
+//! recovery run again changes nothing. The checker then runs on the state recovery left in the
+//! simulator.
+//!
+//! A recovery run is remembered by the fingerprint of the state it ran on: the same state met
+//! again (under another model, as a live view, or to run recovery twice) is not run again. The
+//! remembered log keeps only what the replay reads (a read's bytes and the original text are
+//! dropped), so that thousands of states fit in memory. The command must be deterministic, as
+//! the program's run is: a replay token re-runs it.
+
+use super::checker::{
+    command_line, describe_status, fresh_dir, make_writable_and_remove, tail, wait_for,
+};
+use super::record::{replay_log, RecordSettings};
+use super::run::{current_umask, strace_command};
+use super::snapshot::materialize;
+use super::strace::{parse_log, Arg, Event, EventKind};
+use crate::path::RelPath;
+use crate::sim::{AckLog, Image, SimFs};
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The recovery command and how to run it.
+#[derive(Debug)]
+pub struct TracedRecovery {
+    /// The command line (run as the checker is, on the state's directory).
+    pub command: String,
+    /// The time limit of one run.
+    pub timeout: Duration,
+    /// Where states are written out.
+    pub scratch: PathBuf,
+    /// The snapshot's directory permission bits, by path.
+    pub dir_modes: BTreeMap<RelPath, u32>,
+    /// strace's string cap (`-s`): a write longer than this cannot be replayed.
+    pub cap: usize,
+    /// Whether writable shared mmaps are accepted (as when the program was recorded).
+    pub ignore_mmap: bool,
+    /// Where to copy each state recovery fails on.
+    pub keep_failures: Option<PathBuf>,
+    /// Runs done, by the fingerprint of the state they ran on.
+    runs: Mutex<BTreeMap<u128, Result<Arc<Logged>, String>>>,
+}
+
+/// A successful run's log, ready to replay on any state with the same fingerprint.
+#[derive(Debug)]
+struct Logged {
+    events: Vec<Event>,
+    settings: RecordSettings,
+}
+
+impl TracedRecovery {
+    /// A recovery that runs `command` on each state, with no run remembered yet.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        command: String,
+        timeout: Duration,
+        scratch: PathBuf,
+        dir_modes: BTreeMap<RelPath, u32>,
+        cap: usize,
+        ignore_mmap: bool,
+        keep_failures: Option<PathBuf>,
+    ) -> TracedRecovery {
+        TracedRecovery {
+            command,
+            timeout,
+            scratch,
+            dir_modes,
+            cap,
+            ignore_mmap,
+            keep_failures,
+            runs: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Runs recovery on the state `fs` holds and replays its file operations onto `fs`. `Err`
+    /// says why recovery failed (its exit status and output), or why its operations cannot be
+    /// modelled; `fs` is then left as it was or partly recovered.
+    pub fn recover(&self, fs: &SimFs) -> Result<(), String> {
+        let image = fs.image();
+        let fp = image.fingerprint();
+        let known = self
+            .runs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&fp)
+            .cloned();
+        let logged = match known {
+            Some(result) => result?,
+            None => {
+                let result = self.run(&image, fs).map(Arc::new);
+                if let Err(why) = &result {
+                    self.keep(&image, fp, why);
+                }
+                let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+                runs.insert(fp, result.clone());
+                // `run` replayed the log onto `fs` already.
+                return result.map(|_| ());
+            }
+        };
+        replay_log(&logged.events, &logged.settings, fs, &mut AckLog::new())
+            .map(|_| ())
+            .map_err(|e| format!("the recover command's operations no longer replay: {e}"))
+    }
+
+    /// Writes `image` out, runs the command under strace on it, and replays the log onto `fs`.
+    fn run(&self, image: &Image, fs: &SimFs) -> Result<Logged, String> {
+        let work = fresh_dir(&self.scratch, "crashsafe-recover").map_err(|e| {
+            format!(
+                "cannot make a directory under {}: {e}",
+                self.scratch.display()
+            )
+        })?;
+        let result = self.run_in(&work, image, fs);
+        let _ = make_writable_and_remove(&work);
+        result
+    }
+
+    fn run_in(&self, work: &Path, image: &Image, fs: &SimFs) -> Result<Logged, String> {
+        let state = work.join("state");
+        fs::create_dir(&state)
+            .and_then(|()| materialize(image, &self.dir_modes, &state))
+            .map_err(|e| format!("cannot write the crash state out for recovery: {e}"))?;
+        let state = state
+            .canonicalize()
+            .map_err(|e| format!("cannot resolve {}: {e}", state.display()))?;
+        let log_path = work.join("strace.log");
+        let out_path = work.join("recover.out");
+        let plain = command_line(&self.command, &state);
+        let spawned = File::create(&out_path).and_then(|out| {
+            use std::os::unix::process::CommandExt;
+            strace_command(&log_path, self.cap)
+                .arg(plain.get_program())
+                .args(plain.get_args())
+                .current_dir(&state)
+                .env("CRASHSAFE_STATE", &state)
+                .stdin(std::process::Stdio::null())
+                .stdout(out.try_clone()?)
+                .stderr(out)
+                .process_group(0)
+                .spawn()
+        });
+        let mut child = spawned.map_err(|e| {
+            format!(
+                "cannot run the recover command {:?} under strace: {e}",
+                self.command
+            )
+        })?;
+        let status = match wait_for(&mut child, self.timeout) {
+            Ok(Some(status)) => status,
+            Ok(None) => return Err("the recover command timed out".to_string()),
+            Err(e) => return Err(format!("waiting for the recover command: {e}")),
+        };
+        if !status.success() {
+            return Err(format!(
+                "the recover command failed ({}); its output:\n{}",
+                describe_status(status),
+                tail(&fs::read(&out_path).unwrap_or_default())
+            ));
+        }
+        let text = fs::read_to_string(&log_path)
+            .map_err(|e| format!("the recover command's strace log: {e}"))?;
+        let mut events = parse_log(&text)
+            .map_err(|e| format!("the recover command's strace log does not parse: {e}"))?;
+        let settings = RecordSettings {
+            dir: state.clone(),
+            cwd: state,
+            ignore_mmap: self.ignore_mmap,
+            umask: current_umask(),
+        };
+        replay_log(&events, &settings, fs, &mut AckLog::new()).map_err(|e| {
+            format!("the recover command changed the state in a way crashsafe cannot follow: {e}")
+        })?;
+        slim(&mut events);
+        Ok(Logged { events, settings })
+    }
+
+    /// Copies a state recovery failed on under `--keep-failures`.
+    fn keep(&self, image: &Image, fp: u128, why: &str) {
+        let Some(dir) = &self.keep_failures else {
+            return;
+        };
+        let dest = dir.join(format!("recover-{fp:032x}"));
+        let state = dest.join("state");
+        let _ = fs::create_dir_all(&state)
+            .and_then(|()| materialize(image, &self.dir_modes, &state))
+            .and_then(|()| fs::write(dest.join("why"), why));
+    }
+}
+
+/// Drops what a replay does not read: the original text of every event and the bytes a read
+/// returned (the recorder follows a read by its descriptor and return value only).
+fn slim(events: &mut [Event]) {
+    for event in events {
+        event.text = String::new();
+        if let EventKind::Call(call) = &mut event.kind {
+            if matches!(call.name.as_str(), "read" | "readv") {
+                for arg in call.args.iter_mut().skip(1) {
+                    *arg = Arg::Word(String::new());
+                }
+            }
+        }
+    }
+}
