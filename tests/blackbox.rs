@@ -451,3 +451,129 @@ fn a_writable_shared_mmap_is_refused_unless_ignored() {
     let out = record(&case, &["--ignore-mmap"]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// Records `journal.py` on a directory holding the old `data`.
+fn journal_case() -> Case {
+    let case = Case::new(&[("data", "old contents\n")]);
+    let rec = case.record("journal.py", &[]);
+    assert!(rec.status.success(), "record failed: {}", text(&rec));
+    case
+}
+
+/// `check` of `case` with `journal_recover.py FLAGS` as `--recover` and `extra` options; DIR and
+/// the trace are left as they were.
+fn check_journal(case: &Case, flags: &str, extra: &[&str]) -> Output {
+    let recover = format!("{} {flags}", py_checker("journal_recover.py"));
+    let mut args = vec!["--recover", &recover];
+    args.extend_from_slice(extra);
+    let before = (tree(&case.dir()), std::fs::read(case.trace()).unwrap());
+    let out = case.check(&py_checker("journal_check.py"), &args);
+    let after = (tree(&case.dir()), std::fs::read(case.trace()).unwrap());
+    assert_eq!(before, after, "check changed DIR or the trace");
+    out
+}
+
+/// The violations of each crash kind in a `--json` report of one model.
+fn violations_by_kind(json: &Path) -> Vec<(String, u64)> {
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    report["models"][0]["by_kind"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["crash_kind"].as_str().unwrap().to_string(),
+                k["violations"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn crashes_inside_the_recover_command_are_explored() {
+    require_strace!();
+    let case = journal_case();
+    // Recovery that removes the journal before rewriting the data: only a power loss inside
+    // recovery shows it, so with --depth 0 it passes and with crashes inside recovery it fails.
+    let flat = check_journal(
+        &case,
+        "--unlink-first",
+        &["--model", "prefix", "--depth", "0"],
+    );
+    assert_clean(&flat);
+    let deep = check_journal(&case, "--unlink-first", &["--model", "prefix"]);
+    assert_eq!(deep.status.code(), Some(1), "{}", text(&deep));
+    let s = String::from_utf8_lossy(&deep.stdout);
+    assert!(s.contains("recovery #1, run on the state above"), "{s}");
+    assert!(s.contains("data is b''"), "{s}");
+    // The correct recovery is clean under the strictest model, crashes inside it included.
+    assert_clean(&check_journal(&case, "", &["--model", "posix"]));
+}
+
+#[test]
+fn a_process_crash_runs_the_recover_command_on_the_live_view() {
+    require_strace!();
+    let case = journal_case();
+    // Recovery that acts on a journal it has not made durable: after a process crash it reads
+    // the journal from the page cache; a power loss then loses the journal and keeps the
+    // truncated data. Only process crashes show it.
+    let json = case.tmp.path().join("process.json");
+    let out = check_journal(
+        &case,
+        "--no-journal-fsync",
+        &["--model", "ext4-ordered", "--json", json.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("process crash: the workload's process died"),
+        "{s}"
+    );
+    assert!(s.contains("[recovery]"), "{s}");
+    let kinds = violations_by_kind(&json);
+    assert_eq!(kinds[0], ("power".to_string(), 0), "{kinds:?}");
+    assert_eq!(kinds[1].0, "process");
+    assert!(kinds[1].1 > 0, "{kinds:?}");
+    // A recovery operation is not annotated with a line of the program's log.
+    let recovery_line = s
+        .lines()
+        .position(|l| l.contains("[recovery]"))
+        .expect("a recovery operation");
+    let next = s.lines().nth(recovery_line + 1).unwrap_or("");
+    assert!(!next.contains("strace line"), "{s}");
+    // The correct recovery fsyncs the journal first: clean under the same model.
+    assert_clean(&check_journal(&case, "", &["--model", "ext4-ordered"]));
+}
+
+#[test]
+fn a_failing_or_unmodelled_recover_command_is_reported() {
+    require_strace!();
+    let case = journal_case();
+    // Recovery that fails on the uncrashed state: nothing is explored.
+    let out = case.check(
+        &py_checker("journal_check.py"),
+        &["--recover", "false", "--model", "prefix"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("on the initial state") && err.contains("the recover command failed"),
+        "{err}"
+    );
+    // Recovery that renames a file out of the state: unmodelled, named with its line.
+    let out = case.check(
+        &py_checker("journal_check.py"),
+        &[
+            "--recover",
+            "mv data ../elsewhere && true",
+            "--model",
+            "prefix",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot follow") && err.contains("rename"),
+        "{err}"
+    );
+}
