@@ -577,3 +577,45 @@ fn a_failing_or_unmodelled_recover_command_is_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn a_missing_strace_and_an_unmodelled_call_are_clear_errors() {
+    // Without strace on the PATH (no skip needed: this is the case being tested).
+    let case = Case::new(&[]);
+    let empty = case.tmp.path().join("empty-path");
+    std::fs::create_dir(&empty).unwrap();
+    let out = crashsafe()
+        .env("PATH", &empty)
+        .args(["record", "--dir"])
+        .arg(case.dir())
+        .arg("--out")
+        .arg(case.trace())
+        .args(["--", "/bin/true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("strace is not installed") && err.contains("nothing was recorded"),
+        "{err}"
+    );
+    assert!(!case.trace().exists());
+    // A call that changes DIR in a way the harness does not model: a FIFO made in it.
+    require_strace!();
+    let out = crashsafe()
+        .args(["record", "--dir"])
+        .arg(case.dir())
+        .arg("--out")
+        .arg(case.trace())
+        .args(["--", "mkfifo"])
+        .arg(case.dir().join("fifo"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("mknod") && err.contains("FIFO") && err.contains("strace line"),
+        "{err}"
+    );
+    assert!(!case.trace().exists());
+}

@@ -418,8 +418,10 @@ impl Recorder<'_> {
                 proc.umask.set(num(call, 0)? as u32 & 0o777);
                 Ok(())
             }
-            "mknod" => self.refuse_in_dir(&proc, call, None, 0, "mknod"),
-            "mknodat" => self.refuse_in_dir(&proc, call, Some(0), 1, "mknodat"),
+            "mknod" => self.refuse_in_dir(&proc, call, None, 0, "a FIFO, socket or device node"),
+            "mknodat" => {
+                self.refuse_in_dir(&proc, call, Some(0), 1, "a FIFO, socket or device node")
+            }
             "truncate" => self.truncate_path(&proc, call),
             "ftruncate" => {
                 let desc = self.desc(&proc, call, 0)?;
