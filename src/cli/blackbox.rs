@@ -276,12 +276,16 @@ fn replay_one(
 }
 
 /// The counterexample's text with, under each numbered operation of the program, the strace
-/// line that issued it (recovery's operations, numbered in a trace of their own or marked
-/// `[recovery]`, come from another log and get none).
+/// line that issued it. Recovery's operations come from other logs and get none: those of a
+/// level of their own (`recovery #N`), and, after a process crash, those from the point where
+/// the program's process died on (the first process crash point of the replay token).
 fn with_strace_lines(subject: &BlackBox, c: &Counterexample, replay: &str) -> String {
     let mut out = String::new();
     let mut last_event = None;
     let mut program_ops = false;
+    let died_at = parse_token(&c.token)
+        .ok()
+        .and_then(|t| t.process.first().copied());
     for line in c.description.lines() {
         if let Some(token) = line.strip_prefix("crashsafe check --replay ") {
             out.push_str(&format!("{replay} --replay {token}"));
@@ -294,7 +298,7 @@ fn with_strace_lines(subject: &BlackBox, c: &Counterexample, replay: &str) -> St
         } else if line.starts_with("recovery #") {
             program_ops = false;
         }
-        if !program_ops || line.contains("[recovery]") {
+        if !program_ops {
             continue;
         }
         let op = line
@@ -302,6 +306,7 @@ fn with_strace_lines(subject: &BlackBox, c: &Counterexample, replay: &str) -> St
             .strip_prefix('#')
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|n| n.parse::<usize>().ok());
+        let op = op.filter(|&op| died_at.is_none_or(|d| op < d));
         if let Some(event) = op.and_then(|op| subject.event_of(op)) {
             if last_event != Some(event.line_no) {
                 out.push_str(&format!(
