@@ -269,3 +269,68 @@ pub(crate) fn make_writable_and_remove(dir: &Path) -> std::io::Result<()> {
     open_up(dir);
     fs::remove_dir_all(dir)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spelled(cmd: &str) -> Vec<String> {
+        let c = command_line(cmd, Path::new("/s"));
+        std::iter::once(c.get_program())
+            .chain(c.get_args())
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn plain_words_run_directly_and_anything_else_through_the_shell() {
+        assert_eq!(spelled("sh /x/check.sh"), ["sh", "/x/check.sh", "/s"]);
+        assert_eq!(
+            spelled("python3 -u check.py --mode=strict"),
+            ["python3", "-u", "check.py", "--mode=strict", "/s"]
+        );
+        for shell in [
+            "check.sh; true",
+            "exit 3",
+            "cd sub",
+            "FOO=1 prog",
+            "a $HOME",
+            "a *",
+        ] {
+            assert_eq!(
+                spelled(shell),
+                ["sh", "-c", &format!("{shell} \"$1\""), "crashsafe", "/s"],
+                "{shell}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_checker_sees_the_state_and_the_acks_and_its_exit_is_the_verdict() {
+        let scratch = tempfile::tempdir().unwrap();
+        let checker = |check: &str| Checker {
+            check: check.to_string(),
+            timeout: Duration::from_secs(30),
+            keep_failures: None,
+            scratch: scratch.path().to_path_buf(),
+            dir_modes: BTreeMap::new(),
+        };
+        let mut image = Image::new();
+        image.put_file(&RelPath::new("f").unwrap(), b"x");
+        let acks = ["one".to_string()];
+        // Through the shell (`&&`), the state's directory appended to the last `test -d`.
+        let ok = "test -f f && grep -qx one \"$CRASHSAFE_ACKS\" && test -d";
+        assert_eq!(checker(ok).judge(&image, &acks), Verdict::Consistent);
+        assert!(matches!(
+            checker(ok).judge(&image, &[]),
+            Verdict::Failed { .. }
+        ));
+        assert!(matches!(
+            checker("false").judge(&image, &acks),
+            Verdict::Failed { .. }
+        ));
+        assert_eq!(checker("true").judge(&image, &acks), Verdict::Consistent);
+        // Every state's directory is removed afterwards.
+        assert_eq!(fs::read_dir(scratch.path()).unwrap().count(), 0);
+    }
+}
