@@ -10,8 +10,8 @@
 //!
 //! A recovery run is remembered by the fingerprint of the state it ran on: the same state met
 //! again (under another model, as a live view, or to run recovery twice) is not run again. The
-//! remembered log keeps only what the replay reads (a read's bytes and the original text are
-//! dropped), so that thousands of states fit in memory. The command must be deterministic, as
+//! remembered log keeps only what the replay reads (the original text is dropped, and reads are
+//! logged without their bytes), so that thousands of states fit in memory. The command must be deterministic, as
 //! the program's run is: a replay token re-runs it.
 
 use super::checker::{
@@ -20,7 +20,7 @@ use super::checker::{
 use super::record::{replay_log, RecordSettings};
 use super::run::{current_umask, strace_command};
 use super::snapshot::materialize;
-use super::strace::{parse_log, Arg, Event, EventKind};
+use super::strace::{parse_log, Event};
 use crate::path::RelPath;
 use crate::sim::{AckLog, Image, SimFs};
 use std::collections::BTreeMap;
@@ -196,17 +196,10 @@ impl TracedRecovery {
     }
 }
 
-/// Drops what a replay does not read: the original text of every event and the bytes a read
-/// returned (the recorder follows a read by its descriptor and return value only).
+/// Drops what a replay does not read: the original text of every event (kept only to quote a
+/// line in an error, and this log replayed once already).
 fn slim(events: &mut [Event]) {
     for event in events {
         event.text = String::new();
-        if let EventKind::Call(call) = &mut event.kind {
-            if matches!(call.name.as_str(), "read" | "readv") {
-                for arg in call.args.iter_mut().skip(1) {
-                    *arg = Arg::Word(String::new());
-                }
-            }
-        }
     }
 }

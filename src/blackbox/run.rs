@@ -152,11 +152,22 @@ pub fn record(dir: &Path, program: &[String], opts: RunOptions) -> Result<Record
 }
 
 /// `strace` with the options the recorder's parser expects, logging to `log`, up to the `--`
-/// after which the traced command goes.
+/// after which the traced command goes. `read` and `readv` are logged raw (numbers only): the
+/// recorder needs only their descriptor and return value, and the bytes they return (every
+/// library and script a program loads) would otherwise be most of the log.
 pub(crate) fn strace_command(log: &Path, cap: usize) -> Command {
     let mut command = Command::new("strace");
     command
-        .args(["-f", "-qq", "-xx", "-X", "raw", "-y"])
+        .args([
+            "-f",
+            "-qq",
+            "-xx",
+            "-X",
+            "raw",
+            "-y",
+            "-e",
+            "raw=read,readv",
+        ])
         .arg("-s")
         .arg(cap.to_string())
         .arg("-e")

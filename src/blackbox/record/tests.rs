@@ -284,3 +284,22 @@ fn standard_output_redirected_into_the_directory_is_not_an_ack_channel() {
     );
     assert_eq!(run(&log).unwrap().2, vec![(0, "ok".to_string())]);
 }
+
+#[test]
+fn a_read_logged_raw_advances_the_offset_by_its_hex_return_value() {
+    // `-e raw=read,readv`: the descriptor, buffer and count as hex numbers, no bytes.
+    let log = format!(
+        "1  openat(-100, \"{f}\", 0x42, 0644) = 3\n\
+         1  write(3, \"{abcd}\", 4) = 4\n\
+         1  lseek(3, 0, 0) = 0\n\
+         1  read(0x3, 0x7ffc33bf4298, 0x2) = 0x2\n\
+         1  readv(0x3, 0x7ffc33bf4000, 0x1) = 0x1\n\
+         1  read(0x3, 0x7ffc33bf4298, 0x10) = -1 EAGAIN (Resource temporarily unavailable)\n\
+         1  write(3, \"{xy}\", 2) = 2\n",
+        f = hex("/tmp/stx/d/f"),
+        abcd = hex("abcd"),
+        xy = hex("XY"),
+    );
+    let (_, image, _) = run(&log).unwrap();
+    assert_eq!(file(&image, "f").unwrap(), b"abcXY");
+}
