@@ -203,3 +203,72 @@ fn slim(events: &mut [Event]) {
         event.text = String::new();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strace_works() -> bool {
+        let ok = std::process::Command::new("strace")
+            .args(["-f", "-o", "/dev/null", "true"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            eprintln!("SKIPPED: strace is not installed or ptrace is not permitted");
+        }
+        ok
+    }
+
+    fn recovery(command: String, scratch: &Path) -> TracedRecovery {
+        TracedRecovery::new(
+            command,
+            Duration::from_secs(30),
+            scratch.to_path_buf(),
+            BTreeMap::new(),
+            1 << 20,
+            false,
+            None,
+        )
+    }
+
+    #[test]
+    fn recovery_joins_the_trace_and_runs_once_per_distinct_state() {
+        if !strace_works() {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let runs = tmp.path().join("runs");
+        // Counts its runs outside the state; inside, replaces `a` by `b`, durably.
+        let command = format!("echo run >> {}; mv a b && sync && true", runs.display());
+        let rec = recovery(command, tmp.path());
+        let mut image = Image::new();
+        image.put_file(&RelPath::new("a").unwrap(), b"data");
+        let first = SimFs::from_image(&image);
+        rec.recover(&first).unwrap();
+        let again = SimFs::from_image(&image);
+        rec.recover(&again).unwrap();
+        assert_eq!(fs::read_to_string(&runs).unwrap(), "run\n", "run once");
+        for fs in [&first, &again] {
+            let after = fs.image();
+            assert!(after.get(&RelPath::new("a").unwrap()).is_none());
+            assert!(after.get(&RelPath::new("b").unwrap()).is_some());
+            let ops: Vec<String> = fs.trace().iter().map(|op| op.to_string()).collect();
+            assert!(ops.iter().any(|o| o.starts_with("rename")), "{ops:?}");
+            assert!(ops.iter().any(|o| o.starts_with("sync")), "{ops:?}");
+        }
+        // A failing run is an error that says so, remembered too.
+        let failing = recovery(format!("echo run >> {}; false", runs.display()), tmp.path());
+        for _ in 0..2 {
+            let e = failing.recover(&SimFs::from_image(&image)).unwrap_err();
+            assert!(e.contains("the recover command failed"), "{e}");
+        }
+        assert_eq!(fs::read_to_string(&runs).unwrap(), "run\nrun\n");
+        // Every state written out was removed.
+        let left: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("crashsafe-"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+}
