@@ -541,6 +541,14 @@ fn a_process_crash_runs_the_recover_command_on_the_live_view() {
         .expect("a recovery operation");
     let next = s.lines().nth(recovery_line + 1).unwrap_or("");
     assert!(!next.contains("strace line"), "{s}");
+    // Its replay token names the process crash, and replays it (recovery traced again).
+    let token = s
+        .split_whitespace()
+        .find(|w| w.starts_with("cs2:blackbox-") && w.contains(":c=process@"))
+        .unwrap_or_else(|| panic!("no process token in {s}"));
+    let again = check_journal(&case, "--no-journal-fsync", &["--replay", token]);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("data is b''"));
     // The correct recovery fsyncs the journal first: clean under the same model.
     assert_clean(&check_journal(&case, "", &["--model", "ext4-ordered"]));
 }
