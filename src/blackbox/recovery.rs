@@ -9,7 +9,8 @@
 //! simulator.
 //!
 //! A recovery run is remembered by the fingerprint of the state it ran on: the same state met
-//! again (under another model, as a live view, or to run recovery twice) is not run again. The
+//! again (under another model, as a live view, or to run recovery twice, by any worker) is not
+//! run again, so the runs do not depend on `--jobs`. The
 //! remembered log keeps only what the replay reads (the original text is dropped, and reads are
 //! logged without their bytes), so that thousands of states fit in memory. The command must be deterministic, as
 //! the program's run is: a replay token re-runs it.
@@ -26,7 +27,7 @@ use crate::sim::{AckLog, Image, SimFs};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// The recovery command and how to run it.
@@ -46,9 +47,12 @@ pub struct TracedRecovery {
     pub ignore_mmap: bool,
     /// Where to copy each state recovery fails on.
     pub keep_failures: Option<PathBuf>,
-    /// Runs done, by the fingerprint of the state they ran on.
-    runs: Mutex<BTreeMap<u128, Result<Arc<Logged>, String>>>,
+    /// Runs done (or under way), by the fingerprint of the state they ran on.
+    runs: Mutex<BTreeMap<u128, Arc<RunCell>>>,
 }
+
+/// The outcome of the one run on a state: its log, or why it failed.
+type RunCell = OnceLock<Result<Arc<Logged>, String>>;
 
 /// A successful run's log, ready to replay on any state with the same fingerprint.
 #[derive(Debug)]
@@ -87,24 +91,29 @@ impl TracedRecovery {
     pub fn recover(&self, fs: &SimFs) -> Result<(), String> {
         let image = fs.image();
         let fp = image.fingerprint();
-        let known = self
-            .runs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&fp)
-            .cloned();
-        let logged = match known {
-            Some(result) => result?,
-            None => {
-                let result = self.run(&image, fs).map(Arc::new);
-                if let Err(why) = &result {
-                    self.keep(&image, fp, why);
-                }
-                let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-                runs.insert(fp, result.clone());
-                // `run` replayed the log onto `fs` already.
-                return result.map(|_| ());
+        // One cell per state: the first worker to meet it runs the command, any other one
+        // meeting it meanwhile waits for that run rather than tracing the state again.
+        let cell = Arc::clone(
+            self.runs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(fp)
+                .or_default(),
+        );
+        let mut ran_here = false;
+        let result = cell.get_or_init(|| {
+            ran_here = true;
+            let result = self.run(&image, fs).map(Arc::new);
+            if let Err(why) = &result {
+                self.keep(&image, fp, why);
             }
+            result
+        });
+        let logged = match result {
+            // `run` replayed the log onto `fs` already.
+            Ok(_) if ran_here => return Ok(()),
+            Ok(logged) => logged,
+            Err(why) => return Err(why.clone()),
         };
         replay_log(&logged.events, &logged.settings, fs, &mut AckLog::new())
             .map(|_| ())
