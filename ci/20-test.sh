@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The README's test command. The black-box tests (tests/blackbox.rs) need strace and sqlite3:
+# The README's test command. The black-box tests (tests/blackbox.rs) need strace, sqlite3 and
+# python3 (the example programs):
 # installed here when missing (Debian/Ubuntu), so that a fresh machine runs them instead of
 # skipping them.
 set -euo pipefail
 missing=()
 command -v strace >/dev/null 2>&1 || missing+=(strace)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "--- installing ${missing[*]}"
   sudo=""
