@@ -584,6 +584,24 @@ fn a_failing_or_unmodelled_recover_command_is_reported() {
         err.contains("cannot follow") && err.contains("rename"),
         "{err}"
     );
+    // Recovery that changes DIR by its own path instead of the state it is given: refused,
+    // saying DIR may have changed.
+    let stray = case.dir().join("stray");
+    let out = case.check(
+        &py_checker("journal_check.py"),
+        &[
+            "--recover",
+            &format!("touch '{}' && true", stray.display()),
+            "--model",
+            "prefix",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("itself") && err.contains("may be changed now"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -47,6 +47,9 @@ pub struct TracedRecovery {
     pub ignore_mmap: bool,
     /// Where to copy each state recovery fails on.
     pub keep_failures: Option<PathBuf>,
+    /// The recorded directory and its snapshot: a run that changes it instead of the state it
+    /// was given is refused.
+    original: Option<(PathBuf, Image)>,
     /// Runs done (or under way), by the fingerprint of the state they ran on.
     runs: Mutex<BTreeMap<u128, Arc<RunCell>>>,
 }
@@ -81,8 +84,16 @@ impl TracedRecovery {
             cap,
             ignore_mmap,
             keep_failures,
+            original: None,
             runs: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Refuses any run that changes `dir` (the recorded directory, whose snapshot is
+    /// `snapshot`) by its own path rather than the state it was given.
+    pub fn guarding(mut self, dir: PathBuf, snapshot: Image) -> TracedRecovery {
+        self.original = Some((dir, snapshot));
+        self
     }
 
     /// Runs recovery on the state `fs` holds and replays its file operations onto `fs`. `Err`
@@ -188,8 +199,39 @@ impl TracedRecovery {
         replay_log(&events, &settings, fs, &mut AckLog::new()).map_err(|e| {
             format!("the recover command changed the state in a way crashsafe cannot follow: {e}")
         })?;
+        self.refuse_changes_to_original(&events, &settings)?;
         slim(&mut events);
         Ok(Logged { events, settings })
+    }
+
+    /// Replays the log once more as if it had been recorded on the original directory: any
+    /// operation there (or a replay that fails) means the command changed the recorded
+    /// directory by its own path, not the state it was given.
+    fn refuse_changes_to_original(
+        &self,
+        events: &[Event],
+        settings: &RecordSettings,
+    ) -> Result<(), String> {
+        let Some((dir, snapshot)) = &self.original else {
+            return Ok(());
+        };
+        let probe = SimFs::from_image(snapshot);
+        let probe_settings = RecordSettings {
+            dir: dir.clone(),
+            ..settings.clone()
+        };
+        let touched = replay_log(events, &probe_settings, &probe, &mut AckLog::new())
+            .map_or(true, |_| probe.op_count() > 0);
+        if touched {
+            return Err(format!(
+                "the recover command changed {} itself (it may be changed now), not the crash \
+                 state it was given ({}): recovery must work on its last argument or its working \
+                 directory",
+                dir.display(),
+                settings.dir.display()
+            ));
+        }
+        Ok(())
     }
 
     /// Copies a state recovery failed on under `--keep-failures`.

@@ -178,6 +178,7 @@ pub fn check(args: &CheckArgs, bb: &BlackBoxArgs) -> Result<Status, Failure> {
             recording.ignore_mmap,
             bb.keep_failures.clone(),
         )
+        .guarding(PathBuf::from(&recording.dir), recording.snapshot.to_image())
     });
     let subject =
         BlackBox::new(&recording, checker, recovery).map_err(|e| Failure(e.to_string()))?;
