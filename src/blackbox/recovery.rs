@@ -152,16 +152,36 @@ impl TracedRecovery {
         let state = state
             .canonicalize()
             .map_err(|e| format!("cannot resolve {}: {e}", state.display()))?;
+        let text = self.trace(work, &state)?;
+        let mut events = parse_log(&text)
+            .map_err(|e| format!("the recover command's strace log does not parse: {e}"))?;
+        let settings = RecordSettings {
+            dir: state.clone(),
+            cwd: state,
+            ignore_mmap: self.ignore_mmap,
+            umask: current_umask(),
+        };
+        self.refuse_changes_to_original(&events, &settings)?;
+        replay_log(&events, &settings, fs, &mut AckLog::new()).map_err(|e| {
+            format!("the recover command changed the state in a way crashsafe cannot follow: {e}")
+        })?;
+        slim(&mut events);
+        Ok(Logged { events, settings })
+    }
+
+    /// Runs the command under strace on `state` (its output and the log in `work`) and returns
+    /// the log, if it exited 0 in time.
+    fn trace(&self, work: &Path, state: &Path) -> Result<String, String> {
         let log_path = work.join("strace.log");
         let out_path = work.join("recover.out");
-        let plain = command_line(&self.command, &state);
+        let plain = command_line(&self.command, state);
         let spawned = File::create(&out_path).and_then(|out| {
             use std::os::unix::process::CommandExt;
             strace_command(&log_path, self.cap)
                 .arg(plain.get_program())
                 .args(plain.get_args())
-                .current_dir(&state)
-                .env("CRASHSAFE_STATE", &state)
+                .current_dir(state)
+                .env("CRASHSAFE_STATE", state)
                 .stdin(std::process::Stdio::null())
                 .stdout(out.try_clone()?)
                 .stderr(out)
@@ -186,22 +206,7 @@ impl TracedRecovery {
                 tail(&fs::read(&out_path).unwrap_or_default())
             ));
         }
-        let text = fs::read_to_string(&log_path)
-            .map_err(|e| format!("the recover command's strace log: {e}"))?;
-        let mut events = parse_log(&text)
-            .map_err(|e| format!("the recover command's strace log does not parse: {e}"))?;
-        let settings = RecordSettings {
-            dir: state.clone(),
-            cwd: state,
-            ignore_mmap: self.ignore_mmap,
-            umask: current_umask(),
-        };
-        replay_log(&events, &settings, fs, &mut AckLog::new()).map_err(|e| {
-            format!("the recover command changed the state in a way crashsafe cannot follow: {e}")
-        })?;
-        self.refuse_changes_to_original(&events, &settings)?;
-        slim(&mut events);
-        Ok(Logged { events, settings })
+        fs::read_to_string(&log_path).map_err(|e| format!("the recover command's strace log: {e}"))
     }
 
     /// Replays the log once more as if it had been recorded on the original directory: any
