@@ -1,9 +1,12 @@
-//! A parser of the log `strace -f -qq -xx -X raw -y -s CAP -o FILE` writes.
+//! A parser of the log `strace -f --seccomp-bpf -qq -xx -X raw -y -e raw=read,readv -s CAP -o
+//! FILE` writes (the command line is built in [`super::run`]).
 //!
 //! Every line starts with the pid of the process that made the call. `-xx` prints every string
 //! as `\xNN` escapes, so a name holding quotes, commas or `>` parses exactly; `-y` appends the
 //! path of each descriptor as `FD<PATH>` (the path hex-escaped too); `-X raw` prints flags as
-//! numbers (`0x80241`, or `0x1200000|17` for `clone`'s flags and exit signal). A call another
+//! numbers (`0x80241`, or `0x1200000|17` for `clone`'s flags and exit signal); `-e raw=read,readv`
+//! prints those two calls' arguments and return value as bare numbers (`read(0x3, 0x7ffc…,
+//! 0x1000) = 0x340`), without the bytes read. A call another
 //! process interrupted is split over an `NAME(ARGS <unfinished ...>` line and a
 //! `<... NAME resumed>REST` line of the same pid: [`parse_log`] joins them into one [`Call`].
 //!
