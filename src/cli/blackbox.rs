@@ -338,3 +338,73 @@ fn replay_prefix(bb: &BlackBoxArgs) -> String {
     }
     line
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blackbox::snapshot::Snapshot;
+    use crate::sim::{CrashKind, Violation};
+
+    fn hex(s: &str) -> String {
+        s.bytes().map(|b| format!("\\x{b:02x}")).collect()
+    }
+
+    /// A recorded program that creates `/d/f` and writes one byte to it: two operations.
+    fn subject() -> BlackBox {
+        let log = format!(
+            "1  openat(-100, \"{f}\", 0x41, 0644) = 3\n1  write(3, \"{x}\", 1) = 1\n",
+            f = hex("/d/f"),
+            x = hex("x")
+        );
+        let recording = Recording {
+            dir: "/d".into(),
+            cwd: "/".into(),
+            program: vec!["p".into()],
+            ignore_mmap: false,
+            umask: 0o022,
+            snapshot: Snapshot::default(),
+            log,
+        };
+        let checker = Checker {
+            check: "true".into(),
+            timeout: Duration::from_secs(1),
+            keep_failures: None,
+            scratch: std::env::temp_dir(),
+            dir_modes: Default::default(),
+        };
+        BlackBox::new(&recording, checker, None).unwrap()
+    }
+
+    fn annotated(kind: &str, head: &str) -> String {
+        let c = Counterexample {
+            kind: CrashKind::Process,
+            violation: Violation::new("checker", "x"),
+            token: format!("cs2:blackbox-0:posix:s=0:k=2:b=4096:f=4096:n=16:e=-:c={kind}:p=2.0"),
+            description: format!(
+                "{head}\n  #0    create f   persisted\n  #1    write f @0+1   persisted\n\
+                 crashsafe check --replay T"
+            ),
+        };
+        with_strace_lines(&subject(), &c, "crashsafe check --trace X")
+    }
+
+    #[test]
+    fn strace_lines_are_quoted_only_for_the_programs_own_operations() {
+        let power = annotated("power", "workload crashed at crash point 2 of 2");
+        assert_eq!(power.matches("strace line").count(), 2, "{power}");
+        assert!(
+            power.ends_with("crashsafe check --trace X --replay T"),
+            "{power}"
+        );
+        // The program died at crash point 1: operation #1 is recovery's.
+        let process = annotated(
+            "process@1",
+            "then power was lost: the workload and recovery",
+        );
+        assert_eq!(process.matches("strace line").count(), 1, "{process}");
+        assert!(process.contains("strace line 1:"), "{process}");
+        // A level of recovery's own numbers its operations from 0: none are the program's.
+        let nested = annotated("power", "recovery #1, run on the state above, crashed");
+        assert_eq!(nested.matches("strace line").count(), 0, "{nested}");
+    }
+}
