@@ -645,3 +645,60 @@ fn a_missing_strace_and_an_unmodelled_call_are_clear_errors() {
     );
     assert!(!case.trace().exists());
 }
+
+#[test]
+fn sqlite_recovery_runs_traced_with_process_crashes_explored() {
+    require_strace!();
+    if Command::new("sqlite3").arg("-version").output().is_err() {
+        eprintln!("SKIPPED: sqlite3 is not installed");
+        return;
+    }
+    let case = Case::new(&[]);
+    let sqlite = examples().join("sqlite");
+    let rec = crashsafe()
+        .arg("record")
+        .arg("--dir")
+        .arg(case.dir())
+        .arg("--out")
+        .arg(case.trace())
+        .arg("--")
+        .arg("sh")
+        .arg(sqlite.join("txns.sh"))
+        .arg(case.dir())
+        .args(["1", "FULL"])
+        .output()
+        .unwrap();
+    assert!(rec.status.success(), "{}", text(&rec));
+    // SQLite's own recovery: opening the database rolls a hot journal back.
+    let json = case.tmp.path().join("sqlite.json");
+    let before = (tree(&case.dir()), std::fs::read(case.trace()).unwrap());
+    let out = case.check(
+        &format!("sh {}", sqlite.join("check.sh").display()),
+        &[
+            "--recover",
+            "sqlite3 -batch app.db 'PRAGMA user_version;' >/dev/null; true",
+            "--model",
+            "posix",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    let after = (tree(&case.dir()), std::fs::read(case.trace()).unwrap());
+    assert_eq!(before, after, "check changed DIR or the trace");
+    // The journal's unlink is not made durable (see the README): violations, all the checker's
+    // (recovery itself never failed nor did anything unmodelled).
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let model = &report["models"][0];
+    let process = &model["by_kind"][1];
+    assert_eq!(process["crash_kind"], "process");
+    assert!(
+        process["distinct_states"].as_u64().unwrap() > 0,
+        "recovery on the live views issued operations: {model}"
+    );
+    for w in model["per_workload"].as_array().unwrap() {
+        for c in w["counterexamples"].as_array().unwrap() {
+            assert_eq!(c["invariant"], "checker", "{c}");
+        }
+    }
+}
