@@ -8,15 +8,19 @@
 //! 1. **Intent.** Every update is checked (paths, old content, increment not yet present) and
 //!    recorded, with digests of the old and (when known) the new content, in the entry file
 //!    `<journal>/<seq>.intent`, which is made durable — the file, then the journal directory —
-//!    before anything else changes. Nothing is created that this entry does not name.
+//!    before anything else changes. Nothing is created that this entry does not name, except, in
+//!    a session's first transaction, the empty *floor* file `<journal>/<seq>.floor`, made
+//!    durable by the same barrier (see [`recover`], "The floor").
 //! 2. **Data.** Each new content goes to a temp file beside its target
 //!    (`.crashsafe-<seq>-<index>.tmp`), each increment to its own path; all are made durable, and
 //!    so are the directory entries of the increments (and, for an atomic batch, of the temps).
 //! 3. **Commit point** (atomic batches only): the record `<journal>/<seq>.commit` is made durable.
 //! 4. **Switch.** Each temp file is renamed over its target (a deletion unlinks the target).
 //! 5. **Publish.** Each target's directory is made durable; then the commit returns `Ok`.
-//! 6. **Clean.** The entry files are removed. Their removal becomes durable with the next
-//!    transaction's intent; an entry that survives a crash is recognised as done by recovery.
+//! 6. **Clean.** The entry files are removed, and so are the floors older than the session's.
+//!    Their removal becomes durable with the next transaction's intent; an entry that survives a
+//!    crash is recognised as done by recovery, and one whose removal a failed barrier dropped is
+//!    below the next session's floor.
 //!
 //! Recovery decides whether an update happened from the target's *content*: it happened if and
 //! only if the target no longer holds its old content (the reference journal looked at the file
@@ -174,6 +178,10 @@ pub struct Journal<F: Fs> {
     fs: F,
     dir: RelPath,
     next_seq: u64,
+    /// This session's floor, once its file is created (see [`recover`], "The floor").
+    floor: Option<u64>,
+    /// Floor files older than this session's, removed once a newer one is durable.
+    old_floors: Vec<RelPath>,
     state: State,
     options: JournalOptions,
     /// The exclusive lock on `dir`, held for the journal's lifetime.
@@ -213,23 +221,23 @@ impl<F: Fs> Journal<F> {
         create_dirs_durably(&fs, &dir)?;
         let lock = lock(&fs, &dir, LockMode::Exclusive, wait)?;
         let names = recover::entry_files(&fs, &dir)?;
-        if names.is_empty() {
-            // Numbering restarts after the last entry found. The entries of a transaction that
-            // finished in this boot are unlinked without a barrier (their removal becomes durable
-            // with the next intent's): make that removal durable now, before a new transaction
-            // takes the same number, or a power loss could bring an old commit record back beside
-            // the new intent and pass it off as that one's.
-            fs.fsync_dir(&dir)?;
-        }
-        let state = if names.is_empty() {
+        let old_floors = recover::floors(&names)
+            .map(|(name, _)| dir.join(name))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Only floors are in the way of a first commit; anything else needs recovery first.
+        let state = if names.len() == old_floors.len() {
             State::Ready
         } else {
             State::NeedsRecovery
         };
         Ok(Journal {
             fs,
-            dir,
+            // Numbering starts above everything seen, and a span above the last floor, so that
+            // an entry whose removal was lost is stale under this session's floor.
             next_seq: recover::next_seq_after(&names).unwrap_or(u64::MAX),
+            floor: None,
+            old_floors,
+            dir,
             state,
             options,
             _lock: lock,
@@ -285,7 +293,10 @@ impl<F: Fs> Journal<F> {
         let bytes = format::encode(&entry)?;
         self.next_seq += 1;
         let targets = entry.updates.iter().map(|u| u.target.clone()).collect();
-        match self.run_protocol(seq, &bytes, prepared, atomic) {
+        let new_floor = self
+            .floor
+            .is_none_or(|floor| seq - floor >= recover::FLOOR_SPAN);
+        match self.run_protocol(seq, &bytes, prepared, atomic, new_floor) {
             Ok(()) => Ok(Receipt { seq, targets }),
             Err(e) => {
                 self.state = match &e {
@@ -298,15 +309,22 @@ impl<F: Fs> Journal<F> {
     }
 
     fn run_protocol(
-        &self,
+        &mut self,
         seq: u64,
         intent: &[u8],
         mut prepared: Vec<Prepared>,
         atomic: bool,
+        new_floor: bool,
     ) -> Result<(), JournalError> {
         let defect = self.options.defect;
+        // 1. Intent (with the session's floor), durable before anything else.
+        if new_floor {
+            self.fs.create_new(&self.entry_path(seq, "floor"))?;
+            if let Some(previous) = self.floor.replace(seq) {
+                self.old_floors.push(self.entry_path(previous, "floor"));
+            }
+        }
         let fs = &self.fs;
-        // 1. Intent, durable before anything else.
         let intent_path = self.entry_path(seq, "intent");
         self.write_durable_file(&intent_path, intent)?;
         if defect != Some(Defect::NoJournalDirFsync) {
@@ -394,6 +412,10 @@ impl<F: Fs> Journal<F> {
             for e in entries.iter().rev() {
                 fs.unlink(e)?;
             }
+        }
+        // This session's floor is durable now (the intent's barrier): older ones may go.
+        for old in std::mem::take(&mut self.old_floors) {
+            self.fs.unlink(&old)?;
         }
         Ok(())
     }
