@@ -284,6 +284,12 @@ pub fn inspect(args: &RootArgs) -> Result<Status, Failure> {
             outln!();
         }
     }
+    for name in &inspection.stale {
+        outln!(
+            "stale entry {name}: below the journal's floor (finished; recovery removes it \
+             without acting)"
+        );
+    }
     for name in &inspection.orphan_commits {
         outln!("commit record {name} without its intent (finished; recovery removes it)");
     }

@@ -636,3 +636,37 @@ pub fn is_no_space(error: &JournalError) -> bool {
         })
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::real::RealFs;
+
+    fn names(root: &std::path::Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(root.join(DEFAULT_JOURNAL_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A session that numbers a whole span past its floor writes a new floor with the next
+    /// transaction's intent, and removes the old one once that is durable.
+    #[test]
+    fn a_session_past_its_span_writes_a_new_floor() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fs = RealFs::open(tmp.path()).unwrap();
+        let mut journal = Journal::open(fs, RelPath::new(DEFAULT_JOURNAL_DIR).unwrap()).unwrap();
+        let target = RelPath::new("a").unwrap();
+        let first = journal.commit(Update::write(target.clone(), "1")).unwrap();
+        assert_eq!(names(tmp.path()), vec![format!("{:016x}.floor", first.seq)]);
+        journal.next_seq = first.seq + recover::FLOOR_SPAN - 1;
+        let last = journal.commit(Update::write(target.clone(), "2")).unwrap();
+        assert_eq!(names(tmp.path()), vec![format!("{:016x}.floor", first.seq)]);
+        let next = journal.commit(Update::write(target.clone(), "3")).unwrap();
+        assert_eq!(next.seq, last.seq + 1);
+        assert_eq!(names(tmp.path()), vec![format!("{:016x}.floor", next.seq)]);
+        assert_eq!(std::fs::read(tmp.path().join("a")).unwrap(), b"3");
+    }
+}
