@@ -29,6 +29,28 @@ pub struct RealFs {
     root: OwnedFd,
 }
 
+/// How many threads [`RealFs`]'s barrier group ([`Fs::sync_group`]) uses at most.
+pub const MAX_SYNC_THREADS: usize = 16;
+
+/// One call of a barrier group.
+enum SyncCall<'a> {
+    /// `fsync` of an open file.
+    File(&'a RealFile),
+    /// `fsync` of a directory.
+    Dir(&'a RelPath),
+}
+
+impl SyncCall<'_> {
+    fn run(&self, fs: &RealFs) -> FsResult<()> {
+        match self {
+            SyncCall::File(file) => {
+                rustix::fs::fsync(&file.fd).map_err(|e| os_error(Op::Fsync, &file.path, e))
+            }
+            SyncCall::Dir(dir) => fs.fsync_dir(dir),
+        }
+    }
+}
+
 /// A file opened by [`RealFs`]: its descriptor (closed on drop) and the path it was opened at,
 /// for error messages.
 #[derive(Debug)]
@@ -423,6 +445,37 @@ impl Fs for RealFs {
 
     fn syncfs(&self) -> FsResult<()> {
         rustix::fs::syncfs(&self.root).map_err(|e| os_error(Op::Syncfs, &RelPath::root(), e))
+    }
+
+    /// Issues every call of the group at once, on up to [`MAX_SYNC_THREADS`] threads (this one
+    /// included), so that the filesystem commits them together (ext4 puts concurrent fsyncs in
+    /// one journal commit). Errors are reported in the order of the calls, after all returned.
+    fn sync_group(&self, files: &mut [&mut RealFile], dirs: &[RelPath]) -> FsResult<()> {
+        let mut calls: Vec<SyncCall<'_>> = files
+            .iter_mut()
+            .map(|f| SyncCall::File(f))
+            .chain(dirs.iter().map(SyncCall::Dir))
+            .collect();
+        if calls.len() <= 1 {
+            return calls.iter().try_for_each(|c| c.run(self));
+        }
+        let per_thread = calls.len().div_ceil(MAX_SYNC_THREADS);
+        let results: Vec<FsResult<()>> = std::thread::scope(|scope| {
+            let mut chunks = calls.chunks_mut(per_thread);
+            let mine = chunks.next().unwrap_or_default();
+            let others: Vec<_> = chunks
+                .map(|chunk| scope.spawn(move || chunk.iter().map(|c| c.run(self)).collect()))
+                .collect();
+            let mut results: Vec<FsResult<()>> = mine.iter().map(|c| c.run(self)).collect();
+            for handle in others {
+                let chunk: Vec<FsResult<()>> = handle.join().unwrap_or_else(|panic| {
+                    std::panic::resume_unwind(panic);
+                });
+                results.extend(chunk);
+            }
+            results
+        });
+        results.into_iter().collect()
     }
 
     fn lock_dir(

@@ -26,9 +26,13 @@
 //! only if the target no longer holds its old content (the reference journal looked at the file
 //! type, which cannot tell one regular file from another). See [`recover`] for the rules.
 //!
-//! With [`SyncMode::Syncfs`] every group of barriers in a step is one `syncfs` instead of one
-//! fsync per file and directory: the cheapest scheme for large batches on a filesystem the
-//! journal has to itself.
+//! The barriers that end a step (the fsyncs of its files and directories) do not depend on
+//! each other, only the next step depends on all of them: with [`SyncMode::PerFile`] they are one
+//! barrier group ([`Fs::sync_group`]), which the real backend issues concurrently so that the
+//! filesystem commits them together; a single update waits for three rounds of barriers (intent
+//! file and journal directory; temp file; target directory). With [`SyncMode::Syncfs`] every
+//! step's group is one `syncfs` instead: the cheapest scheme for large batches on a filesystem
+//! the journal has to itself.
 
 mod defect;
 pub mod recover;
@@ -326,12 +330,14 @@ impl<F: Fs> Journal<F> {
         }
         let fs = &self.fs;
         let intent_path = self.entry_path(seq, "intent");
-        self.write_durable_file(&intent_path, intent)?;
+        let mut step = StepBarrier::new(self.options.sync);
+        step.file(self.write_file(&intent_path, intent)?);
         if defect != Some(Defect::NoJournalDirFsync) {
-            self.barrier_dirs([self.dir.clone()])?;
+            step.dir(self.dir.clone());
         }
-        // 2. Data: temps and increments.
-        let mut data_dirs = BTreeSet::new();
+        step.finish(fs)?;
+        // 2. Data: temps and increments, all made durable together.
+        let mut step = StepBarrier::new(self.options.sync);
         for p in &mut prepared {
             if let Some(temp) = p.record.temp.clone() {
                 let change = std::mem::replace(&mut p.change, Change::Delete);
@@ -346,27 +352,34 @@ impl<F: Fs> Journal<F> {
                     }
                     _ => {}
                 }
-                if defect == Some(Defect::RenameBeforeTempFsync) {
-                    fs.rename(&temp, &p.record.target)?;
+                match defect {
+                    Some(Defect::RenameBeforeTempFsync) => {
+                        fs.rename(&temp, &p.record.target)?;
+                        step.file(file);
+                    }
+                    Some(Defect::RenameBeforeAllTempsDurable) => {
+                        if self.options.sync == SyncMode::PerFile {
+                            fs.fsync(&mut file)?;
+                        }
+                        fs.rename(&temp, &p.record.target)?;
+                    }
+                    _ => step.file(file),
                 }
-                self.barrier_file(&mut file)?;
                 if atomic {
-                    data_dirs.insert(parent(&temp));
-                }
-                if defect == Some(Defect::RenameBeforeAllTempsDurable) {
-                    fs.rename(&temp, &p.record.target)?;
+                    step.dir(parent(&temp));
                 }
             }
             if let (Some(inc), Some(source)) = (&p.record.increment, p.increment.take()) {
                 let mut file = p.attrs.create(fs, &inc.path)?;
                 self.copy_source(&mut file, source)?;
                 if defect != Some(Defect::NoIncrementFsync) {
-                    self.barrier_file(&mut file)?;
+                    step.file(file);
                 }
-                data_dirs.insert(parent(&inc.path));
+                step.dir(parent(&inc.path));
             }
+            step.flush_if_full(fs)?;
         }
-        self.barrier_dirs(data_dirs)?;
+        step.finish(fs)?;
         // 3. Commit point of an atomic batch.
         if atomic {
             let commit = Entry {
@@ -374,8 +387,10 @@ impl<F: Fs> Journal<F> {
                 kind: EntryKind::Commit,
                 updates: Vec::new(),
             };
-            self.write_durable_file(&self.entry_path(seq, "commit"), &format::encode(&commit)?)?;
-            self.barrier_dirs([self.dir.clone()])?;
+            let mut step = StepBarrier::new(self.options.sync);
+            step.file(self.write_file(&self.entry_path(seq, "commit"), &format::encode(&commit)?)?);
+            step.dir(self.dir.clone());
+            step.finish(fs)?;
         }
         // 4. Switch.
         let mut target_dirs = BTreeSet::new();
@@ -406,7 +421,9 @@ impl<F: Fs> Journal<F> {
             }
         }
         if defect != Some(Defect::AckBeforeTargetDirFsync) {
-            self.barrier_dirs(target_dirs)?;
+            let mut step = StepBarrier::new(self.options.sync);
+            target_dirs.into_iter().for_each(|d| step.dir(d));
+            step.finish(&self.fs)?;
         }
         if defect != Some(Defect::EntryRemovedBeforeTargetDirFsync) {
             for e in entries.iter().rev() {
@@ -466,31 +483,11 @@ impl<F: Fs> Journal<F> {
         })
     }
 
-    fn write_durable_file(&self, path: &RelPath, bytes: &[u8]) -> Result<(), JournalError> {
+    /// Creates `path` holding `bytes`, for the caller's barrier.
+    fn write_file(&self, path: &RelPath, bytes: &[u8]) -> Result<F::File, JournalError> {
         let mut file = self.fs.create_new(path)?;
         self.fs.write_at(&mut file, 0, bytes)?;
-        self.barrier_file(&mut file)
-    }
-
-    /// The barrier after a file's data: its fsync, or nothing when a `syncfs` follows.
-    fn barrier_file(&self, file: &mut F::File) -> Result<(), JournalError> {
-        match self.options.sync {
-            SyncMode::PerFile => Ok(self.fs.fsync(file)?),
-            SyncMode::Syncfs => Ok(()),
-        }
-    }
-
-    /// The barrier that ends a step: an fsync of each directory, or one `syncfs`.
-    fn barrier_dirs(&self, dirs: impl IntoIterator<Item = RelPath>) -> Result<(), JournalError> {
-        match self.options.sync {
-            SyncMode::PerFile => {
-                for dir in dirs {
-                    self.fs.fsync_dir(&dir)?;
-                }
-                Ok(())
-            }
-            SyncMode::Syncfs => Ok(self.fs.syncfs()?),
-        }
+        Ok(file)
     }
 
     fn entry_path(&self, seq: u64, kind: &str) -> RelPath {
@@ -624,6 +621,65 @@ fn is_barrier(op: crate::fs::Op) -> bool {
 
 fn parent(path: &RelPath) -> RelPath {
     path.parent().unwrap_or_else(RelPath::root)
+}
+
+/// How many files a step keeps open for its barrier before it makes them durable early (a
+/// batch of any size must not run out of file descriptors).
+const MAX_OPEN_IN_STEP: usize = 256;
+
+/// The barrier that ends one step of the protocol: the files written and the directories
+/// changed in it, made durable together before the next step begins — one barrier group
+/// ([`Fs::sync_group`], whose calls a real backend issues concurrently) with
+/// [`SyncMode::PerFile`], one `syncfs` with [`SyncMode::Syncfs`].
+struct StepBarrier<File> {
+    sync: SyncMode,
+    files: Vec<File>,
+    dirs: BTreeSet<RelPath>,
+}
+
+impl<File> StepBarrier<File> {
+    fn new(sync: SyncMode) -> Self {
+        StepBarrier {
+            sync,
+            files: Vec::new(),
+            dirs: BTreeSet::new(),
+        }
+    }
+
+    /// A file whose data must be durable (with `syncfs`, closed at once: the `syncfs` covers it).
+    fn file(&mut self, file: File) {
+        if self.sync == SyncMode::PerFile {
+            self.files.push(file);
+        }
+    }
+
+    /// A directory whose entries must be durable.
+    fn dir(&mut self, dir: RelPath) {
+        self.dirs.insert(dir);
+    }
+
+    /// Makes the files gathered so far durable if there are many (their directories wait for
+    /// [`StepBarrier::finish`]).
+    fn flush_if_full<F: Fs<File = File>>(&mut self, fs: &F) -> Result<(), FsError> {
+        if self.files.len() >= MAX_OPEN_IN_STEP {
+            let mut files: Vec<&mut File> = self.files.iter_mut().collect();
+            fs.sync_group(&mut files, &[])?;
+            self.files.clear();
+        }
+        Ok(())
+    }
+
+    /// Issues the barrier; nothing of the next step may start before it returns `Ok`.
+    fn finish<F: Fs<File = File>>(mut self, fs: &F) -> Result<(), FsError> {
+        match self.sync {
+            SyncMode::PerFile => {
+                let mut files: Vec<&mut File> = self.files.iter_mut().collect();
+                let dirs: Vec<RelPath> = std::mem::take(&mut self.dirs).into_iter().collect();
+                fs.sync_group(&mut files, &dirs)
+            }
+            SyncMode::Syncfs => fs.syncfs(),
+        }
+    }
 }
 
 /// Whether an error means the disk is full (handy for callers deciding whether to retry).
