@@ -945,3 +945,40 @@ fn an_entry_at_the_floor_is_recovered() {
     assert_eq!(report.outcomes.len(), 1);
     assert!(report.outcomes[0].done);
 }
+
+/// `inspect` reports, for each update, what recovery then decides: one rule
+/// (`recover::update_happened`) for both, including an update whose new content equals its old,
+/// judged by its increment.
+#[test]
+fn inspect_reports_whether_each_update_happened_as_recovery_then_decides() {
+    use crashsafe::journal::TargetHolds;
+    let (f, _) = setup();
+    f.write("d/a", NEW);
+    f.write("d/b", OLD);
+    f.write("d/c", OLD);
+    f.write("inc/c.1", INC);
+    f.put_entry(&intent(
+        SEQ,
+        false,
+        vec![
+            record(SEQ, 0, "d/a", Some(OLD), Some(NEW), None),
+            record(SEQ, 1, "d/b", Some(OLD), Some(NEW), None),
+            record(SEQ, 2, "d/c", Some(OLD), Some(OLD), Some(("inc/c.1", INC))),
+        ],
+    ));
+    let mut j = f.journal();
+    let inspection = j.inspect().unwrap();
+    let seen = &inspection.pending[0].updates;
+    let holds: Vec<TargetHolds> = seen.iter().map(|u| u.target).collect();
+    assert_eq!(
+        holds,
+        [TargetHolds::New, TargetHolds::Old, TargetHolds::New]
+    );
+    let happened: Vec<bool> = seen.iter().map(|u| u.happened).collect();
+    assert_eq!(happened, [true, false, true]);
+    assert!(seen[2].increment_exists);
+    let report = j.recover().unwrap();
+    let done: Vec<bool> = report.outcomes.iter().map(|o| o.done).collect();
+    assert_eq!(done, happened);
+    assert_eq!(f.read("inc/c.1").unwrap(), INC);
+}

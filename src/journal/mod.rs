@@ -39,7 +39,9 @@ pub mod recover;
 mod update;
 
 pub use defect::Defect;
-pub use recover::{Inspection, PendingEntry, RecoveryReport, Refusal, UpdateOutcome};
+pub use recover::{
+    Inspection, PendingEntry, PendingUpdate, RecoveryReport, Refusal, TargetHolds, UpdateOutcome,
+};
 pub use update::{Change, Source, Update};
 
 use crate::format::{self, Content, DecodeError, Entry, EntryKind};

@@ -211,10 +211,65 @@ pub struct PendingEntry {
     pub entry: Entry,
     /// Whether the commit record exists (atomic batches).
     pub committed_record: bool,
-    /// Per update: the target holds the new content (`Some(true)`), the old (`Some(false)`),
-    /// or something else or unreadable (`None`); whether the temp exists; whether the increment
-    /// exists.
-    pub updates: Vec<(Option<bool>, bool, bool)>,
+    /// What each update's paths show, in the entry's order.
+    pub updates: Vec<PendingUpdate>,
+}
+
+/// What a pending update's paths show, as [`inspect`] sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingUpdate {
+    /// What the target holds.
+    pub target: TargetHolds,
+    /// Whether the update happened, by the rule recovery judges an update on its own with
+    /// ([`update_happened`]); an atomic batch is judged as a whole (see the module doc).
+    pub happened: bool,
+    /// Whether the temp file exists.
+    pub temp_exists: bool,
+    /// Whether the increment exists.
+    pub increment_exists: bool,
+}
+
+/// What a pending update's target holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetHolds {
+    /// The new content (for a streamed content, recorded as unknown: anything but the old).
+    New,
+    /// The old content.
+    Old,
+    /// Neither (a content the journal never wrote), or it could not be read.
+    Neither,
+}
+
+impl TargetHolds {
+    /// What a target found holding `found` holds, for the update `u`.
+    fn of(u: &UpdateRecord, found: Content) -> TargetHolds {
+        match u.new {
+            Content::Unknown if found == u.old => TargetHolds::Old,
+            Content::Unknown => TargetHolds::New,
+            new if found == new => TargetHolds::New,
+            _ if found == u.old => TargetHolds::Old,
+            _ => TargetHolds::Neither,
+        }
+    }
+}
+
+/// Whether the update `u` happened, its target found holding `target`: the one rule recovery
+/// judges an independent update by, and [`inspect`] reports. It happened if and only if the
+/// target no longer holds the old content; when the old and new contents are equal the target
+/// cannot tell, and it counts as done if its increment is complete (`increment_complete` is
+/// asked only then, and only if the update has an increment).
+pub fn update_happened(
+    u: &UpdateRecord,
+    target: Content,
+    increment_complete: impl FnOnce(&crate::format::IncrementRecord) -> bool,
+) -> bool {
+    if u.new != u.old {
+        return target != u.old;
+    }
+    match &u.increment {
+        Some(inc) => increment_complete(inc),
+        None => true,
+    }
 }
 
 /// What the journal directory holds.
@@ -523,17 +578,20 @@ fn happened<F: Fs>(fs: &F, u: &UpdateRecord, seen: &Observed, defect: Option<Def
         Some(Defect::DecideByTempPresence) if u.temp.is_some() => return !seen.temp_exists,
         _ => {}
     }
-    if u.new != u.old {
-        return seen.target != u.old;
-    }
-    // Old and new are the same: the target cannot tell. Keep a complete increment.
-    match &u.increment {
-        Some(inc) if seen.increment_exists => match inc.content {
+    update_happened(u, seen.target, |inc| increment_complete(fs, inc, seen))
+}
+
+/// Whether an increment exists and holds its recorded content.
+fn increment_complete<F: Fs>(
+    fs: &F,
+    inc: &crate::format::IncrementRecord,
+    seen: &Observed,
+) -> bool {
+    seen.increment_exists
+        && match inc.content {
             Content::Present(d) => digest_file(fs, &inc.path).is_ok_and(|found| found == d),
             _ => false,
-        },
-        _ => true,
-    }
+        }
 }
 
 /// What recovery puts at a deleted target's name for an instant while it makes the deletion
@@ -942,15 +1000,13 @@ pub fn inspect<F: Fs>(fs: &F, dir: &RelPath) -> Result<Inspection, JournalError>
                     .updates
                     .iter()
                     .zip(&seen)
-                    .map(|(u, s)| {
-                        let holds_new = match (u.new, s.target) {
-                            (Content::Unknown, t) if t == u.old => Some(false),
-                            (Content::Unknown, _) => Some(true),
-                            (new, t) if t == new => Some(true),
-                            (_, t) if t == u.old => Some(false),
-                            _ => None,
-                        };
-                        (holds_new, s.temp_exists, s.increment_exists)
+                    .map(|(u, s)| PendingUpdate {
+                        target: TargetHolds::of(u, s.target),
+                        happened: update_happened(u, s.target, |inc| {
+                            increment_complete(fs, inc, s)
+                        }),
+                        temp_exists: s.temp_exists,
+                        increment_exists: s.increment_exists,
                     })
                     .collect();
                 inspection.pending.push(PendingEntry {
