@@ -76,12 +76,13 @@
 //! removes it without acting. Why that is safe and enough:
 //!
 //! - *Every entry below a floor was done with when the floor was created.* A session numbers
-//!   its transactions from a value above every number used before it: above each entry name it
-//!   sees, and at least [`FLOOR_SPAN`] above the highest floor it sees — the last session that
-//!   committed wrote that floor durably (its first barrier succeeded, or it committed nothing)
-//!   and used fewer than [`FLOOR_SPAN`] numbers after it (a session that would use more writes a
-//!   new floor first). And the session commits only once recovery has retired every entry the
-//!   live view shows (nothing refused), making what it did durable first.
+//!   its transactions from a value above each entry name it sees and at least [`FLOOR_SPAN`]
+//!   above the highest floor it sees. A session changes nothing before its floor is durable
+//!   (its first intent's barrier), and numbers fewer than [`FLOOR_SPAN`] transactions above it
+//!   (one that would number more writes a new floor first); an entry on the disk that the live
+//!   view does not show was retired in the live view. So every entry that can come back is
+//!   numbered below the new floor. And a session commits only once recovery has retired every
+//!   entry the live view shows (nothing refused), having made what it did durable first.
 //! - *A floor never comes back lower.* Floors are only created, with fresh operations, and an
 //!   older one is unlinked only after a newer one is durable; if such an unlink is lost, the
 //!   highest name still wins.
