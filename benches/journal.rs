@@ -8,18 +8,20 @@
 //!   done file after file; throughput in updates, so updates/sec compare directly.
 //! - `recovery`: `recover` over 1, 100 and 10,000 pending entries (atomic one-update intents past
 //!   their commit point, each rolled forward); the pending state is built, untimed, per iteration.
+//! - `interleaved` (run first, outside criterion): the comparison of issue #12, every method in
+//!   one run, interleaved round by round so that a change in the machine's load hits them all
+//!   alike; prints updates/s and the ratio to the naive replace. See [`interleaved`].
 
 use crashsafe::format::{self, temp_path, Content, Digest, Entry, EntryKind, UpdateRecord};
 use crashsafe::fs::real::RealFs;
+use crashsafe::journal::Source;
 use crashsafe::journal::{recover::recover, Journal, JournalOptions, SyncMode, Update};
 use crashsafe::path::RelPath;
-use criterion::{
-    criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput,
-};
+use criterion::{criterion_group, BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput};
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const JOURNAL_DIR: &str = ".crashsafe/journal";
 
@@ -213,5 +215,164 @@ fn recovery(c: &mut Criterion) {
     group.finish();
 }
 
+/// One way of making updates durable, as the interleaved comparison runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    /// [`naive_atomic_replace`], one file after another.
+    Naive,
+    /// The `atomic-write-file` crate, one file after another.
+    AtomicWriteFile,
+    /// `Journal::commit` of one update, no increment, `SyncMode::PerFile`.
+    Commit,
+    /// `Journal::commit` of one update with an increment as large as the content.
+    CommitWithIncrement,
+    /// One `Journal::commit_batch` of all the updates (non-atomic), `SyncMode::PerFile`.
+    BatchPerFile,
+    /// The same with `SyncMode::Syncfs`.
+    BatchSyncfs,
+}
+
+impl Method {
+    const ALL: [Method; 6] = [
+        Method::Naive,
+        Method::AtomicWriteFile,
+        Method::Commit,
+        Method::CommitWithIncrement,
+        Method::BatchPerFile,
+        Method::BatchSyncfs,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Method::Naive => "naive replace (temp, fsync, rename, fsync dir)",
+            Method::AtomicWriteFile => "atomic-write-file crate",
+            Method::Commit => "commit, no increment",
+            Method::CommitWithIncrement => "commit with an increment",
+            Method::BatchPerFile => "commit_batch, per-file sync",
+            Method::BatchSyncfs => "commit_batch, Syncfs",
+        }
+    }
+}
+
+/// A method's own root (one per method, kept across rounds) and, for the journal, its journal.
+struct Bench {
+    method: Method,
+    root: tempfile::TempDir,
+    journal: Option<Journal<RealFs>>,
+}
+
+impl Bench {
+    fn new(method: Method, base: &Path) -> Bench {
+        let root = tempfile::tempdir_in(base).unwrap();
+        std::fs::create_dir(root.path().join("inc")).unwrap();
+        let sync = match method {
+            Method::BatchSyncfs => Some(SyncMode::Syncfs),
+            Method::Commit | Method::CommitWithIncrement | Method::BatchPerFile => {
+                Some(SyncMode::PerFile)
+            }
+            Method::Naive | Method::AtomicWriteFile => None,
+        };
+        let journal = sync.map(|sync| journal(root.path(), sync));
+        Bench {
+            method,
+            root,
+            journal,
+        }
+    }
+
+    /// Replaces `n` files of the root with `data` (round `round`), returning the time it took.
+    fn run(&mut self, round: usize, n: usize, data: &[u8]) -> Duration {
+        let names: Vec<String> = (0..n).map(|k| format!("file-{k}.bin")).collect();
+        let targets: Vec<RelPath> = names.iter().map(|s| RelPath::new(s).unwrap()).collect();
+        let start = Instant::now();
+        let dir = self.root.path();
+        match (self.method, self.journal.as_mut()) {
+            (Method::Naive, _) => {
+                for name in &names {
+                    naive_atomic_replace(dir, name, data).unwrap();
+                }
+            }
+            (Method::AtomicWriteFile, _) => {
+                for name in &names {
+                    with_atomic_write_file(&dir.join(name), data).unwrap();
+                }
+            }
+            (Method::Commit, Some(j)) => {
+                for t in targets {
+                    j.commit(Update::write(t, data.to_vec())).unwrap();
+                }
+            }
+            (Method::CommitWithIncrement, Some(j)) => {
+                for (k, t) in targets.into_iter().enumerate() {
+                    let inc = RelPath::new(&format!("inc/{round}-{k}")).unwrap();
+                    let update = Update::write(t, data.to_vec())
+                        .with_increment(inc, Source::Bytes(data.to_vec()));
+                    j.commit(update).unwrap();
+                }
+            }
+            (Method::BatchPerFile | Method::BatchSyncfs, Some(j)) => {
+                let updates = targets
+                    .into_iter()
+                    .map(|t| Update::write(t, data.to_vec()))
+                    .collect();
+                j.commit_batch(updates, false).unwrap();
+            }
+            (_, None) => unreachable!("the journal's methods have a journal"),
+        }
+        start.elapsed()
+    }
+}
+
+/// The comparison of issue #12 in one run: `rounds` rounds, each running every method on `n`
+/// updates of 4 KiB (alternating two contents, so every update changes its file), in an order
+/// that rotates from round to round; each method's updates/s is its total updates over its total
+/// time, and its ratio is that over the naive replace's. The roots live under
+/// `CRASHSAFE_BENCH_DIR` if set (the filesystem to measure), else the system's temp dir.
+fn interleaved(rounds: usize, n: usize) {
+    let base = std::env::var_os("CRASHSAFE_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let data = contents(4 << 10);
+    let mut benches: Vec<Bench> = Method::ALL.iter().map(|&m| Bench::new(m, &base)).collect();
+    let mut totals = vec![Duration::ZERO; benches.len()];
+    for round in 0..rounds {
+        for k in 0..benches.len() {
+            let index = (round + k) % benches.len();
+            totals[index] += benches[index].run(round, n, &data[round % 2]);
+        }
+    }
+    let rate = |t: Duration| (rounds * n) as f64 / t.as_secs_f64();
+    let naive = rate(totals[0]);
+    println!(
+        "interleaved: {rounds} rounds of {n} updates of 4 KiB per method, under {}",
+        base.display()
+    );
+    println!("{:<48} {:>12} {:>10}", "method", "updates/s", "vs naive");
+    for (bench, total) in benches.iter().zip(&totals) {
+        println!(
+            "{:<48} {:>12.0} {:>10.2}",
+            bench.method.name(),
+            rate(*total),
+            rate(*total) / naive
+        );
+    }
+}
+
 criterion_group!(benches, commit_4k, commit_1m, batch_4k, recovery);
-criterion_main!(benches);
+
+/// Runs the interleaved comparison (when no filter excludes `interleaved`), then criterion's
+/// groups. Under `cargo test --benches` (no `--bench` argument) the comparison runs one small
+/// round, unmeasured, like criterion's own test mode.
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let measuring = args.iter().any(|a| a == "--bench");
+    let filter = args.iter().find(|a| !a.starts_with('-'));
+    if filter.is_none_or(|f| "interleaved".contains(f.as_str())) {
+        match measuring {
+            true => interleaved(8, 64),
+            false => interleaved(1, 2),
+        }
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

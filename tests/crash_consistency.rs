@@ -292,8 +292,8 @@ fn reopen_and_recover_after_a_failed_publish_is_clean_under_every_model() {
 /// its entry files unlinked without a barrier (as every transaction's are); a later commit fails
 /// and the journal, reopened empty, restarted its numbering at 1; the next atomic batch's intent
 /// took number 1, and a power loss brought the first batch's commit record back beside it, so
-/// recovery rolled the new batch "forward" onto a temp file that was never written. A journal
-/// opened empty now makes its directory durable before it numbers anything.
+/// recovery rolled the new batch "forward" onto a temp file that was never written. Numbering now
+/// never restarts: a session starts above the last session's floor.
 #[test]
 fn a_journal_reopened_empty_never_pairs_an_old_commit_record_with_a_new_intent() {
     let workload = assemble(
@@ -317,16 +317,15 @@ fn a_journal_reopened_empty_never_pairs_an_old_commit_record_with_a_new_intent()
     assert_eq!(first_violation(&subject), None);
 }
 
-/// A known bug, found by the generator and not fixed yet. With `syncfs`, a transaction's entry
-/// files are unlinked without a barrier; the next transaction's `syncfs` fails and drops those
-/// unlinks for good, while the live view no longer shows the files. The journal is reopened and
-/// recovered (nothing to see), later transactions go on — and after a power loss the first
-/// transaction's intent and commit record come back, and recovery acts on them again long after
-/// a later transaction deleted their target. Recovery would have to make the absence of entries
-/// it cannot see durable (a name's absence, re-established with fresh operations). Run it with
-/// `cargo test --test crash_consistency -- --ignored`.
+/// Found by the generator. With `syncfs`, a transaction's entry files are unlinked without a
+/// barrier; the next transaction's `syncfs` fails and drops those unlinks for good, while the live
+/// view no longer shows the files. The journal is reopened and recovered (nothing to see), later
+/// transactions go on — and after a power loss the first transaction's intent and commit record
+/// came back, and recovery acted on them again long after a later transaction deleted their
+/// target. Now the reopened session's first transaction makes a floor durable above every number
+/// used before, and recovery removes an entry below the floor without acting (see
+/// `src/journal/recover.rs`, "The floor").
 #[test]
-#[ignore = "known bug: entry files whose removal a failed barrier dropped come back"]
 fn entries_whose_removal_a_failed_barrier_dropped_do_not_come_back() {
     let name = include_str!("fixtures/ghost_entries.workload").trim();
     let workload = Workload::from_generated_name(name).expect("a generated workload");

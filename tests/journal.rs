@@ -867,3 +867,118 @@ fn recovery_treats_a_target_whose_directory_vanished_as_absent() {
     let r = recover_and_check(&f, &base);
     assert_eq!(r.outcomes.len(), 2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The floor (src/journal/recover.rs, "The floor")
+
+/// A session's first commit leaves one floor file, numbered like its intent; the next session
+/// numbers from at least a span above it, and its first commit replaces the old floor.
+#[test]
+fn each_committing_session_leaves_one_floor_and_numbers_above_the_last() {
+    use crashsafe::journal::recover::FLOOR_SPAN;
+    let f = Fixture::new();
+    let mut j = f.journal();
+    assert!(f.floors().is_empty(), "opening writes nothing");
+    let first = j.commit(Update::write(p("a"), b"1".to_vec())).unwrap().seq;
+    let second = j.commit(Update::write(p("a"), b"2".to_vec())).unwrap().seq;
+    assert_eq!(second, first + 1);
+    assert_eq!(f.floors(), vec![format!("{first:016x}.floor")]);
+    drop(j);
+    let mut j = f.journal();
+    j.recover().unwrap();
+    assert_eq!(f.floors().len(), 1, "recovery writes no floor");
+    let third = j.commit(Update::write(p("a"), b"3".to_vec())).unwrap().seq;
+    assert!(third >= first + FLOOR_SPAN, "{third} vs {first}");
+    assert_eq!(f.floors(), vec![format!("{third:016x}.floor")]);
+    assert_eq!(f.read("a").unwrap(), b"3");
+    assert_clean(&f);
+}
+
+/// An entry numbered below the floor came back after its removal was lost: recovery removes it
+/// (and its commit record) without acting. Acted on, this atomic batch past its commit point
+/// would be refused (its temp is long gone) and the journal would stay blocked.
+#[test]
+fn an_entry_below_the_floor_is_removed_without_acting() {
+    let (f, base) = setup();
+    let stale = intent(
+        SEQ,
+        true,
+        vec![record(SEQ, 0, "d/t", Some(NEW), Some(b"gone"), None)],
+    );
+    f.put_entry(&stale);
+    f.put_entry(&commit_record(SEQ));
+    f.put_entry_bytes(&format!("{:016x}.floor", SEQ + 1), b"");
+    let mut j = f.journal();
+    assert!(!j.is_ready());
+    let inspection = j.inspect().unwrap();
+    assert_eq!(inspection.stale.len(), 2, "{inspection:?}");
+    assert!(inspection.pending.is_empty());
+    let report = j.recover().unwrap();
+    assert!(report.refused.is_empty(), "{report:?}");
+    assert!(report.outcomes.is_empty(), "{report:?}");
+    let mut stale_names = report.stale.clone();
+    stale_names.sort();
+    assert_eq!(
+        stale_names,
+        vec![format!("{SEQ:016x}.commit"), format!("{SEQ:016x}.intent")]
+    );
+    assert!(j.is_ready());
+    assert_eq!(f.snapshot(), base, "nothing it names was touched");
+    assert_clean(&f);
+    let receipt = j.commit(Update::write(p("x"), b"x".to_vec())).unwrap();
+    assert!(receipt.seq > SEQ + 1);
+}
+
+/// An entry at or above the floor is a live one: it is acted on as usual.
+#[test]
+fn an_entry_at_the_floor_is_recovered() {
+    let (f, base) = setup();
+    f.write("d/t", NEW);
+    f.put_entry(&intent(
+        SEQ,
+        false,
+        vec![record(SEQ, 0, "d/t", Some(OLD), Some(NEW), None)],
+    ));
+    f.put_entry_bytes(&format!("{SEQ:016x}.floor"), b"");
+    let report = recover_and_check(&f, &with_changes(&base, &[("d/t", Some(NEW))]));
+    assert!(report.stale.is_empty());
+    assert_eq!(report.outcomes.len(), 1);
+    assert!(report.outcomes[0].done);
+}
+
+/// `inspect` reports, for each update, what recovery then decides: one rule
+/// (`recover::update_happened`) for both, including an update whose new content equals its old,
+/// judged by its increment.
+#[test]
+fn inspect_reports_whether_each_update_happened_as_recovery_then_decides() {
+    use crashsafe::journal::TargetHolds;
+    let (f, _) = setup();
+    f.write("d/a", NEW);
+    f.write("d/b", OLD);
+    f.write("d/c", OLD);
+    f.write("inc/c.1", INC);
+    f.put_entry(&intent(
+        SEQ,
+        false,
+        vec![
+            record(SEQ, 0, "d/a", Some(OLD), Some(NEW), None),
+            record(SEQ, 1, "d/b", Some(OLD), Some(NEW), None),
+            record(SEQ, 2, "d/c", Some(OLD), Some(OLD), Some(("inc/c.1", INC))),
+        ],
+    ));
+    let mut j = f.journal();
+    let inspection = j.inspect().unwrap();
+    let seen = &inspection.pending[0].updates;
+    let holds: Vec<TargetHolds> = seen.iter().map(|u| u.target).collect();
+    assert_eq!(
+        holds,
+        [TargetHolds::New, TargetHolds::Old, TargetHolds::New]
+    );
+    let happened: Vec<bool> = seen.iter().map(|u| u.happened).collect();
+    assert_eq!(happened, [true, false, true]);
+    assert!(seen[2].increment_exists);
+    let report = j.recover().unwrap();
+    let done: Vec<bool> = report.outcomes.iter().map(|o| o.done).collect();
+    assert_eq!(done, happened);
+    assert_eq!(f.read("inc/c.1").unwrap(), INC);
+}

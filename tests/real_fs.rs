@@ -126,6 +126,34 @@ fn fsync_fdatasync_fsync_dir_and_syncfs_succeed() {
     fx.fs.syncfs().unwrap();
 }
 
+/// A barrier group of more calls than the backend has threads: all succeed together; with a
+/// missing directory among them, the error names that call, and every other call still ran.
+#[test]
+fn sync_group_issues_every_call_and_reports_the_first_failure_in_order() {
+    let fx = fixture();
+    let mut files: Vec<_> = (0..40)
+        .map(|k| {
+            let mut f = fx.fs.create_new(&p(&format!("f{k}"))).unwrap();
+            fx.fs.write_at(&mut f, 0, b"data").unwrap();
+            f
+        })
+        .collect();
+    fx.fs.mkdir(&p("d")).unwrap();
+    let mut refs: Vec<_> = files.iter_mut().collect();
+    fx.fs
+        .sync_group(&mut refs, &[RelPath::root(), p("d")])
+        .unwrap();
+    let err = fx
+        .fs
+        .sync_group(&mut refs, &[p("d"), p("missing"), p("also-missing")])
+        .unwrap_err();
+    assert_eq!(err.op, Op::FsyncDir);
+    assert_eq!(err.kind, FsErrorKind::NotFound);
+    assert_eq!(err.path, "missing");
+    fx.fs.sync_group(&mut [], &[]).unwrap();
+    assert_eq!(read_file(&fx.fs, "f39"), b"data");
+}
+
 #[test]
 fn open_read_refuses_a_directory_and_a_missing_file() {
     let fx = fixture();

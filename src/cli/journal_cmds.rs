@@ -5,7 +5,7 @@ use crate::format::{Content, EntryKind};
 use crate::fs::real::RealFs;
 use crate::journal::{
     inspect_dir, Change, Journal, JournalError, JournalOptions, RecoveryReport, Source, SyncMode,
-    Update, DEFAULT_JOURNAL_DIR,
+    TargetHolds, Update, DEFAULT_JOURNAL_DIR,
 };
 use crate::path::RelPath;
 use std::path::Path;
@@ -260,17 +260,27 @@ pub fn inspect(args: &RootArgs) -> Result<Status, Failure> {
                 (true, false) => ", atomic, before its commit point".into(),
             }
         );
-        for (u, (holds_new, temp, inc)) in p.entry.updates.iter().zip(&p.updates) {
-            let state = match holds_new {
-                Some(true) => "holds the new content",
-                Some(false) => "holds the old content",
-                None => "holds neither the old nor the new content",
+        for (u, seen) in p.entry.updates.iter().zip(&p.updates) {
+            let (temp, inc) = (&seen.temp_exists, &seen.increment_exists);
+            let state = match seen.target {
+                TargetHolds::New => "holds the new content",
+                TargetHolds::Old => "holds the old content",
+                TargetHolds::Neither => "holds neither the old nor the new content",
             };
             let change = match u.new {
                 Content::Absent => "delete",
                 _ => "write",
             };
             out!("  {change} {}: target {state}", u.target);
+            if !atomic {
+                out!(
+                    " ({})",
+                    match seen.happened {
+                        true => "happened: recovery keeps it",
+                        false => "did not happen: recovery undoes it",
+                    }
+                );
+            }
             if let Some(t) = &u.temp {
                 out!("; temp {t} {}", if *temp { "present" } else { "absent" });
             }
@@ -283,6 +293,12 @@ pub fn inspect(args: &RootArgs) -> Result<Status, Failure> {
             }
             outln!();
         }
+    }
+    for name in &inspection.stale {
+        outln!(
+            "stale entry {name}: below the journal's floor (finished; recovery removes it \
+             without acting)"
+        );
     }
     for name in &inspection.orphan_commits {
         outln!("commit record {name} without its intent (finished; recovery removes it)");

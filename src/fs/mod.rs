@@ -489,6 +489,24 @@ pub trait Fs {
     fn fsync_dir(&self, dir: &RelPath) -> FsResult<()>;
     /// Makes everything on the filesystem durable (`syncfs`).
     fn syncfs(&self) -> FsResult<()>;
+    /// A barrier group: makes each of `files` durable as [`Fs::fsync`] does and each of `dirs`
+    /// as [`Fs::fsync_dir`] does, and returns once all of them are — or the first error, in the
+    /// order given (files, then directories), once every call has returned. The calls are
+    /// independent, so a backend may issue them concurrently ([`real::RealFs`] does, so that the
+    /// filesystem can commit them together); the default issues them one after another, files
+    /// first, which is what the simulator records. That order stands for every concurrent one: a
+    /// crash while the group runs may find any subset of its calls done, and the states of such
+    /// a subset are among the states of the crash before the group's first call (a call not yet
+    /// issued may still find its writes on the disk).
+    fn sync_group(&self, files: &mut [&mut Self::File], dirs: &[RelPath]) -> FsResult<()> {
+        for file in files.iter_mut() {
+            self.fsync(file)?;
+        }
+        for dir in dirs {
+            self.fsync_dir(dir)?;
+        }
+        Ok(())
+    }
     /// Locks the directory `dir` in `mode` (`flock`), retrying until `wait` has passed; the lock
     /// lasts until the returned guard is dropped. It is advisory: it excludes only others who
     /// lock too. Changes nothing on disk.
@@ -570,6 +588,9 @@ impl<T: Fs + ?Sized> Fs for &T {
     }
     fn syncfs(&self) -> FsResult<()> {
         (**self).syncfs()
+    }
+    fn sync_group(&self, files: &mut [&mut Self::File], dirs: &[RelPath]) -> FsResult<()> {
+        (**self).sync_group(files, dirs)
     }
     fn lock_dir(
         &self,

@@ -8,30 +8,40 @@
 //! 1. **Intent.** Every update is checked (paths, old content, increment not yet present) and
 //!    recorded, with digests of the old and (when known) the new content, in the entry file
 //!    `<journal>/<seq>.intent`, which is made durable — the file, then the journal directory —
-//!    before anything else changes. Nothing is created that this entry does not name.
+//!    before anything else changes. Nothing is created that this entry does not name, except, in
+//!    a session's first transaction, the empty *floor* file `<journal>/<seq>.floor`, made
+//!    durable by the same barrier (see [`recover`], "The floor").
 //! 2. **Data.** Each new content goes to a temp file beside its target
 //!    (`.crashsafe-<seq>-<index>.tmp`), each increment to its own path; all are made durable, and
 //!    so are the directory entries of the increments (and, for an atomic batch, of the temps).
 //! 3. **Commit point** (atomic batches only): the record `<journal>/<seq>.commit` is made durable.
 //! 4. **Switch.** Each temp file is renamed over its target (a deletion unlinks the target).
 //! 5. **Publish.** Each target's directory is made durable; then the commit returns `Ok`.
-//! 6. **Clean.** The entry files are removed. Their removal becomes durable with the next
-//!    transaction's intent; an entry that survives a crash is recognised as done by recovery.
+//! 6. **Clean.** The entry files are removed, and so are the floors older than the session's.
+//!    Their removal becomes durable with the next transaction's intent; an entry that survives a
+//!    crash is recognised as done by recovery, and one whose removal a failed barrier dropped is
+//!    below the next session's floor.
 //!
 //! Recovery decides whether an update happened from the target's *content*: it happened if and
 //! only if the target no longer holds its old content (the reference journal looked at the file
 //! type, which cannot tell one regular file from another). See [`recover`] for the rules.
 //!
-//! With [`SyncMode::Syncfs`] every group of barriers in a step is one `syncfs` instead of one
-//! fsync per file and directory: the cheapest scheme for large batches on a filesystem the
-//! journal has to itself.
+//! The barriers that end a step (the fsyncs of its files and directories) do not depend on
+//! each other, only the next step depends on all of them: with [`SyncMode::PerFile`] they are one
+//! barrier group ([`Fs::sync_group`]), which the real backend issues concurrently so that the
+//! filesystem commits them together; a single update waits for three rounds of barriers (intent
+//! file and journal directory; temp file; target directory). With [`SyncMode::Syncfs`] every
+//! step's group is one `syncfs` instead: the cheapest scheme for large batches on a filesystem
+//! the journal has to itself.
 
 mod defect;
 pub mod recover;
 mod update;
 
 pub use defect::Defect;
-pub use recover::{Inspection, PendingEntry, RecoveryReport, Refusal, UpdateOutcome};
+pub use recover::{
+    Inspection, PendingEntry, PendingUpdate, RecoveryReport, Refusal, TargetHolds, UpdateOutcome,
+};
 pub use update::{Change, Source, Update};
 
 use crate::format::{self, Content, DecodeError, Entry, EntryKind};
@@ -174,6 +184,10 @@ pub struct Journal<F: Fs> {
     fs: F,
     dir: RelPath,
     next_seq: u64,
+    /// This session's floor, once its file is created (see [`recover`], "The floor").
+    floor: Option<u64>,
+    /// Floor files older than this session's, removed once a newer one is durable.
+    old_floors: Vec<RelPath>,
     state: State,
     options: JournalOptions,
     /// The exclusive lock on `dir`, held for the journal's lifetime.
@@ -213,23 +227,23 @@ impl<F: Fs> Journal<F> {
         create_dirs_durably(&fs, &dir)?;
         let lock = lock(&fs, &dir, LockMode::Exclusive, wait)?;
         let names = recover::entry_files(&fs, &dir)?;
-        if names.is_empty() {
-            // Numbering restarts after the last entry found. The entries of a transaction that
-            // finished in this boot are unlinked without a barrier (their removal becomes durable
-            // with the next intent's): make that removal durable now, before a new transaction
-            // takes the same number, or a power loss could bring an old commit record back beside
-            // the new intent and pass it off as that one's.
-            fs.fsync_dir(&dir)?;
-        }
-        let state = if names.is_empty() {
+        let old_floors = recover::floors(&names)
+            .map(|(name, _)| dir.join(name))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Only floors are in the way of a first commit; anything else needs recovery first.
+        let state = if names.len() == old_floors.len() {
             State::Ready
         } else {
             State::NeedsRecovery
         };
         Ok(Journal {
             fs,
-            dir,
+            // Numbering starts above everything seen, and a span above the last floor, so that
+            // an entry whose removal was lost is stale under this session's floor.
             next_seq: recover::next_seq_after(&names).unwrap_or(u64::MAX),
+            floor: None,
+            old_floors,
+            dir,
             state,
             options,
             _lock: lock,
@@ -285,7 +299,10 @@ impl<F: Fs> Journal<F> {
         let bytes = format::encode(&entry)?;
         self.next_seq += 1;
         let targets = entry.updates.iter().map(|u| u.target.clone()).collect();
-        match self.run_protocol(seq, &bytes, prepared, atomic) {
+        let new_floor = self
+            .floor
+            .is_none_or(|floor| seq - floor >= recover::FLOOR_SPAN);
+        match self.run_protocol(seq, &bytes, prepared, atomic, new_floor) {
             Ok(()) => Ok(Receipt { seq, targets }),
             Err(e) => {
                 self.state = match &e {
@@ -298,22 +315,31 @@ impl<F: Fs> Journal<F> {
     }
 
     fn run_protocol(
-        &self,
+        &mut self,
         seq: u64,
         intent: &[u8],
         mut prepared: Vec<Prepared>,
         atomic: bool,
+        new_floor: bool,
     ) -> Result<(), JournalError> {
         let defect = self.options.defect;
-        let fs = &self.fs;
-        // 1. Intent, durable before anything else.
-        let intent_path = self.entry_path(seq, "intent");
-        self.write_durable_file(&intent_path, intent)?;
-        if defect != Some(Defect::NoJournalDirFsync) {
-            self.barrier_dirs([self.dir.clone()])?;
+        // 1. Intent (with the session's floor), durable before anything else.
+        if new_floor {
+            self.fs.create_new(&self.entry_path(seq, "floor"))?;
+            if let Some(previous) = self.floor.replace(seq) {
+                self.old_floors.push(self.entry_path(previous, "floor"));
+            }
         }
-        // 2. Data: temps and increments.
-        let mut data_dirs = BTreeSet::new();
+        let fs = &self.fs;
+        let intent_path = self.entry_path(seq, "intent");
+        let mut step = StepBarrier::new(self.options.sync);
+        step.file(self.write_file(&intent_path, intent)?);
+        if defect != Some(Defect::NoJournalDirFsync) {
+            step.dir(self.dir.clone());
+        }
+        step.finish(fs)?;
+        // 2. Data: temps and increments, all made durable together.
+        let mut step = StepBarrier::new(self.options.sync);
         for p in &mut prepared {
             if let Some(temp) = p.record.temp.clone() {
                 let change = std::mem::replace(&mut p.change, Change::Delete);
@@ -328,27 +354,34 @@ impl<F: Fs> Journal<F> {
                     }
                     _ => {}
                 }
-                if defect == Some(Defect::RenameBeforeTempFsync) {
-                    fs.rename(&temp, &p.record.target)?;
+                match defect {
+                    Some(Defect::RenameBeforeTempFsync) => {
+                        fs.rename(&temp, &p.record.target)?;
+                        step.file(file);
+                    }
+                    Some(Defect::RenameBeforeAllTempsDurable) => {
+                        if self.options.sync == SyncMode::PerFile {
+                            fs.fsync(&mut file)?;
+                        }
+                        fs.rename(&temp, &p.record.target)?;
+                    }
+                    _ => step.file(file),
                 }
-                self.barrier_file(&mut file)?;
                 if atomic {
-                    data_dirs.insert(parent(&temp));
-                }
-                if defect == Some(Defect::RenameBeforeAllTempsDurable) {
-                    fs.rename(&temp, &p.record.target)?;
+                    step.dir(parent(&temp));
                 }
             }
             if let (Some(inc), Some(source)) = (&p.record.increment, p.increment.take()) {
                 let mut file = p.attrs.create(fs, &inc.path)?;
                 self.copy_source(&mut file, source)?;
                 if defect != Some(Defect::NoIncrementFsync) {
-                    self.barrier_file(&mut file)?;
+                    step.file(file);
                 }
-                data_dirs.insert(parent(&inc.path));
+                step.dir(parent(&inc.path));
             }
+            step.flush_if_full(fs)?;
         }
-        self.barrier_dirs(data_dirs)?;
+        step.finish(fs)?;
         // 3. Commit point of an atomic batch.
         if atomic {
             let commit = Entry {
@@ -356,8 +389,10 @@ impl<F: Fs> Journal<F> {
                 kind: EntryKind::Commit,
                 updates: Vec::new(),
             };
-            self.write_durable_file(&self.entry_path(seq, "commit"), &format::encode(&commit)?)?;
-            self.barrier_dirs([self.dir.clone()])?;
+            let mut step = StepBarrier::new(self.options.sync);
+            step.file(self.write_file(&self.entry_path(seq, "commit"), &format::encode(&commit)?)?);
+            step.dir(self.dir.clone());
+            step.finish(fs)?;
         }
         // 4. Switch.
         let mut target_dirs = BTreeSet::new();
@@ -388,12 +423,18 @@ impl<F: Fs> Journal<F> {
             }
         }
         if defect != Some(Defect::AckBeforeTargetDirFsync) {
-            self.barrier_dirs(target_dirs)?;
+            let mut step = StepBarrier::new(self.options.sync);
+            target_dirs.into_iter().for_each(|d| step.dir(d));
+            step.finish(&self.fs)?;
         }
         if defect != Some(Defect::EntryRemovedBeforeTargetDirFsync) {
             for e in entries.iter().rev() {
                 fs.unlink(e)?;
             }
+        }
+        // This session's floor is durable now (the intent's barrier): older ones may go.
+        for old in std::mem::take(&mut self.old_floors) {
+            self.fs.unlink(&old)?;
         }
         Ok(())
     }
@@ -444,31 +485,11 @@ impl<F: Fs> Journal<F> {
         })
     }
 
-    fn write_durable_file(&self, path: &RelPath, bytes: &[u8]) -> Result<(), JournalError> {
+    /// Creates `path` holding `bytes`, for the caller's barrier.
+    fn write_file(&self, path: &RelPath, bytes: &[u8]) -> Result<F::File, JournalError> {
         let mut file = self.fs.create_new(path)?;
         self.fs.write_at(&mut file, 0, bytes)?;
-        self.barrier_file(&mut file)
-    }
-
-    /// The barrier after a file's data: its fsync, or nothing when a `syncfs` follows.
-    fn barrier_file(&self, file: &mut F::File) -> Result<(), JournalError> {
-        match self.options.sync {
-            SyncMode::PerFile => Ok(self.fs.fsync(file)?),
-            SyncMode::Syncfs => Ok(()),
-        }
-    }
-
-    /// The barrier that ends a step: an fsync of each directory, or one `syncfs`.
-    fn barrier_dirs(&self, dirs: impl IntoIterator<Item = RelPath>) -> Result<(), JournalError> {
-        match self.options.sync {
-            SyncMode::PerFile => {
-                for dir in dirs {
-                    self.fs.fsync_dir(&dir)?;
-                }
-                Ok(())
-            }
-            SyncMode::Syncfs => Ok(self.fs.syncfs()?),
-        }
+        Ok(file)
     }
 
     fn entry_path(&self, seq: u64, kind: &str) -> RelPath {
@@ -604,6 +625,65 @@ fn parent(path: &RelPath) -> RelPath {
     path.parent().unwrap_or_else(RelPath::root)
 }
 
+/// How many files a step keeps open for its barrier before it makes them durable early (a
+/// batch of any size must not run out of file descriptors).
+const MAX_OPEN_IN_STEP: usize = 256;
+
+/// The barrier that ends one step of the protocol: the files written and the directories
+/// changed in it, made durable together before the next step begins — one barrier group
+/// ([`Fs::sync_group`], whose calls a real backend issues concurrently) with
+/// [`SyncMode::PerFile`], one `syncfs` with [`SyncMode::Syncfs`].
+struct StepBarrier<File> {
+    sync: SyncMode,
+    files: Vec<File>,
+    dirs: BTreeSet<RelPath>,
+}
+
+impl<File> StepBarrier<File> {
+    fn new(sync: SyncMode) -> Self {
+        StepBarrier {
+            sync,
+            files: Vec::new(),
+            dirs: BTreeSet::new(),
+        }
+    }
+
+    /// A file whose data must be durable (with `syncfs`, closed at once: the `syncfs` covers it).
+    fn file(&mut self, file: File) {
+        if self.sync == SyncMode::PerFile {
+            self.files.push(file);
+        }
+    }
+
+    /// A directory whose entries must be durable.
+    fn dir(&mut self, dir: RelPath) {
+        self.dirs.insert(dir);
+    }
+
+    /// Makes the files gathered so far durable if there are many (their directories wait for
+    /// [`StepBarrier::finish`]).
+    fn flush_if_full<F: Fs<File = File>>(&mut self, fs: &F) -> Result<(), FsError> {
+        if self.files.len() >= MAX_OPEN_IN_STEP {
+            let mut files: Vec<&mut File> = self.files.iter_mut().collect();
+            fs.sync_group(&mut files, &[])?;
+            self.files.clear();
+        }
+        Ok(())
+    }
+
+    /// Issues the barrier; nothing of the next step may start before it returns `Ok`.
+    fn finish<F: Fs<File = File>>(mut self, fs: &F) -> Result<(), FsError> {
+        match self.sync {
+            SyncMode::PerFile => {
+                let mut files: Vec<&mut File> = self.files.iter_mut().collect();
+                let dirs: Vec<RelPath> = std::mem::take(&mut self.dirs).into_iter().collect();
+                fs.sync_group(&mut files, &dirs)
+            }
+            SyncMode::Syncfs => fs.syncfs(),
+        }
+    }
+}
+
 /// Whether an error means the disk is full (handy for callers deciding whether to retry).
 pub fn is_no_space(error: &JournalError) -> bool {
     matches!(
@@ -613,4 +693,38 @@ pub fn is_no_space(error: &JournalError) -> bool {
             ..
         })
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::real::RealFs;
+
+    fn names(root: &std::path::Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(root.join(DEFAULT_JOURNAL_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A session that numbers a whole span past its floor writes a new floor with the next
+    /// transaction's intent, and removes the old one once that is durable.
+    #[test]
+    fn a_session_past_its_span_writes_a_new_floor() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fs = RealFs::open(tmp.path()).unwrap();
+        let mut journal = Journal::open(fs, RelPath::new(DEFAULT_JOURNAL_DIR).unwrap()).unwrap();
+        let target = RelPath::new("a").unwrap();
+        let first = journal.commit(Update::write(target.clone(), "1")).unwrap();
+        assert_eq!(names(tmp.path()), vec![format!("{:016x}.floor", first.seq)]);
+        journal.next_seq = first.seq + recover::FLOOR_SPAN - 1;
+        let last = journal.commit(Update::write(target.clone(), "2")).unwrap();
+        assert_eq!(names(tmp.path()), vec![format!("{:016x}.floor", first.seq)]);
+        let next = journal.commit(Update::write(target.clone(), "3")).unwrap();
+        assert_eq!(next.seq, last.seq + 1);
+        assert_eq!(names(tmp.path()), vec![format!("{:016x}.floor", next.seq)]);
+        assert_eq!(std::fs::read(tmp.path().join("a")).unwrap(), b"3");
+    }
 }

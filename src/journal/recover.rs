@@ -2,6 +2,9 @@
 //!
 //! Entry files are read in sequence order. For each:
 //!
+//! - A **stale** entry, numbered below the journal's *floor* (see below), belongs to a
+//!   transaction that was finished, or recovered, before the floor was set: it is removed without
+//!   acting on anything it names.
 //! - A **torn** entry (truncated, zero-filled, failing its checksum) was never durable, so nothing
 //!   was changed under it: it is discarded.
 //! - An entry that decodes but is **unsafe** (an unsafe path, a path through a symlink, a target
@@ -57,6 +60,40 @@
 //! What this does not cover: a failed fsync *inside* recovery makes it return an error with the
 //! entries kept; a second recovery in the same boot then sees the removals the failure dropped as
 //! done. Reboot (or remount) before recovering again after such an error.
+//!
+//! # The floor: entries whose removal was lost
+//!
+//! A finished transaction's entry files are unlinked without a barrier of their own; their removal
+//! becomes durable with the next barrier on the journal directory. If that barrier *fails*, the
+//! unlinks are dropped for good while the live view no longer shows the files: no recovery in this
+//! boot can see them, and after a later power loss they come back — long after later
+//! transactions changed what they name. Acting on such an entry would undo those transactions.
+//!
+//! So every session that commits marks where its numbers start: the first transaction of a
+//! session creates the empty file `<journal>/<seq>.floor` beside its intent, and the intent's
+//! barrier makes both durable before anything else changes. The floor of a journal is the
+//! highest floor name in its directory; an entry numbered below it is **stale** and recovery
+//! removes it without acting. Why that is safe and enough:
+//!
+//! - *Every entry below a floor was done with when the floor was created.* A session numbers
+//!   its transactions from a value above each entry name it sees and at least [`FLOOR_SPAN`]
+//!   above the highest floor it sees. A session changes nothing before its floor is durable
+//!   (its first intent's barrier), and numbers fewer than [`FLOOR_SPAN`] transactions above it
+//!   (one that would number more writes a new floor first); an entry on the disk that the live
+//!   view does not show was retired in the live view. So every entry that can come back is
+//!   numbered below the new floor. And a session commits only once recovery has retired every
+//!   entry the live view shows (nothing refused), having made what it did durable first.
+//! - *A floor never comes back lower.* Floors are only created, with fresh operations, and an
+//!   older one is unlinked only after a newer one is durable; if such an unlink is lost, the
+//!   highest name still wins.
+//! - *Without a durable floor, no stale entry can do harm.* If the floor of the session that
+//!   would mark an entry stale is not on disk, that session's first intent barrier never
+//!   completed, so it changed nothing; and a session stops at its first failed barrier, so an
+//!   entry whose unlink a failure dropped is followed, before the next floor, only by
+//!   transactions that changed nothing and by recoveries, which make their own actions durable.
+//!   Acting on it again finds what it left.
+//!
+//! Recovery itself never creates a floor: recovering changes only what the entries name.
 //!
 //! A crash anywhere in recovery leaves the entries in place, and the next recovery reaches the
 //! same decisions: recovery is idempotent. Its barriers are one fsync per rewritten file and one
@@ -149,6 +186,8 @@ pub struct UpdateOutcome {
 pub struct RecoveryReport {
     /// One outcome per update of every entry acted on, in sequence order.
     pub outcomes: Vec<UpdateOutcome>,
+    /// Stale entries (numbered below the journal's floor) removed without acting, by file name.
+    pub stale: Vec<String>,
     /// Torn entries discarded, by file name, with what was wrong.
     pub discarded: Vec<(String, DecodeError)>,
     /// Entries left in place, by file name, with why.
@@ -159,7 +198,8 @@ pub struct RecoveryReport {
     pub dirs_synced: usize,
     /// Files rewritten through a scratch file (one fsync each) to make a verdict durable.
     pub files_rewritten: usize,
-    /// The highest sequence number seen, refused entries included.
+    /// The highest sequence number of an entry file seen, refused entries included (floor files
+    /// excluded).
     pub max_seq: Option<u64>,
 }
 
@@ -172,10 +212,65 @@ pub struct PendingEntry {
     pub entry: Entry,
     /// Whether the commit record exists (atomic batches).
     pub committed_record: bool,
-    /// Per update: the target holds the new content (`Some(true)`), the old (`Some(false)`),
-    /// or something else or unreadable (`None`); whether the temp exists; whether the increment
-    /// exists.
-    pub updates: Vec<(Option<bool>, bool, bool)>,
+    /// What each update's paths show, in the entry's order.
+    pub updates: Vec<PendingUpdate>,
+}
+
+/// What a pending update's paths show, as [`inspect`] sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingUpdate {
+    /// What the target holds.
+    pub target: TargetHolds,
+    /// Whether the update happened, by the rule recovery judges an update on its own with
+    /// ([`update_happened`]); an atomic batch is judged as a whole (see the module doc).
+    pub happened: bool,
+    /// Whether the temp file exists.
+    pub temp_exists: bool,
+    /// Whether the increment exists.
+    pub increment_exists: bool,
+}
+
+/// What a pending update's target holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetHolds {
+    /// The new content (for a streamed content, recorded as unknown: anything but the old).
+    New,
+    /// The old content.
+    Old,
+    /// Neither (a content the journal never wrote), or it could not be read.
+    Neither,
+}
+
+impl TargetHolds {
+    /// What a target found holding `found` holds, for the update `u`.
+    fn of(u: &UpdateRecord, found: Content) -> TargetHolds {
+        match u.new {
+            Content::Unknown if found == u.old => TargetHolds::Old,
+            Content::Unknown => TargetHolds::New,
+            new if found == new => TargetHolds::New,
+            _ if found == u.old => TargetHolds::Old,
+            _ => TargetHolds::Neither,
+        }
+    }
+}
+
+/// Whether the update `u` happened, its target found holding `target`: the one rule recovery
+/// judges an independent update by, and [`inspect`] reports. It happened if and only if the
+/// target no longer holds the old content; when the old and new contents are equal the target
+/// cannot tell, and it counts as done if its increment is complete (`increment_complete` is
+/// asked only then, and only if the update has an increment).
+pub fn update_happened(
+    u: &UpdateRecord,
+    target: Content,
+    increment_complete: impl FnOnce(&crate::format::IncrementRecord) -> bool,
+) -> bool {
+    if u.new != u.old {
+        return target != u.old;
+    }
+    match &u.increment {
+        Some(inc) => increment_complete(inc),
+        None => true,
+    }
 }
 
 /// What the journal directory holds.
@@ -185,6 +280,8 @@ pub struct Inspection {
     pub pending: Vec<PendingEntry>,
     /// Commit records whose intent is gone (recovery removes them).
     pub orphan_commits: Vec<String>,
+    /// Stale entries, numbered below the journal's floor (recovery removes them without acting).
+    pub stale: Vec<String>,
     /// Torn entries recovery would discard.
     pub torn: Vec<(String, DecodeError)>,
     /// Entries recovery would refuse.
@@ -198,9 +295,15 @@ pub enum EntryFile {
     Intent,
     /// `<seq>.commit`
     Commit,
+    /// `<seq>.floor`: an empty file marking where a session's numbers start (see the module doc).
+    Floor,
 }
 
-/// Parses an entry file name: 16 lowercase hex digits, a dot, `intent` or `commit`.
+/// How far past its floor a session may number transactions before it writes a new floor; a
+/// new session starts at least this far above the highest floor it finds.
+pub const FLOOR_SPAN: u64 = 1 << 32;
+
+/// Parses a journal file name: 16 lowercase hex digits, a dot, `intent`, `commit` or `floor`.
 pub fn parse_name(name: &str) -> Option<(u64, EntryFile)> {
     let (seq, ext) = name.split_once('.')?;
     if seq.len() != 16
@@ -213,6 +316,7 @@ pub fn parse_name(name: &str) -> Option<(u64, EntryFile)> {
     let kind = match ext {
         "intent" => EntryFile::Intent,
         "commit" => EntryFile::Commit,
+        "floor" => EntryFile::Floor,
         _ => return None,
     };
     Some((u64::from_str_radix(seq, 16).ok()?, kind))
@@ -233,19 +337,33 @@ fn classify_name(name: &DirName) -> Result<(&str, u64, EntryFile), Refusal> {
     Ok((name, seq, kind))
 }
 
-/// The sequence number the next transaction takes, after every entry name in `names` (refused
-/// names included, so that a number is never reused while its file is there); `None` when the
-/// numbers are used up.
+/// The sequence number the next session's first transaction takes, given every name in the
+/// journal directory: above every entry name (refused ones included, so that a number is never
+/// reused while its file is there) and at least [`FLOOR_SPAN`] above the highest floor (see the
+/// module doc); `None` when the numbers are used up.
 pub fn next_seq_after(names: &[DirEntry]) -> Option<u64> {
-    let max = names
-        .iter()
-        .filter_map(|n| classify_name(&n.name).ok())
-        .map(|(_, seq, _)| seq)
-        .max();
-    match max {
-        None => Some(1),
-        Some(seq) => seq.checked_add(1),
+    let mut next = 1u64;
+    for (_, seq, kind) in names.iter().filter_map(|n| classify_name(&n.name).ok()) {
+        let after = match kind {
+            EntryFile::Floor => seq.checked_add(FLOOR_SPAN),
+            EntryFile::Intent | EntryFile::Commit => seq.checked_add(1),
+        };
+        next = next.max(after?);
     }
+    Some(next)
+}
+
+/// The journal's floor: the highest floor name that is a regular file (see the module doc).
+pub fn floor_of(names: &[DirEntry]) -> Option<u64> {
+    floors(names).map(|(_, seq)| seq).max()
+}
+
+/// The floor files among `names`, with their numbers.
+pub fn floors(names: &[DirEntry]) -> impl Iterator<Item = (&str, u64)> {
+    names.iter().filter_map(|n| match classify_name(&n.name) {
+        Ok((name, seq, EntryFile::Floor)) if n.kind == FileKind::File => Some((name, seq)),
+        _ => None,
+    })
 }
 
 /// Every name in the journal directory (none if it does not exist).
@@ -262,13 +380,16 @@ struct Loaded {
     intents: BTreeMap<u64, (String, Entry)>,
     commits: BTreeMap<u64, String>,
     torn: Vec<(String, DecodeError)>,
+    stale: Vec<String>,
     refused: Vec<(String, Refusal)>,
     max_seq: Option<u64>,
 }
 
 fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError> {
     let mut loaded = Loaded::default();
-    for file in entry_files(fs, dir)? {
+    let files = entry_files(fs, dir)?;
+    let floor = floor_of(&files);
+    for file in files {
         let (name, seq, kind) = match classify_name(&file.name) {
             Ok((name, seq, kind)) => (name.to_owned(), seq, kind),
             Err(refusal) => {
@@ -276,9 +397,16 @@ fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError> {
                 continue;
             }
         };
-        loaded.max_seq = loaded.max_seq.max(Some(seq));
         if file.kind != FileKind::File {
             loaded.refused.push((name, Refusal::NotAFile(file.kind)));
+            continue;
+        }
+        if kind == EntryFile::Floor {
+            continue;
+        }
+        loaded.max_seq = loaded.max_seq.max(Some(seq));
+        if floor.is_some_and(|floor| seq < floor) {
+            loaded.stale.push(name);
             continue;
         }
         let path = dir.join(&name)?;
@@ -316,6 +444,7 @@ fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError> {
             EntryFile::Commit => {
                 loaded.commits.insert(seq, name);
             }
+            EntryFile::Floor => {}
         }
     }
     Ok(loaded)
@@ -450,17 +579,20 @@ fn happened<F: Fs>(fs: &F, u: &UpdateRecord, seen: &Observed, defect: Option<Def
         Some(Defect::DecideByTempPresence) if u.temp.is_some() => return !seen.temp_exists,
         _ => {}
     }
-    if u.new != u.old {
-        return seen.target != u.old;
-    }
-    // Old and new are the same: the target cannot tell. Keep a complete increment.
-    match &u.increment {
-        Some(inc) if seen.increment_exists => match inc.content {
+    update_happened(u, seen.target, |inc| increment_complete(fs, inc, seen))
+}
+
+/// Whether an increment exists and holds its recorded content.
+fn increment_complete<F: Fs>(
+    fs: &F,
+    inc: &crate::format::IncrementRecord,
+    seen: &Observed,
+) -> bool {
+    seen.increment_exists
+        && match inc.content {
             Content::Present(d) => digest_file(fs, &inc.path).is_ok_and(|found| found == d),
             _ => false,
-        },
-        _ => true,
-    }
+        }
 }
 
 /// What recovery puts at a deleted target's name for an instant while it makes the deletion
@@ -695,6 +827,7 @@ pub fn recover<F: Fs>(
     let loaded = load(fs, dir)?;
     let mut report = RecoveryReport {
         discarded: loaded.torn.clone(),
+        stale: loaded.stale.clone(),
         refused: loaded.refused,
         max_seq: loaded.max_seq,
         ..RecoveryReport::default()
@@ -702,7 +835,8 @@ pub fn recover<F: Fs>(
     let mut touched = BTreeSet::new();
     // Paths named by refused entries: later entries must not touch them either.
     let mut blocked = BTreeSet::new();
-    let mut done_entries: Vec<String> = loaded.torn.into_iter().map(|(n, _)| n).collect();
+    let mut done_entries: Vec<String> = loaded.stale;
+    done_entries.extend(loaded.torn.into_iter().map(|(n, _)| n));
     let seqs: BTreeSet<u64> = loaded
         .intents
         .keys()
@@ -851,6 +985,7 @@ pub fn inspect<F: Fs>(fs: &F, dir: &RelPath) -> Result<Inspection, JournalError>
     let loaded = load(fs, dir)?;
     let mut inspection = Inspection {
         torn: loaded.torn,
+        stale: loaded.stale,
         refused: loaded.refused,
         ..Inspection::default()
     };
@@ -866,15 +1001,13 @@ pub fn inspect<F: Fs>(fs: &F, dir: &RelPath) -> Result<Inspection, JournalError>
                     .updates
                     .iter()
                     .zip(&seen)
-                    .map(|(u, s)| {
-                        let holds_new = match (u.new, s.target) {
-                            (Content::Unknown, t) if t == u.old => Some(false),
-                            (Content::Unknown, _) => Some(true),
-                            (new, t) if t == new => Some(true),
-                            (_, t) if t == u.old => Some(false),
-                            _ => None,
-                        };
-                        (holds_new, s.temp_exists, s.increment_exists)
+                    .map(|(u, s)| PendingUpdate {
+                        target: TargetHolds::of(u, s.target),
+                        happened: update_happened(u, s.target, |inc| {
+                            increment_complete(fs, inc, s)
+                        }),
+                        temp_exists: s.temp_exists,
+                        increment_exists: s.increment_exists,
                     })
                     .collect();
                 inspection.pending.push(PendingEntry {

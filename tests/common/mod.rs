@@ -88,9 +88,23 @@ impl Fixture {
         self.put_entry_bytes(&entry_name(entry), &bytes);
     }
 
-    /// The names in the journal directory (empty if it does not exist).
+    /// The entry files in the journal directory (empty if it does not exist); floor files, which
+    /// the journal keeps on purpose, are left out (see [`Fixture::floors`]).
     pub fn entries(&self) -> Vec<String> {
         names_in(&self.root.join(DEFAULT_JOURNAL_DIR))
+    }
+
+    /// The floor files in the journal directory.
+    pub fn floors(&self) -> Vec<String> {
+        let Ok(rd) = std::fs::read_dir(self.root.join(DEFAULT_JOURNAL_DIR)) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| is_floor_name(n))
+            .collect();
+        names.sort();
+        names
     }
 
     /// Every temp file (`.crashsafe-*.tmp`) anywhere under the root.
@@ -127,9 +141,20 @@ pub fn names_in(dir: &Path) -> Vec<String> {
     };
     let mut names: Vec<String> = rd
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !is_floor_name(n))
         .collect();
     names.sort();
     names
+}
+
+/// Whether `name` is a journal floor file's (`<16 hex digits>.floor`): bookkeeping the journal
+/// keeps on purpose (see `src/journal/recover.rs`, "The floor"), left out of [`names_in`] and
+/// [`snapshot`].
+pub fn is_floor_name(name: &str) -> bool {
+    matches!(
+        crashsafe::journal::recover::parse_name(name),
+        Some((_, crashsafe::journal::recover::EntryFile::Floor))
+    )
 }
 
 /// One name in a snapshot.
@@ -140,11 +165,16 @@ pub enum Node {
     Symlink(PathBuf),
 }
 
-/// Every name under `dir`, recursively, relative to `dir`, never following symlinks.
+/// Every name under `dir`, recursively, relative to `dir`, never following symlinks; journal floor
+/// files left out ([`is_floor_name`]).
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Node> {
     fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Node>) {
         for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
+            let entry = entry.unwrap();
+            if is_floor_name(&entry.file_name().to_string_lossy()) {
+                continue;
+            }
+            let path = entry.path();
             let rel = path.strip_prefix(base).unwrap().to_path_buf();
             let meta = std::fs::symlink_metadata(&path).unwrap();
             if meta.is_symlink() {
