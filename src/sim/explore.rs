@@ -54,6 +54,15 @@ pub trait Subject: Sync {
     /// The invariants, checked after recovery. Must depend only on `setup`, `crashed`,
     /// `recovered` and `acks` (`crash_point` is for messages): states are deduplicated on that.
     fn check(&self, ctx: &CheckContext<'_, Self::Ack>) -> Vec<Violation>;
+
+    /// Whether [`Subject::check`] may read `crashed` or `crash_point`. A subject that answers
+    /// `false` promises that its check is a function of `setup`, `recovered` and `acks` alone;
+    /// the explorer then judges each distinct (recovered image, acks) once and gives every
+    /// crash state that recovers to it that verdict (recovery run again included). The
+    /// default, `true`, makes no such promise.
+    fn check_reads_crashed(&self) -> bool {
+        true
+    }
 }
 
 /// The acknowledgements a workload pushed, each with the trace length when it was pushed.

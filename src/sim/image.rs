@@ -778,7 +778,11 @@ mod tests {
         let ino = b.ino(&p("d/f")).unwrap();
         b.file_mut(ino).unwrap()[0] = b'O';
         assert_ne!(b.fingerprint(), before);
-        assert_eq!(a.fingerprint(), before, "the other side keeps its content and hash");
+        assert_eq!(
+            a.fingerprint(),
+            before,
+            "the other side keeps its content and hash"
+        );
         let mut fresh = Image::new();
         fresh.put_file(&p("d/f"), b"One");
         assert_eq!(b.fingerprint(), fresh.fingerprint());
