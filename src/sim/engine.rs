@@ -8,7 +8,7 @@
 
 use super::explore::{
     AckLog, CheckContext, CrashKind, ExploreConfig, ExploreReport, InvariantFindings, KindCounts,
-    Subject, Violation,
+    Subject, UsedBounds, Violation,
 };
 use super::fs::{CallRecord, Fault, FaultKind, SimFs};
 use super::image::Image;
@@ -817,5 +817,6 @@ pub(crate) fn explore<S: Subject>(
         violations,
         by_invariant,
         violation_count: all.violations,
+        bounds: UsedBounds::of(config),
     }
 }
