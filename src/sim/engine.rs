@@ -564,10 +564,26 @@ fn generate<'w, S: Subject>(
 /// image ([`Verdicts`]). Checking depends on nothing else (see [`Subject::check`]), so a state
 /// met again at the same or a smaller remaining depth, under either crash kind, has nothing new
 /// to show.
+///
+/// A run with an injected fault also consults the states the fault-free run checked
+/// ([`Seen::after`]), for the states that see at most `shared_acks` acknowledgements: those
+/// pushed before the trace reached the fault's crash point. Up to the call that fails, the two
+/// runs are the same deterministic program on the same filesystem: the same operations, and the
+/// same acknowledgements pushed in the same order (an ack pushed while the trace held fewer than
+/// [`Run::start`] operations was pushed before that call began, in both runs). So the first
+/// `shared_acks` acks of the fault run *are* the first `shared_acks` of the fault-free run, and
+/// (fingerprint, acks count) names the same (image, acks) in both: a state the fault-free run
+/// checked at the same or a greater remaining depth is the same check. Counting one more ack
+/// (one pushed after the fault fired, such as a reopened journal's `Recovered`) keeps the state
+/// apart, so the fault run checks it.
 #[derive(Default)]
 pub(crate) struct Seen {
     states: BTreeMap<(u128, usize), usize>,
     verdicts: Verdicts,
+    /// The fault-free run's states, for a fault run.
+    earlier: Option<Arc<BTreeMap<(u128, usize), usize>>>,
+    /// How many acks a state may see and still be looked up in `earlier`.
+    shared_acks: usize,
 }
 
 impl Seen {
@@ -575,18 +591,38 @@ impl Seen {
     pub(crate) fn new() -> Seen {
         Seen::default()
     }
+
+    /// Nothing checked yet by `run`, a run with an injected fault; `base` is what the
+    /// fault-free run checked (see the type's doc).
+    pub(crate) fn after<A>(base: Arc<BTreeMap<(u128, usize), usize>>, run: &Run<A>) -> Seen {
+        Seen {
+            earlier: Some(base),
+            shared_acks: run.acks.entries().partition_point(|(i, _)| *i < run.start),
+            ..Seen::default()
+        }
+    }
+
+    /// Whether (`fp`, `acks`) was checked at a remaining depth of at least `remaining`.
+    fn checked(&self, key: (u128, usize), remaining: usize) -> bool {
+        let deep_enough = |states: &BTreeMap<(u128, usize), usize>| {
+            states.get(&key).is_some_and(|&depth| depth >= remaining)
+        };
+        deep_enough(&self.states)
+            || (key.1 <= self.shared_acks && self.earlier.as_deref().is_some_and(deep_enough))
+    }
 }
 
 /// Keeps the items not checked yet at the same or a greater remaining depth, in order.
 fn dedupe<'w>(seen: &mut Seen, items: Vec<Item<'w>>) -> Vec<Item<'w>> {
     items
         .into_iter()
-        .filter(|item| match seen.states.get(&(item.fp, item.acks)) {
-            Some(&depth) if depth >= item.remaining => false,
-            _ => {
-                seen.states.insert((item.fp, item.acks), item.remaining);
-                true
+        .filter(|item| {
+            let key = (item.fp, item.acks);
+            if seen.checked(key, item.remaining) {
+                return false;
             }
+            seen.states.insert(key, item.remaining);
+            true
         })
         .collect()
 }
@@ -764,10 +800,15 @@ pub(crate) fn explore<S: Subject>(
             .into_iter()
             .map(|fault| run_workload(&sh, Some(fault))),
     );
+    let mut base_states = None;
     for run in runs.flatten() {
         // One dedup set per workload run: its power-loss states, then its process crashes
-        // (whose states that equal a power-loss state already checked are not checked again).
-        let mut seen = Seen::new();
+        // (whose states that equal a power-loss state already checked are not checked again);
+        // a fault run also skips what the fault-free run checked (see `Seen`).
+        let mut seen = match &base_states {
+            None => Seen::new(),
+            Some(base) => Seen::after(Arc::clone(base), &run),
+        };
         explore_run(
             &sh,
             &run,
@@ -784,6 +825,9 @@ pub(crate) fn explore<S: Subject>(
             &mut seen,
             &mut report_progress,
         );
+        if base_states.is_none() {
+            base_states = Some(Arc::new(seen.states));
+        }
     }
     totals.trim(config.max_violations);
     let violations = totals
