@@ -31,7 +31,18 @@ pub fn bench_config() -> ExploreConfig {
 /// Benches one subject in `group` under the posix model; `label` names its size (for example
 /// `"100-ops"`). The throughput is the number of crash states one exploration enumerates.
 pub fn bench_subject<S: Subject>(c: &mut Criterion, group: &str, label: &str, subject: &S) {
-    let config = bench_config();
+    bench_subject_with(c, group, label, subject, &bench_config());
+}
+
+/// [`bench_subject`] with another configuration.
+pub fn bench_subject_with<S: Subject>(
+    c: &mut Criterion,
+    group: &str,
+    label: &str,
+    subject: &S,
+    config: &ExploreConfig,
+) {
+    let config = config.clone();
     let probe = explore(subject, &Posix, &config);
     let mut g = c.benchmark_group(group);
     g.sample_size(10)
@@ -112,10 +123,29 @@ fn journal_suite(c: &mut Criterion) {
     }
 }
 
+/// The suite's largest workload, `batch-64-syncfs` (64 non-atomic updates, each with an
+/// increment, made durable by one syncfs: 300-odd operations, hundreds of them pending at once,
+/// and a recovery of 64 updates behind every state). One exploration as the suite runs it takes
+/// minutes, so this one is cut to what criterion can sample in seconds: k = 0 (every pending
+/// operation persisted, none, and 4 random states per crash point), no crash inside recovery, no
+/// process crash. What it measures is the cost of one of this workload's states.
+fn journal_suite_largest(c: &mut Criterion) {
+    let subject = suite::subject_by_name("batch-64-syncfs").expect("a built-in workload");
+    let config = ExploreConfig {
+        k: 0,
+        samples: 4,
+        recovery_depth: 0,
+        process_crashes: false,
+        ..bench_config()
+    };
+    bench_subject_with(c, "explore/suite-largest", &subject.name, &subject, &config);
+}
+
 criterion_group!(
     benches,
     atomic_replace,
     journal_trace_lengths,
-    journal_suite
+    journal_suite,
+    journal_suite_largest
 );
 criterion_main!(benches);

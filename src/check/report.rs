@@ -189,6 +189,20 @@ pub struct RunSettings {
     pub shard: Option<String>,
 }
 
+/// The process's peak resident set size so far, in bytes (`VmHWM` in `/proc/self/status`);
+/// `None` where that file does not exist or does not say.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_vm_hwm(&status)
+}
+
+/// The `VmHWM` line of a `/proc/PID/status` text, in bytes.
+fn parse_vm_hwm(status: &str) -> Option<u64> {
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    let kib = line.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()?;
+    kib.checked_mul(1024)
+}
+
 /// The JSON report (with the `cli` feature).
 #[cfg(feature = "cli")]
 pub fn json(
@@ -213,6 +227,10 @@ pub fn json(
                         "crash_states": r.report.crash_states,
                         "distinct_states": r.report.distinct_states,
                         "violations": r.report.violation_count,
+                        "k": r.report.bounds.k,
+                        "recovery_fanout": r.report.bounds.recovery_fanout,
+                        "depth": r.report.bounds.depth,
+                        "process_points": r.report.bounds.process_points,
                         "process_crash_states": r.report.process.crash_states,
                         "process_violations": r.report.process.violations,
                         "by_kind": by_kind(|k| *r.report.counts(k)),
@@ -246,6 +264,7 @@ pub fn json(
         "depth": settings.depth,
         "inject_errors": settings.inject_errors,
         "shard": settings.shard,
+        "peak_rss_bytes": peak_rss_bytes(),
         "models": models,
     });
     if let Some(st) = self_test {
@@ -372,4 +391,20 @@ pub fn junit(results: &[WorkloadResult], self_test: Option<&[SelfTestResult]>) -
     }
     s.push_str("</testsuites>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peak_rss_is_read_from_the_vm_hwm_line_in_bytes() {
+        let status = "Name:\tcrashsafe\nVmPeak:\t  300000 kB\nVmHWM:\t  123456 kB\nVmRSS:\t 1 kB\n";
+        assert_eq!(parse_vm_hwm(status), Some(123_456 * 1024));
+        assert_eq!(parse_vm_hwm("Name:\tx\n"), None);
+        assert_eq!(parse_vm_hwm("VmHWM:\t12 MB\n"), None);
+        if cfg!(target_os = "linux") {
+            assert!(peak_rss_bytes().is_some_and(|b| b > 0));
+        }
+    }
 }

@@ -337,6 +337,86 @@ mod tests {
         w.txns.iter().flat_map(|t| &t.updates)
     }
 
+    /// The journal's subject making no promise about its check, so the explorer judges every
+    /// distinct crash state on its own.
+    struct JudgeEveryState(JournalSubject);
+
+    impl Subject for JudgeEveryState {
+        type Ack = JournalAck;
+        fn name(&self) -> String {
+            self.0.name()
+        }
+        fn setup(&self) -> crate::sim::Image {
+            self.0.setup()
+        }
+        fn run(&self, fs: &SimFs, acks: &mut AckLog<JournalAck>) {
+            self.0.run(fs, acks)
+        }
+        fn recover(&self, fs: &SimFs) -> Result<(), String> {
+            self.0.recover(fs)
+        }
+        fn check(
+            &self,
+            ctx: &crate::sim::CheckContext<'_, JournalAck>,
+        ) -> Vec<crate::sim::Violation> {
+            self.0.check(ctx)
+        }
+    }
+
+    /// What a report says, without its timing.
+    fn verdicts(r: &crate::sim::ExploreReport) -> impl PartialEq + std::fmt::Debug {
+        let findings: Vec<_> = r
+            .by_invariant
+            .iter()
+            .map(|f| {
+                (
+                    f.kind,
+                    f.invariant.clone(),
+                    f.count,
+                    f.smallest.token.clone(),
+                    f.smallest.violation.clone(),
+                )
+            })
+            .collect();
+        let all: Vec<_> = r
+            .violations
+            .iter()
+            .map(|c| (c.token.clone(), c.violation.clone()))
+            .collect();
+        (r.power, r.process, r.violation_count, findings, all)
+    }
+
+    #[test]
+    fn one_verdict_per_recovered_image_gives_what_judging_every_state_gives() {
+        let config = crate::sim::ExploreConfig {
+            jobs: 2,
+            k: 1,
+            process_points: 6,
+            ..Default::default()
+        };
+        let mut violations = 0;
+        for name in [
+            "create-delete",
+            "replace-one+decide-by-temp-presence",
+            "poisoned-reopen+no-recovery-dir-fsync",
+            "batch-8-atomic+roll-forward-without-commit-record",
+        ] {
+            for model in crate::sim::all_models() {
+                let memo = crate::sim::explore(&subject(name), model.as_ref(), &config);
+                let every = JudgeEveryState(subject(name));
+                let full = crate::sim::explore(&every, model.as_ref(), &config);
+                assert_eq!(
+                    verdicts(&memo),
+                    verdicts(&full),
+                    "{name} under {}",
+                    model.name()
+                );
+                violations += memo.violation_count;
+            }
+        }
+        assert!(violations > 0, "the defects give verdicts to compare");
+    }
+
     #[test]
     fn the_suite_reaches_every_kind_of_update_and_failure() {
         let all = workloads();

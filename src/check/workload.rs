@@ -213,6 +213,11 @@ impl Subject for JournalSubject {
     fn check(&self, ctx: &CheckContext<'_, JournalAck>) -> Vec<Violation> {
         oracle::check(ctx.setup, ctx.recovered, ctx.acks, &journal_dir())
     }
+
+    /// The oracle reads the setup, the recovered image and the acks only.
+    fn check_reads_crashed(&self) -> bool {
+        false
+    }
 }
 
 /// The acknowledgement announcing transaction `index`, with its targets' contents in `live`.

@@ -135,8 +135,11 @@ pub fn check(args: &CheckArgs) -> Result<Status, Failure> {
         .iter()
         .filter(|r| r.report.violation_count > 0)
         .collect();
+    let peak = report::peak_rss_bytes()
+        .map(|b| format!(", peak RSS {} MB", b / (1024 * 1024)))
+        .unwrap_or_default();
     outln!(
-        "{} workload runs in {:.1}s: {}",
+        "{} workload runs in {:.1}s{peak}: {}",
         results.len(),
         started.elapsed().as_secs_f64(),
         if failing.is_empty() {

@@ -8,7 +8,7 @@
 
 use super::explore::{
     AckLog, CheckContext, CrashKind, ExploreConfig, ExploreReport, InvariantFindings, KindCounts,
-    Subject, Violation,
+    Subject, UsedBounds, Violation,
 };
 use super::fs::{CallRecord, Fault, FaultKind, SimFs};
 use super::image::Image;
@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::{ControlFlow, Range};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Crash points per batch (a fixed number, so that results do not depend on the thread count).
@@ -69,7 +70,7 @@ impl<'a, S: Subject> Shared<'a, S> {
 /// Of the new distinct states of one crash point, keeps crash-inside-recovery exploration for
 /// `fanout` of them (0: all), chosen by fingerprint so that the choice is a spread over the
 /// crash point's states that does not depend on enumeration order; the others get depth 0.
-fn limit_fanout(items: &mut [Item], fanout: usize) {
+fn limit_fanout(items: &mut [Item<'_>], fanout: usize) {
     if fanout == 0 || items.len() <= fanout {
         return;
     }
@@ -131,13 +132,18 @@ pub(crate) fn run_workload<S: Subject>(
     })
 }
 
-/// A crash state to check.
-struct Item {
+/// A crash state to check. It keeps the walk at its crash point and its choice rather than its
+/// image, and is rebuilt when checked: a batch holds thousands of items at once, and an image
+/// (its inode table and every file it changed) is far larger than a choice.
+struct Item<'w> {
     /// `(crash point, state index)` per level.
     path: Vec<(usize, usize)>,
     /// Non-durable workload operations the top-level state persists (for ordering).
     persisted: usize,
-    image: Image,
+    /// The walk at the state's crash point, shared by that point's items.
+    walk: Arc<CrashWalk<'w>>,
+    /// The state's closed choice at that crash point.
+    choice: Vec<u16>,
     fp: u128,
     /// How many acks it sees.
     acks: usize,
@@ -283,6 +289,41 @@ pub(crate) fn check_state<S: Subject>(
     acks: &[(usize, S::Ack)],
     crash_point: usize,
 ) -> (Vec<Violation>, Option<Vec<TraceOp>>) {
+    check_state_with(subject, setup, crashed, acks, crash_point, None)
+}
+
+/// The verdicts given so far, by (recovered image's fingerprint, acks visible): idempotence and
+/// the subject's invariants, for a subject whose check does not read the crashed state
+/// ([`Subject::check_reads_crashed`]). Recovery is deterministic on the visible tree (the
+/// premise of deduplicating states by fingerprint), so recovering a recovered image again does
+/// the same thing whichever crash state it came from; and such a check is a function of
+/// (setup, recovered, acks). So every crash state that recovers to the same image, with the same
+/// acks, gets the same verdict, and it is computed once. Threads may race to compute one
+/// verdict; they compute the same one, so results do not depend on the thread count.
+#[derive(Default)]
+pub(crate) struct Verdicts(Mutex<BTreeMap<(u128, usize), Vec<Violation>>>);
+
+impl Verdicts {
+    fn get(&self, key: (u128, usize)) -> Option<Vec<Violation>> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&key).cloned()
+    }
+
+    fn insert(&self, key: (u128, usize), verdict: Vec<Violation>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(key, verdict);
+    }
+}
+
+/// [`check_state`], reusing and recording verdicts in `verdicts` where the subject allows it.
+fn check_state_with<S: Subject>(
+    subject: &S,
+    setup: &Image,
+    crashed: &Image,
+    acks: &[(usize, S::Ack)],
+    crash_point: usize,
+    verdicts: Option<&Verdicts>,
+) -> (Vec<Violation>, Option<Vec<TraceOp>>) {
     let fs = SimFs::from_image(crashed);
     match catch_unwind(AssertUnwindSafe(|| subject.recover(&fs))) {
         Err(p) => {
@@ -293,8 +334,35 @@ pub(crate) fn check_state<S: Subject>(
         Ok(Ok(())) => {}
     }
     let recovered = fs.image();
+    let judge = || judge(subject, setup, crashed, &recovered, acks, crash_point);
+    let violations = match verdicts.filter(|_| !subject.check_reads_crashed()) {
+        None => judge(),
+        Some(memo) => {
+            let key = (recovered.fingerprint(), acks.len());
+            match memo.get(key) {
+                Some(verdict) => verdict,
+                None => {
+                    let verdict = judge();
+                    memo.insert(key, verdict.clone());
+                    verdict
+                }
+            }
+        }
+    };
+    (violations, Some(fs.trace()))
+}
+
+/// Checks a recovered state: recovery run again changes nothing, and the subject's invariants.
+fn judge<S: Subject>(
+    subject: &S,
+    setup: &Image,
+    crashed: &Image,
+    recovered: &Image,
+    acks: &[(usize, S::Ack)],
+    crash_point: usize,
+) -> Vec<Violation> {
     let mut violations = Vec::new();
-    let again = SimFs::from_image(&recovered);
+    let again = SimFs::from_image(recovered);
     match catch_unwind(AssertUnwindSafe(|| subject.recover(&again))) {
         Err(p) => violations.push(Violation::new(
             "idempotent",
@@ -308,7 +376,7 @@ pub(crate) fn check_state<S: Subject>(
             if again.op_count() > 0 {
                 let twice = again.image();
                 if twice.fingerprint() != recovered.fingerprint() {
-                    let what = first_difference(&recovered, &twice);
+                    let what = first_difference(recovered, &twice);
                     violations.push(Violation::new(
                         "idempotent",
                         format!("recovery run again changed the tree: {what}"),
@@ -320,7 +388,7 @@ pub(crate) fn check_state<S: Subject>(
     let ctx = CheckContext {
         setup,
         crashed,
-        recovered: &recovered,
+        recovered,
         acks,
         crash_point,
     };
@@ -331,7 +399,7 @@ pub(crate) fn check_state<S: Subject>(
         )),
         Ok(found) => violations.extend(found),
     }
-    (violations, Some(fs.trace()))
+    violations
 }
 
 /// What checking one top-level item, and the crash states nested inside its recovery, gave.
@@ -347,16 +415,28 @@ struct Outcome {
 /// Checks one top-level item and, depth first, the crash states inside its recovery. Depth
 /// first keeps memory to one crash point's states per level; states are deduplicated within the
 /// item's subtree (by fingerprint, at the same or a greater remaining depth).
-fn process<S: Subject>(sh: &Shared<'_, S>, run: &Run<S::Ack>, item: &Item) -> Outcome {
+fn process<S: Subject>(
+    sh: &Shared<'_, S>,
+    run: &Run<S::Ack>,
+    verdicts: &Verdicts,
+    item: &Item<'_>,
+) -> Outcome {
     let mut out = Outcome::default();
     let mut seen = BTreeMap::new();
     let mut path = item.path.clone();
+    let image = item.walk.here().build(&item.choice);
+    debug_assert_eq!(
+        image.fingerprint(),
+        item.fp,
+        "a rebuilt state is the same state"
+    );
     visit(
         sh,
         run,
+        verdicts,
         item,
         &mut path,
-        &item.image,
+        &image,
         item.remaining,
         &mut seen,
         &mut out,
@@ -368,7 +448,8 @@ fn process<S: Subject>(sh: &Shared<'_, S>, run: &Run<S::Ack>, item: &Item) -> Ou
 fn visit<S: Subject>(
     sh: &Shared<'_, S>,
     run: &Run<S::Ack>,
-    item: &Item,
+    verdicts: &Verdicts,
+    item: &Item<'_>,
     path: &mut Vec<(usize, usize)>,
     image: &Image,
     remaining: usize,
@@ -378,7 +459,8 @@ fn visit<S: Subject>(
     out.distinct += 1;
     let top = item.path[0].0;
     let acks = &run.acks.entries()[..item.acks];
-    let (violations, recovery) = check_state(sh.subject, &sh.setup, image, acks, top);
+    let (violations, recovery) =
+        check_state_with(sh.subject, &sh.setup, image, acks, top, Some(verdicts));
     out.violations
         .extend(violations.into_iter().map(|v| (path.clone(), v)));
     let Some(rtrace) = recovery.filter(|t| remaining > 0 && !t.is_empty()) else {
@@ -431,25 +513,27 @@ fn visit<S: Subject>(
         });
         for (index, child, _, depth) in children {
             path.push((cp, index));
-            visit(sh, run, item, path, &child, depth, seen, out);
+            visit(sh, run, verdicts, item, path, &child, depth, seen, out);
             path.pop();
         }
     }
 }
 
 /// Generates the top-level states of crash points `cps`, starting from `walk`.
-fn generate<S: Subject>(
+fn generate<'w, S: Subject>(
     sh: &Shared<'_, S>,
     run: &Run<S::Ack>,
-    walk: &CrashWalk<'_>,
+    walk: &CrashWalk<'w>,
     cps: Range<usize>,
-) -> (Vec<Item>, u64) {
+) -> (Vec<Item<'w>>, u64) {
     let mut walk = walk.clone();
     let mut items = Vec::new();
     let mut states = 0u64;
     let mut local = BTreeSet::new();
     for cp in cps {
-        let point = walk.point(cp);
+        walk.advance(cp);
+        let at = Arc::new(walk.clone());
+        let point = at.here();
         let acks = run.acks.visible_at(cp);
         let seed = sample_seed(sh.config.seed, run.fault, &[], cp);
         let first = items.len();
@@ -461,7 +545,8 @@ fn generate<S: Subject>(
                 items.push(Item {
                     path: vec![(cp, index)],
                     persisted: point.persisted(choice),
-                    image,
+                    walk: Arc::clone(&at),
+                    choice: choice.to_vec(),
                     fp,
                     acks,
                     remaining: run.depth,
@@ -474,21 +559,70 @@ fn generate<S: Subject>(
     (items, states)
 }
 
-/// The states checked so far, by (fingerprint, acks visible), with the remaining depth they were
-/// checked at. Checking depends on nothing else (see [`Subject::check`]), so a state met again
-/// at the same or a smaller remaining depth, under either crash kind, has nothing new to show.
-pub(crate) type Seen = BTreeMap<(u128, usize), usize>;
+/// What one workload run and its process crashes have checked: the states, by (fingerprint,
+/// acks visible), with the remaining depth they were checked at, and the verdicts by recovered
+/// image ([`Verdicts`]). Checking depends on nothing else (see [`Subject::check`]), so a state
+/// met again at the same or a smaller remaining depth, under either crash kind, has nothing new
+/// to show.
+///
+/// A run with an injected fault also consults the states the fault-free run checked
+/// ([`Seen::after`]), for the states that see at most `shared_acks` acknowledgements: those
+/// pushed before the trace reached the fault's crash point. Up to the call that fails, the two
+/// runs are the same deterministic program on the same filesystem: the same operations, and the
+/// same acknowledgements pushed in the same order (an ack pushed while the trace held fewer than
+/// [`Run::start`] operations was pushed before that call began, in both runs). So the first
+/// `shared_acks` acks of the fault run *are* the first `shared_acks` of the fault-free run, and
+/// (fingerprint, acks count) names the same (image, acks) in both: a state the fault-free run
+/// checked at the same or a greater remaining depth is the same check. Counting one more ack
+/// (one pushed after the fault fired, such as a reopened journal's `Recovered`) keeps the state
+/// apart, so the fault run checks it.
+#[derive(Default)]
+pub(crate) struct Seen {
+    states: BTreeMap<(u128, usize), usize>,
+    verdicts: Verdicts,
+    /// The fault-free run's states, for a fault run.
+    earlier: Option<Arc<BTreeMap<(u128, usize), usize>>>,
+    /// How many acks a state may see and still be looked up in `earlier`.
+    shared_acks: usize,
+}
+
+impl Seen {
+    /// Nothing checked yet.
+    pub(crate) fn new() -> Seen {
+        Seen::default()
+    }
+
+    /// Nothing checked yet by `run`, a run with an injected fault; `base` is what the
+    /// fault-free run checked (see the type's doc).
+    pub(crate) fn after<A>(base: Arc<BTreeMap<(u128, usize), usize>>, run: &Run<A>) -> Seen {
+        Seen {
+            earlier: Some(base),
+            shared_acks: run.acks.entries().partition_point(|(i, _)| *i < run.start),
+            ..Seen::default()
+        }
+    }
+
+    /// Whether (`fp`, `acks`) was checked at a remaining depth of at least `remaining`.
+    fn checked(&self, key: (u128, usize), remaining: usize) -> bool {
+        let deep_enough = |states: &BTreeMap<(u128, usize), usize>| {
+            states.get(&key).is_some_and(|&depth| depth >= remaining)
+        };
+        deep_enough(&self.states)
+            || (key.1 <= self.shared_acks && self.earlier.as_deref().is_some_and(deep_enough))
+    }
+}
 
 /// Keeps the items not checked yet at the same or a greater remaining depth, in order.
-fn dedupe(seen: &mut Seen, items: Vec<Item>) -> Vec<Item> {
+fn dedupe<'w>(seen: &mut Seen, items: Vec<Item<'w>>) -> Vec<Item<'w>> {
     items
         .into_iter()
-        .filter(|item| match seen.get(&(item.fp, item.acks)) {
-            Some(&depth) if depth >= item.remaining => false,
-            _ => {
-                seen.insert((item.fp, item.acks), item.remaining);
-                true
+        .filter(|item| {
+            let key = (item.fp, item.acks);
+            if seen.checked(key, item.remaining) {
+                return false;
             }
+            seen.states.insert(key, item.remaining);
+            true
         })
         .collect()
 }
@@ -592,7 +726,8 @@ pub(crate) fn explore_run<S: Subject>(
             // recovery, `recovery_fanout` of them in all (per batch) go deeper.
             limit_fanout(&mut level, sh.config.recovery_fanout);
         }
-        let outcomes = par_map(jobs, &level, |item| process(sh, run, item));
+        let verdicts = &seen.verdicts;
+        let outcomes = par_map(jobs, &level, |item| process(sh, run, verdicts, item));
         for (item, outcome) in level.iter().zip(outcomes) {
             let counts = totals.counts(kind);
             counts.distinct_states += outcome.distinct;
@@ -665,10 +800,15 @@ pub(crate) fn explore<S: Subject>(
             .into_iter()
             .map(|fault| run_workload(&sh, Some(fault))),
     );
+    let mut base_states = None;
     for run in runs.flatten() {
         // One dedup set per workload run: its power-loss states, then its process crashes
-        // (whose states that equal a power-loss state already checked are not checked again).
-        let mut seen = Seen::new();
+        // (whose states that equal a power-loss state already checked are not checked again);
+        // a fault run also skips what the fault-free run checked (see `Seen`).
+        let mut seen = match &base_states {
+            None => Seen::new(),
+            Some(base) => Seen::after(Arc::clone(base), &run),
+        };
         explore_run(
             &sh,
             &run,
@@ -685,6 +825,9 @@ pub(crate) fn explore<S: Subject>(
             &mut seen,
             &mut report_progress,
         );
+        if base_states.is_none() {
+            base_states = Some(Arc::new(seen.states));
+        }
     }
     totals.trim(config.max_violations);
     let violations = totals
@@ -718,5 +861,6 @@ pub(crate) fn explore<S: Subject>(
         violations,
         by_invariant,
         violation_count: all.violations,
+        bounds: UsedBounds::of(config),
     }
 }

@@ -14,7 +14,10 @@
 //!
 //! A state is checked once per distinct (durable image, acknowledgements visible): the same image
 //! met again at a crash point with the same acks, at the same or a shallower remaining recovery
-//! depth, is skipped. With [`ExploreConfig::inject_errors`], the workload is run again once per
+//! depth, is skipped. For a subject whose check ignores the crashed state
+//! ([`Subject::check_reads_crashed`]), steps 2 and 3 run once per distinct (recovered image,
+//! acks): every other state that recovers to that image gets the same verdict (see
+//! `engine::Verdicts` for why that loses nothing). With [`ExploreConfig::inject_errors`], the workload is run again once per
 //! mutating call and fault kind with that call failing ([`Fault`]), and the crash points from the
 //! fault on are explored the same way.
 //!
@@ -54,6 +57,15 @@ pub trait Subject: Sync {
     /// The invariants, checked after recovery. Must depend only on `setup`, `crashed`,
     /// `recovered` and `acks` (`crash_point` is for messages): states are deduplicated on that.
     fn check(&self, ctx: &CheckContext<'_, Self::Ack>) -> Vec<Violation>;
+
+    /// Whether [`Subject::check`] may read `crashed` or `crash_point`. A subject that answers
+    /// `false` promises that its check is a function of `setup`, `recovered` and `acks` alone;
+    /// the explorer then judges each distinct (recovered image, acks) once and gives every
+    /// crash state that recovers to it that verdict (recovery run again included). The
+    /// default, `true`, makes no such promise.
+    fn check_reads_crashed(&self) -> bool {
+        true
+    }
 }
 
 /// The acknowledgements a workload pushed, each with the trace length when it was pushed.
@@ -329,6 +341,33 @@ pub struct ExploreReport {
     pub by_invariant: Vec<InvariantFindings>,
     /// How many violations were found in all (kept or not).
     pub violation_count: u64,
+    /// The bounds this exploration used.
+    pub bounds: UsedBounds,
+}
+
+/// The bounds an exploration used, as [`ExploreReport::bounds`] reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsedBounds {
+    /// [`ExploreConfig::k`].
+    pub k: usize,
+    /// [`ExploreConfig::recovery_fanout`] (0: all).
+    pub recovery_fanout: usize,
+    /// [`ExploreConfig::recovery_depth`].
+    pub depth: usize,
+    /// [`ExploreConfig::process_points`] (0: every crash point).
+    pub process_points: usize,
+}
+
+impl UsedBounds {
+    /// The bounds `config` sets.
+    pub fn of(config: &ExploreConfig) -> UsedBounds {
+        UsedBounds {
+            k: config.k,
+            recovery_fanout: config.recovery_fanout,
+            depth: config.recovery_depth,
+            process_points: config.process_points,
+        }
+    }
 }
 
 impl ExploreReport {

@@ -16,7 +16,7 @@ use crate::fs::{FileKind, FileMode, FsErrorKind};
 use crate::path::RelPath;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The root directory's inode number.
 pub(crate) const ROOT: Ino = 0;
@@ -35,7 +35,14 @@ pub enum Node {
 /// One inode.
 #[derive(Clone, Debug)]
 pub(crate) enum Inode {
-    File { data: Arc<Vec<u8>>, mode: FileMode },
+    /// A regular file. `hash` caches the xxh3-128 hash of `data` for [`Image::fingerprint`]:
+    /// computed on first use, shared by every clone that shares `data`, and reset by
+    /// [`Image::file_mut`], the only way to change `data` in place.
+    File {
+        data: Arc<Vec<u8>>,
+        mode: FileMode,
+        hash: OnceLock<u128>,
+    },
     Dir(Arc<BTreeMap<String, Ino>>),
     Symlink(Arc<str>),
 }
@@ -43,7 +50,11 @@ pub(crate) enum Inode {
 impl Inode {
     /// A regular file with `data` and permission bits `mode`.
     pub(crate) fn file(data: Arc<Vec<u8>>, mode: FileMode) -> Inode {
-        Inode::File { data, mode }
+        Inode::File {
+            data,
+            mode,
+            hash: OnceLock::new(),
+        }
     }
 
     pub(crate) fn kind(&self) -> FileKind {
@@ -163,28 +174,32 @@ impl Image {
     /// numbers.
     pub fn fingerprint(&self) -> u128 {
         // xxh3-128: not cryptographic, but its collisions are as rare as random ones (2^-128),
-        // and it is several times faster than a cryptographic hash on the small files here.
+        // and it is several times faster than a cryptographic hash on the small files here. A
+        // file's bytes enter as their own xxh3-128 hash, cached in the inode, so a state built
+        // from a checkpoint rehashes only the files it changed.
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let mut entry = Vec::with_capacity(128);
         self.visit(ROOT, &mut String::new(), &mut |path, ino, inode| {
-            hasher.update(&(path.len() as u64).to_le_bytes());
-            hasher.update(path.as_bytes());
+            entry.clear();
+            entry.extend_from_slice(&(path.len() as u64).to_le_bytes());
+            entry.extend_from_slice(path.as_bytes());
             match inode {
-                Inode::File { data, mode } => {
-                    hasher.update(&[1]);
-                    hasher.update(&mode.bits().to_le_bytes());
-                    hasher.update(&self.links_of(ino).to_le_bytes());
-                    hasher.update(&(data.len() as u64).to_le_bytes());
-                    hasher.update(data);
+                Inode::File { data, mode, hash } => {
+                    let content = *hash.get_or_init(|| xxhash_rust::xxh3::xxh3_128(data));
+                    entry.push(1);
+                    entry.extend_from_slice(&mode.bits().to_le_bytes());
+                    entry.extend_from_slice(&self.links_of(ino).to_le_bytes());
+                    entry.extend_from_slice(&(data.len() as u64).to_le_bytes());
+                    entry.extend_from_slice(&content.to_le_bytes());
                 }
-                Inode::Dir(_) => {
-                    hasher.update(&[2]);
-                }
+                Inode::Dir(_) => entry.push(2),
                 Inode::Symlink(t) => {
-                    hasher.update(&[3]);
-                    hasher.update(&(t.len() as u64).to_le_bytes());
-                    hasher.update(t.as_bytes());
+                    entry.push(3);
+                    entry.extend_from_slice(&(t.len() as u64).to_le_bytes());
+                    entry.extend_from_slice(t.as_bytes());
                 }
             }
+            hasher.update(&entry);
         });
         hasher.digest128()
     }
@@ -439,7 +454,10 @@ impl Image {
     /// Mutable access to a file's bytes (copy on write).
     pub(crate) fn file_mut(&mut self, ino: Ino) -> Option<&mut Vec<u8>> {
         match self.inodes.get_mut(&ino) {
-            Some(Inode::File { data, .. }) => Some(Arc::make_mut(data)),
+            Some(Inode::File { data, hash, .. }) => {
+                *hash = OnceLock::new();
+                Some(Arc::make_mut(data))
+            }
             _ => None,
         }
     }
@@ -687,7 +705,7 @@ impl fmt::Debug for Image {
             ROOT,
             &mut String::new(),
             &mut |path, ino, inode| match inode {
-                Inode::File { data, mode } => {
+                Inode::File { data, mode, .. } => {
                     let shown = String::from_utf8_lossy(&data[..data.len().min(16)]).into_owned();
                     let more = if data.len() > 16 { "…" } else { "" };
                     let mode = if *mode == FileMode::FILE_DEFAULT {
@@ -748,6 +766,29 @@ mod tests {
             format!("{img:?}"),
             r#"[a/, b/, b/c.txt: 5 bytes "hello", b/l -> ../x]"#
         );
+    }
+
+    #[test]
+    fn a_cached_content_hash_follows_every_change_to_the_file() {
+        let mut a = Image::new();
+        a.put_file(&p("d/f"), b"one");
+        let before = a.fingerprint();
+        // A clone shares the data and its cached hash; a write to one side resets its hash.
+        let mut b = a.clone();
+        let ino = b.ino(&p("d/f")).unwrap();
+        b.file_mut(ino).unwrap()[0] = b'O';
+        assert_ne!(b.fingerprint(), before);
+        assert_eq!(
+            a.fingerprint(),
+            before,
+            "the other side keeps its content and hash"
+        );
+        let mut fresh = Image::new();
+        fresh.put_file(&p("d/f"), b"One");
+        assert_eq!(b.fingerprint(), fresh.fingerprint());
+        b.set_file_len(ino, 1);
+        fresh.put_file(&p("d/f"), b"O");
+        assert_eq!(b.fingerprint(), fresh.fingerprint());
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub mod trace;
 
 pub use explore::{
     explore, replay, AckLog, CheckContext, Counterexample, CrashKind, ExploreConfig, ExploreReport,
-    InvariantFindings, KindCounts, Progress, Subject, Violation,
+    InvariantFindings, KindCounts, Progress, Subject, UsedBounds, Violation,
 };
 pub use fs::{CallRecord, Fault, FaultKind, SimDirLock, SimFile, SimFs};
 pub use image::{Image, Node};

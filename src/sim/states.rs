@@ -118,6 +118,13 @@ impl<'a> CrashWalk<'a> {
     /// Moves to crash point `cp` (never backwards) and describes it.
     pub fn point(&mut self, cp: usize) -> CrashPoint<'_> {
         self.advance(cp);
+        self.here()
+    }
+
+    /// Describes the crash point the walk is at (the last one [`CrashWalk::advance`] moved
+    /// to), without moving: a walk kept at a crash point rebuilds that point's states later.
+    pub fn here(&self) -> CrashPoint<'_> {
+        let cp = self.at;
         let mut pending = Vec::new();
         for j in self.durable..cp {
             if !self.res[j].resolved_at(cp) {
