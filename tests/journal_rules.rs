@@ -1,0 +1,430 @@
+//! The journal's rules that a mutation of their code would otherwise leave unnoticed, each pinned
+//! on the real filesystem: what `inspect` says about every pending update (through the library
+//! and the binary), the entry-size cap at exactly its limit and one byte over, every shape of an
+//! entry file's name, and an update whose new content equals its old one, with and without its
+//! increment. Entries are built by hand, as a crash would leave them.
+
+mod common;
+
+use common::{commit_record, intent, jdir, p, raw_entry, record, Fixture};
+use crashsafe::format::{self, Content, DecodeError, MAX_ENTRY_LEN, MAX_PAYLOAD_LEN};
+use crashsafe::journal::recover::{parse_name, EntryFile};
+use crashsafe::journal::{inspect_dir, Inspection, Refusal};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+const OLD: &[u8] = b"old content";
+const NEW: &[u8] = b"new content, not the old";
+const INC: &[u8] = b"the increment";
+
+fn inspect(f: &Fixture) -> Inspection {
+    inspect_dir(&f.fs(), &jdir(), Duration::ZERO).unwrap()
+}
+
+/// Runs `crashsafe inspect` on the fixture's root.
+fn inspect_cli(f: &Fixture) -> (i32, String) {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_crashsafe"))
+        .arg("inspect")
+        .arg(&f.root)
+        .output()
+        .unwrap();
+    (
+        out.status.code().expect("exited normally"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// A pending one-update entry (seq 1) for `t` from `OLD` to `new` (`None`: a deletion), with the
+/// increment `t.1` holding `INC`.
+fn pending_update(f: &Fixture, new: Option<&[u8]>) {
+    f.write("t", OLD);
+    f.put_entry(&intent(
+        1,
+        false,
+        vec![record(1, 0, "t", Some(OLD), new, Some(("t.1", INC)))],
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// `inspect`: one verdict per update
+
+#[test]
+fn inspect_says_the_target_holds_the_old_content_with_temp_and_increment_present() {
+    let f = Fixture::new();
+    pending_update(&f, Some(NEW));
+    f.write(".crashsafe-0000000000000001-0.tmp", NEW);
+    f.write("t.1", INC);
+    let found = inspect(&f);
+    assert_eq!(found.pending.len(), 1, "{found:?}");
+    assert_eq!(found.pending[0].name, "0000000000000001.intent");
+    assert_eq!(found.pending[0].updates, vec![(Some(false), true, true)]);
+    assert!(!found.pending[0].committed_record);
+    let (code, text) = inspect_cli(&f);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(
+            "  write t: target holds the old content; temp .crashsafe-0000000000000001-0.tmp \
+             present; increment t.1 present\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn inspect_says_the_target_holds_the_new_content_with_temp_and_increment_absent() {
+    let f = Fixture::new();
+    pending_update(&f, Some(NEW));
+    f.write("t", NEW);
+    let found = inspect(&f);
+    assert_eq!(found.pending[0].updates, vec![(Some(true), false, false)]);
+    let (code, text) = inspect_cli(&f);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(
+            "  write t: target holds the new content; temp .crashsafe-0000000000000001-0.tmp \
+             absent; increment t.1 absent\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn inspect_says_a_target_holding_other_bytes_holds_neither() {
+    let f = Fixture::new();
+    pending_update(&f, Some(NEW));
+    f.write("t", b"something else entirely");
+    assert_eq!(inspect(&f).pending[0].updates, vec![(None, false, false)]);
+    let (_, text) = inspect_cli(&f);
+    assert!(
+        text.contains("write t: target holds neither the old nor the new content"),
+        "{text}"
+    );
+}
+
+#[test]
+fn inspect_says_a_deleted_target_holds_the_new_content() {
+    let f = Fixture::new();
+    pending_update(&f, None);
+    std::fs::remove_file(f.at("t")).unwrap();
+    f.write("t.1", INC);
+    assert_eq!(
+        inspect(&f).pending[0].updates,
+        vec![(Some(true), false, true)]
+    );
+    let (_, text) = inspect_cli(&f);
+    assert!(
+        text.contains("  delete t: target holds the new content; increment t.1 present\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn inspect_judges_a_streamed_update_from_the_old_content_alone() {
+    // A stream's new content is unknown: a target holding the old content holds the old; any
+    // other content is taken as the new.
+    let f = Fixture::new();
+    f.write("t", OLD);
+    let mut entry = intent(
+        1,
+        false,
+        vec![record(1, 0, "t", Some(OLD), Some(NEW), None)],
+    );
+    entry.updates[0].new = Content::Unknown;
+    f.put_entry(&entry);
+    assert_eq!(
+        inspect(&f).pending[0].updates,
+        vec![(Some(false), false, false)]
+    );
+    assert!(inspect_cli(&f)
+        .1
+        .contains("write t: target holds the old content"));
+
+    f.write("t", b"whatever the stream yielded");
+    assert_eq!(
+        inspect(&f).pending[0].updates,
+        vec![(Some(true), false, false)]
+    );
+    assert!(inspect_cli(&f)
+        .1
+        .contains("write t: target holds the new content"));
+}
+
+#[test]
+fn inspect_tells_an_atomic_batch_past_its_commit_point_from_one_before_it() {
+    let f = Fixture::new();
+    f.write("a", OLD);
+    f.put_entry(&intent(
+        1,
+        true,
+        vec![record(1, 0, "a", Some(OLD), Some(NEW), None)],
+    ));
+    let found = inspect(&f);
+    assert!(!found.pending[0].committed_record);
+    let (_, text) = inspect_cli(&f);
+    assert!(
+        text.contains(
+            "entry 0000000000000001.intent: 1 update(s), atomic, before its commit point\n"
+        ),
+        "{text}"
+    );
+
+    f.put_entry(&commit_record(1));
+    let found = inspect(&f);
+    assert!(found.pending[0].committed_record, "{found:?}");
+    assert!(found.orphan_commits.is_empty(), "{found:?}");
+    let (_, text) = inspect_cli(&f);
+    assert!(
+        text.contains(
+            "entry 0000000000000001.intent: 1 update(s), atomic, past its commit point (will roll \
+             forward)\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn inspect_lists_a_commit_record_without_its_intent_as_finished() {
+    let f = Fixture::new();
+    f.put_entry(&commit_record(3));
+    let found = inspect(&f);
+    assert_eq!(found.orphan_commits, vec!["0000000000000003.commit"]);
+    assert!(
+        found.pending.is_empty() && found.refused.is_empty(),
+        "{found:?}"
+    );
+    let (code, text) = inspect_cli(&f);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(
+            "commit record 0000000000000003.commit without its intent (finished; recovery \
+             removes it)"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn inspect_refuses_an_entry_whose_target_is_a_directory_and_exits_1() {
+    let f = Fixture::new();
+    std::fs::create_dir(f.at("t")).unwrap();
+    f.put_entry(&intent(
+        1,
+        false,
+        vec![record(1, 0, "t", Some(OLD), Some(NEW), None)],
+    ));
+    let found = inspect(&f);
+    assert!(found.pending.is_empty(), "{found:?}");
+    assert_eq!(
+        found.refused,
+        vec![(
+            "0000000000000001.intent".to_string(),
+            Refusal::NotARegularFile {
+                path: p("t"),
+                kind: crashsafe::fs::FileKind::Dir
+            }
+        )]
+    );
+    let (code, text) = inspect_cli(&f);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("0 pending, 0 torn, 1 refused"), "{text}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The entry-size cap, where recovery reads an entry from disk
+
+/// An entry file of `len` bytes: a header claiming a `len - HEADER_LEN`-byte payload, with its
+/// checksum, and a payload of non-zero bytes that is not a valid entry.
+fn oversized_garbage(len: usize) -> Vec<u8> {
+    let payload = vec![1u8; len - format::HEADER_LEN];
+    let mut bytes = raw_entry(&payload);
+    if payload.len() > MAX_PAYLOAD_LEN {
+        // `raw_entry` writes the real length; a header never claims more than the cap.
+        bytes[8..12].copy_from_slice(&(MAX_PAYLOAD_LEN as u32).to_le_bytes());
+    }
+    bytes
+}
+
+#[test]
+fn an_entry_of_exactly_the_cap_is_read_and_judged_by_its_content() {
+    let f = Fixture::new();
+    f.put_entry_bytes("0000000000000001.intent", &oversized_garbage(MAX_ENTRY_LEN));
+    let found = inspect(&f);
+    assert_eq!(found.refused.len(), 1, "{found:?}");
+    // Read whole: it decodes as a commit record with bytes after it, not as too large.
+    assert!(
+        matches!(&found.refused[0].1, Refusal::Decode(DecodeError::Payload(m)) if m.contains("bytes after the entry")),
+        "{:?}",
+        found.refused
+    );
+    let report = f.journal().recover().unwrap();
+    assert_eq!(report.refused, found.refused);
+    assert_eq!(report.max_seq, Some(1));
+    assert_eq!(f.entries(), vec!["0000000000000001.intent"]);
+}
+
+#[test]
+fn an_entry_one_byte_over_the_cap_is_refused_as_too_large_unread() {
+    let f = Fixture::new();
+    f.put_entry_bytes(
+        "0000000000000001.intent",
+        &oversized_garbage(MAX_ENTRY_LEN + 1),
+    );
+    let expected = vec![(
+        "0000000000000001.intent".to_string(),
+        Refusal::Decode(DecodeError::TooLarge(MAX_ENTRY_LEN as u64 + 1)),
+    )];
+    assert_eq!(inspect(&f).refused, expected);
+    let report = f.journal().recover().unwrap();
+    assert_eq!(report.refused, expected);
+    assert_eq!(f.entries(), vec!["0000000000000001.intent"]);
+}
+
+#[test]
+fn a_valid_entry_longer_than_one_read_chunk_is_recovered() {
+    // 20 KiB of entry: read in more than one chunk, each counted against the cap by its length.
+    let f = Fixture::new();
+    let mut updates = Vec::new();
+    for i in 0..150 {
+        let target = format!("dir-with-a-long-name-to-fill-the-entry/target-number-{i:04}");
+        updates.push(record(1, i, &target, None, Some(NEW), None));
+    }
+    std::fs::create_dir(f.at("dir-with-a-long-name-to-fill-the-entry")).unwrap();
+    let entry = intent(1, false, updates);
+    let bytes = format::encode(&entry).unwrap();
+    assert!(bytes.len() > 20 * 1024, "{}", bytes.len());
+    f.put_entry(&entry);
+    let report = f.journal().recover().unwrap();
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    assert_eq!(report.outcomes.len(), 150);
+    assert!(f.entries().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry file names
+
+#[test]
+fn parse_name_accepts_sixteen_lowercase_hex_digits_and_a_known_kind() {
+    assert_eq!(
+        parse_name("0000000000000001.intent"),
+        Some((1, EntryFile::Intent))
+    );
+    assert_eq!(
+        parse_name("00000000000000ff.commit"),
+        Some((255, EntryFile::Commit))
+    );
+    assert_eq!(
+        parse_name("0123456789abcdef.intent"),
+        Some((0x0123_4567_89ab_cdef, EntryFile::Intent))
+    );
+    assert_eq!(
+        parse_name("ffffffffffffffff.commit"),
+        Some((u64::MAX, EntryFile::Commit))
+    );
+}
+
+#[test]
+fn parse_name_refuses_every_other_shape() {
+    for name in [
+        "000000000000001.intent",   // 15 digits
+        "00000000000000001.intent", // 17 digits
+        "000000000000000A.intent",  // uppercase
+        "000000000000000g.intent",  // not hex
+        "00000000000000-1.intent",  // a sign
+        "000000000000000 .intent",  // a space
+        "0000000000000001.intent.tmp",
+        "0000000000000001.Intent",
+        "0000000000000001.",
+        "0000000000000001",
+        ".intent",
+        "",
+    ] {
+        assert_eq!(parse_name(name), None, "{name:?}");
+    }
+}
+
+#[test]
+fn recovery_refuses_a_file_named_unlike_an_entry_and_leaves_it() {
+    let f = Fixture::new();
+    let entry = format::encode(&commit_record(1)).unwrap();
+    f.put_entry_bytes("000000000000000A.commit", &entry);
+    let expected = vec![("000000000000000A.commit".to_string(), Refusal::UnknownName)];
+    assert_eq!(inspect(&f).refused, expected);
+    let report = f.journal().recover().unwrap();
+    assert_eq!(report.refused, expected);
+    assert_eq!(report.max_seq, None);
+    assert_eq!(f.entries(), vec!["000000000000000A.commit"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// An update whose new content equals the old: the target cannot tell, the increment decides
+
+/// A pending update of `t` from `OLD` to `OLD`, with the increment `t.1` recorded as `INC`.
+fn equal_content_update(f: &Fixture) {
+    f.write("t", OLD);
+    f.put_entry(&intent(
+        1,
+        false,
+        vec![record(1, 0, "t", Some(OLD), Some(OLD), Some(("t.1", INC)))],
+    ));
+}
+
+#[test]
+fn an_equal_content_update_with_its_complete_increment_is_done() {
+    let f = Fixture::new();
+    equal_content_update(&f);
+    f.write("t.1", INC);
+    let report = f.journal().recover().unwrap();
+    assert_eq!(report.outcomes.len(), 1);
+    assert!(report.outcomes[0].done, "{report:?}");
+    assert!(report.outcomes[0].removed.is_empty(), "{report:?}");
+    // The increment, complete only in the live view perhaps, is made durable by a rewrite.
+    assert_eq!(report.files_rewritten, 1);
+    assert_eq!(f.read("t.1").unwrap(), INC);
+    assert_eq!(f.read("t").unwrap(), OLD);
+    assert!(f.entries().is_empty());
+}
+
+#[test]
+fn an_equal_content_update_with_a_partial_increment_is_not_done() {
+    let f = Fixture::new();
+    equal_content_update(&f);
+    f.write("t.1", &INC[..5]);
+    let report = f.journal().recover().unwrap();
+    assert!(!report.outcomes[0].done, "{report:?}");
+    assert_eq!(report.outcomes[0].removed, vec![p("t.1")]);
+    assert_eq!(report.files_rewritten, 0);
+    assert!(!f.exists("t.1"));
+    assert_eq!(f.read("t").unwrap(), OLD);
+}
+
+#[test]
+fn an_equal_content_update_whose_increment_is_missing_counts_as_done() {
+    // Nothing to keep or remove: the increment is not there, and the target holds its content
+    // whichever way the update went.
+    let f = Fixture::new();
+    equal_content_update(&f);
+    let report = f.journal().recover().unwrap();
+    assert!(report.outcomes[0].done, "{report:?}");
+    assert!(report.outcomes[0].removed.is_empty());
+    assert_eq!(report.files_rewritten, 0);
+    assert!(!f.exists("t.1"));
+    assert_eq!(f.read("t").unwrap(), OLD);
+}
+
+#[test]
+fn an_equal_content_update_without_an_increment_is_done_and_changes_nothing() {
+    let f = Fixture::new();
+    f.write("t", OLD);
+    let before = f.snapshot();
+    f.put_entry(&intent(
+        1,
+        false,
+        vec![record(1, 0, "t", Some(OLD), Some(OLD), None)],
+    ));
+    let report = f.journal().recover().unwrap();
+    assert!(report.outcomes[0].done, "{report:?}");
+    assert_eq!(report.files_rewritten, 0);
+    let mut after = f.snapshot();
+    after.retain(|path, _| !path.starts_with(".crashsafe"));
+    assert_eq!(after, before);
+}
