@@ -9,7 +9,9 @@ mod common;
 use common::{commit_record, intent, jdir, p, raw_entry, record, Fixture};
 use crashsafe::format::{self, Content, DecodeError, MAX_ENTRY_LEN, MAX_PAYLOAD_LEN};
 use crashsafe::journal::recover::{parse_name, EntryFile};
-use crashsafe::journal::{inspect_dir, Inspection, Refusal};
+use crashsafe::journal::{
+    inspect_dir, Defect, Inspection, Journal, JournalOptions, RecoveryReport, Refusal,
+};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -427,4 +429,198 @@ fn an_equal_content_update_without_an_increment_is_done_and_changes_nothing() {
     let mut after = f.snapshot();
     after.retain(|path, _| !path.starts_with(".crashsafe"));
     assert_eq!(after, before);
+}
+
+#[test]
+fn an_atomic_batch_that_changes_no_target_is_judged_update_by_update() {
+    // No target can show which side of the commit point such a batch is on: without its commit
+    // record, a complete increment still makes the update done.
+    let f = Fixture::new();
+    f.write("t", OLD);
+    f.write("t.1", INC);
+    f.put_entry(&intent(
+        1,
+        true,
+        vec![record(1, 0, "t", Some(OLD), Some(OLD), Some(("t.1", INC)))],
+    ));
+    let report = f.journal().recover().unwrap();
+    assert!(report.outcomes[0].done, "{report:?}");
+    assert!(!report.outcomes[0].rolled_forward, "{report:?}");
+    assert_eq!(f.read("t.1").unwrap(), INC);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The known-bad recoveries of the self-test: each must make exactly its mistake, or the
+// harness's proof that it catches that mistake proves nothing.
+
+fn recover_with(f: &Fixture, defect: Defect) -> RecoveryReport {
+    let options = JournalOptions {
+        defect: Some(defect),
+        ..JournalOptions::default()
+    };
+    let mut journal = Journal::open_with(f.fs(), jdir(), options).unwrap();
+    journal.recover().unwrap()
+}
+
+/// A pending update of `d/t` from `OLD` to `NEW` with the increment `d/t.1` holding `INC`,
+/// the target holding `target` (`None`: absent), and no temp file.
+fn switched_or_not(f: &Fixture, new: Option<&[u8]>, target: Option<&[u8]>) {
+    f.write("d/t.1", INC);
+    match target {
+        Some(bytes) => f.write("d/t", bytes),
+        None => std::fs::create_dir_all(f.at("d")).unwrap(),
+    }
+    f.put_entry(&intent(
+        1,
+        false,
+        vec![record(1, 0, "d/t", Some(OLD), new, Some(("d/t.1", INC)))],
+    ));
+}
+
+#[test]
+fn commit_by_file_type_takes_a_replaced_file_for_untouched() {
+    let f = Fixture::new();
+    switched_or_not(&f, Some(NEW), Some(NEW));
+    let report = recover_with(&f, Defect::CommitByFileType);
+    assert!(!report.outcomes[0].done, "{report:?}");
+    assert!(
+        !f.exists("d/t.1"),
+        "the increment of a done update is deleted"
+    );
+    assert_eq!(f.read("d/t").unwrap(), NEW);
+}
+
+#[test]
+fn commit_by_file_type_takes_a_deleted_file_for_done() {
+    let f = Fixture::new();
+    switched_or_not(&f, None, None);
+    let report = recover_with(&f, Defect::CommitByFileType);
+    assert!(report.outcomes[0].done, "{report:?}");
+    assert_eq!(f.read("d/t.1").unwrap(), INC);
+}
+
+#[test]
+fn decide_by_temp_presence_keeps_the_increment_of_an_update_whose_temp_is_gone() {
+    // The state a crash inside recovery leaves after it removed the temp of an update not done.
+    let f = Fixture::new();
+    switched_or_not(&f, Some(NEW), Some(OLD));
+    let report = recover_with(&f, Defect::DecideByTempPresence);
+    assert!(report.outcomes[0].done, "{report:?}");
+    assert_eq!(
+        f.read("d/t.1").unwrap(),
+        INC,
+        "kept for an update never done"
+    );
+    assert_eq!(f.read("d/t").unwrap(), OLD);
+}
+
+#[test]
+fn decide_by_temp_presence_judges_a_deletion_by_its_target() {
+    // A deletion has no temp: the defect cannot apply, and the target still holding its old
+    // content means not done.
+    let f = Fixture::new();
+    switched_or_not(&f, None, Some(OLD));
+    let report = recover_with(&f, Defect::DecideByTempPresence);
+    assert!(!report.outcomes[0].done, "{report:?}");
+    assert!(!f.exists("d/t.1"));
+    assert_eq!(f.read("d/t").unwrap(), OLD);
+}
+
+#[test]
+fn recovery_trusting_the_live_view_rewrites_nothing_and_syncs_no_directory_it_did_not_change() {
+    // Done and switched: the correct recovery rewrites the target; the defect does not.
+    let f = Fixture::new();
+    switched_or_not(&f, Some(NEW), Some(NEW));
+    let report = recover_with(&f, Defect::RecoveryTrustsLiveView);
+    assert!(
+        report.outcomes[0].done && !report.outcomes[0].rewritten,
+        "{report:?}"
+    );
+    assert_eq!(report.files_rewritten, 0);
+    let f = Fixture::new();
+    switched_or_not(&f, Some(NEW), Some(NEW));
+    let report = f.journal().recover().unwrap();
+    assert!(report.outcomes[0].rewritten, "{report:?}");
+    assert_eq!(report.files_rewritten, 1);
+
+    // Not done, temp already gone: the correct recovery still fsyncs the temp's directory `d`
+    // (and the journal's); the defect only the journal's.
+    let f = Fixture::new();
+    switched_or_not(&f, Some(NEW), Some(OLD));
+    std::fs::remove_file(f.at("d/t.1")).unwrap();
+    let report = recover_with(&f, Defect::RecoveryTrustsLiveView);
+    assert_eq!(report.dirs_synced, 1, "{report:?}");
+    let f = Fixture::new();
+    switched_or_not(&f, Some(NEW), Some(OLD));
+    std::fs::remove_file(f.at("d/t.1")).unwrap();
+    let report = f.journal().recover().unwrap();
+    assert_eq!(report.dirs_synced, 2, "{report:?}");
+}
+
+#[test]
+fn recovery_trusting_the_live_view_leaves_an_equal_content_increment_as_it_found_it() {
+    let f = Fixture::new();
+    equal_content_update(&f);
+    f.write("t.1", INC);
+    let report = recover_with(&f, Defect::RecoveryTrustsLiveView);
+    assert!(report.outcomes[0].done, "{report:?}");
+    assert_eq!(report.files_rewritten, 0);
+    assert_eq!(f.read("t.1").unwrap(), INC);
+}
+
+#[test]
+fn roll_forward_without_commit_record_installs_a_torn_temp() {
+    // An atomic batch that crashed before its commit point, one temp complete, one torn.
+    let f = Fixture::new();
+    f.write("a", OLD);
+    f.write("b", OLD);
+    f.put_entry(&intent(
+        1,
+        true,
+        vec![
+            record(1, 0, "a", Some(OLD), Some(NEW), None),
+            record(1, 1, "b", Some(OLD), Some(NEW), None),
+        ],
+    ));
+    f.write(".crashsafe-0000000000000001-0.tmp", NEW);
+    f.write(".crashsafe-0000000000000001-1.tmp", &NEW[..3]);
+    let report = recover_with(&f, Defect::RollForwardWithoutCommitRecord);
+    assert!(report.refused.is_empty(), "{report:?}");
+    assert!(
+        report.outcomes.iter().all(|o| o.rolled_forward),
+        "{report:?}"
+    );
+    assert_eq!(f.read("a").unwrap(), NEW);
+    assert_eq!(f.read("b").unwrap(), &NEW[..3], "the torn temp installed");
+}
+
+#[test]
+fn roll_forward_without_commit_record_rolls_back_a_batch_with_no_temp_written() {
+    let f = Fixture::new();
+    f.write("a", OLD);
+    f.put_entry(&intent(
+        1,
+        true,
+        vec![record(1, 0, "a", Some(OLD), Some(NEW), None)],
+    ));
+    let report = recover_with(&f, Defect::RollForwardWithoutCommitRecord);
+    assert!(!report.outcomes[0].done, "{report:?}");
+    assert_eq!(f.read("a").unwrap(), OLD);
+}
+
+#[test]
+fn no_recovery_dir_fsync_removes_the_entry_before_anything_is_made_durable() {
+    let f = Fixture::new();
+    switched_or_not(&f, Some(NEW), Some(OLD));
+    let report = recover_with(&f, Defect::NoRecoveryDirFsync);
+    assert_eq!(report.dirs_synced, 0, "{report:?}");
+    assert!(report.removed_entries.is_empty(), "{report:?}");
+    assert!(f.entries().is_empty(), "the entry went first");
+    assert!(!f.exists("d/t.1"));
+
+    let f = Fixture::new();
+    switched_or_not(&f, Some(NEW), Some(OLD));
+    let report = f.journal().recover().unwrap();
+    assert_eq!(report.dirs_synced, 2, "{report:?}");
+    assert_eq!(report.removed_entries, vec!["0000000000000001.intent"]);
 }
