@@ -8,10 +8,14 @@ mod common;
 
 use common::{commit_record, intent, jdir, p, raw_entry, record, Fixture};
 use crashsafe::format::{self, Content, DecodeError, MAX_ENTRY_LEN, MAX_PAYLOAD_LEN};
-use crashsafe::journal::recover::{parse_name, EntryFile};
+use crashsafe::fs::{FsError, FsErrorKind, Op};
+use crashsafe::journal::recover::{parse_name, EntryFile, MAX_SEQ};
 use crashsafe::journal::{
-    inspect_dir, Defect, Inspection, Journal, JournalOptions, RecoveryReport, Refusal,
+    inspect_dir, is_no_space, Defect, Inspection, Journal, JournalError, JournalOptions,
+    RecoveryReport, Refusal, Source, Update,
 };
+use crashsafe::path::{PathError, RelPath, MAX_PATH_LEN};
+use crashsafe::sim::{Fault, FaultKind, Image, Node, SimFs, TraceOp};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -623,4 +627,229 @@ fn no_recovery_dir_fsync_removes_the_entry_before_anything_is_made_durable() {
     let report = f.journal().recover().unwrap();
     assert_eq!(report.dirs_synced, 2, "{report:?}");
     assert_eq!(report.removed_entries, vec!["0000000000000001.intent"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The journal itself: sequence numbers, its directory, and the protocol's barriers in order
+
+#[test]
+fn the_largest_sequence_number_a_transaction_may_use_is_used() {
+    let f = Fixture::new();
+    f.write("t", OLD);
+    f.put_entry(&commit_record(MAX_SEQ - 1));
+    let mut journal = f.journal();
+    journal.recover().unwrap();
+    let receipt = journal.commit(Update::write(p("t"), NEW.to_vec())).unwrap();
+    assert_eq!(receipt.seq, MAX_SEQ);
+    assert_eq!(f.read("t").unwrap(), NEW);
+    let err = journal
+        .commit(Update::write(p("t"), OLD.to_vec()))
+        .unwrap_err();
+    assert!(matches!(err, JournalError::SequenceExhausted), "{err:?}");
+}
+
+/// A journal directory path of `len` bytes: components of at most 200 bytes.
+fn dir_of_len(len: usize) -> RelPath {
+    let mut s = String::new();
+    while s.len() < len {
+        if !s.is_empty() {
+            s.push('/');
+        }
+        let take = (len - s.len()).min(200);
+        s.push_str(&"j".repeat(take));
+    }
+    assert_eq!(s.len(), len);
+    p(&s)
+}
+
+#[test]
+fn a_journal_directory_with_room_for_exactly_the_entry_names_is_accepted_and_one_byte_more_is_not()
+{
+    // `<dir>/<16 hex digits>.intent` must fit in a path: 24 bytes after the directory.
+    let fits = dir_of_len(MAX_PATH_LEN - 24);
+    let over = dir_of_len(MAX_PATH_LEN - 23);
+    let fs = SimFs::new();
+    assert_eq!(
+        inspect_dir(&fs, &fits, Duration::ZERO).unwrap(),
+        Inspection::default()
+    );
+    let err = inspect_dir(&fs, &over, Duration::ZERO).unwrap_err();
+    assert!(
+        matches!(err, JournalError::Path(PathError::TooLong(_))),
+        "{err:?}"
+    );
+    let mut journal = Journal::open(&fs, fits.clone()).unwrap();
+    journal.commit(Update::write(p("t"), NEW.to_vec())).unwrap();
+    assert!(matches!(
+        Journal::open(&fs, over).map(|_| ()),
+        Err(JournalError::Path(PathError::TooLong(_)))
+    ));
+}
+
+#[test]
+fn inspect_through_a_file_where_the_journal_directory_should_be_fails() {
+    // A missing journal directory has nothing pending; one that cannot be reached is an error,
+    // not an empty journal.
+    let f = Fixture::new();
+    f.write(".crashsafe", b"a file, not a directory");
+    let err = inspect_dir(&f.fs(), &jdir(), Duration::ZERO).unwrap_err();
+    assert!(matches!(err, JournalError::Fs(_)), "{err:?}");
+    let g = Fixture::new();
+    assert_eq!(inspect(&g), Inspection::default());
+    assert!(!g.exists(".crashsafe"));
+}
+
+#[test]
+fn only_a_full_disk_is_no_space() {
+    assert!(!is_no_space(&JournalError::Empty));
+    let eio = FsError::new(Op::WriteAt, &p("t"), FsErrorKind::Io);
+    assert!(!is_no_space(&JournalError::Fs(eio)));
+    let full = FsError::new(Op::WriteAt, &p("t"), FsErrorKind::NoSpace);
+    assert!(is_no_space(&JournalError::Fs(full)));
+}
+
+/// The position in `trace` of the first operation `matches` accepts.
+fn at(trace: &[TraceOp], what: &str, matches: impl Fn(&TraceOp) -> bool) -> usize {
+    trace
+        .iter()
+        .position(matches)
+        .unwrap_or_else(|| panic!("no {what} in {trace:#?}"))
+}
+
+fn fsync_of(trace: &[TraceOp], path: &str) -> usize {
+    at(
+        trace,
+        &format!("fsync of {path}"),
+        |op| matches!(op, TraceOp::Fsync { path: q, .. } if q.as_str() == path),
+    )
+}
+
+fn fsync_dir_of(trace: &[TraceOp], path: &str) -> usize {
+    at(
+        trace,
+        &format!("directory fsync of {path}"),
+        |op| matches!(op, TraceOp::FsyncDir { path: q, .. } if q.as_str() == path),
+    )
+}
+
+fn created(trace: &[TraceOp], path: &str) -> usize {
+    at(
+        trace,
+        &format!("creation of {path}"),
+        |op| matches!(op, TraceOp::Create { path: q, .. } if q.as_str() == path),
+    )
+}
+
+fn renamed_onto(trace: &[TraceOp], path: &str) -> usize {
+    at(
+        trace,
+        &format!("rename onto {path}"),
+        |op| matches!(op, TraceOp::Rename { to, .. } if to.as_str() == path),
+    )
+}
+
+fn unlinked(trace: &[TraceOp], path: &str) -> usize {
+    at(
+        trace,
+        &format!("unlink of {path}"),
+        |op| matches!(op, TraceOp::Unlink { path: q, .. } if q.as_str() == path),
+    )
+}
+
+fn sim_with(files: &[(&str, &[u8])], dirs: &[&str]) -> SimFs {
+    let mut image = Image::new();
+    for d in dirs {
+        image.put_dir(&p(d));
+    }
+    for (path, data) in files {
+        image.put_file(&p(path), data);
+    }
+    SimFs::from_image(&image)
+}
+
+#[test]
+fn a_commit_makes_each_step_durable_before_the_next() {
+    let fs = sim_with(&[("d/t", OLD)], &["d", "inc"]);
+    let mut journal = Journal::open(&fs, jdir()).unwrap();
+    let before = fs.trace().len();
+    journal
+        .commit(
+            Update::write(p("d/t"), NEW.to_vec())
+                .with_increment(p("inc/t.1"), Source::Bytes(INC.to_vec())),
+        )
+        .unwrap();
+    let trace = fs.trace().split_off(before);
+    let intent = ".crashsafe/journal/0000000000000001.intent";
+    let temp = "d/.crashsafe-0000000000000001-0.tmp";
+    // 1. The intent, then the journal directory, before anything else is created.
+    assert!(fsync_of(&trace, intent) < fsync_dir_of(&trace, ".crashsafe/journal"));
+    assert!(fsync_dir_of(&trace, ".crashsafe/journal") < created(&trace, temp));
+    // 2. The temp and the increment, and the increment's name, before the switch.
+    let switch = renamed_onto(&trace, "d/t");
+    assert!(fsync_of(&trace, temp) < switch);
+    assert!(fsync_of(&trace, "inc/t.1") < switch);
+    assert!(fsync_dir_of(&trace, "inc") < switch);
+    // 5. The target's directory before the entry goes.
+    assert!(switch < fsync_dir_of(&trace, "d"));
+    assert!(fsync_dir_of(&trace, "d") < unlinked(&trace, intent));
+    assert_eq!(
+        fs.image().get(&p("d/t")),
+        Some(Node::File(NEW.to_vec().into()))
+    );
+}
+
+#[test]
+fn an_atomic_batch_makes_its_temps_durable_then_its_commit_record_before_any_switch() {
+    let fs = sim_with(&[("a/x", OLD), ("b/y", OLD)], &["a", "b"]);
+    let mut journal = Journal::open(&fs, jdir()).unwrap();
+    let before = fs.trace().len();
+    journal
+        .commit_batch(
+            vec![
+                Update::write(p("a/x"), NEW.to_vec()),
+                Update::write(p("b/y"), NEW.to_vec()),
+            ],
+            true,
+        )
+        .unwrap();
+    let trace = fs.trace().split_off(before);
+    let commit = ".crashsafe/journal/0000000000000001.commit";
+    let record = created(&trace, commit);
+    for dir in ["a", "b"] {
+        assert!(fsync_dir_of(&trace, dir) < record, "{dir}");
+    }
+    let durable = fsync_of(&trace, commit);
+    let journal_synced = trace
+        .iter()
+        .enumerate()
+        .skip(durable)
+        .position(|(_, op)| {
+            matches!(op, TraceOp::FsyncDir { path, .. } if path.as_str() == ".crashsafe/journal")
+        })
+        .expect("the journal directory is fsynced after the commit record")
+        + durable;
+    assert!(journal_synced < renamed_onto(&trace, "a/x"));
+    assert!(journal_synced < renamed_onto(&trace, "b/y"));
+}
+
+#[test]
+fn a_failed_write_needs_recovery_but_does_not_poison_the_journal() {
+    // Not a barrier: nothing the kernel may have dropped, so recovery may run at once.
+    let fs = sim_with(&[("t", OLD)], &[]);
+    let mut journal = Journal::open(&fs, jdir()).unwrap();
+    let first_write = fs.calls().len() + 1; // create_new of the intent, then its write
+    fs.set_fault(Some(Fault {
+        at: first_write,
+        kind: FaultKind::Eio,
+    }));
+    let err = journal
+        .commit(Update::write(p("t"), NEW.to_vec()))
+        .unwrap_err();
+    assert!(
+        matches!(err, JournalError::Fs(ref e) if e.op == Op::WriteAt),
+        "{err:?}"
+    );
+    assert!(!journal.is_ready());
+    assert!(journal.recover().is_ok());
+    assert!(journal.is_ready());
 }
