@@ -853,3 +853,46 @@ fn a_failed_write_needs_recovery_but_does_not_poison_the_journal() {
     assert!(journal.recover().is_ok());
     assert!(journal.is_ready());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Owners: a process that may not give a file away keeps it
+
+#[test]
+fn an_unprivileged_update_of_another_users_file_succeeds_and_the_file_becomes_the_callers() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    let f = Fixture::new();
+    f.write("t", OLD);
+    if std::fs::symlink_metadata(f.at("t")).unwrap().uid() != 0 {
+        eprintln!("skipped: only root can set up another user's file and run as a third");
+        return;
+    }
+    const NOBODY: u32 = 65534;
+    let chmod = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    chmod(f.tmp.path(), 0o755);
+    chmod(&f.root, 0o777);
+    chmod(&f.at("t"), 0o666);
+    std::os::unix::fs::chown(f.at("t"), Some(4242), Some(4242)).unwrap();
+    let source = f.tmp.path().join("new");
+    std::fs::write(&source, NEW).unwrap();
+    chmod(&source, 0o644);
+
+    // As `nobody`: giving the temp file to 4242 is refused (EPERM), which is no reason to fail.
+    let out = Command::new(env!("CARGO_BIN_EXE_crashsafe"))
+        .arg("update")
+        .arg(&f.root)
+        .arg("t")
+        .arg("--from")
+        .arg(&source)
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(f.read("t").unwrap(), NEW);
+    let meta = std::fs::symlink_metadata(f.at("t")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (NOBODY, NOBODY));
+    assert_eq!(meta.mode() & 0o7777, 0o666, "the mode is kept");
+}
