@@ -896,3 +896,147 @@ fn an_unprivileged_update_of_another_users_file_succeeds_and_the_file_becomes_th
     assert_eq!((meta.uid(), meta.gid()), (NOBODY, NOBODY));
     assert_eq!(meta.mode() & 0o7777, 0o666, "the mode is kept");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Recovery's judgements at their edges
+
+#[test]
+fn an_entry_whose_content_disagrees_with_its_name_is_refused() {
+    let f = Fixture::new();
+    f.write("t", OLD);
+    // The sequence number differs, the kind matches.
+    let other_seq = intent(
+        2,
+        false,
+        vec![record(2, 0, "t", Some(OLD), Some(NEW), None)],
+    );
+    f.put_entry_bytes(
+        "0000000000000001.intent",
+        &format::encode(&other_seq).unwrap(),
+    );
+    // The sequence number matches, the kind differs.
+    f.put_entry_bytes(
+        "0000000000000003.commit",
+        &format::encode(&intent(
+            3,
+            false,
+            vec![record(3, 0, "u", None, Some(NEW), None)],
+        ))
+        .unwrap(),
+    );
+    let expected = vec![
+        ("0000000000000001.intent".to_string(), Refusal::NameMismatch),
+        ("0000000000000003.commit".to_string(), Refusal::NameMismatch),
+    ];
+    let mut refused = inspect(&f).refused;
+    refused.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(refused, expected);
+    assert_eq!(f.journal().recover().unwrap().max_seq, Some(3));
+    assert_eq!(f.entries().len(), 2);
+}
+
+#[test]
+fn an_entry_naming_the_journal_directory_or_a_directory_above_it_is_refused() {
+    for (target, named) in [
+        (".crashsafe/journal/x", ".crashsafe/journal/x"),
+        (".crashsafe", ".crashsafe"),
+    ] {
+        let f = Fixture::new();
+        f.put_entry(&intent(
+            1,
+            false,
+            vec![record(1, 0, target, None, None, None)],
+        ));
+        let report = f.journal().recover().unwrap();
+        assert_eq!(
+            report.refused,
+            vec![(
+                "0000000000000001.intent".to_string(),
+                Refusal::InsideJournal(p(named))
+            )],
+            "{target}"
+        );
+    }
+}
+
+#[test]
+fn a_scratch_file_left_by_a_recovery_that_crashed_is_removed() {
+    let f = Fixture::new();
+    switched_or_not(&f, Some(NEW), Some(OLD));
+    f.write("d/.crashsafe-0000000000000001-0.rec", b"half a copy");
+    let report = f.journal().recover().unwrap();
+    assert!(!report.outcomes[0].done);
+    assert!(
+        report.outcomes[0]
+            .removed
+            .contains(&p("d/.crashsafe-0000000000000001-0.rec")),
+        "{report:?}"
+    );
+    assert!(!f.exists("d/.crashsafe-0000000000000001-0.rec"));
+    assert_eq!(f.read("d/t").unwrap(), OLD);
+}
+
+#[test]
+fn a_batch_past_its_commit_point_whose_temp_holds_other_bytes_is_refused_not_installed() {
+    let f = Fixture::new();
+    f.write("a", OLD);
+    f.put_entry(&intent(
+        1,
+        true,
+        vec![record(1, 0, "a", Some(OLD), Some(NEW), None)],
+    ));
+    f.put_entry(&commit_record(1));
+    f.write(".crashsafe-0000000000000001-0.tmp", &NEW[..4]);
+    let report = f.journal().recover().unwrap();
+    assert_eq!(
+        report.refused[0].1,
+        Refusal::TempMismatch(p(".crashsafe-0000000000000001-0.tmp"))
+    );
+    assert_eq!(f.read("a").unwrap(), OLD);
+}
+
+#[test]
+fn a_target_holding_recoverys_tombstone_counts_as_deleted_and_is_erased() {
+    // A recovery that crashed while making a deletion durable leaves its tombstone at the name.
+    let f = Fixture::new();
+    switched_or_not(
+        &f,
+        None,
+        Some(b"crashsafe recovery: deleting this name for entry 0000000000000001, update 0\n"),
+    );
+    let report = f.journal().recover().unwrap();
+    assert!(report.outcomes[0].done, "{report:?}");
+    assert!(report.outcomes[0].rewritten, "{report:?}");
+    assert!(!f.exists("d/t"), "the tombstone is erased");
+    assert_eq!(f.read("d/t.1").unwrap(), INC);
+}
+
+#[test]
+fn an_equal_content_update_never_rewrites_its_target() {
+    // The target changed under the update (not by it): only the increment is made durable.
+    let f = Fixture::new();
+    equal_content_update(&f);
+    f.write("t.1", INC);
+    f.write("t", b"changed by someone else");
+    let report = f.journal().recover().unwrap();
+    assert!(report.outcomes[0].done, "{report:?}");
+    assert!(!report.outcomes[0].rewritten, "{report:?}");
+    assert_eq!(report.files_rewritten, 1);
+    assert_eq!(f.read("t").unwrap(), b"changed by someone else");
+}
+
+#[test]
+fn a_creation_whose_directories_are_all_gone_is_not_done_and_needs_nothing() {
+    let f = Fixture::new();
+    f.put_entry(&intent(
+        1,
+        false,
+        vec![record(1, 0, "gone/sub/t", None, Some(NEW), None)],
+    ));
+    let report = f.journal().recover().unwrap();
+    assert!(report.refused.is_empty(), "{report:?}");
+    assert!(!report.outcomes[0].done, "{report:?}");
+    assert!(report.outcomes[0].removed.is_empty());
+    assert_eq!(report.dirs_synced, 1, "only the journal's");
+    assert!(f.entries().is_empty());
+}
