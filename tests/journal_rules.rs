@@ -1040,3 +1040,62 @@ fn a_creation_whose_directories_are_all_gone_is_not_done_and_needs_nothing() {
     assert_eq!(report.dirs_synced, 1, "only the journal's");
     assert!(f.entries().is_empty());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Streamed sources: an interrupted read is retried, any other failure stops the commit
+
+/// A reader that fails once with `first_error`, then yields `data`.
+struct FailsOnce {
+    first_error: Option<std::io::ErrorKind>,
+    data: &'static [u8],
+}
+
+impl std::io::Read for FailsOnce {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(kind) = self.first_error.take() {
+            return Err(std::io::Error::new(kind, "the reader failed"));
+        }
+        let n = buf.len().min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn an_interrupted_read_of_a_stream_is_retried() {
+    let fs = sim_with(&[("t", OLD)], &[]);
+    let mut journal = Journal::open(&fs, jdir()).unwrap();
+    let reader = FailsOnce {
+        first_error: Some(std::io::ErrorKind::Interrupted),
+        data: NEW,
+    };
+    journal.commit(Update::stream(p("t"), reader)).unwrap();
+    assert_eq!(
+        fs.image().get(&p("t")),
+        Some(Node::File(NEW.to_vec().into()))
+    );
+}
+
+#[test]
+fn a_failed_read_of_a_stream_stops_the_commit_and_recovery_keeps_the_old_content() {
+    let fs = sim_with(&[("t", OLD)], &[]);
+    let mut journal = Journal::open(&fs, jdir()).unwrap();
+    let reader = FailsOnce {
+        first_error: Some(std::io::ErrorKind::Other),
+        data: NEW,
+    };
+    let err = journal.commit(Update::stream(p("t"), reader)).unwrap_err();
+    match &err {
+        JournalError::Source { path, error } => {
+            assert_eq!(path, "<reader>");
+            assert!(error.contains("the reader failed"), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+    journal.recover().unwrap();
+    assert_eq!(
+        fs.image().get(&p("t")),
+        Some(Node::File(OLD.to_vec().into()))
+    );
+}
