@@ -1099,3 +1099,21 @@ fn a_failed_read_of_a_stream_stops_the_commit_and_recovery_keeps_the_old_content
         Some(Node::File(OLD.to_vec().into()))
     );
 }
+
+#[test]
+fn a_source_file_that_changes_between_its_digest_and_its_copy_is_refused() {
+    // `/proc/self/io` counts the bytes this process has read: reading it for the digest
+    // changes what the copy reads.
+    let f = Fixture::new();
+    f.write("t", OLD);
+    let mut journal = f.journal();
+    let err = journal
+        .commit(Update::copy_from(p("t"), "/proc/self/io"))
+        .unwrap_err();
+    assert!(
+        matches!(&err, JournalError::SourceChanged(t) if t == "t"),
+        "{err:?}"
+    );
+    journal.recover().unwrap();
+    assert_eq!(f.read("t").unwrap(), OLD);
+}
