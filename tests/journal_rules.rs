@@ -1117,3 +1117,54 @@ fn a_source_file_that_changes_between_its_digest_and_its_copy_is_refused() {
     journal.recover().unwrap();
     assert_eq!(f.read("t").unwrap(), OLD);
 }
+
+#[test]
+fn a_stream_longer_than_one_read_is_copied_whole() {
+    let fs = sim_with(&[("t", OLD)], &[]);
+    let mut journal = Journal::open(&fs, jdir()).unwrap();
+    let data: Vec<u8> = (0..700 * 1024).map(|i| (i % 251) as u8).collect();
+    journal
+        .commit(Update::stream(p("t"), std::io::Cursor::new(data.clone())))
+        .unwrap();
+    assert_eq!(fs.image().get(&p("t")), Some(Node::File(data.into())));
+}
+
+#[test]
+fn deleting_an_absent_target_succeeds_and_changes_nothing() {
+    let fs = sim_with(&[("other", OLD)], &[]);
+    let mut journal = Journal::open(&fs, jdir()).unwrap();
+    let before = fs.image();
+    journal.commit(Update::delete(p("t"))).unwrap();
+    assert!(journal.is_ready());
+    assert_eq!(fs.image(), before);
+}
+
+#[test]
+fn a_journal_reports_its_directory_and_what_is_pending() {
+    let f = Fixture::new();
+    f.write("t", OLD);
+    f.put_entry(&intent(
+        1,
+        false,
+        vec![record(1, 0, "t", Some(OLD), Some(NEW), None)],
+    ));
+    let from_outside = inspect(&f);
+    assert_eq!(from_outside.pending.len(), 1);
+    let journal = f.journal();
+    assert_eq!(journal.dir(), &jdir());
+    assert!(!journal.is_ready());
+    assert_eq!(journal.inspect().unwrap(), from_outside);
+}
+
+#[test]
+fn the_root_cannot_be_the_journal_directory() {
+    let fs = SimFs::new();
+    assert!(matches!(
+        Journal::open(&fs, RelPath::root()).map(|_| ()),
+        Err(JournalError::InsideJournal(d)) if d.is_root()
+    ));
+    assert!(matches!(
+        inspect_dir(&fs, &RelPath::root(), Duration::ZERO),
+        Err(JournalError::InsideJournal(_))
+    ));
+}
