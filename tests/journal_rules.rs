@@ -8,7 +8,10 @@ mod common;
 
 use common::{commit_record, intent, jdir, p, raw_entry, record, Fixture};
 use crashsafe::format::{self, Content, DecodeError, MAX_ENTRY_LEN, MAX_PAYLOAD_LEN};
-use crashsafe::fs::{FsError, FsErrorKind, Op};
+use crashsafe::fs::{
+    DirEntry, FileKind, FileMode, Fs, FsError, FsErrorKind, FsResult, LockError, LockMode,
+    Metadata, Op, Owner, RenameFlags,
+};
 use crashsafe::journal::recover::{parse_name, EntryFile, MAX_SEQ};
 use crashsafe::journal::{
     inspect_dir, is_no_space, Defect, Inspection, Journal, JournalError, JournalOptions,
@@ -1167,4 +1170,126 @@ fn the_root_cannot_be_the_journal_directory() {
         inspect_dir(&fs, &RelPath::root(), Duration::ZERO),
         Err(JournalError::InsideJournal(_))
     ));
+}
+
+/// The simulator with owners: every regular file belongs to user and group 4242, and giving a
+/// file to anyone fails with `refusal`, as `fchown` does for a process that may not.
+struct OwnedSim {
+    inner: SimFs,
+    refusal: FsErrorKind,
+}
+
+impl Fs for OwnedSim {
+    type File = <SimFs as Fs>::File;
+    type DirLock = <SimFs as Fs>::DirLock;
+    fn create_new(&self, path: &RelPath) -> FsResult<Self::File> {
+        self.inner.create_new(path)
+    }
+    fn create_new_with_mode(&self, path: &RelPath, mode: FileMode) -> FsResult<Self::File> {
+        self.inner.create_new_with_mode(path, mode)
+    }
+    fn open_read(&self, path: &RelPath) -> FsResult<Self::File> {
+        self.inner.open_read(path)
+    }
+    fn open_write(&self, path: &RelPath) -> FsResult<Self::File> {
+        self.inner.open_write(path)
+    }
+    fn write_at(&self, file: &mut Self::File, offset: u64, data: &[u8]) -> FsResult<()> {
+        self.inner.write_at(file, offset, data)
+    }
+    fn set_len(&self, file: &mut Self::File, len: u64) -> FsResult<()> {
+        self.inner.set_len(file, len)
+    }
+    fn set_mode(&self, file: &mut Self::File, mode: FileMode) -> FsResult<()> {
+        self.inner.set_mode(file, mode)
+    }
+    fn set_owner(&self, _file: &mut Self::File, _owner: Owner) -> FsResult<()> {
+        Err(FsError::new(Op::SetOwner, &p("t"), self.refusal))
+    }
+    fn read_at(&self, file: &mut Self::File, offset: u64, buf: &mut [u8]) -> FsResult<usize> {
+        self.inner.read_at(file, offset, buf)
+    }
+    fn fsync(&self, file: &mut Self::File) -> FsResult<()> {
+        self.inner.fsync(file)
+    }
+    fn fdatasync(&self, file: &mut Self::File) -> FsResult<()> {
+        self.inner.fdatasync(file)
+    }
+    fn rename(&self, from: &RelPath, to: &RelPath) -> FsResult<()> {
+        self.inner.rename(from, to)
+    }
+    fn rename_with(&self, from: &RelPath, to: &RelPath, flags: RenameFlags) -> FsResult<()> {
+        self.inner.rename_with(from, to, flags)
+    }
+    fn unlink(&self, path: &RelPath) -> FsResult<()> {
+        self.inner.unlink(path)
+    }
+    fn rmdir(&self, path: &RelPath) -> FsResult<()> {
+        self.inner.rmdir(path)
+    }
+    fn mkdir(&self, path: &RelPath) -> FsResult<()> {
+        self.inner.mkdir(path)
+    }
+    fn link(&self, existing: &RelPath, new: &RelPath) -> FsResult<()> {
+        self.inner.link(existing, new)
+    }
+    fn symlink(&self, path: &RelPath, target: &str) -> FsResult<()> {
+        self.inner.symlink(path, target)
+    }
+    fn read_dir(&self, dir: &RelPath) -> FsResult<Vec<DirEntry>> {
+        self.inner.read_dir(dir)
+    }
+    fn stat(&self, path: &RelPath) -> FsResult<Option<Metadata>> {
+        Ok(self.inner.stat(path)?.map(|m| Metadata {
+            owner: (m.kind == FileKind::File).then_some(Owner {
+                uid: 4242,
+                gid: 4242,
+            }),
+            ..m
+        }))
+    }
+    fn fsync_dir(&self, dir: &RelPath) -> FsResult<()> {
+        self.inner.fsync_dir(dir)
+    }
+    fn syncfs(&self) -> FsResult<()> {
+        self.inner.syncfs()
+    }
+    fn lock_dir(
+        &self,
+        dir: &RelPath,
+        mode: LockMode,
+        wait: Duration,
+    ) -> Result<Self::DirLock, LockError> {
+        self.inner.lock_dir(dir, mode, wait)
+    }
+}
+
+#[test]
+fn a_refusal_to_give_a_file_away_is_no_reason_to_fail_but_any_other_error_is() {
+    let owned = |refusal| OwnedSim {
+        inner: sim_with(&[("t", OLD)], &[]),
+        refusal,
+    };
+    let fs = owned(FsErrorKind::PermissionDenied);
+    let mut journal = Journal::open(&fs, jdir()).unwrap();
+    journal.commit(Update::write(p("t"), NEW.to_vec())).unwrap();
+    assert_eq!(
+        fs.inner.image().get(&p("t")),
+        Some(Node::File(NEW.to_vec().into()))
+    );
+
+    let fs = owned(FsErrorKind::Io);
+    let mut journal = Journal::open(&fs, jdir()).unwrap();
+    let err = journal
+        .commit(Update::write(p("t"), NEW.to_vec()))
+        .unwrap_err();
+    assert!(
+        matches!(&err, JournalError::Fs(e) if e.op == Op::SetOwner && e.kind == FsErrorKind::Io),
+        "{err:?}"
+    );
+    journal.recover().unwrap();
+    assert_eq!(
+        fs.inner.image().get(&p("t")),
+        Some(Node::File(OLD.to_vec().into()))
+    );
 }
