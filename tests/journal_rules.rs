@@ -1,8 +1,12 @@
 //! The journal's rules that a mutation of their code would otherwise leave unnoticed, each pinned
-//! on the real filesystem: what `inspect` says about every pending update (through the library
-//! and the binary), the entry-size cap at exactly its limit and one byte over, every shape of an
-//! entry file's name, and an update whose new content equals its old one, with and without its
-//! increment. Entries are built by hand, as a crash would leave them.
+//! where it meets the disk (the real filesystem; the simulator where a test must see the order of
+//! barriers or inject a failure): what `inspect` says about every pending update (through the
+//! library and the binary); the entry-size cap at exactly its limit and one byte over; every
+//! shape of an entry file's name; an update whose new content equals its old one, with and
+//! without its increment; recovery's judgements at their edges; what each known-bad recovery of
+//! the self-test gets wrong; the last sequence number and the journal directory's length; the
+//! protocol's barriers in order; streamed and copied sources; and owners. Pending entries are
+//! built by hand, as a crash would leave them.
 
 mod common;
 
