@@ -16,7 +16,7 @@ use crashsafe::fs::{
     DirEntry, FileKind, FileMode, Fs, FsError, FsErrorKind, FsResult, LockError, LockMode,
     Metadata, Op, Owner, RenameFlags,
 };
-use crashsafe::journal::recover::{parse_name, EntryFile, MAX_SEQ};
+use crashsafe::journal::recover::{entry_files, next_seq_after, parse_name, EntryFile, MAX_SEQ};
 use crashsafe::journal::{
     inspect_dir, is_no_space, Defect, Inspection, Journal, JournalError, JournalOptions,
     RecoveryReport, Refusal, Source, Update,
@@ -1296,4 +1296,24 @@ fn a_refusal_to_give_a_file_away_is_no_reason_to_fail_but_any_other_error_is() {
         fs.inner.image().get(&p("t")),
         Some(Node::File(OLD.to_vec().into()))
     );
+}
+
+#[test]
+fn the_next_sequence_number_follows_the_highest_entry_name_refused_or_not() {
+    let f = Fixture::new();
+    let names = |f: &Fixture| entry_files(&f.fs(), &jdir()).unwrap();
+    drop(f.journal());
+    assert_eq!(next_seq_after(&names(&f)), Some(1), "an empty journal");
+    f.put_entry_bytes("notes.txt", b"not an entry");
+    f.put_entry_bytes("ffffffffffffffff.intent", b"past the last number");
+    assert_eq!(next_seq_after(&names(&f)), Some(1), "no entry name");
+    f.put_entry_bytes("0000000000000005.intent", b"garbage, refused");
+    f.put_entry_bytes("0000000000000009.commit", b"garbage, refused");
+    f.put_entry_bytes("0000000000000007.intent", b"garbage, refused");
+    assert_eq!(next_seq_after(&names(&f)), Some(10));
+    let at_limit = [DirEntry {
+        name: format!("{MAX_SEQ:016x}.intent").as_str().into(),
+        kind: FileKind::File,
+    }];
+    assert_eq!(next_seq_after(&at_limit), Some(u64::MAX));
 }
