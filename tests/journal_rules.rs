@@ -1317,3 +1317,12 @@ fn the_next_sequence_number_follows_the_highest_entry_name_refused_or_not() {
     }];
     assert_eq!(next_seq_after(&at_limit), Some(u64::MAX));
 }
+
+#[test]
+fn a_change_prints_what_it_does_and_hides_a_streams_reader() {
+    let write = Update::write(p("t"), b"ab".to_vec());
+    assert_eq!(format!("{:?}", write.change), "Write(Bytes([97, 98]))");
+    let stream = Update::stream(p("t"), std::io::empty());
+    assert_eq!(format!("{:?}", stream.change), "Stream(..)");
+    assert_eq!(format!("{:?}", Update::delete(p("t")).change), "Delete");
+}
