@@ -16,7 +16,9 @@ use crashsafe::fs::{
     DirEntry, FileKind, FileMode, Fs, FsError, FsErrorKind, FsResult, LockError, LockMode,
     Metadata, Op, Owner, RenameFlags,
 };
-use crashsafe::journal::recover::{entry_files, next_seq_after, parse_name, EntryFile, MAX_SEQ};
+use crashsafe::journal::recover::{
+    entry_files, next_seq_after, parse_name, EntryFile, PendingEntry, TargetHolds, MAX_SEQ,
+};
 use crashsafe::journal::{
     inspect_dir, is_no_space, Defect, Inspection, Journal, JournalError, JournalOptions,
     RecoveryReport, Refusal, Source, Update,
@@ -61,6 +63,16 @@ fn pending_update(f: &Fixture, new: Option<&[u8]>) {
 // ---------------------------------------------------------------------------------------------
 // `inspect`: one verdict per update
 
+/// What `inspect` shows of each update of `entry`: what its target holds, whether its temp file
+/// and its increment exist.
+fn shown(entry: &PendingEntry) -> Vec<(TargetHolds, bool, bool)> {
+    entry
+        .updates
+        .iter()
+        .map(|u| (u.target, u.temp_exists, u.increment_exists))
+        .collect()
+}
+
 #[test]
 fn inspect_says_the_target_holds_the_old_content_with_temp_and_increment_present() {
     let f = Fixture::new();
@@ -70,14 +82,17 @@ fn inspect_says_the_target_holds_the_old_content_with_temp_and_increment_present
     let found = inspect(&f);
     assert_eq!(found.pending.len(), 1, "{found:?}");
     assert_eq!(found.pending[0].name, "0000000000000001.intent");
-    assert_eq!(found.pending[0].updates, vec![(Some(false), true, true)]);
+    assert_eq!(
+        shown(&found.pending[0]),
+        vec![(TargetHolds::Old, true, true)]
+    );
     assert!(!found.pending[0].committed_record);
     let (code, text) = inspect_cli(&f);
     assert_eq!(code, 0, "{text}");
     assert!(
         text.contains(
-            "  write t: target holds the old content; temp .crashsafe-0000000000000001-0.tmp \
-             present; increment t.1 present\n"
+            "  write t: target holds the old content (did not happen: recovery undoes it); temp \
+             .crashsafe-0000000000000001-0.tmp present; increment t.1 present\n"
         ),
         "{text}"
     );
@@ -89,13 +104,16 @@ fn inspect_says_the_target_holds_the_new_content_with_temp_and_increment_absent(
     pending_update(&f, Some(NEW));
     f.write("t", NEW);
     let found = inspect(&f);
-    assert_eq!(found.pending[0].updates, vec![(Some(true), false, false)]);
+    assert_eq!(
+        shown(&found.pending[0]),
+        vec![(TargetHolds::New, false, false)]
+    );
     let (code, text) = inspect_cli(&f);
     assert_eq!(code, 0, "{text}");
     assert!(
         text.contains(
-            "  write t: target holds the new content; temp .crashsafe-0000000000000001-0.tmp \
-             absent; increment t.1 absent\n"
+            "  write t: target holds the new content (happened: recovery keeps it); temp \
+             .crashsafe-0000000000000001-0.tmp absent; increment t.1 absent\n"
         ),
         "{text}"
     );
@@ -106,7 +124,10 @@ fn inspect_says_a_target_holding_other_bytes_holds_neither() {
     let f = Fixture::new();
     pending_update(&f, Some(NEW));
     f.write("t", b"something else entirely");
-    assert_eq!(inspect(&f).pending[0].updates, vec![(None, false, false)]);
+    assert_eq!(
+        shown(&inspect(&f).pending[0]),
+        vec![(TargetHolds::Neither, false, false)]
+    );
     let (_, text) = inspect_cli(&f);
     assert!(
         text.contains("write t: target holds neither the old nor the new content"),
@@ -121,12 +142,13 @@ fn inspect_says_a_deleted_target_holds_the_new_content() {
     std::fs::remove_file(f.at("t")).unwrap();
     f.write("t.1", INC);
     assert_eq!(
-        inspect(&f).pending[0].updates,
-        vec![(Some(true), false, true)]
+        shown(&inspect(&f).pending[0]),
+        vec![(TargetHolds::New, false, true)]
     );
     let (_, text) = inspect_cli(&f);
     assert!(
-        text.contains("  delete t: target holds the new content; increment t.1 present\n"),
+        text.contains("  delete t: target holds the new content (happened: recovery keeps it); increment t.1 \
+             present\n"),
         "{text}"
     );
 }
@@ -145,8 +167,8 @@ fn inspect_judges_a_streamed_update_from_the_old_content_alone() {
     entry.updates[0].new = Content::Unknown;
     f.put_entry(&entry);
     assert_eq!(
-        inspect(&f).pending[0].updates,
-        vec![(Some(false), false, false)]
+        shown(&inspect(&f).pending[0]),
+        vec![(TargetHolds::Old, false, false)]
     );
     assert!(inspect_cli(&f)
         .1
@@ -154,8 +176,8 @@ fn inspect_judges_a_streamed_update_from_the_old_content_alone() {
 
     f.write("t", b"whatever the stream yielded");
     assert_eq!(
-        inspect(&f).pending[0].updates,
-        vec![(Some(true), false, false)]
+        shown(&inspect(&f).pending[0]),
+        vec![(TargetHolds::New, false, false)]
     );
     assert!(inspect_cli(&f)
         .1
@@ -411,13 +433,16 @@ fn an_equal_content_update_with_a_partial_increment_is_not_done() {
 }
 
 #[test]
-fn an_equal_content_update_whose_increment_is_missing_counts_as_done() {
-    // Nothing to keep or remove: the increment is not there, and the target holds its content
-    // whichever way the update went.
+fn an_equal_content_update_whose_increment_is_missing_did_not_happen() {
+    // The increment is made durable before the switch and recovery never removes a done
+    // update's increment: without it, the switch cannot have happened. (Before the one
+    // `update_happened` rule, recovery called this case done; the disk ends the same either way
+    // — nothing to keep or remove, the target holds its content — but `inspect` and the report
+    // now tell the truth.)
     let f = Fixture::new();
     equal_content_update(&f);
     let report = f.journal().recover().unwrap();
-    assert!(report.outcomes[0].done, "{report:?}");
+    assert!(!report.outcomes[0].done, "{report:?}");
     assert!(report.outcomes[0].removed.is_empty());
     assert_eq!(report.files_rewritten, 0);
     assert!(!f.exists("t.1"));
@@ -844,7 +869,8 @@ fn a_failed_write_needs_recovery_but_does_not_poison_the_journal() {
     // Not a barrier: nothing the kernel may have dropped, so recovery may run at once.
     let fs = sim_with(&[("t", OLD)], &[]);
     let mut journal = Journal::open(&fs, jdir()).unwrap();
-    let first_write = fs.calls().len() + 1; // create_new of the intent, then its write
+    // create_new of the session's floor, of the intent, then the intent's write
+    let first_write = fs.calls().len() + 2;
     fs.set_fault(Some(Fault {
         at: first_write,
         kind: FaultKind::Eio,
@@ -1140,6 +1166,10 @@ fn a_stream_longer_than_one_read_is_copied_whole() {
 fn deleting_an_absent_target_succeeds_and_changes_nothing() {
     let fs = sim_with(&[("other", OLD)], &[]);
     let mut journal = Journal::open(&fs, jdir()).unwrap();
+    // The session's first transaction leaves its floor; the deletion is the second.
+    journal
+        .commit(Update::write(p("other"), NEW.to_vec()))
+        .unwrap();
     let before = fs.image();
     journal.commit(Update::delete(p("t"))).unwrap();
     assert!(journal.is_ready());
