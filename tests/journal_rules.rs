@@ -419,6 +419,27 @@ fn an_equal_content_update_with_its_complete_increment_is_done() {
     assert!(f.entries().is_empty());
 }
 
+/// Found by cargo-mutants (a mutant of recovery's plan that only this case tells apart): a
+/// finished write whose target someone deleted before recovery ran made recovery try to rewrite
+/// the target through a scratch copy, fail with NotFound, and fail the same way on every later
+/// run, so the journal could never be used again. The update happened (the target no longer
+/// holds the old content); recovery keeps its increment, leaves the deletion alone and finishes.
+#[test]
+fn a_finished_write_whose_target_was_deleted_since_is_left_deleted_and_recovery_finishes() {
+    let f = Fixture::new();
+    pending_update(&f, Some(NEW));
+    f.write("t.1", INC);
+    std::fs::remove_file(f.at("t")).unwrap();
+    let report = f.journal().recover().unwrap();
+    assert!(report.outcomes[0].done, "{report:?}");
+    assert!(!report.outcomes[0].rewritten, "{report:?}");
+    assert_eq!(report.files_rewritten, 0);
+    assert!(!f.exists("t"));
+    assert_eq!(f.read("t.1").unwrap(), INC);
+    assert!(f.entries().is_empty());
+    assert!(f.journal().recover().unwrap().outcomes.is_empty());
+}
+
 #[test]
 fn an_equal_content_update_with_a_partial_increment_is_not_done() {
     let f = Fixture::new();

@@ -726,6 +726,12 @@ impl UpdateStep {
             outcome.removed.push(leftover.clone());
         }
         let switched = u.new != u.old && s.target != u.old;
+        // A write whose target the live view shows gone: someone removed it after the switch
+        // (the switch is a rename, which never leaves the name empty, and a dropped rename would
+        // show the old content). Nothing of ours is there to make durable, and recreating it
+        // would undo their deletion. The temp beside it is still made absent below, which makes
+        // their shared directory durable.
+        let removed_since = u.new != Content::Absent && s.target == Content::Absent;
         // Whether the target's action also takes care of the temp name.
         let mut temp_handled = false;
         if self.roll_forward {
@@ -746,7 +752,7 @@ impl UpdateStep {
                 }
                 None => actions.push(Action::Remove(u.target.clone())),
             }
-        } else if self.done && switched && !self.trusting {
+        } else if self.done && switched && !self.trusting && !removed_since {
             // Done, and the live view shows the switch: make what it shows durable.
             let scratch = scratch(&u.target)?;
             let tombstone = tombstone(self.seq, self.index);
