@@ -49,6 +49,35 @@ macro_rules! require_strace {
     };
 }
 
+/// Skips a test, saying why, where the `sqlite3` command is missing.
+macro_rules! require_sqlite {
+    () => {
+        if Command::new("sqlite3").arg("-version").output().is_err() {
+            eprintln!("SKIPPED: sqlite3 is not installed");
+            return;
+        }
+    };
+}
+
+/// Records `examples/sqlite/txns.sh` committing `txns` transactions with `PRAGMA
+/// synchronous=<sync>` in `case`'s directory; the recording must succeed.
+fn record_sqlite_txns(case: &Case, txns: &str, sync: &str) {
+    let rec = crashsafe()
+        .arg("record")
+        .arg("--dir")
+        .arg(case.dir())
+        .arg("--out")
+        .arg(case.trace())
+        .arg("--")
+        .arg("sh")
+        .arg(examples().join("sqlite").join("txns.sh"))
+        .arg(case.dir())
+        .args([txns, sync])
+        .output()
+        .unwrap();
+    assert!(rec.status.success(), "{}", text(&rec));
+}
+
 fn text(out: &Output) -> String {
     format!(
         "stdout:\n{}\nstderr:\n{}",
@@ -385,26 +414,10 @@ fn the_one_shot_form_records_and_checks() {
 #[test]
 fn sqlite_with_synchronous_off_loses_acknowledged_transactions() {
     require_strace!();
-    if Command::new("sqlite3").arg("-version").output().is_err() {
-        eprintln!("SKIPPED: sqlite3 is not installed");
-        return;
-    }
+    require_sqlite!();
     let case = Case::new(&[]);
     let sqlite = examples().join("sqlite");
-    let rec = crashsafe()
-        .arg("record")
-        .arg("--dir")
-        .arg(case.dir())
-        .arg("--out")
-        .arg(case.trace())
-        .arg("--")
-        .arg("sh")
-        .arg(sqlite.join("txns.sh"))
-        .arg(case.dir())
-        .args(["1", "OFF"])
-        .output()
-        .unwrap();
-    assert!(rec.status.success(), "{}", text(&rec));
+    record_sqlite_txns(&case, "1", "OFF");
     let checker = format!("sh {}", sqlite.join("check.sh").display());
     let out = case.check(&checker, &["--model", "posix"]);
     assert_caught(&out);
@@ -421,10 +434,7 @@ fn sqlite_with_synchronous_off_loses_acknowledged_transactions() {
 #[test]
 fn a_writable_shared_mmap_is_refused_unless_ignored() {
     require_strace!();
-    if Command::new("sqlite3").arg("-version").output().is_err() {
-        eprintln!("SKIPPED: sqlite3 is not installed");
-        return;
-    }
+    require_sqlite!();
     // SQLite in WAL mode maps its -shm file shared and writable.
     let record = |case: &Case, extra: &[&str]| {
         let db = case.dir().join("db");
@@ -649,26 +659,10 @@ fn a_missing_strace_and_an_unmodelled_call_are_clear_errors() {
 #[test]
 fn sqlite_recovery_runs_traced_with_process_crashes_explored() {
     require_strace!();
-    if Command::new("sqlite3").arg("-version").output().is_err() {
-        eprintln!("SKIPPED: sqlite3 is not installed");
-        return;
-    }
+    require_sqlite!();
     let case = Case::new(&[]);
     let sqlite = examples().join("sqlite");
-    let rec = crashsafe()
-        .arg("record")
-        .arg("--dir")
-        .arg(case.dir())
-        .arg("--out")
-        .arg(case.trace())
-        .arg("--")
-        .arg("sh")
-        .arg(sqlite.join("txns.sh"))
-        .arg(case.dir())
-        .args(["1", "FULL"])
-        .output()
-        .unwrap();
-    assert!(rec.status.success(), "{}", text(&rec));
+    record_sqlite_txns(&case, "1", "FULL");
     // SQLite's own recovery: opening the database rolls a hot journal back.
     let json = case.tmp.path().join("sqlite.json");
     let before = (tree(&case.dir()), std::fs::read(case.trace()).unwrap());

@@ -257,12 +257,16 @@ fn recorded_regression_is_clean_under_every_model() {
         false,
         false,
     );
-    let subject = JournalSubject {
+    assert_eq!(first_violation(&correct_journal(workload)), None);
+}
+
+/// The correct journal running `workload`, named by its generated name.
+fn correct_journal(workload: Workload) -> JournalSubject {
+    JournalSubject {
         name: workload.generated_name(),
         workload,
         defect: None,
-    };
-    assert_eq!(first_violation(&subject), None);
+    }
 }
 
 /// The case the generator found once it could reopen and recover after a failed commit: an
@@ -280,12 +284,7 @@ fn reopen_and_recover_after_a_failed_publish_is_clean_under_every_model() {
         false,
         true,
     );
-    let subject = JournalSubject {
-        name: workload.generated_name(),
-        workload,
-        defect: None,
-    };
-    assert_eq!(first_violation(&subject), None);
+    assert_eq!(first_violation(&correct_journal(workload)), None);
 }
 
 /// The case the generator found once recovery made its verdicts durable: an atomic batch ends,
@@ -309,12 +308,7 @@ fn a_journal_reopened_empty_never_pairs_an_old_commit_record_with_a_new_intent()
         false,
         true,
     );
-    let subject = JournalSubject {
-        name: workload.generated_name(),
-        workload,
-        defect: None,
-    };
-    assert_eq!(first_violation(&subject), None);
+    assert_eq!(first_violation(&correct_journal(workload)), None);
 }
 
 /// Found by the generator. With `syncfs`, a transaction's entry files are unlinked without a

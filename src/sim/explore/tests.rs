@@ -479,13 +479,15 @@ fn only_the_process_crash_kind_sees_a_recovery_that_trusts_the_live_view() {
     assert_eq!(two.violations[0].token, first.token);
 }
 
-/// Records every state the explorer checks, as (crash state fingerprint, acks seen).
-struct Recording<S> {
+/// Records every state the explorer checks, under a key taken from its check context (the
+/// crash state's fingerprint and what of the acks a test needs to tell states apart).
+struct Recording<S: Subject, K> {
     inner: S,
-    checked: std::sync::Mutex<std::collections::BTreeSet<(u128, usize)>>,
+    key: fn(&CheckContext<'_, S::Ack>) -> K,
+    checked: std::sync::Mutex<std::collections::BTreeSet<K>>,
 }
 
-impl<S: Subject> Subject for Recording<S> {
+impl<S: Subject, K: Ord + Send> Subject for Recording<S, K> {
     type Ack = S::Ack;
     fn name(&self) -> String {
         self.inner.name()
@@ -500,10 +502,7 @@ impl<S: Subject> Subject for Recording<S> {
         self.inner.recover(fs)
     }
     fn check(&self, ctx: &CheckContext<'_, S::Ack>) -> Vec<Violation> {
-        self.checked
-            .lock()
-            .unwrap()
-            .insert((ctx.crashed.fingerprint(), ctx.acks.len()));
+        self.checked.lock().unwrap().insert((self.key)(ctx));
         self.inner.check(ctx)
     }
 }
@@ -520,6 +519,8 @@ fn process_crash_reductions_lose_nothing() {
                 inner: Retire {
                     sync_data: subject.sync_data,
                 },
+                // The acks seen, by number: one run, so the number says which.
+                key: |ctx| (ctx.crashed.fingerprint(), ctx.acks.len()),
                 checked: Default::default(),
             };
             let cfg = ExploreConfig {
@@ -566,36 +567,6 @@ fn process_crash_reductions_lose_nothing() {
     }
 }
 
-/// Records every state the explorer checks, with the acknowledgements it sees in full (not only
-/// their number), so that states of different runs are told apart by what they were told.
-struct RecordingAcks<S> {
-    inner: S,
-    checked: std::sync::Mutex<std::collections::BTreeSet<(u128, String)>>,
-}
-
-impl<S: Subject> Subject for RecordingAcks<S> {
-    type Ack = S::Ack;
-    fn name(&self) -> String {
-        self.inner.name()
-    }
-    fn setup(&self) -> Image {
-        self.inner.setup()
-    }
-    fn run(&self, fs: &SimFs, acks: &mut AckLog<S::Ack>) {
-        self.inner.run(fs, acks)
-    }
-    fn recover(&self, fs: &SimFs) -> Result<(), String> {
-        self.inner.recover(fs)
-    }
-    fn check(&self, ctx: &CheckContext<'_, S::Ack>) -> Vec<Violation> {
-        self.checked
-            .lock()
-            .unwrap()
-            .insert((ctx.crashed.fingerprint(), format!("{:?}", ctx.acks)));
-        self.inner.check(ctx)
-    }
-}
-
 /// A run with an injected fault skips the states the fault-free run checked with the same
 /// acknowledgements (see `engine::Seen`): on journal workloads with errors injected, under every
 /// model, every power-loss state of every run (fault-free and with each fault, at every crash
@@ -619,8 +590,11 @@ fn fault_runs_skip_only_states_checked_with_the_same_acknowledgements() {
     for name in ["replace-one", "poisoned-reopen"] {
         for model in crate::sim::all_models() {
             let subject = crate::check::suite::subject_by_name(name).unwrap();
-            let recording = RecordingAcks {
+            let recording = Recording {
                 inner: subject.clone(),
+                // The acks seen in full: states of different runs are told apart by what they
+                // were told.
+                key: |ctx| (ctx.crashed.fingerprint(), format!("{:?}", ctx.acks)),
                 checked: Default::default(),
             };
             let report = explore(&recording, model.as_ref(), &cfg);
