@@ -359,11 +359,7 @@ impl Recorder<'_> {
         flags_i: usize,
         fd: i64,
     ) -> Res<()> {
-        let loc = self.resolve(
-            proc,
-            dirfd.and_then(|i| call.args.get(i)),
-            bytes(call, path_i)?,
-        )?;
+        let loc = self.path_arg(proc, call, dirfd, path_i)?;
         let flags = num(call, flags_i)?;
         let mode = match flags & O_CREAT {
             0 => 0,
@@ -445,11 +441,7 @@ impl Recorder<'_> {
                 } else {
                     (Some(0), 1)
                 };
-                let loc = self.resolve(
-                    proc,
-                    dirfd.and_then(|i| call.args.get(i)),
-                    bytes(call, path_i)?,
-                )?;
+                let loc = self.path_arg(proc, call, dirfd, path_i)?;
                 let Loc::In(rel) = loc else { return Ok(()) };
                 let kind = self
                     .fs
@@ -484,11 +476,7 @@ impl Recorder<'_> {
         path_i: usize,
         what: &str,
     ) -> Res<()> {
-        let loc = self.resolve(
-            proc,
-            dirfd.and_then(|i| call.args.get(i)),
-            bytes(call, path_i)?,
-        )?;
+        let loc = self.path_arg(proc, call, dirfd, path_i)?;
         match loc {
             Loc::In(_) => Err(unmodelled(what.to_string())),
             Loc::Out(_) => Ok(()),

@@ -59,11 +59,7 @@ impl Recorder<'_> {
         path_i: usize,
         flags: i64,
     ) -> Res<()> {
-        let loc = self.resolve(
-            proc,
-            dirfd.and_then(|i| call.args.get(i)),
-            bytes(call, path_i)?,
-        )?;
+        let loc = self.path_arg(proc, call, dirfd, path_i)?;
         let Loc::In(rel) = loc else { return Ok(()) };
         match flags & AT_REMOVEDIR {
             0 => self.fs.unlink(&rel),
@@ -79,11 +75,7 @@ impl Recorder<'_> {
         dirfd: Option<usize>,
         path_i: usize,
     ) -> Res<()> {
-        let loc = self.resolve(
-            proc,
-            dirfd.and_then(|i| call.args.get(i)),
-            bytes(call, path_i)?,
-        )?;
+        let loc = self.path_arg(proc, call, dirfd, path_i)?;
         let Loc::In(rel) = loc else { return Ok(()) };
         self.fs.mkdir(&rel).map_err(RecordErrorKind::Diverged)
     }
@@ -97,11 +89,7 @@ impl Recorder<'_> {
     ) -> Res<()> {
         let target = String::from_utf8(bytes(call, 0)?.to_vec())
             .map_err(|_| malformed("a symlink target that is not UTF-8"))?;
-        let loc = self.resolve(
-            proc,
-            dirfd.and_then(|i| call.args.get(i)),
-            bytes(call, path_i)?,
-        )?;
+        let loc = self.path_arg(proc, call, dirfd, path_i)?;
         let Loc::In(rel) = loc else { return Ok(()) };
         self.fs
             .symlink(&rel, &target)

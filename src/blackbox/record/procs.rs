@@ -218,6 +218,22 @@ impl Recorder<'_> {
         }
     }
 
+    /// Where the path in argument `path_i` lands, relative to the directory descriptor in
+    /// argument `dirfd` (an `*at` call) or to the current directory.
+    pub(super) fn path_arg(
+        &self,
+        proc: &Process,
+        call: &Call,
+        dirfd: Option<usize>,
+        path_i: usize,
+    ) -> Res<Loc> {
+        self.resolve(
+            proc,
+            dirfd.and_then(|i| call.args.get(i)),
+            bytes(call, path_i)?,
+        )
+    }
+
     pub(super) fn absolute(&self, loc: &Loc) -> PathBuf {
         match loc {
             Loc::In(rel) if rel.is_root() => self.settings.dir.clone(),
