@@ -165,11 +165,11 @@ fn run_self_test(
     models: &[Box<dyn Model>],
     config: &ExploreConfig,
 ) -> Result<Status, Failure> {
-    let progress = Progress::new(crate::journal::Defect::ALL.len() as u64);
+    let progress = Progress::new(crate::check::known_bad::KnownBad::ALL.len() as u64);
     let results = self_test(models, config, |r| {
         progress.line(format!(
             "{}: {}",
-            r.defect.name(),
+            r.known_bad.name(),
             if r.caught_under_posix() {
                 "caught"
             } else {
@@ -196,7 +196,7 @@ fn run_self_test(
         let expected: Vec<&str> = r.expected.iter().map(|i| i.name()).collect();
         outln!(
             "{:<38} {:<8} {:<22} {:<52} {}",
-            r.defect.name(),
+            r.known_bad.name(),
             if r.caught_under_posix() {
                 "caught"
             } else {

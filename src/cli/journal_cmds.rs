@@ -15,7 +15,7 @@ use std::time::Duration;
 fn open(root: &RootArgs, sync: SyncMode) -> Result<Journal<RealFs>, Failure> {
     let fs = open_root(root)?;
     let dir = journal_dir(root)?;
-    Journal::open_waiting(fs, dir, JournalOptions { sync, defect: None }, wait(root))
+    Journal::open_waiting(fs, dir, JournalOptions { sync }, wait(root))
         .map_err(|e| open_failure(&e))
 }
 
