@@ -388,6 +388,7 @@ struct Loaded {
     max_seq: Option<u64>,
 }
 
+/// Lists the journal directory and sorts every file in it (see [`Loaded`]).
 fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError> {
     let mut loaded = Loaded::default();
     let files = entry_files(fs, dir)?;
@@ -412,34 +413,17 @@ fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError> {
             loaded.stale.push(name);
             continue;
         }
-        let path = dir.join(&name)?;
-        let bytes = match read_entry_bytes(fs, &path)? {
-            Some(bytes) => bytes,
-            None => {
-                let too_large = DecodeError::TooLarge(MAX_ENTRY_LEN as u64 + 1);
-                loaded.refused.push((name, Refusal::Decode(too_large)));
-                continue;
-            }
-        };
-        let entry = match format::decode(&bytes) {
-            Ok(entry) => entry,
-            Err(e) if e.is_torn() => {
+        let entry = match read_entry(fs, &dir.join(&name)?, seq, kind)? {
+            EntryRead::Entry(entry) => entry,
+            EntryRead::Torn(e) => {
                 loaded.torn.push((name, e));
                 continue;
             }
-            Err(e) => {
-                loaded.refused.push((name, Refusal::Decode(e)));
+            EntryRead::Refused(refusal) => {
+                loaded.refused.push((name, refusal));
                 continue;
             }
         };
-        let kind_matches = matches!(
-            (kind, entry.kind),
-            (EntryFile::Intent, EntryKind::Intent { .. }) | (EntryFile::Commit, EntryKind::Commit)
-        );
-        if entry.seq != seq || !kind_matches {
-            loaded.refused.push((name, Refusal::NameMismatch));
-            continue;
-        }
         match kind {
             EntryFile::Intent => {
                 loaded.intents.insert(seq, (name, entry));
@@ -451,6 +435,42 @@ fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError> {
         }
     }
     Ok(loaded)
+}
+
+/// What reading one entry file found.
+enum EntryRead {
+    /// An entry that matches its file name.
+    Entry(Entry),
+    /// A write that was never durable.
+    Torn(DecodeError),
+    /// Anything else wrong with it.
+    Refused(Refusal),
+}
+
+/// Reads and decodes the entry file at `path`, named as sequence number `seq` of `kind`.
+fn read_entry<F: Fs>(
+    fs: &F,
+    path: &RelPath,
+    seq: u64,
+    kind: EntryFile,
+) -> Result<EntryRead, JournalError> {
+    let Some(bytes) = read_entry_bytes(fs, path)? else {
+        let too_large = DecodeError::TooLarge(MAX_ENTRY_LEN as u64 + 1);
+        return Ok(EntryRead::Refused(Refusal::Decode(too_large)));
+    };
+    let entry = match format::decode(&bytes) {
+        Ok(entry) => entry,
+        Err(e) if e.is_torn() => return Ok(EntryRead::Torn(e)),
+        Err(e) => return Ok(EntryRead::Refused(Refusal::Decode(e))),
+    };
+    let kind_matches = matches!(
+        (kind, entry.kind),
+        (EntryFile::Intent, EntryKind::Intent { .. }) | (EntryFile::Commit, EntryKind::Commit)
+    );
+    if entry.seq != seq || !kind_matches {
+        return Ok(EntryRead::Refused(Refusal::NameMismatch));
+    }
+    Ok(EntryRead::Entry(entry))
 }
 
 /// Reads an entry file, or `None` if it is over the format's cap.
@@ -1113,31 +1133,7 @@ fn act<F: Fs>(
             scratch,
             temp,
         } => {
-            // The target is opened before anything is created, so that a target gone since it
-            // was observed fails the rewrite with nothing changed. The copy keeps the target's
-            // mode and owner, as the journal's own temps do.
-            let mut source = fs.open_read(&target)?;
-            let attrs = NewFileAttrs::for_target(fs.stat(&target)?.as_ref(), None);
-            let mut file = attrs.create(fs, &scratch)?;
-            let mut buf = vec![0u8; 64 * 1024];
-            let mut offset = 0u64;
-            loop {
-                let n = fs.read_at(&mut source, offset, &mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                fs.write_at(&mut file, offset, &buf[..n])?;
-                offset += n as u64;
-            }
-            fs.fsync(&mut file)?;
-            drop(file);
-            match temp {
-                Some(temp) => {
-                    fs.rename(&scratch, &temp)?;
-                    fs.rename(&temp, &target)?;
-                }
-                None => fs.rename(&scratch, &target)?,
-            }
+            rewrite(fs, &target, &scratch, temp.as_ref())?;
             touched.insert(parent(&target));
             Ok(1)
         }
@@ -1160,6 +1156,42 @@ fn act<F: Fs>(
             Ok(0)
         }
     }
+}
+
+/// Makes `target`'s live content durable with fresh operations ([`Action::Rewrite`]): a copy in
+/// `scratch`, fsynced, renamed over `temp` (when the update has one), then over `target`.
+fn rewrite<F: Fs>(
+    fs: &F,
+    target: &RelPath,
+    scratch: &RelPath,
+    temp: Option<&RelPath>,
+) -> Result<(), JournalError> {
+    // The target is opened before anything is created, so that a target gone since it was
+    // observed fails the rewrite with nothing changed. The copy keeps the target's mode and
+    // owner, as the journal's own temps do.
+    let mut source = fs.open_read(target)?;
+    let attrs = NewFileAttrs::for_target(fs.stat(target)?.as_ref(), None);
+    let mut file = attrs.create(fs, scratch)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut offset = 0u64;
+    loop {
+        let n = fs.read_at(&mut source, offset, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        fs.write_at(&mut file, offset, &buf[..n])?;
+        offset += n as u64;
+    }
+    fs.fsync(&mut file)?;
+    drop(file);
+    match temp {
+        Some(temp) => {
+            fs.rename(scratch, temp)?;
+            fs.rename(temp, target)?;
+        }
+        None => fs.rename(scratch, target)?,
+    }
+    Ok(())
 }
 
 /// Describes the pending entries without changing anything.
