@@ -2,7 +2,7 @@
 //! functions on one [`Transaction`]: [`Transaction::intent`], [`Transaction::data`],
 //! [`Transaction::commit_point`], [`Transaction::switch`], [`Transaction::publish`],
 //! [`Transaction::clean`]. The journal calls the ones that can vary through its
-//! [`Steps`](super::steps::Steps); their public primitives are what another protocol may build a
+//! [`Steps`]; their public primitives are what another protocol may build a
 //! step from.
 
 use super::steps::Steps;

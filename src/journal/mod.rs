@@ -22,6 +22,10 @@
 //!    crash is recognised as done by recovery, and one whose removal a failed barrier dropped is
 //!    below the next session's floor.
 //!
+//! Each step is a named function of [`commit::Transaction`]; the journal calls those that a
+//! known-bad protocol of the harness's self-test may swap or skip through [`steps::Steps`], whose
+//! defaults are these steps ([`Standard`]).
+//!
 //! Recovery decides whether an update happened from the target's *content*: it happened if and
 //! only if the target no longer holds its old content (the reference journal looked at the file
 //! type, which cannot tell one regular file from another). See [`recover`] for the rules.

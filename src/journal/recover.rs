@@ -1,5 +1,10 @@
 //! Recovery: finishing or undoing the transactions a crash interrupted.
 //!
+//! Its steps ([`recover_with`]): **observe** what each path an entry names holds, **plan** the
+//! verdict on each update and the actions that carry it out and make it durable, **act**, and
+//! once every entry is acted on, **retire** them. The steps a known-bad protocol may vary are
+//! called through [`Steps`].
+//!
 //! Entry files are read in sequence order. For each:
 //!
 //! - A **stale** entry, numbered below the journal's *floor* (see below), belongs to a
@@ -688,7 +693,7 @@ pub enum Action {
         name: RelPath,
         /// The scratch file.
         scratch: RelPath,
-        /// What the scratch holds (see [`tombstone`]).
+        /// What the scratch holds: a content naming the entry and the update.
         tombstone: Vec<u8>,
     },
     /// Nothing to change, but the directory's entries must be made durable.
