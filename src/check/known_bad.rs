@@ -15,7 +15,7 @@
 use super::oracle::Invariant;
 use crate::format::{Content, Entry, UpdateRecord};
 use crate::fs::Fs;
-use crate::journal::commit::{Barrier, Transaction};
+use crate::journal::commit::{Barrier, Transaction, UpdateIndex};
 use crate::journal::recover::{Action, Durability, Observed, Recovery, Refusal};
 use crate::journal::{JournalError, Standard, Steps, SyncMode};
 use crate::path::RelPath;
@@ -170,7 +170,7 @@ impl Steps for KnownBad {
     fn temp_written<F: Fs>(
         &self,
         t: &mut Transaction<'_, F>,
-        index: usize,
+        index: UpdateIndex,
         mut file: F::File,
         barrier: &mut Barrier<F::File>,
     ) -> Result<(), JournalError> {
@@ -211,12 +211,8 @@ impl Steps for KnownBad {
         if !self.renames_early() {
             return Standard.switch(t);
         }
-        for index in 0..t.update_count() {
-            if !t.has_temp(index) {
-                t.switch_update(index)?;
-            }
-        }
-        Ok(())
+        let deletions: Vec<UpdateIndex> = t.updates().filter(|&i| !t.has_temp(i)).collect();
+        deletions.into_iter().try_for_each(|i| t.switch_update(i))
     }
 
     /// `ack-before-target-dir-fsync`: no publish. `entry-removed-before-target-dir-fsync`: the

@@ -32,6 +32,11 @@ pub struct Transaction<'a, F: Fs> {
     target_dirs: BTreeSet<RelPath>,
 }
 
+/// One update of a [`Transaction`], as its steps name it (handed out by
+/// [`Transaction::updates`] and to [`Steps::temp_written`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UpdateIndex(usize);
+
 /// What [`Transaction::new`] needs from the journal.
 pub(super) struct Session<'a> {
     pub dir: &'a RelPath,
@@ -86,14 +91,14 @@ impl<'a, F: Fs> Transaction<'a, F> {
         self.sync
     }
 
-    /// How many updates the transaction has.
-    pub fn update_count(&self) -> usize {
-        self.prepared.len()
+    /// The transaction's updates, in order.
+    pub fn updates(&self) -> impl Iterator<Item = UpdateIndex> {
+        (0..self.prepared.len()).map(UpdateIndex)
     }
 
     /// Whether update `index` has a temp file (it writes a content; a deletion has none).
-    pub fn has_temp(&self, index: usize) -> bool {
-        self.prepared[index].record.temp.is_some()
+    pub fn has_temp(&self, index: UpdateIndex) -> bool {
+        self.prepared[index.0].record.temp.is_some()
     }
 
     /// An empty barrier for one step.
@@ -134,9 +139,9 @@ impl<'a, F: Fs> Transaction<'a, F> {
     /// Step 2, **data**: each new content written to its temp file and each increment to its
     /// path (`steps` says what joins the barrier), then all made durable together with the
     /// increments' directories (and, for an atomic batch, the temps').
-    pub fn data<S: Steps>(&mut self, steps: &S) -> Result<(), JournalError> {
+    pub(super) fn data<S: Steps>(&mut self, steps: &S) -> Result<(), JournalError> {
         let mut step = self.barrier();
-        for index in 0..self.prepared.len() {
+        for index in (0..self.prepared.len()).map(UpdateIndex) {
             if let Some((temp, file)) = self.write_temp(index)? {
                 steps.temp_written(self, index, file, &mut step)?;
                 if self.atomic {
@@ -154,9 +159,12 @@ impl<'a, F: Fs> Transaction<'a, F> {
 
     /// Writes update `index`'s new content into its temp file, checking it is what the entry
     /// recorded; returns the temp's path and file (none for a deletion).
-    fn write_temp(&mut self, index: usize) -> Result<Option<(RelPath, F::File)>, JournalError> {
+    fn write_temp(
+        &mut self,
+        index: UpdateIndex,
+    ) -> Result<Option<(RelPath, F::File)>, JournalError> {
         let fs = self.fs;
-        let p = &mut self.prepared[index];
+        let p = &mut self.prepared[index.0];
         let Some(temp) = p.record.temp.clone() else {
             return Ok(None);
         };
@@ -177,10 +185,10 @@ impl<'a, F: Fs> Transaction<'a, F> {
     /// Writes update `index`'s increment; returns its path and file (none without one).
     fn write_increment(
         &mut self,
-        index: usize,
+        index: UpdateIndex,
     ) -> Result<Option<(RelPath, F::File)>, JournalError> {
         let fs = self.fs;
-        let p = &mut self.prepared[index];
+        let p = &mut self.prepared[index.0];
         let (Some(inc), Some(source)) = (&p.record.increment, p.increment.take()) else {
             return Ok(None);
         };
@@ -210,8 +218,8 @@ impl<'a, F: Fs> Transaction<'a, F> {
     /// Switches update `index`: its temp renamed over its target, or its target unlinked for a
     /// deletion of an existing file; the target's directory is then published by
     /// [`Transaction::publish`].
-    pub fn switch_update(&mut self, index: usize) -> Result<(), JournalError> {
-        let record = &self.prepared[index].record;
+    pub fn switch_update(&mut self, index: UpdateIndex) -> Result<(), JournalError> {
+        let record = &self.prepared[index.0].record;
         let target = &record.target;
         match &record.temp {
             Some(temp) => self.fs.rename(temp, target)?,
@@ -224,7 +232,7 @@ impl<'a, F: Fs> Transaction<'a, F> {
 
     /// Step 4, **switch**: every update switched ([`Transaction::switch_update`]), in order.
     pub fn switch(&mut self) -> Result<(), JournalError> {
-        (0..self.prepared.len()).try_for_each(|i| self.switch_update(i))
+        (0..self.prepared.len()).try_for_each(|i| self.switch_update(UpdateIndex(i)))
     }
 
     /// Step 5, **publish**: the directories of the targets switched made durable together.

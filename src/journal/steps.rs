@@ -14,7 +14,7 @@
 //! replaced by one built from the same primitives ([`Transaction`]'s and [`Recovery`]'s public
 //! methods), never by reaching into the journal's state.
 
-use super::commit::{Barrier, Transaction};
+use super::commit::{Barrier, Transaction, UpdateIndex};
 use super::recover::{self, Action, Durability, Observed, Recovery, Refusal};
 use super::JournalError;
 use crate::format::{Entry, UpdateRecord};
@@ -35,7 +35,7 @@ pub trait Steps {
     fn temp_written<F: Fs>(
         &self,
         t: &mut Transaction<'_, F>,
-        index: usize,
+        index: UpdateIndex,
         file: F::File,
         barrier: &mut Barrier<F::File>,
     ) -> Result<(), JournalError> {
