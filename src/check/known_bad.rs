@@ -313,10 +313,20 @@ mod tests {
         RelPath::new(s).unwrap()
     }
 
-    /// The operations of one commit through `steps` (from after the journal is opened), one
-    /// line each: `d/t` replaced with an increment, or, with `batch`, `d/t` and `d/u` replaced
-    /// in one atomic batch.
-    fn commit_trace<S: Steps>(steps: S, batch: bool) -> Vec<String> {
+    /// The commits the tests trace.
+    #[derive(Clone, Copy)]
+    enum Txn {
+        /// `d/t` replaced, with an increment.
+        One,
+        /// `d/t` and `d/u` replaced in one atomic batch.
+        AtomicBatch,
+        /// `d/t` replaced and `d/u` deleted, each on its own.
+        WriteAndDelete,
+    }
+
+    /// The operations of one commit of `txn` through `steps` (from after the journal is
+    /// opened), one line each.
+    fn commit_trace<S: Steps>(steps: S, txn: Txn) -> Vec<String> {
         let mut image = Image::new();
         image.put_file(&p("d/t"), b"old t");
         image.put_file(&p("d/u"), b"old u");
@@ -328,9 +338,12 @@ mod tests {
             .expect("the journal opens");
         let start = fs.op_count();
         let t = Update::write(p("d/t"), "new t");
-        let result = match batch {
-            false => journal.commit(t.with_increment(p("inc/1"), Source::Bytes(b"i".to_vec()))),
-            true => journal.commit_batch(vec![t, Update::write(p("d/u"), "new u")], true),
+        let result = match txn {
+            Txn::One => journal.commit(t.with_increment(p("inc/1"), Source::Bytes(b"i".to_vec()))),
+            Txn::AtomicBatch => {
+                journal.commit_batch(vec![t, Update::write(p("d/u"), "new u")], true)
+            }
+            Txn::WriteAndDelete => journal.commit_batch(vec![t, Update::delete(p("d/u"))], false),
         };
         result.expect("the commit succeeds");
         fs.trace()[start..]
@@ -397,12 +410,12 @@ mod tests {
             PUBLISH,
             CLEAN,
         ];
-        assert_eq!(commit_trace(Standard, false), expected);
+        assert_eq!(commit_trace(Standard, Txn::One), expected);
     }
 
     #[test]
     fn each_commit_side_protocol_changes_its_step_and_nothing_else() {
-        let standard = commit_trace(Standard, false);
+        let standard = commit_trace(Standard, Txn::One);
         let cases = [
             (
                 KnownBad::NoJournalDirFsync,
@@ -427,7 +440,7 @@ mod tests {
         ];
         for (known_bad, expected) in cases {
             assert_eq!(
-                commit_trace(known_bad, false),
+                commit_trace(known_bad, Txn::One),
                 expected,
                 "{}",
                 known_bad.name()
@@ -436,7 +449,7 @@ mod tests {
         // The recovery-side protocols commit as the journal does.
         for known_bad in [KnownBad::CommitByFileType, KnownBad::RecoveryTrustsLiveView] {
             assert_eq!(
-                commit_trace(known_bad, false),
+                commit_trace(known_bad, Txn::One),
                 standard,
                 "{}",
                 known_bad.name()
@@ -448,12 +461,29 @@ mod tests {
     fn rename_before_all_temps_durable_switches_each_temp_before_the_commit_point() {
         let second_temp = "create d/.crashsafe-0000000000000001-1.tmp";
         let commit = "create .crashsafe/journal/0000000000000001.commit";
-        let standard = commit_trace(Standard, true);
+        let standard = commit_trace(Standard, Txn::AtomicBatch);
         assert!(position(&standard, SWITCH) > position(&standard, commit));
-        let bad = commit_trace(KnownBad::RenameBeforeAllTempsDurable, true);
+        let bad = commit_trace(KnownBad::RenameBeforeAllTempsDurable, Txn::AtomicBatch);
         let switch = position(&bad, SWITCH);
         assert_eq!(bad[switch - 1], "fsync d/.crashsafe-0000000000000001-0.tmp");
         assert!(switch < position(&bad, second_temp));
         assert!(switch < position(&bad, commit));
+    }
+
+    #[test]
+    fn protocols_that_rename_early_switch_each_temp_once_and_still_delete() {
+        let standard = commit_trace(Standard, Txn::WriteAndDelete);
+        let delete = "unlink d/u";
+        assert!(position(&standard, SWITCH) < position(&standard, delete));
+        for known_bad in [
+            KnownBad::RenameBeforeTempFsync,
+            KnownBad::RenameBeforeAllTempsDurable,
+        ] {
+            let bad = commit_trace(known_bad, Txn::WriteAndDelete);
+            let switches = bad.iter().filter(|l| l.as_str() == SWITCH).count();
+            assert_eq!(switches, 1, "{}: {bad:#?}", known_bad.name());
+            assert!(position(&bad, SWITCH) < position(&bad, "fsync_dir d"));
+            assert!(position(&bad, delete) > position(&bad, SWITCH));
+        }
     }
 }
