@@ -1,9 +1,10 @@
 //! The commit protocol's steps (see the module doc of [`crate::journal`], "Protocol"), as named
-//! functions on one [`Transaction`]: [`Transaction::intent`], [`Transaction::data`],
-//! [`Transaction::commit_point`], [`Transaction::switch`], [`Transaction::publish`],
-//! [`Transaction::clean`]. The journal calls the ones that can vary through its
-//! [`Steps`]; their public primitives are what another protocol may build a
-//! step from.
+//! functions on one [`Transaction`]: [`Transaction::intent`], `Transaction::data` (the journal's
+//! own; what joins its barrier goes through [`Steps::temp_written`] and
+//! [`Steps::increment_written`]), [`Transaction::commit_point`], [`Transaction::switch`],
+//! [`Transaction::publish`], [`Transaction::clean`]. The journal calls the ones that can vary
+//! through its [`Steps`]; their public primitives are what another protocol may build a step
+//! from.
 
 use super::steps::Steps;
 use super::update::{digest_stream, open_host_file, Prepared};
