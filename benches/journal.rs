@@ -27,7 +27,7 @@ const JOURNAL_DIR: &str = ".crashsafe/journal";
 
 fn journal(root: &Path, sync: SyncMode) -> Journal<RealFs> {
     let fs = RealFs::open(root).unwrap();
-    let options = JournalOptions { sync, defect: None };
+    let options = JournalOptions { sync };
     Journal::open_with(fs, RelPath::new(JOURNAL_DIR).unwrap(), options).unwrap()
 }
 
@@ -204,7 +204,7 @@ fn recovery(c: &mut Criterion) {
                 || pending_state(n),
                 |tmp| {
                     let fs = RealFs::open(tmp.path()).unwrap();
-                    let report = recover(&fs, &dir, None).unwrap();
+                    let report = recover(&fs, &dir).unwrap();
                     assert_eq!(report.outcomes.len(), n);
                     tmp // dropped (the tree removed) after timing
                 },

@@ -96,7 +96,7 @@ fn journal_updates(n: usize) -> JournalSubject {
     JournalSubject {
         name: workload.generated_name(),
         workload,
-        defect: None,
+        known_bad: None,
     }
 }
 

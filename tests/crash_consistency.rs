@@ -13,11 +13,11 @@
 //! If the journal breaks, these tests fail with the counterexample. Heavier runs:
 //! `PROPTEST_CASES=500 cargo test --release --test crash_consistency`.
 
+use crashsafe::check::known_bad::KnownBad;
 use crashsafe::check::suite;
 use crashsafe::check::workload::{
     Delivery, JournalSubject, OnFailure, SyncSpec, TxnSpec, UpdateSpec, Workload,
 };
-use crashsafe::journal::Defect;
 use crashsafe::path::RelPath;
 use crashsafe::sim::{all_models, explore, model_by_name, ExploreConfig};
 use proptest::prelude::*;
@@ -71,9 +71,9 @@ fn every_known_bad_protocol_is_caught_under_posix() {
         ..ExploreConfig::default()
     };
     let posix = model_by_name("posix").expect("posix exists");
-    for defect in Defect::ALL {
-        let expected = crashsafe::check::expected_invariants(defect);
-        let caught = suite::self_test_subjects(defect).iter().any(|s| {
+    for known_bad in KnownBad::ALL {
+        let expected = known_bad.breaks();
+        let caught = suite::self_test_subjects(known_bad).iter().any(|s| {
             explore(s, posix.as_ref(), &config)
                 .by_invariant
                 .iter()
@@ -85,7 +85,7 @@ fn every_known_bad_protocol_is_caught_under_posix() {
         assert!(
             caught,
             "the known-bad protocol {} was not caught under posix",
-            defect.name()
+            known_bad.name()
         );
     }
 }
@@ -265,7 +265,7 @@ fn correct_journal(workload: Workload) -> JournalSubject {
     JournalSubject {
         name: workload.generated_name(),
         workload,
-        defect: None,
+        known_bad: None,
     }
 }
 
@@ -326,7 +326,7 @@ fn entries_whose_removal_a_failed_barrier_dropped_do_not_come_back() {
     let subject = JournalSubject {
         name: name.to_string(),
         workload,
-        defect: None,
+        known_bad: None,
     };
     assert_eq!(first_violation(&subject), None);
 }
@@ -358,7 +358,7 @@ proptest! {
     /// injected at every call, recovers to a state that satisfies every invariant.
     #[test]
     fn generated_workloads_are_crash_safe(workload in workload_strategy()) {
-        let subject = JournalSubject { name: workload.generated_name(), workload, defect: None };
+        let subject = JournalSubject { name: workload.generated_name(), workload, known_bad: None };
         if let Some(description) = first_violation(&subject) {
             prop_assert!(false, "workload {:?}\n{}", subject.workload, description);
         }

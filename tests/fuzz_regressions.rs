@@ -60,7 +60,7 @@ fn a_later_entry_does_not_touch_what_a_refused_entry_names() {
     let before = image.walk();
 
     let fs = SimFs::from_image(&image);
-    let first = recover(&fs, &journal, None).unwrap();
+    let first = recover(&fs, &journal).unwrap();
     let after_first = fs.image().walk();
     assert_eq!(
         after_first, before,
@@ -76,7 +76,7 @@ fn a_later_entry_does_not_touch_what_a_refused_entry_names() {
         .any(|(_, r)| *r == Refusal::SharesPathWithRefused(p("i/2"))));
     assert!(first.removed_entries.is_empty());
 
-    let second = recover(&fs, &journal, None).unwrap();
+    let second = recover(&fs, &journal).unwrap();
     assert_eq!(
         fs.image().walk(),
         after_first,

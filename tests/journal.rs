@@ -210,7 +210,6 @@ fn syncfs_mode_commits_a_batch() {
     let (f, base) = setup();
     let opts = JournalOptions {
         sync: SyncMode::Syncfs,
-        defect: None,
     };
     let mut j = Journal::open_with(f.fs(), jdir(), opts).unwrap();
     j.commit_batch(

@@ -11,6 +11,7 @@
 mod common;
 
 use common::{commit_record, intent, jdir, p, raw_entry, record, Fixture};
+use crashsafe::check::known_bad::KnownBad;
 use crashsafe::format::{self, Content, DecodeError, MAX_ENTRY_LEN, MAX_PAYLOAD_LEN};
 use crashsafe::fs::{
     DirEntry, FileKind, FileMode, Fs, FsError, FsErrorKind, FsResult, LockError, LockMode,
@@ -20,8 +21,8 @@ use crashsafe::journal::recover::{
     entry_files, next_seq_after, parse_name, EntryFile, PendingEntry, TargetHolds, MAX_SEQ,
 };
 use crashsafe::journal::{
-    inspect_dir, is_no_space, Defect, Inspection, Journal, JournalError, JournalOptions,
-    RecoveryReport, Refusal, Source, Update,
+    inspect_dir, is_no_space, Inspection, Journal, JournalError, JournalOptions, RecoveryReport,
+    Refusal, Source, Update,
 };
 use crashsafe::path::{PathError, RelPath, MAX_PATH_LEN};
 use crashsafe::sim::{Fault, FaultKind, Image, Node, SimFs, TraceOp};
@@ -510,12 +511,10 @@ fn an_atomic_batch_that_changes_no_target_is_judged_update_by_update() {
 // The known-bad recoveries of the self-test: each must make exactly its mistake, or the
 // harness's proof that it catches that mistake proves nothing.
 
-fn recover_with(f: &Fixture, defect: Defect) -> RecoveryReport {
-    let options = JournalOptions {
-        defect: Some(defect),
-        ..JournalOptions::default()
-    };
-    let mut journal = Journal::open_with(f.fs(), jdir(), options).unwrap();
+fn recover_with(f: &Fixture, known_bad: KnownBad) -> RecoveryReport {
+    let options = JournalOptions::default();
+    let wait = std::time::Duration::ZERO;
+    let mut journal = Journal::open_with_steps(f.fs(), jdir(), options, wait, known_bad).unwrap();
     journal.recover().unwrap()
 }
 
@@ -538,7 +537,7 @@ fn switched_or_not(f: &Fixture, new: Option<&[u8]>, target: Option<&[u8]>) {
 fn commit_by_file_type_takes_a_replaced_file_for_untouched() {
     let f = Fixture::new();
     switched_or_not(&f, Some(NEW), Some(NEW));
-    let report = recover_with(&f, Defect::CommitByFileType);
+    let report = recover_with(&f, KnownBad::CommitByFileType);
     assert!(!report.outcomes[0].done, "{report:?}");
     assert!(
         !f.exists("d/t.1"),
@@ -551,7 +550,7 @@ fn commit_by_file_type_takes_a_replaced_file_for_untouched() {
 fn commit_by_file_type_takes_a_deleted_file_for_done() {
     let f = Fixture::new();
     switched_or_not(&f, None, None);
-    let report = recover_with(&f, Defect::CommitByFileType);
+    let report = recover_with(&f, KnownBad::CommitByFileType);
     assert!(report.outcomes[0].done, "{report:?}");
     assert_eq!(f.read("d/t.1").unwrap(), INC);
 }
@@ -561,7 +560,7 @@ fn decide_by_temp_presence_keeps_the_increment_of_an_update_whose_temp_is_gone()
     // The state a crash inside recovery leaves after it removed the temp of an update not done.
     let f = Fixture::new();
     switched_or_not(&f, Some(NEW), Some(OLD));
-    let report = recover_with(&f, Defect::DecideByTempPresence);
+    let report = recover_with(&f, KnownBad::DecideByTempPresence);
     assert!(report.outcomes[0].done, "{report:?}");
     assert_eq!(
         f.read("d/t.1").unwrap(),
@@ -577,7 +576,7 @@ fn decide_by_temp_presence_judges_a_deletion_by_its_target() {
     // content means not done.
     let f = Fixture::new();
     switched_or_not(&f, None, Some(OLD));
-    let report = recover_with(&f, Defect::DecideByTempPresence);
+    let report = recover_with(&f, KnownBad::DecideByTempPresence);
     assert!(!report.outcomes[0].done, "{report:?}");
     assert!(!f.exists("d/t.1"));
     assert_eq!(f.read("d/t").unwrap(), OLD);
@@ -588,7 +587,7 @@ fn recovery_trusting_the_live_view_rewrites_nothing_and_syncs_no_directory_it_di
     // Done and switched: the correct recovery rewrites the target; the defect does not.
     let f = Fixture::new();
     switched_or_not(&f, Some(NEW), Some(NEW));
-    let report = recover_with(&f, Defect::RecoveryTrustsLiveView);
+    let report = recover_with(&f, KnownBad::RecoveryTrustsLiveView);
     assert!(
         report.outcomes[0].done && !report.outcomes[0].rewritten,
         "{report:?}"
@@ -605,7 +604,7 @@ fn recovery_trusting_the_live_view_rewrites_nothing_and_syncs_no_directory_it_di
     let f = Fixture::new();
     switched_or_not(&f, Some(NEW), Some(OLD));
     std::fs::remove_file(f.at("d/t.1")).unwrap();
-    let report = recover_with(&f, Defect::RecoveryTrustsLiveView);
+    let report = recover_with(&f, KnownBad::RecoveryTrustsLiveView);
     assert_eq!(report.dirs_synced, 1, "{report:?}");
     let f = Fixture::new();
     switched_or_not(&f, Some(NEW), Some(OLD));
@@ -619,7 +618,7 @@ fn recovery_trusting_the_live_view_leaves_an_equal_content_increment_as_it_found
     let f = Fixture::new();
     equal_content_update(&f);
     f.write("t.1", INC);
-    let report = recover_with(&f, Defect::RecoveryTrustsLiveView);
+    let report = recover_with(&f, KnownBad::RecoveryTrustsLiveView);
     assert!(report.outcomes[0].done, "{report:?}");
     assert_eq!(report.files_rewritten, 0);
     assert_eq!(f.read("t.1").unwrap(), INC);
@@ -641,7 +640,7 @@ fn roll_forward_without_commit_record_installs_a_torn_temp() {
     ));
     f.write(".crashsafe-0000000000000001-0.tmp", NEW);
     f.write(".crashsafe-0000000000000001-1.tmp", &NEW[..3]);
-    let report = recover_with(&f, Defect::RollForwardWithoutCommitRecord);
+    let report = recover_with(&f, KnownBad::RollForwardWithoutCommitRecord);
     assert!(report.refused.is_empty(), "{report:?}");
     assert!(
         report.outcomes.iter().all(|o| o.rolled_forward),
@@ -660,7 +659,7 @@ fn roll_forward_without_commit_record_rolls_back_a_batch_with_no_temp_written() 
         true,
         vec![record(1, 0, "a", Some(OLD), Some(NEW), None)],
     ));
-    let report = recover_with(&f, Defect::RollForwardWithoutCommitRecord);
+    let report = recover_with(&f, KnownBad::RollForwardWithoutCommitRecord);
     assert!(!report.outcomes[0].done, "{report:?}");
     assert_eq!(f.read("a").unwrap(), OLD);
 }
@@ -669,7 +668,7 @@ fn roll_forward_without_commit_record_rolls_back_a_batch_with_no_temp_written() 
 fn no_recovery_dir_fsync_removes_the_entry_before_anything_is_made_durable() {
     let f = Fixture::new();
     switched_or_not(&f, Some(NEW), Some(OLD));
-    let report = recover_with(&f, Defect::NoRecoveryDirFsync);
+    let report = recover_with(&f, KnownBad::NoRecoveryDirFsync);
     assert_eq!(report.dirs_synced, 0, "{report:?}");
     assert!(report.removed_entries.is_empty(), "{report:?}");
     assert!(f.entries().is_empty(), "the entry went first");

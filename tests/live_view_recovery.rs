@@ -12,8 +12,11 @@
 //! what it saw durable itself (it rewrites the target through a scratch file); the old behaviour
 //! lives on as the known-bad protocol `recovery-trusts-live-view`, which this test must catch.
 
+use crashsafe::check::known_bad::KnownBad;
 use crashsafe::fs::Op;
-use crashsafe::journal::{Defect, Journal, JournalOptions, Source, Update, DEFAULT_JOURNAL_DIR};
+use crashsafe::journal::{
+    Journal, JournalOptions, Source, Standard, Steps, Update, DEFAULT_JOURNAL_DIR,
+};
 use crashsafe::path::RelPath;
 use crashsafe::sim::{all_models, states_at, Bounds, Fault, FaultKind, Image, Model, Node, SimFs};
 
@@ -33,16 +36,22 @@ fn setup() -> Image {
     image
 }
 
-fn options(defect: Option<Defect>) -> JournalOptions {
-    JournalOptions {
-        defect,
-        ..JournalOptions::default()
-    }
+/// Opens the journal on `fs`, carrying out its steps as `steps` says.
+fn open<S: Steps>(fs: &SimFs, steps: S) -> Journal<&SimFs, S> {
+    let dir = p(DEFAULT_JOURNAL_DIR);
+    Journal::open_with_steps(
+        fs,
+        dir,
+        JournalOptions::default(),
+        Default::default(),
+        steps,
+    )
+    .unwrap()
 }
 
 /// Commits the update on `fs` (with `fault` armed) and returns whether it was acknowledged.
-fn commit(fs: &SimFs, defect: Option<Defect>, fault: Option<Fault>) -> bool {
-    let mut journal = Journal::open_with(fs, p(DEFAULT_JOURNAL_DIR), options(defect)).unwrap();
+fn commit<S: Steps>(fs: &SimFs, steps: S, fault: Option<Fault>) -> bool {
+    let mut journal = open(fs, steps);
     fs.set_fault(fault);
     let update = Update::write(p("a/x.txt"), NEW)
         .with_increment(p("inc/x.1"), Source::Bytes(INCREMENT.to_vec()));
@@ -54,7 +63,7 @@ fn commit(fs: &SimFs, defect: Option<Defect>, fault: Option<Fault>) -> bool {
 /// The mutating call that publishes the switch: the first directory fsync after the rename.
 fn publish_call() -> usize {
     let fs = SimFs::from_image(&setup());
-    assert!(commit(&fs, None, None));
+    assert!(commit(&fs, Standard, None));
     let calls = fs.calls();
     let rename = calls.iter().position(|c| c.op == Op::Rename).unwrap();
     rename
@@ -97,19 +106,19 @@ fn consistent(image: &Image) -> Result<(), String> {
     }
 }
 
-/// Runs the scenario with `defect` (`None`: the real recovery) under `model`, and returns the
+/// Runs the scenario with `steps` ([`Standard`]: the real recovery) under `model`, and returns the
 /// first broken expectation among every power-loss state from the start of the same-boot
 /// recovery on, each recovered again after the reboot.
-fn scenario(model: &dyn Model, defect: Option<Defect>) -> Result<usize, String> {
+fn scenario<S: Steps + Copy>(model: &dyn Model, steps: S) -> Result<usize, String> {
     let fs = SimFs::from_image(&setup());
     let fault = Fault {
         at: publish_call(),
         kind: FaultKind::Eio,
     };
-    assert!(!commit(&fs, defect, Some(fault)), "the publish fsync fails");
+    assert!(!commit(&fs, steps, Some(fault)), "the publish fsync fails");
     let reopened_at = fs.op_count();
     // The README's advice after `Poisoned`: reopen the journal and recover, in the same boot.
-    let mut journal = Journal::open_with(&fs, p(DEFAULT_JOURNAL_DIR), options(defect)).unwrap();
+    let mut journal = open(&fs, steps);
     journal
         .recover()
         .map_err(|e| format!("recovery failed: {e}"))?;
@@ -120,8 +129,7 @@ fn scenario(model: &dyn Model, defect: Option<Defect>) -> Result<usize, String> 
     for cp in reopened_at..=trace.len() {
         for state in states_at(model, &setup(), &trace, cp, &bounds, 4096) {
             let after = SimFs::from_image(&state);
-            let mut journal =
-                Journal::open_with(&after, p(DEFAULT_JOURNAL_DIR), options(None)).unwrap();
+            let mut journal = open(&after, Standard);
             journal
                 .recover()
                 .map_err(|e| format!("reboot recovery failed: {e}"))?;
@@ -137,7 +145,7 @@ fn scenario(model: &dyn Model, defect: Option<Defect>) -> Result<usize, String> 
 #[test]
 fn a_poisoned_journal_reopened_and_recovered_survives_a_power_loss_under_every_model() {
     for model in all_models() {
-        let checked = scenario(model.as_ref(), None).unwrap_or_else(|e| panic!("{e}"));
+        let checked = scenario(model.as_ref(), Standard).unwrap_or_else(|e| panic!("{e}"));
         assert!(checked > 0, "{}: no state checked", model.name());
     }
 }
@@ -146,13 +154,13 @@ fn a_poisoned_journal_reopened_and_recovered_survives_a_power_loss_under_every_m
 fn recovery_that_trusts_the_live_view_loses_the_history_under_posix_and_ext4() {
     for name in ["posix", "ext4-ordered"] {
         let model = crashsafe::sim::model_by_name(name).unwrap();
-        let err = scenario(model.as_ref(), Some(Defect::RecoveryTrustsLiveView))
+        let err = scenario(model.as_ref(), KnownBad::RecoveryTrustsLiveView)
             .expect_err("the old recovery must be caught");
         assert!(err.contains("history"), "{name}: {err}");
     }
     // Under `prefix` nothing is ever dropped: the old recovery was right there.
     let prefix = crashsafe::sim::model_by_name("prefix").unwrap();
-    scenario(prefix.as_ref(), Some(Defect::RecoveryTrustsLiveView)).unwrap();
+    scenario(prefix.as_ref(), KnownBad::RecoveryTrustsLiveView).unwrap();
 }
 
 /// Whether a path names a journal floor file, which the journal keeps on purpose (see

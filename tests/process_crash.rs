@@ -20,6 +20,7 @@ mod common;
 
 use common::{jdir, p, snapshot, Node};
 use crashsafe::fs::real::RealFs;
+use crashsafe::journal::recover::update_happened;
 use crashsafe::journal::{Journal, Source, Update};
 use crashsafe::sim::rng::SplitMix64;
 use std::collections::BTreeMap;
@@ -295,16 +296,7 @@ fn round(
     for op in &ops {
         let old = model.files.get(op.target).cloned();
         let now = file(op.target);
-        let done = if now == op.new && now != old {
-            true
-        } else if now == old && now != op.new {
-            false
-        } else if now == old && now == op.new {
-            // A deletion of an absent target: only the increment can tell.
-            op.increment
-                .as_ref()
-                .is_some_and(|(i, _)| file(i).is_some())
-        } else {
+        if now != old && now != op.new {
             return Err(format!(
                 "transaction {in_flight}: {} is {}, neither its old content ({}) nor its new ({})",
                 op.target,
@@ -312,8 +304,11 @@ fn round(
                 describe(old.as_ref()),
                 describe(op.new.as_ref()),
             ));
-        };
-        applied.push(done);
+        }
+        // The journal's one rule (a deletion of an absent target: only the increment can tell).
+        let increment = op.increment.as_ref();
+        let increment_complete = increment.map(|(i, bytes)| || file(i).as_ref() == Some(bytes));
+        applied.push(update_happened(&old, &op.new, &now, increment_complete));
     }
     if atomic && applied.iter().any(|&d| d != applied[0]) {
         return Err(format!(

@@ -218,7 +218,7 @@ fn differences(a: &Image, b: &Image) -> String {
 // Recovery on each backend.
 
 /// Runs the journal's recovery over the real backend rooted at `root`, configured as the
-/// subject's (its sync mode; its defect, `None` for every built-in workload).
+/// subject's (its sync mode; its known-bad protocol, `None` for every built-in workload).
 fn recover_real(root: &Path, subject: &JournalSubject) -> Result<(), String> {
     let fs = RealFs::open(root).map_err(|e| format!("opening the root: {e}"))?;
     subject.recover_on(fs)

@@ -71,7 +71,7 @@ fn a_batch_shares_its_barriers() {
         }
         setup.put_dir(&p(".crashsafe/journal"));
         let fs = SimFs::from_image(&setup);
-        let options = JournalOptions { sync, defect: None };
+        let options = JournalOptions { sync };
         let mut journal = Journal::open_with(&fs, p(".crashsafe/journal"), options).unwrap();
         // Opening an empty journal syncs its directory once; the commit's barriers follow.
         let opened = fs.op_count();

@@ -294,7 +294,7 @@ fuzz_target!(|input: Input| {
     let before = image.walk();
     let fs = SimFs::from_image(&image);
     let dir = path(JOURNAL);
-    let first = recover(&fs, &dir, None);
+    let first = recover(&fs, &dir);
     let after = fs.image().walk();
     let may_change = allowed(&before);
     let keys: BTreeSet<&RelPath> = before.keys().chain(after.keys()).collect();
@@ -309,7 +309,7 @@ fuzz_target!(|input: Input| {
         }
     }
     if first.is_ok() {
-        let second = recover(&fs, &dir, None);
+        let second = recover(&fs, &dir);
         let again = fs.image().walk();
         assert!(
             again == after,

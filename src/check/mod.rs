@@ -1,13 +1,14 @@
 //! The journal under the harness: its oracle, its workloads, the built-in suite, the self-test
 //! against known-bad protocols, and the reports `crashsafe check` writes.
 
+pub mod known_bad;
 pub mod oracle;
 pub mod report;
 pub mod suite;
 pub mod workload;
 
-use crate::journal::Defect;
 use crate::sim::{explore, CrashKind, ExploreConfig, ExploreReport, Model};
+use known_bad::KnownBad;
 use oracle::Invariant;
 use workload::JournalSubject;
 
@@ -104,40 +105,7 @@ pub fn run_suite(
     results
 }
 
-/// The invariants a known-bad protocol must break: the self-test counts it caught only when one
-/// of these is broken (another violation means the harness saw *something*, not the bug).
-pub fn expected_invariants(defect: Defect) -> &'static [Invariant] {
-    use Invariant::*;
-    match defect {
-        // The intent's name can vanish: a half-done update nobody recovers leaves its temp, or
-        // an increment beside an old target.
-        Defect::NoJournalDirFsync => &[Clean, History],
-        // The renamed file's data was never made durable: an empty or torn target.
-        Defect::RenameBeforeTempFsync => &[Atomic, Durable],
-        // The rename may be lost once the entry is gone: an old target beside its increment, or
-        // an acknowledged update lost.
-        Defect::EntryRemovedBeforeTargetDirFsync => &[History, Durable],
-        // The increment of an update that did happen is deleted.
-        Defect::CommitByFileType => &[History],
-        // After a crash inside recovery, an increment is kept for an update that never happened.
-        Defect::DecideByTempPresence => &[History, Idempotent],
-        // A new target beside an empty or torn increment.
-        Defect::NoIncrementFsync => &[History],
-        // An acknowledged update can be lost.
-        Defect::AckBeforeTargetDirFsync => &[Durable],
-        // Temps or increments nothing names any more.
-        Defect::NoRecoveryDirFsync => &[Clean, History],
-        // A batch half new.
-        Defect::RenameBeforeAllTempsDurable => &[BatchAtomic, Atomic],
-        // A batch rolled forward before its commit point: partly new, torn files.
-        Defect::RollForwardWithoutCommitRecord => &[BatchAtomic, Atomic],
-        // The switch recovery saw never reaches the disk: an old target beside a kept increment,
-        // or a temp that comes back.
-        Defect::RecoveryTrustsLiveView => &[History, Clean],
-    }
-}
-
-/// An invariant broken under one model for one defect.
+/// An invariant broken under one model by one known-bad protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeenInvariant {
     /// The model.
@@ -152,12 +120,12 @@ pub struct SeenInvariant {
     pub replay: String,
 }
 
-/// What the self-test found for one defect.
+/// What the self-test found for one known-bad protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SelfTestResult {
-    /// The defect.
-    pub defect: Defect,
-    /// The invariants it must break ([`expected_invariants`]).
+    /// The known-bad protocol.
+    pub known_bad: KnownBad,
+    /// The invariants it must break ([`KnownBad::breaks`]).
     pub expected: Vec<Invariant>,
     /// Every invariant broken, per model and crash kind, in the workloads explored.
     pub seen: Vec<SeenInvariant>,
@@ -179,7 +147,7 @@ impl SelfTestResult {
     }
 }
 
-/// Runs the suite on each known-bad protocol under each model. Under each model the defect's
+/// Runs the suite on each known-bad protocol under each model. Under each model its
 /// workloads are explored in order until one breaks an expected invariant.
 pub fn self_test(
     models: &[Box<dyn Model>],
@@ -191,11 +159,11 @@ pub fn self_test(
         ..config.clone()
     };
     let mut results = Vec::new();
-    for defect in Defect::ALL {
-        let subjects = suite::self_test_subjects(defect);
-        let expected = expected_invariants(defect);
+    for known_bad in KnownBad::ALL {
+        let subjects = suite::self_test_subjects(known_bad);
+        let expected = known_bad.breaks();
         let mut result = SelfTestResult {
-            defect,
+            known_bad,
             expected: expected.to_vec(),
             seen: Vec::new(),
             hidden_by: Vec::new(),

@@ -23,6 +23,7 @@
 //! An update whose new content equals its old cannot be told apart on disk; for it, `history`
 //! only asks that an increment, where one exists, be complete.
 
+use crate::journal::recover::update_happened;
 use crate::path::RelPath;
 use crate::sim::{Image, Node, Violation};
 use std::collections::{BTreeMap, BTreeSet};
@@ -177,138 +178,222 @@ pub fn check(
     journal_dir: &RelPath,
 ) -> Vec<Violation> {
     let mut out = Vec::new();
+    let history = History::of(acks);
     // Replay the acknowledged and settled transactions; keep the uncertain one aside.
-    let mut begun: BTreeMap<usize, (&Vec<PlannedUpdate>, bool)> = BTreeMap::new();
-    let mut acked = BTreeSet::new();
-    let mut settled: BTreeMap<usize, &Vec<Content>> = BTreeMap::new();
-    for (_, ack) in acks {
-        match ack {
-            JournalAck::Begin {
+    let mut exp = Expected::default();
+    let mut uncertain = None;
+    for (&txn, &(updates, atomic)) in &history.begun {
+        if history.acked.contains(&txn) {
+            updates.iter().for_each(|u| exp.stands(u));
+        } else if let Some(found) = history.settled.get(&txn) {
+            exp.settle(txn, updates, atomic, found, &mut out);
+        } else {
+            uncertain = Some(Uncertain {
                 txn,
                 updates,
                 atomic,
-            } => {
-                begun.insert(*txn, (updates, *atomic));
-            }
-            JournalAck::Committed { txn } => {
-                acked.insert(*txn);
-            }
-            JournalAck::Recovered { txn, found } => {
-                settled.insert(*txn, found);
-            }
+            });
         }
     }
-    let mut exp = Expected::default();
-    let mut uncertain = None;
-    for (txn, (updates, atomic)) in &begun {
-        if acked.contains(txn) {
-            updates.iter().for_each(|u| exp.stands(u));
-        } else if let Some(found) = settled.get(txn) {
-            exp.settle(*txn, updates, *atomic, found, &mut out);
-        } else {
-            uncertain = Some((*txn, *updates, *atomic));
+    let skip: BTreeSet<&RelPath> = uncertain
+        .iter()
+        .flat_map(|u| u.updates.iter().map(|u| &u.target))
+        .collect();
+    check_targets(recovered, &exp, &skip, &mut out);
+    if let Some(uncertain) = uncertain {
+        uncertain.check(recovered, &exp.older, &mut out);
+    }
+    check_increments(recovered, &exp.increments, &mut out);
+    check_clean_and_confined(setup, recovered, journal_dir, &history.begun, &mut out);
+    out
+}
+
+/// The transactions the acknowledgements tell of.
+struct History<'a> {
+    /// Every transaction begun: its updates and whether it is atomic.
+    begun: BTreeMap<usize, (&'a Vec<PlannedUpdate>, bool)>,
+    /// The transactions acknowledged.
+    acked: BTreeSet<usize>,
+    /// The transactions settled by a recovery in the same run, with what it left.
+    settled: BTreeMap<usize, &'a Vec<Content>>,
+}
+
+impl<'a> History<'a> {
+    fn of(acks: &'a [(usize, JournalAck)]) -> History<'a> {
+        let mut history = History {
+            begun: BTreeMap::new(),
+            acked: BTreeSet::new(),
+            settled: BTreeMap::new(),
+        };
+        for (_, ack) in acks {
+            match ack {
+                JournalAck::Begin {
+                    txn,
+                    updates,
+                    atomic,
+                } => {
+                    history.begun.insert(*txn, (updates, *atomic));
+                }
+                JournalAck::Committed { txn } => {
+                    history.acked.insert(*txn);
+                }
+                JournalAck::Recovered { txn, found } => {
+                    history.settled.insert(*txn, found);
+                }
+            }
         }
+        history
     }
-    let Expected {
-        content: expected,
-        older,
-        increments,
-    } = exp;
-    // Targets of acknowledged transactions.
-    let mut uncertain_targets = BTreeSet::new();
-    if let Some((_, updates, _)) = uncertain {
-        uncertain_targets.extend(updates.iter().map(|u| &u.target));
-    }
-    for (&target, &want) in &expected {
-        if uncertain_targets.contains(target) {
+}
+
+/// Every target of an acknowledged or settled transaction (except those of the uncertain one,
+/// in `skip`) holds the content expected.
+fn check_targets(
+    recovered: &Image,
+    exp: &Expected<'_>,
+    skip: &BTreeSet<&RelPath>,
+    out: &mut Vec<Violation>,
+) {
+    for (&target, &want) in &exp.content {
+        if skip.contains(target) {
             continue;
         }
         match found_content(recovered, target) {
             Ok(found) if &found == want => {}
-            Ok(found) => out.push(lost_or_torn(target, want, &found, older.get(target), None)),
+            Ok(found) => out.push(lost_or_torn(
+                target,
+                want,
+                &found,
+                exp.older.get(target),
+                None,
+            )),
             Err(kind) => out.push(violation(Invariant::Atomic, format!("{target} is {kind}"))),
         }
     }
-    // The uncertain transaction: each target old or new; increments follow; batches whole.
-    if let Some((txn, updates, atomic)) = uncertain {
+}
+
+/// The one transaction begun and neither acknowledged nor settled: it may or may not have
+/// happened.
+struct Uncertain<'a> {
+    txn: usize,
+    updates: &'a [PlannedUpdate],
+    atomic: bool,
+}
+
+impl Uncertain<'_> {
+    /// Each target old or new, each increment present if and only if its update happened (the
+    /// journal's rule, [`update_happened`]), an atomic batch whole.
+    fn check(
+        &self,
+        recovered: &Image,
+        older: &BTreeMap<&RelPath, Vec<&Content>>,
+        out: &mut Vec<Violation>,
+    ) {
+        // The updates that can show whether they happened, with whether they did.
         let mut happened = Vec::new();
-        for u in updates {
+        for u in self.updates {
             let found = match found_content(recovered, &u.target) {
                 Ok(f) => f,
                 Err(kind) => {
-                    out.push(violation(
-                        Invariant::Atomic,
-                        format!("{} is {kind}", u.target),
-                    ));
+                    let message = format!("{} is {kind}", u.target);
+                    out.push(violation(Invariant::Atomic, message));
                     continue;
                 }
             };
             if found != u.old && found != u.new {
+                let new = u.new.as_ref();
                 out.push(lost_or_torn(
                     &u.target,
                     &u.old,
                     &found,
                     older.get(&u.target),
-                    u.new.as_ref(),
+                    new,
                 ));
                 continue;
             }
-            let distinguishable = u.old != u.new;
-            let stands = found == u.new;
-            if distinguishable {
-                happened.push((u.target.clone(), stands));
+            let increment = u.increment.as_ref().map(|(path, bytes)| {
+                || found_content(recovered, path).unwrap_or(None).as_ref() == Some(bytes)
+            });
+            let done = update_happened(&u.old, &u.new, &found, increment);
+            if u.old != u.new {
+                happened.push((u.target.clone(), done));
             }
-            if let Some((path, bytes)) = &u.increment {
-                let inc = found_content(recovered, path).unwrap_or(None);
-                let ok = match (distinguishable, stands, &inc) {
-                    (_, _, Some(b)) if b != bytes => false,
-                    (true, true, None) => false,
-                    (true, false, Some(_)) => false,
-                    _ => true,
-                };
-                if !ok {
-                    out.push(violation(
-                        Invariant::History,
-                        format!(
-                            "transaction {txn}: {} shows its {} content but its increment {path} \
-                             is {} (expected {})",
-                            u.target,
-                            if stands { "new" } else { "old" },
-                            describe(&inc),
-                            if stands {
-                                describe(&Some(bytes.clone()))
-                            } else {
-                                "absent".into()
-                            }
-                        ),
-                    ));
-                }
-            }
+            self.check_increment(recovered, u, found == u.new, done, out);
         }
-        let done = happened.iter().filter(|(_, s)| *s).count();
-        if atomic && done > 0 && done < happened.len() {
-            let new: Vec<String> = happened
-                .iter()
-                .filter(|(_, s)| *s)
-                .map(|(t, _)| t.to_string())
-                .collect();
-            let old: Vec<String> = happened
-                .iter()
-                .filter(|(_, s)| !*s)
-                .map(|(t, _)| t.to_string())
-                .collect();
+        self.check_whole(&happened, out);
+    }
+
+    /// The increment of `u` (whose target shows its new content if `shows_new`) exists,
+    /// complete, if its update happened, and is absent if not.
+    fn check_increment(
+        &self,
+        recovered: &Image,
+        u: &PlannedUpdate,
+        shows_new: bool,
+        happened: bool,
+        out: &mut Vec<Violation>,
+    ) {
+        let Some((path, bytes)) = &u.increment else {
+            return;
+        };
+        let inc = found_content(recovered, path).unwrap_or(None);
+        let ok = match happened {
+            true => inc.as_ref() == Some(bytes),
+            false => inc.is_none(),
+        };
+        if !ok {
             out.push(violation(
-                Invariant::BatchAtomic,
+                Invariant::History,
                 format!(
-                    "atomic transaction {txn} is half done: new {} / old {}",
-                    new.join(", "),
-                    old.join(", ")
+                    "transaction {}: {} shows its {} content but its increment {path} is {} \
+                     (expected {})",
+                    self.txn,
+                    u.target,
+                    if shows_new { "new" } else { "old" },
+                    describe(&inc),
+                    if shows_new {
+                        describe(&Some(bytes.clone()))
+                    } else {
+                        "absent".into()
+                    }
                 ),
             ));
         }
     }
-    // Increments of acknowledged and settled updates.
-    for (&path, &(bytes, rule)) in &increments {
+
+    /// An atomic batch stands wholly or not at all (`happened`: each distinguishable update
+    /// with whether it happened).
+    fn check_whole(&self, happened: &[(RelPath, bool)], out: &mut Vec<Violation>) {
+        let done = happened.iter().filter(|(_, s)| *s).count();
+        if !self.atomic || done == 0 || done == happened.len() {
+            return;
+        }
+        let side = |new: bool| -> Vec<String> {
+            happened
+                .iter()
+                .filter(|(_, s)| *s == new)
+                .map(|(t, _)| t.to_string())
+                .collect()
+        };
+        out.push(violation(
+            Invariant::BatchAtomic,
+            format!(
+                "atomic transaction {} is half done: new {} / old {}",
+                self.txn,
+                side(true).join(", "),
+                side(false).join(", ")
+            ),
+        ));
+    }
+}
+
+/// The increments of acknowledged and settled updates follow their rules.
+fn check_increments(
+    recovered: &Image,
+    increments: &BTreeMap<&RelPath, (&Vec<u8>, IncrementRule)>,
+    out: &mut Vec<Violation>,
+) {
+    for (&path, &(bytes, rule)) in increments {
         let inc = found_content(recovered, path).unwrap_or(None);
         let ok = match (&inc, rule) {
             (Some(_), IncrementRule::Absent) => false,
@@ -330,8 +415,6 @@ pub fn check(
             ));
         }
     }
-    check_clean_and_confined(setup, recovered, journal_dir, &begun, &mut out);
-    out
 }
 
 /// Whether an increment must exist after recovery.
@@ -400,12 +483,15 @@ impl<'a> Expected<'a> {
     ) {
         let (mut new, mut old) = (Vec::new(), Vec::new());
         for (u, f) in updates.iter().zip(found) {
-            if f == &u.new {
+            // Whether recovery made it stand, by the journal's rule. An update that cannot show
+            // it (its new content equals its old) requires the same either way: it stands.
+            let neither = f != &u.new && f != &u.old;
+            if !neither && update_happened(&u.old, &u.new, f, None::<fn() -> bool>) {
                 self.stands(u);
                 if u.old != u.new {
                     new.push(u.target.to_string());
                 }
-            } else if f == &u.old {
+            } else if !neither {
                 self.rolled_back(u);
                 old.push(u.target.to_string());
             } else {

@@ -281,7 +281,7 @@ pub fn json(
                     })
                 };
                 json!({
-                    "defect": r.defect.name(),
+                    "defect": r.known_bad.name(),
                     "expected": r.expected.iter().map(|i| i.name()).collect::<Vec<_>>(),
                     "caught": r.caught_under_posix(),
                     "caught_by": r.caught_by().map(seen).collect::<Vec<_>>(),
@@ -377,7 +377,7 @@ pub fn junit(results: &[WorkloadResult], self_test: Option<&[SelfTestResult]>) -
             let _ = write!(
                 s,
                 "    <testcase classname=\"crashsafe.self_test\" name=\"{}\"",
-                r.defect.name()
+                r.known_bad.name()
             );
             if r.caught_under_posix() {
                 s.push_str("/>\n");

@@ -4,10 +4,10 @@
 //! crashes inside recovery and injected errors, so each workload is a handful of transactions over
 //! a small namespace of nested paths, with contents that straddle 4 KiB block boundaries.
 
+use super::known_bad::KnownBad;
 use super::workload::{
     Delivery, JournalSubject, OnFailure, SyncSpec, TxnSpec, UpdateSpec, Workload,
 };
-use crate::journal::Defect;
 use crate::path::RelPath;
 use crate::sim::ExploreConfig;
 
@@ -267,23 +267,23 @@ pub fn workloads() -> Vec<(&'static str, Workload)> {
     ]
 }
 
-/// The built-in workloads as explorer subjects (no defect).
+/// The built-in workloads as explorer subjects (the journal's own protocol).
 pub fn subjects() -> Vec<JournalSubject> {
     workloads()
         .into_iter()
         .map(|(name, workload)| JournalSubject {
             name: name.to_string(),
             workload,
-            defect: None,
+            known_bad: None,
         })
         .collect()
 }
 
-/// Finds a subject by name: a built-in workload, optionally with a defect (`NAME+defect-name`),
-/// or a generated workload (`gen-…`).
+/// Finds a subject by name: a built-in workload, optionally through a known-bad protocol
+/// (`NAME+known-bad-name`), or a generated workload (`gen-…`).
 pub fn subject_by_name(name: &str) -> Option<JournalSubject> {
-    let (base_name, defect) = match name.split_once('+') {
-        Some((b, d)) => (b, Some(Defect::from_name(d)?)),
+    let (base_name, known_bad) = match name.split_once('+') {
+        Some((b, d)) => (b, Some(KnownBad::from_name(d)?)),
         None => (name, None),
     };
     let workload = match Workload::from_generated_name(base_name) {
@@ -293,20 +293,21 @@ pub fn subject_by_name(name: &str) -> Option<JournalSubject> {
     Some(JournalSubject {
         name: name.to_string(),
         workload,
-        defect,
+        known_bad,
     })
 }
 
-/// The subjects the self-test runs for a defect: the whole suite except the largest batches.
-pub fn self_test_subjects(defect: Defect) -> Vec<JournalSubject> {
+/// The subjects the self-test runs for a known-bad protocol: the whole suite except the largest
+/// batches.
+pub fn self_test_subjects(known_bad: KnownBad) -> Vec<JournalSubject> {
     workloads()
         .into_iter()
         .filter(|(name, _)| !name.starts_with("batch-64"))
-        .filter(|(name, _)| !defect.is_batch_bug() || name.starts_with("batch"))
+        .filter(|(name, _)| !known_bad.is_batch_bug() || name.starts_with("batch"))
         .map(|(name, workload)| JournalSubject {
-            name: format!("{name}+{}", defect.name()),
+            name: format!("{name}+{}", known_bad.name()),
             workload,
-            defect: Some(defect),
+            known_bad: Some(known_bad),
         })
         .collect()
 }

@@ -4,14 +4,18 @@
 //! A workload is data (serializable), so that a generated one can travel inside a replay token:
 //! its name is either a built-in suite name or `gen-` followed by the hex of its postcard encoding.
 
+use super::known_bad::KnownBad;
 use super::oracle::{self, JournalAck, PlannedUpdate};
-use crate::journal::{Defect, Journal, JournalError, JournalOptions, Source, SyncMode, Update};
+use crate::journal::{
+    Journal, JournalError, JournalOptions, Source, Standard, Steps, SyncMode, Update,
+};
 use crate::path::RelPath;
 use crate::sim::{AckLog, CheckContext, Image, Node, SimFs, Subject, Violation};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// One update of a transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,15 +94,15 @@ pub struct Workload {
     pub on_failure: OnFailure,
 }
 
-/// A workload run through the journal, possibly with a deliberate defect: the explorer's subject.
+/// A workload run through the journal, or through a known-bad protocol: the explorer's subject.
 #[derive(Debug, Clone)]
 pub struct JournalSubject {
     /// The name the suite and replay tokens know it by.
     pub name: String,
     /// What it does.
     pub workload: Workload,
-    /// A known-bad protocol, for the self-test.
-    pub defect: Option<Defect>,
+    /// A known-bad protocol, for the self-test; `None`: the journal's own.
+    pub known_bad: Option<KnownBad>,
 }
 
 /// Where the workloads keep their journal.
@@ -135,12 +139,12 @@ impl Workload {
         self.txns.iter().map(|t| t.updates.len()).sum()
     }
 
-    fn options(&self, defect: Option<Defect>) -> JournalOptions {
+    fn options(&self) -> JournalOptions {
         let sync = match self.sync {
             SyncSpec::PerFile => SyncMode::PerFile,
             SyncSpec::Syncfs => SyncMode::Syncfs,
         };
-        JournalOptions { sync, defect }
+        JournalOptions { sync }
     }
 }
 
@@ -148,8 +152,14 @@ impl JournalSubject {
     /// Runs the journal's recovery, configured as this subject's, on any filesystem (the
     /// simulator's, or a real directory holding a crash state). A refused entry is an error.
     pub fn recover_on<F: crate::fs::Fs>(&self, fs: F) -> Result<(), String> {
-        let options = self.workload.options(self.defect);
-        let mut journal = Journal::open_with(fs, journal_dir(), options)
+        match self.known_bad {
+            None => self.recover_with(fs, Standard),
+            Some(known_bad) => self.recover_with(fs, known_bad),
+        }
+    }
+
+    fn recover_with<F: crate::fs::Fs, S: Steps>(&self, fs: F, steps: S) -> Result<(), String> {
+        let mut journal = open(fs, self.workload.options(), steps)
             .map_err(|e| format!("opening the journal: {e}"))?;
         let report = journal
             .recover()
@@ -159,6 +169,43 @@ impl JournalSubject {
         }
         Ok(())
     }
+
+    /// Runs the workload through a journal carrying out its steps as `steps` says.
+    fn run_with<S: Steps + Copy>(&self, fs: &SimFs, acks: &mut AckLog<JournalAck>, steps: S) {
+        let options = self.workload.options();
+        let Ok(mut journal) = open(fs, options, steps) else {
+            return;
+        };
+        for (index, txn) in self.workload.txns.iter().enumerate() {
+            acks.push(fs.op_count(), begin(&fs.image(), index, txn));
+            match commit(&mut journal, txn) {
+                Ok(()) => acks.push(fs.op_count(), JournalAck::Committed { txn: index }),
+                Err(_) if self.workload.on_failure == OnFailure::ReopenAndRecover => {
+                    match reopen_and_recover(fs, options, steps) {
+                        Some(reopened) => journal = reopened,
+                        None => return,
+                    }
+                    let live = fs.image();
+                    let found = txn
+                        .updates
+                        .iter()
+                        .map(|u| file_content(&live, &u.target))
+                        .collect();
+                    acks.push(fs.op_count(), JournalAck::Recovered { txn: index, found });
+                }
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Opens the workloads' journal on `fs`, without waiting for a lock.
+fn open<F: crate::fs::Fs, S: Steps>(
+    fs: F,
+    options: JournalOptions,
+    steps: S,
+) -> Result<Journal<F, S>, JournalError> {
+    Journal::open_with_steps(fs, journal_dir(), options, Duration::ZERO, steps)
 }
 
 impl Subject for JournalSubject {
@@ -180,29 +227,9 @@ impl Subject for JournalSubject {
     }
 
     fn run(&self, fs: &SimFs, acks: &mut AckLog<JournalAck>) {
-        let options = self.workload.options(self.defect);
-        let Ok(mut journal) = Journal::open_with(fs, journal_dir(), options) else {
-            return;
-        };
-        for (index, txn) in self.workload.txns.iter().enumerate() {
-            acks.push(fs.op_count(), begin(&fs.image(), index, txn));
-            match commit(&mut journal, txn) {
-                Ok(()) => acks.push(fs.op_count(), JournalAck::Committed { txn: index }),
-                Err(_) if self.workload.on_failure == OnFailure::ReopenAndRecover => {
-                    match reopen_and_recover(fs, options) {
-                        Some(reopened) => journal = reopened,
-                        None => return,
-                    }
-                    let live = fs.image();
-                    let found = txn
-                        .updates
-                        .iter()
-                        .map(|u| file_content(&live, &u.target))
-                        .collect();
-                    acks.push(fs.op_count(), JournalAck::Recovered { txn: index, found });
-                }
-                Err(_) => return,
-            }
+        match self.known_bad {
+            None => self.run_with(fs, acks, Standard),
+            Some(known_bad) => self.run_with(fs, acks, known_bad),
         }
     }
 
@@ -244,7 +271,7 @@ fn begin(live: &Image, index: usize, txn: &TxnSpec) -> JournalAck {
 /// A host file that cannot be written is not a crash state of the journal but a broken harness
 /// environment: carrying on would make this run differ from every other run of the workload, so
 /// it panics, naming the file.
-fn commit(journal: &mut Journal<&SimFs>, txn: &TxnSpec) -> Result<(), JournalError> {
+fn commit<S: Steps>(journal: &mut Journal<&SimFs, S>, txn: &TxnSpec) -> Result<(), JournalError> {
     let mut host_files = Vec::new();
     let mut updates = Vec::with_capacity(txn.updates.len());
     for u in &txn.updates {
@@ -273,8 +300,12 @@ fn commit(journal: &mut Journal<&SimFs>, txn: &TxnSpec) -> Result<(), JournalErr
 }
 
 /// Reopens the journal on `fs` and recovers it; `None` if either fails or an entry is refused.
-fn reopen_and_recover(fs: &SimFs, options: JournalOptions) -> Option<Journal<&SimFs>> {
-    let mut journal = Journal::open_with(fs, journal_dir(), options).ok()?;
+fn reopen_and_recover<S: Steps>(
+    fs: &SimFs,
+    options: JournalOptions,
+    steps: S,
+) -> Option<Journal<&SimFs, S>> {
+    let mut journal = open(fs, options, steps).ok()?;
     let report = journal.recover().ok()?;
     report.refused.is_empty().then_some(journal)
 }

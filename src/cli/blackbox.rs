@@ -159,29 +159,7 @@ pub fn check(args: &CheckArgs, bb: &BlackBoxArgs) -> Result<Status, Failure> {
             "--timeout must be a positive number of seconds".into(),
         ));
     }
-    let recording = load(bb)?;
-    let timeout = Duration::from_secs_f64(bb.timeout);
-    let checker = Checker {
-        check: cmd.clone(),
-        timeout,
-        keep_failures: bb.keep_failures.clone(),
-        scratch: default_scratch(),
-        dir_modes: recording.snapshot.dir_modes(),
-    };
-    let recovery = bb.recover.as_ref().map(|command| {
-        TracedRecovery::new(
-            command.clone(),
-            timeout,
-            default_scratch(),
-            recording.snapshot.dir_modes(),
-            bb.record.cap,
-            recording.ignore_mmap,
-            bb.keep_failures.clone(),
-        )
-        .guarding(PathBuf::from(&recording.dir), recording.snapshot.to_image())
-    });
-    let subject =
-        BlackBox::new(&recording, checker, recovery).map_err(|e| Failure(e.to_string()))?;
+    let subject = black_box(bb, cmd, &load(bb)?)?;
     // Without a recovery command nothing runs after a crash: no crash inside it to explore.
     let depth = if bb.recover.is_some() { args.depth } else { 0 };
     let config = ExploreConfig {
@@ -223,6 +201,43 @@ pub fn check(args: &CheckArgs, bb: &BlackBoxArgs) -> Result<Status, Failure> {
         shard: None,
     };
     write_reports(args, &settings, &results, None)?;
+    Ok(summarize(bb, &subject, &results, started))
+}
+
+/// The recorded program as a subject: its checker command `cmd` and, with `--recover`, its
+/// traced recovery.
+fn black_box(bb: &BlackBoxArgs, cmd: &str, recording: &Recording) -> Result<BlackBox, Failure> {
+    let timeout = Duration::from_secs_f64(bb.timeout);
+    let checker = Checker {
+        check: cmd.to_owned(),
+        timeout,
+        keep_failures: bb.keep_failures.clone(),
+        scratch: default_scratch(),
+        dir_modes: recording.snapshot.dir_modes(),
+    };
+    let recovery = bb.recover.as_ref().map(|command| {
+        TracedRecovery::new(
+            command.clone(),
+            timeout,
+            default_scratch(),
+            recording.snapshot.dir_modes(),
+            bb.record.cap,
+            recording.ignore_mmap,
+            bb.keep_failures.clone(),
+        )
+        .guarding(PathBuf::from(&recording.dir), recording.snapshot.to_image())
+    });
+    BlackBox::new(recording, checker, recovery).map_err(|e| Failure(e.to_string()))
+}
+
+/// Prints how the run went and each model's smallest counterexample; `Refused` if any
+/// violation.
+fn summarize(
+    bb: &BlackBoxArgs,
+    subject: &BlackBox,
+    results: &[WorkloadResult],
+    started: Instant,
+) -> Status {
     let total: u64 = results.iter().map(|r| r.report.violation_count).sum();
     outln!(
         "{} trace operations, {} acknowledged lines, {} models in {:.1}s: {}",
@@ -236,20 +251,20 @@ pub fn check(args: &CheckArgs, bb: &BlackBoxArgs) -> Result<Status, Failure> {
             format!("{total} violations")
         }
     );
-    for r in &results {
+    for r in results {
         if let Some(c) = r.report.violations.first() {
             outln!(
                 "\nsmallest counterexample under {}:\n{}",
                 r.model,
-                with_strace_lines(&subject, c, &replay_prefix(bb))
+                with_strace_lines(subject, c, &replay_prefix(bb))
             );
         }
     }
-    Ok(if total == 0 {
+    if total == 0 {
         Status::Ok
     } else {
         Status::Refused
-    })
+    }
 }
 
 fn replay_one(

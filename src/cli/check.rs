@@ -2,7 +2,8 @@
 
 use super::{Failure, Status};
 use crate::check::report::{self, RunSettings};
-use crate::check::{run_suite, self_test, suite, Shard, WorkloadResult};
+use crate::check::workload::JournalSubject;
+use crate::check::{run_suite, self_test, suite, SelfTestResult, Shard, WorkloadResult};
 use crate::sim::{all_models, model_by_name, parse_token, replay, ExploreConfig, Model};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -101,17 +102,7 @@ pub fn check(args: &CheckArgs) -> Result<Status, Failure> {
     if args.self_test {
         return run_self_test(args, &models, &config);
     }
-    let mut subjects = suite::subjects();
-    if let Some(w) = &args.workload {
-        subjects.retain(|s| &s.name == w);
-        if subjects.is_empty() {
-            let names: Vec<&str> = suite::workloads().iter().map(|(n, _)| *n).collect();
-            return Err(Failure(format!(
-                "--workload {w:?}: unknown (one of {})",
-                names.join(", ")
-            )));
-        }
-    }
+    let subjects = subjects(args)?;
     let units = models.len() * subjects.len();
     let progress = Progress::new(units as u64);
     let config = ExploreConfig {
@@ -131,6 +122,27 @@ pub fn check(args: &CheckArgs) -> Result<Status, Failure> {
         shard: args.shard.clone(),
     };
     write_reports(args, &settings, &results, None)?;
+    Ok(summarize(&results, started))
+}
+
+/// The built-in workloads `--workload` selects (all by default).
+fn subjects(args: &CheckArgs) -> Result<Vec<JournalSubject>, Failure> {
+    let mut subjects = suite::subjects();
+    if let Some(w) = &args.workload {
+        subjects.retain(|s| &s.name == w);
+        if subjects.is_empty() {
+            let names: Vec<&str> = suite::workloads().iter().map(|(n, _)| *n).collect();
+            return Err(Failure(format!(
+                "--workload {w:?}: unknown (one of {})",
+                names.join(", ")
+            )));
+        }
+    }
+    Ok(subjects)
+}
+
+/// Prints how the run went and its smallest counterexample; `Refused` if any violation.
+fn summarize(results: &[WorkloadResult], started: Instant) -> Status {
     let failing: Vec<&WorkloadResult> = results
         .iter()
         .filter(|r| r.report.violation_count > 0)
@@ -155,9 +167,9 @@ pub fn check(args: &CheckArgs) -> Result<Status, Failure> {
         .min_by_key(|c| c.description.len())
     {
         outln!("\nsmallest counterexample:\n{}", c.description);
-        return Ok(Status::Refused);
+        return Status::Refused;
     }
-    Ok(Status::Ok)
+    Status::Ok
 }
 
 fn run_self_test(
@@ -165,11 +177,11 @@ fn run_self_test(
     models: &[Box<dyn Model>],
     config: &ExploreConfig,
 ) -> Result<Status, Failure> {
-    let progress = Progress::new(crate::journal::Defect::ALL.len() as u64);
+    let progress = Progress::new(crate::check::known_bad::KnownBad::ALL.len() as u64);
     let results = self_test(models, config, |r| {
         progress.line(format!(
             "{}: {}",
-            r.defect.name(),
+            r.known_bad.name(),
             if r.caught_under_posix() {
                 "caught"
             } else {
@@ -178,39 +190,7 @@ fn run_self_test(
         ))
     });
     progress.finish();
-    outln!(
-        "{:<38} {:<8} {:<22} {:<52} hidden by",
-        "defect",
-        "posix",
-        "expected",
-        "caught by (model: invariant, crash kind)"
-    );
-    for r in &results {
-        let mut caught: Vec<String> = Vec::new();
-        for s in r.caught_by() {
-            let line = format!("{}: {} ({})", s.model, s.invariant, s.kind);
-            if !caught.contains(&line) {
-                caught.push(line);
-            }
-        }
-        let expected: Vec<&str> = r.expected.iter().map(|i| i.name()).collect();
-        outln!(
-            "{:<38} {:<8} {:<22} {:<52} {}",
-            r.defect.name(),
-            if r.caught_under_posix() {
-                "caught"
-            } else {
-                "MISSED"
-            },
-            expected.join(","),
-            caught.join("; "),
-            if r.hidden_by.is_empty() {
-                "-".to_string()
-            } else {
-                r.hidden_by.join(", ")
-            }
-        );
-    }
+    print_self_test(&results);
     let settings = RunSettings {
         seed: args.seed,
         k: args.k,
@@ -226,6 +206,44 @@ fn run_self_test(
     } else {
         outln!("\nself-test FAILED: {missed} known-bad protocol(s) not caught under posix");
         Ok(Status::Refused)
+    }
+}
+
+/// The self-test's table: per known-bad protocol, whether `posix` caught it, the invariants
+/// expected, what caught it, and the models that hide it.
+fn print_self_test(results: &[SelfTestResult]) {
+    outln!(
+        "{:<38} {:<8} {:<22} {:<52} hidden by",
+        "defect",
+        "posix",
+        "expected",
+        "caught by (model: invariant, crash kind)"
+    );
+    for r in results {
+        let mut caught: Vec<String> = Vec::new();
+        for s in r.caught_by() {
+            let line = format!("{}: {} ({})", s.model, s.invariant, s.kind);
+            if !caught.contains(&line) {
+                caught.push(line);
+            }
+        }
+        let expected: Vec<&str> = r.expected.iter().map(|i| i.name()).collect();
+        outln!(
+            "{:<38} {:<8} {:<22} {:<52} {}",
+            r.known_bad.name(),
+            if r.caught_under_posix() {
+                "caught"
+            } else {
+                "MISSED"
+            },
+            expected.join(","),
+            caught.join("; "),
+            if r.hidden_by.is_empty() {
+                "-".to_string()
+            } else {
+                r.hidden_by.join(", ")
+            }
+        );
     }
 }
 

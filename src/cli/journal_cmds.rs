@@ -4,8 +4,8 @@ use super::{Failure, RootArgs, Status, SyncArg, UpdateArgs};
 use crate::format::{Content, EntryKind};
 use crate::fs::real::RealFs;
 use crate::journal::{
-    inspect_dir, Change, Journal, JournalError, JournalOptions, RecoveryReport, Source, SyncMode,
-    TargetHolds, Update, DEFAULT_JOURNAL_DIR,
+    inspect_dir, Change, Journal, JournalError, JournalOptions, PendingEntry, RecoveryReport,
+    Source, SyncMode, TargetHolds, Update, DEFAULT_JOURNAL_DIR,
 };
 use crate::path::RelPath;
 use std::path::Path;
@@ -15,7 +15,7 @@ use std::time::Duration;
 fn open(root: &RootArgs, sync: SyncMode) -> Result<Journal<RealFs>, Failure> {
     let fs = open_root(root)?;
     let dir = journal_dir(root)?;
-    Journal::open_waiting(fs, dir, JournalOptions { sync, defect: None }, wait(root))
+    Journal::open_waiting(fs, dir, JournalOptions { sync }, wait(root))
         .map_err(|e| open_failure(&e))
 }
 
@@ -90,20 +90,8 @@ pub fn update(args: &UpdateArgs) -> Result<Status, Failure> {
         }
     }
     let mut journal = open(&args.root, sync)?;
-    if !journal.is_ready() {
-        eprintln!("crashsafe: the journal has pending entries; recovering them first");
-        let report = journal
-            .recover()
-            .map_err(|e| Failure(format!("recovery failed: {e}")))?;
-        print_recovery(&report, &mut std::io::stderr());
-        if !report.refused.is_empty() {
-            eprintln!(
-                "crashsafe: nothing committed: refused entries block the journal; see `crashsafe \
-                 inspect {}`",
-                args.root.root.display()
-            );
-            return Ok(Status::Refused);
-        }
+    if !journal.is_ready() && !recover_first(&mut journal, args)? {
+        return Ok(Status::Refused);
     }
     if args.parents {
         create_parents(&mut journal, &updates)?;
@@ -125,6 +113,25 @@ pub fn update(args: &UpdateArgs) -> Result<Status, Failure> {
             .join(", ")
     );
     Ok(Status::Ok)
+}
+
+/// Recovers the pending entries before an update; `false` if refused entries block the journal
+/// (nothing is committed then).
+fn recover_first(journal: &mut Journal<RealFs>, args: &UpdateArgs) -> Result<bool, Failure> {
+    eprintln!("crashsafe: the journal has pending entries; recovering them first");
+    let report = journal
+        .recover()
+        .map_err(|e| Failure(format!("recovery failed: {e}")))?;
+    print_recovery(&report, &mut std::io::stderr());
+    if report.refused.is_empty() {
+        return Ok(true);
+    }
+    eprintln!(
+        "crashsafe: nothing committed: refused entries block the journal; see `crashsafe \
+         inspect {}`",
+        args.root.root.display()
+    );
+    Ok(false)
 }
 
 /// Creates the missing parent directories of every target and increment (`--parents`).
@@ -248,52 +255,7 @@ pub fn inspect(args: &RootArgs) -> Result<Status, Failure> {
         inspection.torn.len(),
         inspection.refused.len()
     );
-    for p in &inspection.pending {
-        let atomic = matches!(p.entry.kind, EntryKind::Intent { atomic: true });
-        outln!(
-            "entry {}: {} update(s){}",
-            p.name,
-            p.entry.updates.len(),
-            match (atomic, p.committed_record) {
-                (false, _) => String::new(),
-                (true, true) => ", atomic, past its commit point (will roll forward)".into(),
-                (true, false) => ", atomic, before its commit point".into(),
-            }
-        );
-        for (u, seen) in p.entry.updates.iter().zip(&p.updates) {
-            let (temp, inc) = (&seen.temp_exists, &seen.increment_exists);
-            let state = match seen.target {
-                TargetHolds::New => "holds the new content",
-                TargetHolds::Old => "holds the old content",
-                TargetHolds::Neither => "holds neither the old nor the new content",
-            };
-            let change = match u.new {
-                Content::Absent => "delete",
-                _ => "write",
-            };
-            out!("  {change} {}: target {state}", u.target);
-            if !atomic {
-                out!(
-                    " ({})",
-                    match seen.happened {
-                        true => "happened: recovery keeps it",
-                        false => "did not happen: recovery undoes it",
-                    }
-                );
-            }
-            if let Some(t) = &u.temp {
-                out!("; temp {t} {}", if *temp { "present" } else { "absent" });
-            }
-            if let Some(i) = &u.increment {
-                out!(
-                    "; increment {} {}",
-                    i.path,
-                    if *inc { "present" } else { "absent" }
-                );
-            }
-            outln!();
-        }
-    }
+    inspection.pending.iter().for_each(print_pending);
     for name in &inspection.stale {
         outln!(
             "stale entry {name}: below the journal's floor (finished; recovery removes it \
@@ -313,6 +275,54 @@ pub fn inspect(args: &RootArgs) -> Result<Status, Failure> {
         Ok(Status::Ok)
     } else {
         Ok(Status::Refused)
+    }
+}
+
+/// Prints one pending entry and what each of its updates' paths show (`inspect`).
+fn print_pending(p: &PendingEntry) {
+    let atomic = matches!(p.entry.kind, EntryKind::Intent { atomic: true });
+    outln!(
+        "entry {}: {} update(s){}",
+        p.name,
+        p.entry.updates.len(),
+        match (atomic, p.committed_record) {
+            (false, _) => String::new(),
+            (true, true) => ", atomic, past its commit point (will roll forward)".into(),
+            (true, false) => ", atomic, before its commit point".into(),
+        }
+    );
+    for (u, seen) in p.entry.updates.iter().zip(&p.updates) {
+        let (temp, inc) = (&seen.temp_exists, &seen.increment_exists);
+        let state = match seen.target {
+            TargetHolds::New => "holds the new content",
+            TargetHolds::Old => "holds the old content",
+            TargetHolds::Neither => "holds neither the old nor the new content",
+        };
+        let change = match u.new {
+            Content::Absent => "delete",
+            _ => "write",
+        };
+        out!("  {change} {}: target {state}", u.target);
+        if !atomic {
+            out!(
+                " ({})",
+                match seen.happened {
+                    true => "happened: recovery keeps it",
+                    false => "did not happen: recovery undoes it",
+                }
+            );
+        }
+        if let Some(t) = &u.temp {
+            out!("; temp {t} {}", if *temp { "present" } else { "absent" });
+        }
+        if let Some(i) = &u.increment {
+            out!(
+                "; increment {} {}",
+                i.path,
+                if *inc { "present" } else { "absent" }
+            );
+        }
+        outln!();
     }
 }
 

@@ -22,6 +22,10 @@
 //!    crash is recognised as done by recovery, and one whose removal a failed barrier dropped is
 //!    below the next session's floor.
 //!
+//! Each step is a named function of [`commit::Transaction`]; the journal calls those that a
+//! known-bad protocol of the harness's self-test may swap or skip through [`steps::Steps`], whose
+//! defaults are these steps ([`Standard`]).
+//!
 //! Recovery decides whether an update happened from the target's *content*: it happened if and
 //! only if the target no longer holds its old content (the reference journal looked at the file
 //! type, which cannot tell one regular file from another). See [`recover`] for the rules.
@@ -34,22 +38,24 @@
 //! step's group is one `syncfs` instead: the cheapest scheme for large batches on a filesystem
 //! the journal has to itself.
 
-mod defect;
+pub mod commit;
 pub mod recover;
+pub mod steps;
 mod update;
 
-pub use defect::Defect;
+pub use commit::Transaction;
 pub use recover::{
     Inspection, PendingEntry, PendingUpdate, RecoveryReport, Refusal, TargetHolds, UpdateOutcome,
 };
+pub use steps::{Standard, Steps};
 pub use update::{Change, Source, Update};
 
-use crate::format::{self, Content, DecodeError, Entry, EntryKind};
+use crate::format::{self, DecodeError, Entry, EntryKind};
 use crate::fs::{create_dir_all, FileKind, Fs, FsError, FsErrorKind, LockError, LockMode};
 use crate::path::{PathError, RelPath};
-use std::collections::BTreeSet;
+use commit::{parent, Session};
 use std::time::Duration;
-use update::{digest_stream, open_host_file, prepare, Prepared};
+use update::prepare;
 
 /// Where the journal lives under the root unless told otherwise.
 pub const DEFAULT_JOURNAL_DIR: &str = ".crashsafe/journal";
@@ -70,8 +76,6 @@ pub enum SyncMode {
 pub struct JournalOptions {
     /// How writes are made durable.
     pub sync: SyncMode,
-    /// A deliberate protocol bug, for the harness's self-test only. `None` in real use.
-    pub defect: Option<Defect>,
 }
 
 /// Why the journal refused or failed an operation.
@@ -178,9 +182,10 @@ enum State {
     Poisoned(FsError),
 }
 
-/// A journal over a filesystem `F`, kept in one directory under its root.
+/// A journal over a filesystem `F`, kept in one directory under its root, carrying out its
+/// protocol's steps as `S` says ([`Standard`]: the journal's own; see [`steps`]).
 #[derive(Debug)]
-pub struct Journal<F: Fs> {
+pub struct Journal<F: Fs, S: Steps = Standard> {
     fs: F,
     dir: RelPath,
     next_seq: u64,
@@ -190,6 +195,7 @@ pub struct Journal<F: Fs> {
     old_floors: Vec<RelPath>,
     state: State,
     options: JournalOptions,
+    steps: S,
     /// The exclusive lock on `dir`, held for the journal's lifetime.
     _lock: F::DirLock,
 }
@@ -223,6 +229,21 @@ impl<F: Fs> Journal<F> {
         options: JournalOptions,
         wait: Duration,
     ) -> Result<Journal<F>, JournalError> {
+        Journal::open_with_steps(fs, dir, options, wait, Standard)
+    }
+}
+
+impl<F: Fs, S: Steps> Journal<F, S> {
+    /// Opens the journal as [`Journal::open_waiting`] does, carrying out its steps as `steps`
+    /// says: the harness's seam for known-bad protocols (see [`steps`]); real use opens with
+    /// [`Standard`] through the other constructors.
+    pub fn open_with_steps(
+        fs: F,
+        dir: RelPath,
+        options: JournalOptions,
+        wait: Duration,
+        steps: S,
+    ) -> Result<Journal<F, S>, JournalError> {
         check_journal_dir(&dir)?;
         create_dirs_durably(&fs, &dir)?;
         let lock = lock(&fs, &dir, LockMode::Exclusive, wait)?;
@@ -246,6 +267,7 @@ impl<F: Fs> Journal<F> {
             dir,
             state,
             options,
+            steps,
             _lock: lock,
         })
     }
@@ -302,7 +324,15 @@ impl<F: Fs> Journal<F> {
         let new_floor = self
             .floor
             .is_none_or(|floor| seq - floor >= recover::FLOOR_SPAN);
-        match self.run_protocol(seq, &bytes, prepared, atomic, new_floor) {
+        let session = Session {
+            dir: &self.dir,
+            sync: self.options.sync,
+            floor: &mut self.floor,
+            old_floors: &mut self.old_floors,
+        };
+        let txn =
+            commit::Transaction::new(&self.fs, session, seq, &bytes, prepared, atomic, new_floor);
+        match txn.run(&self.steps) {
             Ok(()) => Ok(Receipt { seq, targets }),
             Err(e) => {
                 self.state = match &e {
@@ -314,197 +344,13 @@ impl<F: Fs> Journal<F> {
         }
     }
 
-    fn run_protocol(
-        &mut self,
-        seq: u64,
-        intent: &[u8],
-        mut prepared: Vec<Prepared>,
-        atomic: bool,
-        new_floor: bool,
-    ) -> Result<(), JournalError> {
-        let defect = self.options.defect;
-        // 1. Intent (with the session's floor), durable before anything else.
-        if new_floor {
-            self.fs.create_new(&self.entry_path(seq, "floor"))?;
-            if let Some(previous) = self.floor.replace(seq) {
-                self.old_floors.push(self.entry_path(previous, "floor"));
-            }
-        }
-        let fs = &self.fs;
-        let intent_path = self.entry_path(seq, "intent");
-        let mut step = StepBarrier::new(self.options.sync);
-        step.file(self.write_file(&intent_path, intent)?);
-        if defect != Some(Defect::NoJournalDirFsync) {
-            step.dir(self.dir.clone());
-        }
-        step.finish(fs)?;
-        // 2. Data: temps and increments, all made durable together.
-        let mut step = StepBarrier::new(self.options.sync);
-        for p in &mut prepared {
-            if let Some(temp) = p.record.temp.clone() {
-                let change = std::mem::replace(&mut p.change, Change::Delete);
-                let mut file = p.attrs.create(fs, &temp)?;
-                let digest = self.copy_change(&mut file, change)?;
-                match p.record.new {
-                    Content::Present(expected) if digest != expected => {
-                        return Err(JournalError::SourceChanged(p.record.target.to_string()));
-                    }
-                    Content::Unknown if p.record.old == Content::Present(digest) => {
-                        return Err(JournalError::StreamUnchanged(p.record.target.clone()));
-                    }
-                    _ => {}
-                }
-                match defect {
-                    Some(Defect::RenameBeforeTempFsync) => {
-                        fs.rename(&temp, &p.record.target)?;
-                        step.file(file);
-                    }
-                    Some(Defect::RenameBeforeAllTempsDurable) => {
-                        if self.options.sync == SyncMode::PerFile {
-                            fs.fsync(&mut file)?;
-                        }
-                        fs.rename(&temp, &p.record.target)?;
-                    }
-                    _ => step.file(file),
-                }
-                if atomic {
-                    step.dir(parent(&temp));
-                }
-            }
-            if let (Some(inc), Some(source)) = (&p.record.increment, p.increment.take()) {
-                let mut file = p.attrs.create(fs, &inc.path)?;
-                self.copy_source(&mut file, source)?;
-                if defect != Some(Defect::NoIncrementFsync) {
-                    step.file(file);
-                }
-                step.dir(parent(&inc.path));
-            }
-            step.flush_if_full(fs)?;
-        }
-        step.finish(fs)?;
-        // 3. Commit point of an atomic batch.
-        if atomic {
-            let commit = Entry {
-                seq,
-                kind: EntryKind::Commit,
-                updates: Vec::new(),
-            };
-            let mut step = StepBarrier::new(self.options.sync);
-            step.file(self.write_file(&self.entry_path(seq, "commit"), &format::encode(&commit)?)?);
-            step.dir(self.dir.clone());
-            step.finish(fs)?;
-        }
-        // 4. Switch.
-        let mut target_dirs = BTreeSet::new();
-        for p in &prepared {
-            let target = &p.record.target;
-            match &p.record.temp {
-                Some(temp) => {
-                    let renamed_early = matches!(
-                        defect,
-                        Some(Defect::RenameBeforeTempFsync | Defect::RenameBeforeAllTempsDurable)
-                    );
-                    if !renamed_early {
-                        fs.rename(temp, target)?;
-                    }
-                }
-                None if p.record.old != Content::Absent => fs.unlink(target)?,
-                None => continue,
-            }
-            target_dirs.insert(parent(target));
-        }
-        // 5. Publish, 6. clean.
-        let entries = std::iter::once(intent_path)
-            .chain(atomic.then(|| self.entry_path(seq, "commit")))
-            .collect::<Vec<_>>();
-        if defect == Some(Defect::EntryRemovedBeforeTargetDirFsync) {
-            for e in &entries {
-                fs.unlink(e)?;
-            }
-        }
-        if defect != Some(Defect::AckBeforeTargetDirFsync) {
-            let mut step = StepBarrier::new(self.options.sync);
-            target_dirs.into_iter().for_each(|d| step.dir(d));
-            step.finish(&self.fs)?;
-        }
-        if defect != Some(Defect::EntryRemovedBeforeTargetDirFsync) {
-            for e in entries.iter().rev() {
-                fs.unlink(e)?;
-            }
-        }
-        // This session's floor is durable now (the intent's barrier): older ones may go.
-        for old in std::mem::take(&mut self.old_floors) {
-            self.fs.unlink(&old)?;
-        }
-        Ok(())
-    }
-
-    /// Streams a change into a fresh temp file, returning the digest of what was written.
-    fn copy_change(
-        &self,
-        file: &mut F::File,
-        change: Change,
-    ) -> Result<format::Digest, JournalError> {
-        match change {
-            Change::Write(source) => self.copy_source(file, source),
-            Change::Stream(mut reader) => self.copy_stream(file, &mut reader, "<reader>"),
-            Change::Delete => unreachable!("a deletion has no temp file"),
-        }
-    }
-
-    /// Writes a source into a fresh file, returning the digest of what was written.
-    fn copy_source(
-        &self,
-        file: &mut F::File,
-        source: Source,
-    ) -> Result<format::Digest, JournalError> {
-        match source {
-            Source::Bytes(bytes) => {
-                self.fs.write_at(file, 0, &bytes)?;
-                Ok(format::Digest::of(&bytes))
-            }
-            Source::File(path) => {
-                let name = path.display().to_string();
-                self.copy_stream(file, &mut open_host_file(&path)?, &name)
-            }
-        }
-    }
-
-    /// Copies a reader into a fresh file, returning the digest of what was written.
-    fn copy_stream(
-        &self,
-        file: &mut F::File,
-        reader: &mut dyn std::io::Read,
-        name: &str,
-    ) -> Result<format::Digest, JournalError> {
-        let mut offset = 0u64;
-        digest_stream(reader, name, |chunk| {
-            self.fs.write_at(file, offset, chunk)?;
-            offset += chunk.len() as u64;
-            Ok(())
-        })
-    }
-
-    /// Creates `path` holding `bytes`, for the caller's barrier.
-    fn write_file(&self, path: &RelPath, bytes: &[u8]) -> Result<F::File, JournalError> {
-        let mut file = self.fs.create_new(path)?;
-        self.fs.write_at(&mut file, 0, bytes)?;
-        Ok(file)
-    }
-
-    fn entry_path(&self, seq: u64, kind: &str) -> RelPath {
-        self.dir
-            .join(&format!("{seq:016x}.{kind}"))
-            .expect("an entry name is a plain component")
-    }
-
     /// Brings the root back to a consistent state after a crash; see [`recover`]. Refused when an
     /// fsync failed in this session: reopen the journal first.
     pub fn recover(&mut self) -> Result<RecoveryReport, JournalError> {
         if let State::Poisoned(e) = &self.state {
             return Err(JournalError::Poisoned(e.clone()));
         }
-        let report = recover::recover(&self.fs, &self.dir, self.options.defect)?;
+        let report = recover::recover_with(&self.fs, &self.dir, &self.steps)?;
         self.state = if report.refused.is_empty() {
             State::Ready
         } else {
@@ -619,69 +465,6 @@ pub fn inspect_dir<F: Fs>(
 /// Whether an operation is an fsync-family barrier, whose failure poisons the journal.
 fn is_barrier(op: crate::fs::Op) -> bool {
     op.is_sync()
-}
-
-fn parent(path: &RelPath) -> RelPath {
-    path.parent().unwrap_or_else(RelPath::root)
-}
-
-/// How many files a step keeps open for its barrier before it makes them durable early (a
-/// batch of any size must not run out of file descriptors).
-const MAX_OPEN_IN_STEP: usize = 256;
-
-/// The barrier that ends one step of the protocol: the files written and the directories
-/// changed in it, made durable together before the next step begins — one barrier group
-/// ([`Fs::sync_group`], whose calls a real backend issues concurrently) with
-/// [`SyncMode::PerFile`], one `syncfs` with [`SyncMode::Syncfs`].
-struct StepBarrier<File> {
-    sync: SyncMode,
-    files: Vec<File>,
-    dirs: BTreeSet<RelPath>,
-}
-
-impl<File> StepBarrier<File> {
-    fn new(sync: SyncMode) -> Self {
-        StepBarrier {
-            sync,
-            files: Vec::new(),
-            dirs: BTreeSet::new(),
-        }
-    }
-
-    /// A file whose data must be durable (with `syncfs`, closed at once: the `syncfs` covers it).
-    fn file(&mut self, file: File) {
-        if self.sync == SyncMode::PerFile {
-            self.files.push(file);
-        }
-    }
-
-    /// A directory whose entries must be durable.
-    fn dir(&mut self, dir: RelPath) {
-        self.dirs.insert(dir);
-    }
-
-    /// Makes the files gathered so far durable if there are many (their directories wait for
-    /// [`StepBarrier::finish`]).
-    fn flush_if_full<F: Fs<File = File>>(&mut self, fs: &F) -> Result<(), FsError> {
-        if self.files.len() >= MAX_OPEN_IN_STEP {
-            let mut files: Vec<&mut File> = self.files.iter_mut().collect();
-            fs.sync_group(&mut files, &[])?;
-            self.files.clear();
-        }
-        Ok(())
-    }
-
-    /// Issues the barrier; nothing of the next step may start before it returns `Ok`.
-    fn finish<F: Fs<File = File>>(mut self, fs: &F) -> Result<(), FsError> {
-        match self.sync {
-            SyncMode::PerFile => {
-                let mut files: Vec<&mut File> = self.files.iter_mut().collect();
-                let dirs: Vec<RelPath> = std::mem::take(&mut self.dirs).into_iter().collect();
-                fs.sync_group(&mut files, &dirs)
-            }
-            SyncMode::Syncfs => fs.syncfs(),
-        }
-    }
 }
 
 /// Whether an error means the disk is full (handy for callers deciding whether to retry).

@@ -1,5 +1,10 @@
 //! Recovery: finishing or undoing the transactions a crash interrupted.
 //!
+//! Its steps ([`recover_with`]): **observe** what each path an entry names holds, **plan** the
+//! verdict on each update and the actions that carry it out and make it durable, **act**, and
+//! once every entry is acted on, **retire** them. The steps a known-bad protocol may vary are
+//! called through [`Steps`].
+//!
 //! Entry files are read in sequence order. For each:
 //!
 //! - A **stale** entry, numbered below the journal's *floor* (see below), belongs to a
@@ -99,8 +104,9 @@
 //! same decisions: recovery is idempotent. Its barriers are one fsync per rewritten file and one
 //! per directory touched.
 
+use super::steps::{Standard, Steps};
 use super::update::{current_content, digest_file, NewFileAttrs};
-use super::{Defect, JournalError};
+use super::JournalError;
 use crate::format::{
     self, Content, DecodeError, Digest, Entry, EntryKind, UpdateRecord, MAX_ENTRY_LEN,
 };
@@ -254,23 +260,25 @@ impl TargetHolds {
     }
 }
 
-/// Whether the update `u` happened, its target found holding `target`: the one rule recovery
-/// judges an independent update by, and [`inspect`] reports. It happened if and only if the
-/// target no longer holds the old content; when the old and new contents are equal the target
-/// cannot tell, and it counts as done if its increment is complete (`increment_complete` is
-/// asked only then, and only if the update has an increment).
-pub fn update_happened(
-    u: &UpdateRecord,
-    target: Content,
-    increment_complete: impl FnOnce(&crate::format::IncrementRecord) -> bool,
+/// Whether an update from `old` to `new` happened, its target found holding `target`: the one
+/// rule recovery judges an independent update by, [`inspect`] reports, and the harness's oracle
+/// (`src/check/oracle.rs`) and tests judge by. It happened if and only if the target no longer
+/// holds the old content; when the old and new contents are equal the target cannot tell, and it
+/// counts as done if its increment is complete (`increment_complete`, `None` for an update
+/// without increment, is asked only then).
+///
+/// Contents are compared as whatever the caller knows them as: the entry's [`Content`] digests
+/// (where a streamed new content is [`Content::Unknown`], unequal to any old one), or bytes.
+pub fn update_happened<C: PartialEq>(
+    old: &C,
+    new: &C,
+    target: &C,
+    increment_complete: Option<impl FnOnce() -> bool>,
 ) -> bool {
-    if u.new != u.old {
-        return target != u.old;
+    if new != old {
+        return target != old;
     }
-    match &u.increment {
-        Some(inc) => increment_complete(inc),
-        None => true,
-    }
+    increment_complete.is_none_or(|complete| complete())
 }
 
 /// What the journal directory holds.
@@ -385,6 +393,7 @@ struct Loaded {
     max_seq: Option<u64>,
 }
 
+/// Lists the journal directory and sorts every file in it (see [`Loaded`]).
 fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError> {
     let mut loaded = Loaded::default();
     let files = entry_files(fs, dir)?;
@@ -409,34 +418,17 @@ fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError> {
             loaded.stale.push(name);
             continue;
         }
-        let path = dir.join(&name)?;
-        let bytes = match read_entry_bytes(fs, &path)? {
-            Some(bytes) => bytes,
-            None => {
-                let too_large = DecodeError::TooLarge(MAX_ENTRY_LEN as u64 + 1);
-                loaded.refused.push((name, Refusal::Decode(too_large)));
-                continue;
-            }
-        };
-        let entry = match format::decode(&bytes) {
-            Ok(entry) => entry,
-            Err(e) if e.is_torn() => {
+        let entry = match read_entry(fs, &dir.join(&name)?, seq, kind)? {
+            EntryRead::Entry(entry) => entry,
+            EntryRead::Torn(e) => {
                 loaded.torn.push((name, e));
                 continue;
             }
-            Err(e) => {
-                loaded.refused.push((name, Refusal::Decode(e)));
+            EntryRead::Refused(refusal) => {
+                loaded.refused.push((name, refusal));
                 continue;
             }
         };
-        let kind_matches = matches!(
-            (kind, entry.kind),
-            (EntryFile::Intent, EntryKind::Intent { .. }) | (EntryFile::Commit, EntryKind::Commit)
-        );
-        if entry.seq != seq || !kind_matches {
-            loaded.refused.push((name, Refusal::NameMismatch));
-            continue;
-        }
         match kind {
             EntryFile::Intent => {
                 loaded.intents.insert(seq, (name, entry));
@@ -448,6 +440,42 @@ fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError> {
         }
     }
     Ok(loaded)
+}
+
+/// What reading one entry file found.
+enum EntryRead {
+    /// An entry that matches its file name.
+    Entry(Entry),
+    /// A write that was never durable.
+    Torn(DecodeError),
+    /// Anything else wrong with it.
+    Refused(Refusal),
+}
+
+/// Reads and decodes the entry file at `path`, named as sequence number `seq` of `kind`.
+fn read_entry<F: Fs>(
+    fs: &F,
+    path: &RelPath,
+    seq: u64,
+    kind: EntryFile,
+) -> Result<EntryRead, JournalError> {
+    let Some(bytes) = read_entry_bytes(fs, path)? else {
+        let too_large = DecodeError::TooLarge(MAX_ENTRY_LEN as u64 + 1);
+        return Ok(EntryRead::Refused(Refusal::Decode(too_large)));
+    };
+    let entry = match format::decode(&bytes) {
+        Ok(entry) => entry,
+        Err(e) if e.is_torn() => return Ok(EntryRead::Torn(e)),
+        Err(e) => return Ok(EntryRead::Refused(Refusal::Decode(e))),
+    };
+    let kind_matches = matches!(
+        (kind, entry.kind),
+        (EntryFile::Intent, EntryKind::Intent { .. }) | (EntryFile::Commit, EntryKind::Commit)
+    );
+    if entry.seq != seq || !kind_matches {
+        return Ok(EntryRead::Refused(Refusal::NameMismatch));
+    }
+    Ok(EntryRead::Entry(entry))
 }
 
 /// Reads an entry file, or `None` if it is over the format's cap.
@@ -464,20 +492,25 @@ fn read_entry_bytes<F: Fs>(fs: &F, path: &RelPath) -> FsResult<Option<Vec<u8>>> 
     Ok((!over).then_some(out))
 }
 
-/// What is on disk for one update, looked at before deciding.
-struct Observed {
-    target: Content,
-    temp_exists: bool,
-    increment_exists: bool,
+/// What is on disk for one update, looked at before deciding (recovery's **observe** step).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// The target's content (absent if its directory is gone).
+    pub target: Content,
+    /// Whether the temp file exists.
+    pub temp_exists: bool,
+    /// Whether the increment exists.
+    pub increment_exists: bool,
     /// Whether the directory of the temp (the target's) exists.
-    temp_dir_exists: bool,
+    pub temp_dir_exists: bool,
     /// Whether the increment's directory exists.
-    increment_dir_exists: bool,
+    pub increment_dir_exists: bool,
     /// Scratch files left by an earlier recovery that crashed.
-    scratches: Vec<RelPath>,
+    pub scratches: Vec<RelPath>,
 }
 
-/// Looks at every path an entry names, refusing it if any is unsafe. Nothing is changed.
+/// Recovery's **observe** step: looks at every path an entry names, refusing it if any is
+/// unsafe. Nothing is changed.
 fn observe<F: Fs>(fs: &F, dir: &RelPath, entry: &Entry) -> Result<Vec<Observed>, ObserveError> {
     let mut observed = Vec::with_capacity(entry.updates.len());
     for (index, u) in entry.updates.iter().enumerate() {
@@ -570,16 +603,37 @@ fn exists_as_file<F: Fs>(fs: &F, path: &RelPath) -> Result<bool, ObserveError> {
     }
 }
 
-/// Whether an update happened, judged from what is on disk (see the module doc).
-fn happened<F: Fs>(fs: &F, u: &UpdateRecord, seen: &Observed, defect: Option<Defect>) -> bool {
-    match defect {
-        Some(Defect::CommitByFileType) => {
-            return matches!(u.old, Content::Absent) != matches!(seen.target, Content::Absent)
-        }
-        Some(Defect::DecideByTempPresence) if u.temp.is_some() => return !seen.temp_exists,
-        _ => {}
+/// Whether an update judged on its own happened, from what is on disk: [`update_happened`] on
+/// the target's content, the increment read only if it must be.
+pub fn judge<F: Fs>(fs: &F, u: &UpdateRecord, seen: &Observed) -> bool {
+    let increment = u.increment.as_ref();
+    update_happened(
+        &u.old,
+        &u.new,
+        &seen.target,
+        increment.map(|inc| || increment_complete(fs, inc, seen)),
+    )
+}
+
+/// Whether an atomic batch rolls forward: its commit record exists, or one of its targets
+/// changed (a target only changes after the commit point).
+pub fn rolls_forward(entry: &Entry, seen: &[Observed], commit_record: bool) -> bool {
+    commit_record || entry.updates.iter().zip(seen).any(|(u, s)| switched(u, s))
+}
+
+/// Whether the live view shows update `u` switched: a content that changes the target, and the
+/// target no longer holding its old one.
+fn switched(u: &UpdateRecord, s: &Observed) -> bool {
+    u.new != u.old && s.target != u.old
+}
+
+/// Whether the temp file `temp` holds the update's recorded new content (a streamed content,
+/// recorded as unknown, cannot be checked).
+pub fn temp_holds_new<F: Fs>(fs: &F, u: &UpdateRecord, temp: &RelPath) -> bool {
+    match u.new {
+        Content::Present(d) => digest_file(fs, temp).is_ok_and(|f| f == d),
+        _ => true,
     }
-    update_happened(u, seen.target, |inc| increment_complete(fs, inc, seen))
 }
 
 /// Whether an increment exists and holds its recorded content.
@@ -615,8 +669,9 @@ fn dir_exists<F: Fs>(fs: &F, path: &RelPath) -> Result<bool, ObserveError> {
     }
 }
 
-/// What recovery does for one entry: the file operations, in order.
-enum Action {
+/// One file operation of recovery's plan, carried out by its **act** step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
     /// Unlink a name the live view shows.
     Remove(RelPath),
     /// Rename a durable temp over its target (roll-forward).
@@ -624,28 +679,121 @@ enum Action {
     /// Make `target`'s live content durable with fresh operations: copy it into `scratch`,
     /// fsync, rename over `temp` (when the update has one), then over `target`.
     Rewrite {
+        /// The file whose live content is made durable.
         target: RelPath,
+        /// The scratch file it is copied into.
         scratch: RelPath,
+        /// The update's temp name, which the copy passes through.
         temp: Option<RelPath>,
     },
     /// Make `name`'s absence durable with fresh operations: a `scratch` holding `tombstone`,
     /// fsynced, renamed over it, then unlinked.
     Erase {
+        /// The name that must end absent.
         name: RelPath,
+        /// The scratch file.
         scratch: RelPath,
+        /// What the scratch holds: a content naming the entry and the update.
         tombstone: Vec<u8>,
     },
     /// Nothing to change, but the directory's entries must be made durable.
     SyncDir(RelPath),
 }
 
-fn plan<F: Fs>(
+/// What a verdict relies on that the live view may show before it is durable (see the module
+/// doc, "Recovery trusts nothing it merely sees"): what recovery's plan asks
+/// [`Steps::secure`] to make durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability<'a> {
+    /// A done update whose switch the live view shows (its target `found` holding a content
+    /// other than the old): the target is rewritten, or erased for a deletion.
+    Switched {
+        /// The transaction.
+        seq: u64,
+        /// The update's index in it.
+        index: usize,
+        /// The update.
+        update: &'a UpdateRecord,
+        /// What the target holds in the live view.
+        found: Content,
+    },
+    /// The complete increment of a done update whose new content equals its old (judged done
+    /// from that increment): it is rewritten.
+    Increment {
+        /// The transaction.
+        seq: u64,
+        /// The update's index in it.
+        index: usize,
+        /// The increment's path.
+        path: &'a RelPath,
+    },
+    /// A name that must be gone and that the live view already shows gone (an earlier recovery
+    /// unlinked it): its directory is fsynced.
+    Absence(&'a RelPath),
+}
+
+impl Durability<'_> {
+    /// The action that makes it durable; refused when a scratch file has no room beside its
+    /// file.
+    pub fn action(&self) -> Result<Action, Refusal> {
+        let scratch = |beside: &RelPath, seq: u64, index: usize| {
+            format::try_scratch_path(beside, seq, index)
+                .map_err(|_| Refusal::NoRoomForScratch(beside.clone()))
+        };
+        Ok(match *self {
+            Durability::Switched {
+                seq,
+                index,
+                update: u,
+                found,
+            } => {
+                let scratch = scratch(&u.target, seq, index)?;
+                let tombstone = tombstone(seq, index);
+                let erasing = u.new == Content::Absent
+                    && (found == Content::Absent
+                        || found == Content::Present(Digest::of(&tombstone)));
+                match erasing {
+                    true => Action::Erase {
+                        name: u.target.clone(),
+                        scratch,
+                        tombstone,
+                    },
+                    false => Action::Rewrite {
+                        target: u.target.clone(),
+                        scratch,
+                        temp: u.temp.clone(),
+                    },
+                }
+            }
+            Durability::Increment { seq, index, path } => Action::Rewrite {
+                target: path.clone(),
+                scratch: scratch(path, seq, index)?,
+                temp: None,
+            },
+            Durability::Absence(name) => {
+                Action::SyncDir(name.parent().unwrap_or_else(RelPath::root))
+            }
+        })
+    }
+}
+
+/// What recovery's plan does for one entry: the actions, in order, and what they do to each
+/// update.
+#[derive(Debug)]
+struct Plan {
+    actions: Vec<Action>,
+    outcomes: Vec<UpdateOutcome>,
+}
+
+/// Recovery's **plan** step for one entry: the verdict on each update (judged on its own, or
+/// the batch's roll-forward or back) and the actions that carry it out and make it durable.
+fn plan<F: Fs, S: Steps>(
     fs: &F,
+    steps: &S,
     entry: &Entry,
     seen: &[Observed],
     commit_record: bool,
-    defect: Option<Defect>,
-) -> Result<(Vec<Action>, Vec<UpdateOutcome>), Refusal> {
+) -> Result<Plan, Refusal> {
     let mut actions = Vec::new();
     let mut outcomes = Vec::new();
     // An atomic batch none of whose targets can change (every new content equals the old) is
@@ -653,38 +801,22 @@ fn plan<F: Fs>(
     // the commit record may be gone before the intent.
     let atomic = matches!(entry.kind, EntryKind::Intent { atomic: true })
         && entry.updates.iter().any(|u| u.new != u.old);
-    let forward = atomic
-        && match defect {
-            Some(Defect::RollForwardWithoutCommitRecord) => {
-                commit_record || seen.iter().any(|s| s.temp_exists)
-            }
-            _ => {
-                commit_record
-                    || entry
-                        .updates
-                        .iter()
-                        .zip(seen)
-                        .any(|(u, s)| u.new != u.old && s.target != u.old)
-            }
-        };
+    let forward = atomic && steps.rolls_forward(entry, seen, commit_record);
     for (index, (u, s)) in entry.updates.iter().zip(seen).enumerate() {
         let done = if !atomic {
-            happened(fs, u, s, defect)
+            steps.judge(fs, u, s)
         } else {
             forward
         };
-        let roll_forward = atomic && forward && s.target == u.old && u.new != u.old;
         let step = UpdateStep {
             seq: entry.seq,
             index,
             done,
-            roll_forward,
-            trusting: defect == Some(Defect::RecoveryTrustsLiveView),
-            trust_any_temp: defect == Some(Defect::RollForwardWithoutCommitRecord),
+            roll_forward: atomic && forward && s.target == u.old && u.new != u.old,
         };
-        outcomes.push(step.plan(fs, u, s, &mut actions)?);
+        outcomes.push(step.plan(fs, steps, u, s, &mut actions)?);
     }
-    Ok((actions, outcomes))
+    Ok(Plan { actions, outcomes })
 }
 
 /// One update's verdict, and how recovery carries it out.
@@ -693,18 +825,15 @@ struct UpdateStep {
     index: usize,
     done: bool,
     roll_forward: bool,
-    /// The `recovery-trusts-live-view` defect: act only on what the live view shows.
-    trusting: bool,
-    /// The `roll-forward-without-commit-record` defect: roll forward onto any temp.
-    trust_any_temp: bool,
 }
 
 impl UpdateStep {
     /// Appends the actions that carry out this update's verdict and make it durable (see the
     /// module doc), and says what they do.
-    fn plan<F: Fs>(
+    fn plan<F: Fs, S: Steps>(
         &self,
         fs: &F,
+        steps: &S,
         u: &UpdateRecord,
         s: &Observed,
         actions: &mut Vec<Action>,
@@ -717,89 +846,40 @@ impl UpdateStep {
             rewritten: false,
             removed: Vec::new(),
         };
-        let scratch = |beside: &RelPath| {
-            format::try_scratch_path(beside, self.seq, self.index)
-                .map_err(|_| Refusal::NoRoomForScratch(beside.clone()))
-        };
         for leftover in &s.scratches {
             actions.push(Action::Remove(leftover.clone()));
             outcome.removed.push(leftover.clone());
         }
-        let switched = u.new != u.old && s.target != u.old;
-        // A write whose target the live view shows gone: someone removed it after the switch
-        // (the switch is a rename, which never leaves the name empty, and a dropped rename would
-        // show the old content). Nothing of ours is there to make durable, and recreating it
-        // would undo their deletion. The temp beside it is still made absent below, which makes
-        // their shared directory durable.
-        let removed_since = u.new != Content::Absent && s.target == Content::Absent;
-        // Whether the target's action also takes care of the temp name.
-        let mut temp_handled = false;
-        if self.roll_forward {
-            outcome.rolled_forward = true;
-            match &u.temp {
-                Some(temp) => {
-                    let complete = s.temp_exists
-                        && (self.trust_any_temp
-                            || match u.new {
-                                Content::Present(d) => digest_file(fs, temp).is_ok_and(|f| f == d),
-                                _ => true,
-                            });
-                    if !complete {
-                        return Err(Refusal::TempMismatch(temp.clone()));
-                    }
-                    actions.push(Action::Rename(temp.clone(), u.target.clone()));
-                    temp_handled = true;
-                }
-                None => actions.push(Action::Remove(u.target.clone())),
-            }
-        } else if self.done && switched && !self.trusting && !removed_since {
-            // Done, and the live view shows the switch: make what it shows durable.
-            let scratch = scratch(&u.target)?;
-            let tombstone = tombstone(self.seq, self.index);
-            let erasing = u.new == Content::Absent
-                && (s.target == Content::Absent
-                    || s.target == Content::Present(Digest::of(&tombstone)));
-            actions.push(match erasing {
-                true => Action::Erase {
-                    name: u.target.clone(),
-                    scratch,
-                    tombstone,
-                },
-                false => Action::Rewrite {
-                    target: u.target.clone(),
-                    scratch,
-                    temp: u.temp.clone(),
-                },
-            });
-            outcome.rewritten = true;
-            temp_handled = u.temp.is_some();
-            if let (Some(temp), true) = (&u.temp, s.temp_exists) {
-                outcome.removed.push(temp.clone());
-            }
-        }
+        let temp_handled = self.plan_target(fs, steps, u, s, actions, &mut outcome)?;
         // An update that changes nothing on its target is judged done by its increment being
         // complete — in the live view, which may show data that is not durable: rewrite it.
-        if let (true, false, Some(inc), true) = (
+        if let (true, Some(inc), true) = (
             self.done,
-            self.trusting,
             &u.increment,
             u.new == u.old && s.increment_exists,
         ) {
-            actions.push(Action::Rewrite {
-                target: inc.path.clone(),
-                scratch: scratch(&inc.path)?,
-                temp: None,
-            });
+            let need = Durability::Increment {
+                seq: self.seq,
+                index: self.index,
+                path: &inc.path,
+            };
+            actions.extend(steps.secure(need)?);
         }
         if let (Some(temp), false) = (&u.temp, temp_handled) {
-            self.make_absent(temp, s.temp_exists, s.temp_dir_exists, actions);
+            make_absent(steps, temp, s.temp_exists, s.temp_dir_exists, actions)?;
             if s.temp_exists {
                 outcome.removed.push(temp.clone());
             }
         }
         if let (Some(inc), false) = (&u.increment, self.done) {
             let path = &inc.path;
-            self.make_absent(path, s.increment_exists, s.increment_dir_exists, actions);
+            make_absent(
+                steps,
+                path,
+                s.increment_exists,
+                s.increment_dir_exists,
+                actions,
+            )?;
             if s.increment_exists {
                 outcome.removed.push(path.clone());
             }
@@ -807,42 +887,106 @@ impl UpdateStep {
         Ok(outcome)
     }
 
-    /// A name that must be gone: unlinked if the live view shows it; otherwise its directory is
-    /// still fsynced, since an unlink by an earlier recovery that died may not be durable yet.
-    fn make_absent(
+    /// The target's actions: the roll-forward's rename (or unlink), or, for a done update
+    /// whose switch the live view shows, what makes it durable. Returns whether they also take
+    /// care of the temp name.
+    fn plan_target<F: Fs, S: Steps>(
         &self,
-        name: &RelPath,
-        exists: bool,
-        dir_exists: bool,
+        fs: &F,
+        steps: &S,
+        u: &UpdateRecord,
+        s: &Observed,
         actions: &mut Vec<Action>,
-    ) {
-        if exists {
-            actions.push(Action::Remove(name.clone()));
-        } else if dir_exists && !self.trusting {
-            actions.push(Action::SyncDir(name.parent().unwrap_or_else(RelPath::root)));
+        outcome: &mut UpdateOutcome,
+    ) -> Result<bool, Refusal> {
+        // A write whose target the live view shows gone: someone removed it after the switch
+        // (the switch is a rename, which never leaves the name empty, and a dropped rename would
+        // show the old content). Nothing of ours is there to make durable, and recreating it
+        // would undo their deletion. The temp beside it is still made absent by the caller,
+        // which makes their shared directory durable.
+        let removed_since = u.new != Content::Absent && s.target == Content::Absent;
+        if self.roll_forward {
+            outcome.rolled_forward = true;
+            let Some(temp) = &u.temp else {
+                actions.push(Action::Remove(u.target.clone()));
+                return Ok(false);
+            };
+            if !(s.temp_exists && steps.temp_holds_new(fs, u, temp)) {
+                return Err(Refusal::TempMismatch(temp.clone()));
+            }
+            actions.push(Action::Rename(temp.clone(), u.target.clone()));
+            return Ok(true);
         }
+        if !(self.done && switched(u, s) && !removed_since) {
+            return Ok(false);
+        }
+        // Done, and the live view shows the switch: make what it shows durable.
+        let need = Durability::Switched {
+            seq: self.seq,
+            index: self.index,
+            update: u,
+            found: s.target,
+        };
+        let Some(action) = steps.secure(need)? else {
+            return Ok(false);
+        };
+        actions.push(action);
+        outcome.rewritten = true;
+        if let (Some(temp), true) = (&u.temp, s.temp_exists) {
+            outcome.removed.push(temp.clone());
+        }
+        Ok(u.temp.is_some())
     }
 }
 
-/// Runs recovery on the journal in `dir`; see the module doc. `defect` is for the self-test.
-pub fn recover<F: Fs>(
+/// A name that must be gone: unlinked if the live view shows it; otherwise, if its directory
+/// exists, that directory is still made durable ([`Durability::Absence`]), since an unlink by an
+/// earlier recovery that died may not be durable yet.
+fn make_absent<S: Steps>(
+    steps: &S,
+    name: &RelPath,
+    exists: bool,
+    dir_exists: bool,
+    actions: &mut Vec<Action>,
+) -> Result<(), Refusal> {
+    if exists {
+        actions.push(Action::Remove(name.clone()));
+    } else if dir_exists {
+        actions.extend(steps.secure(Durability::Absence(name))?);
+    }
+    Ok(())
+}
+
+/// Runs recovery on the journal in `dir`; see the module doc.
+pub fn recover<F: Fs>(fs: &F, dir: &RelPath) -> Result<RecoveryReport, JournalError> {
+    recover_with(fs, dir, &Standard)
+}
+
+/// Runs recovery, carrying out the steps that vary as `steps` says (see
+/// [`crate::journal::steps`]): **observe** and **plan** each entry in sequence order, **act** on
+/// it, then **retire** the entries acted on.
+pub fn recover_with<F: Fs, S: Steps>(
     fs: &F,
     dir: &RelPath,
-    defect: Option<Defect>,
+    steps: &S,
 ) -> Result<RecoveryReport, JournalError> {
     let loaded = load(fs, dir)?;
-    let mut report = RecoveryReport {
-        discarded: loaded.torn.clone(),
-        stale: loaded.stale.clone(),
-        refused: loaded.refused,
-        max_seq: loaded.max_seq,
-        ..RecoveryReport::default()
+    let mut r = Recovery {
+        fs,
+        dir,
+        report: RecoveryReport {
+            discarded: loaded.torn.clone(),
+            stale: loaded.stale.clone(),
+            refused: loaded.refused,
+            max_seq: loaded.max_seq,
+            ..RecoveryReport::default()
+        },
+        touched: BTreeSet::new(),
+        retiring: loaded.stale,
     };
-    let mut touched = BTreeSet::new();
+    r.retiring.extend(loaded.torn.into_iter().map(|(n, _)| n));
     // Paths named by refused entries: later entries must not touch them either.
     let mut blocked = BTreeSet::new();
-    let mut done_entries: Vec<String> = loaded.stale;
-    done_entries.extend(loaded.torn.into_iter().map(|(n, _)| n));
     let seqs: BTreeSet<u64> = loaded
         .intents
         .keys()
@@ -853,63 +997,120 @@ pub fn recover<F: Fs>(
         let commit = loaded.commits.get(&seq);
         let Some((name, entry)) = loaded.intents.get(&seq) else {
             // A commit record whose intent is gone: the transaction finished.
-            done_entries.extend(commit.cloned());
+            r.retiring.extend(commit.cloned());
             continue;
         };
-        let named = || {
-            entry.updates.iter().flat_map(|u| {
-                std::iter::once(&u.target)
-                    .chain(&u.temp)
-                    .chain(u.increment.as_ref().map(|i| &i.path))
-            })
-        };
-        let decided = match named().find(|p| blocked.contains(*p)) {
-            Some(p) => Err(Refusal::SharesPathWithRefused(p.clone())),
-            None => match observe(fs, dir, entry) {
-                Ok(seen) => plan(fs, entry, &seen, commit.is_some(), defect),
-                Err(ObserveError::Refused(r)) => Err(r),
-                Err(ObserveError::Other(e)) => return Err(e),
-            },
-        };
-        let (actions, outcomes) = match decided {
-            Ok(p) => p,
-            Err(refusal) => {
-                blocked.extend(named().cloned());
-                report.refused.push((name.clone(), refusal.clone()));
-                if let Some(c) = commit {
-                    report.refused.push((c.clone(), refusal));
-                }
-                continue;
+        match decide(fs, steps, dir, entry, commit.is_some(), &blocked)? {
+            Ok(plan) => {
+                steps.act(&mut r, name, plan.actions)?;
+                r.report.outcomes.extend(plan.outcomes);
+                r.retiring.extend(commit.cloned());
             }
-        };
-        if defect == Some(Defect::NoRecoveryDirFsync) {
-            // The bug: the entry goes before the cleanup it describes is durable.
-            fs.unlink(&dir.join(name)?)?;
+            Err(refusal) => {
+                blocked.extend(named_paths(entry).cloned());
+                r.report.refused.push((name.clone(), refusal.clone()));
+                if let Some(c) = commit {
+                    r.report.refused.push((c.clone(), refusal));
+                }
+            }
         }
+    }
+    steps.retire(&mut r)?;
+    r.report.removed_entries = r.retiring;
+    Ok(r.report)
+}
+
+/// Every path an entry names: targets, temps, increments.
+fn named_paths(entry: &Entry) -> impl Iterator<Item = &RelPath> {
+    entry.updates.iter().flat_map(|u| {
+        std::iter::once(&u.target)
+            .chain(&u.temp)
+            .chain(u.increment.as_ref().map(|i| &i.path))
+    })
+}
+
+/// Recovery's **observe** and **plan** steps for one entry: its plan, or why it is refused
+/// (it names a path a refused entry names, or a path that is unsafe); an I/O failure is an
+/// error.
+fn decide<F: Fs, S: Steps>(
+    fs: &F,
+    steps: &S,
+    dir: &RelPath,
+    entry: &Entry,
+    commit_record: bool,
+    blocked: &BTreeSet<RelPath>,
+) -> Result<Result<Plan, Refusal>, JournalError> {
+    if let Some(p) = named_paths(entry).find(|p| blocked.contains(*p)) {
+        return Ok(Err(Refusal::SharesPathWithRefused(p.clone())));
+    }
+    match observe(fs, dir, entry) {
+        Ok(seen) => Ok(plan(fs, steps, entry, &seen, commit_record)),
+        Err(ObserveError::Refused(r)) => Ok(Err(r)),
+        Err(ObserveError::Other(e)) => Err(e),
+    }
+}
+
+/// A recovery in progress, for its **act** and **retire** steps: the report so far, the
+/// directories its actions changed, and the entry files to remove once they are durable.
+pub struct Recovery<'a, F: Fs> {
+    fs: &'a F,
+    dir: &'a RelPath,
+    report: RecoveryReport,
+    touched: BTreeSet<RelPath>,
+    retiring: Vec<String>,
+}
+
+impl<F: Fs> Recovery<'_, F> {
+    /// Carries out one action (see [`Action`]).
+    pub fn act(&mut self, action: Action) -> Result<(), JournalError> {
+        self.report.files_rewritten += act(self.fs, action, &mut self.touched)?;
+        Ok(())
+    }
+
+    /// **Act** on the entry file `entry`: its actions carried out in order, then the entry
+    /// marked to be removed by [`Recovery::remove_retired`].
+    pub fn act_entry(&mut self, entry: &str, actions: Vec<Action>) -> Result<(), JournalError> {
         for action in actions {
-            report.files_rewritten += act(fs, action, &mut touched)?;
+            self.act(action)?;
         }
-        report.outcomes.extend(outcomes);
-        if defect != Some(Defect::NoRecoveryDirFsync) {
-            done_entries.push(name.clone());
-        }
-        done_entries.extend(commit.cloned());
+        self.retiring.push(entry.to_string());
+        Ok(())
     }
-    if defect != Some(Defect::NoRecoveryDirFsync) {
-        for d in &touched {
-            fs.fsync_dir(d)?;
-            report.dirs_synced += 1;
-        }
+
+    /// Unlinks the entry file `entry` now.
+    pub fn remove_entry(&mut self, entry: &str) -> Result<(), JournalError> {
+        self.fs.unlink(&self.dir.join(entry)?)?;
+        Ok(())
     }
-    if !done_entries.is_empty() {
-        for name in &done_entries {
-            fs.unlink(&dir.join(name)?)?;
+
+    /// Fsyncs every directory the actions changed, once each.
+    pub fn sync_touched(&mut self) -> Result<(), JournalError> {
+        for d in &self.touched {
+            self.fs.fsync_dir(d)?;
+            self.report.dirs_synced += 1;
         }
-        fs.fsync_dir(dir)?;
-        report.dirs_synced += 1;
+        Ok(())
     }
-    report.removed_entries = done_entries;
-    Ok(report)
+
+    /// Unlinks the entry files acted on (and the stale, torn and orphan ones), then fsyncs the
+    /// journal directory.
+    pub fn remove_retired(&mut self) -> Result<(), JournalError> {
+        if !self.retiring.is_empty() {
+            for name in &self.retiring {
+                self.fs.unlink(&self.dir.join(name)?)?;
+            }
+            self.fs.fsync_dir(self.dir)?;
+            self.report.dirs_synced += 1;
+        }
+        Ok(())
+    }
+
+    /// **Retire**: [`Recovery::sync_touched`], then [`Recovery::remove_retired`]: an entry goes
+    /// only once what it describes is durable.
+    pub fn retire(&mut self) -> Result<(), JournalError> {
+        self.sync_touched()?;
+        self.remove_retired()
+    }
 }
 
 /// Carries out one action, adding the directories it changed to `touched`. Returns how many
@@ -937,31 +1138,7 @@ fn act<F: Fs>(
             scratch,
             temp,
         } => {
-            // The target is opened before anything is created, so that a target gone since it
-            // was observed fails the rewrite with nothing changed. The copy keeps the target's
-            // mode and owner, as the journal's own temps do.
-            let mut source = fs.open_read(&target)?;
-            let attrs = NewFileAttrs::for_target(fs.stat(&target)?.as_ref(), None);
-            let mut file = attrs.create(fs, &scratch)?;
-            let mut buf = vec![0u8; 64 * 1024];
-            let mut offset = 0u64;
-            loop {
-                let n = fs.read_at(&mut source, offset, &mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                fs.write_at(&mut file, offset, &buf[..n])?;
-                offset += n as u64;
-            }
-            fs.fsync(&mut file)?;
-            drop(file);
-            match temp {
-                Some(temp) => {
-                    fs.rename(&scratch, &temp)?;
-                    fs.rename(&temp, &target)?;
-                }
-                None => fs.rename(&scratch, &target)?,
-            }
+            rewrite(fs, &target, &scratch, temp.as_ref())?;
             touched.insert(parent(&target));
             Ok(1)
         }
@@ -984,6 +1161,42 @@ fn act<F: Fs>(
             Ok(0)
         }
     }
+}
+
+/// Makes `target`'s live content durable with fresh operations ([`Action::Rewrite`]): a copy in
+/// `scratch`, fsynced, renamed over `temp` (when the update has one), then over `target`.
+fn rewrite<F: Fs>(
+    fs: &F,
+    target: &RelPath,
+    scratch: &RelPath,
+    temp: Option<&RelPath>,
+) -> Result<(), JournalError> {
+    // The target is opened before anything is created, so that a target gone since it was
+    // observed fails the rewrite with nothing changed. The copy keeps the target's mode and
+    // owner, as the journal's own temps do.
+    let mut source = fs.open_read(target)?;
+    let attrs = NewFileAttrs::for_target(fs.stat(target)?.as_ref(), None);
+    let mut file = attrs.create(fs, scratch)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut offset = 0u64;
+    loop {
+        let n = fs.read_at(&mut source, offset, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        fs.write_at(&mut file, offset, &buf[..n])?;
+        offset += n as u64;
+    }
+    fs.fsync(&mut file)?;
+    drop(file);
+    match temp {
+        Some(temp) => {
+            fs.rename(scratch, temp)?;
+            fs.rename(temp, target)?;
+        }
+        None => fs.rename(scratch, target)?,
+    }
+    Ok(())
 }
 
 /// Describes the pending entries without changing anything.
@@ -1009,9 +1222,7 @@ pub fn inspect<F: Fs>(fs: &F, dir: &RelPath) -> Result<Inspection, JournalError>
                     .zip(&seen)
                     .map(|(u, s)| PendingUpdate {
                         target: TargetHolds::of(u, s.target),
-                        happened: update_happened(u, s.target, |inc| {
-                            increment_complete(fs, inc, s)
-                        }),
+                        happened: judge(fs, u, s),
                         temp_exists: s.temp_exists,
                         increment_exists: s.increment_exists,
                     })

@@ -210,29 +210,8 @@ pub(crate) fn prepare<F: Fs>(
                 )));
             }
         }
-        let (increment_record, increment_source) = match increment {
-            None => (None, None),
-            Some((path, source)) => {
-                check_placement(journal_dir, &path)?;
-                if !seen.insert(path.clone()) {
-                    return Err(JournalError::DuplicatePath(path));
-                }
-                let found = fs
-                    .stat(&path)
-                    .map_err(|e| missing_parent(e.into(), &path))?;
-                if found.is_some() {
-                    return Err(JournalError::IncrementExists(path));
-                }
-                let digest = source_digest(&source)?;
-                (
-                    Some(IncrementRecord {
-                        path,
-                        content: Content::Present(digest),
-                    }),
-                    Some(source),
-                )
-            }
-        };
+        let (increment_record, increment_source) =
+            prepare_increment(fs, journal_dir, &mut seen, increment)?;
         out.push(Prepared {
             record: UpdateRecord {
                 target,
@@ -247,6 +226,35 @@ pub(crate) fn prepare<F: Fs>(
         });
     }
     Ok(out)
+}
+
+/// Checks an update's increment (placed outside the journal, named once, not existing yet) and
+/// builds its record; `seen` holds the paths named so far in the transaction.
+fn prepare_increment<F: Fs>(
+    fs: &F,
+    journal_dir: &RelPath,
+    seen: &mut std::collections::BTreeSet<RelPath>,
+    increment: Option<(RelPath, Source)>,
+) -> Result<(Option<IncrementRecord>, Option<Source>), JournalError> {
+    let Some((path, source)) = increment else {
+        return Ok((None, None));
+    };
+    check_placement(journal_dir, &path)?;
+    if !seen.insert(path.clone()) {
+        return Err(JournalError::DuplicatePath(path));
+    }
+    let found = fs
+        .stat(&path)
+        .map_err(|e| missing_parent(e.into(), &path))?;
+    if found.is_some() {
+        return Err(JournalError::IncrementExists(path));
+    }
+    let digest = source_digest(&source)?;
+    let record = IncrementRecord {
+        path,
+        content: Content::Present(digest),
+    };
+    Ok((Some(record), Some(source)))
 }
 
 /// A lookup of `path` that failed because a directory on its way does not exist becomes

@@ -1,0 +1,401 @@
+//! The commit protocol's steps (see the module doc of [`crate::journal`], "Protocol"), as named
+//! functions on one [`Transaction`]: [`Transaction::intent`], `Transaction::data` (the journal's
+//! own; what joins its barrier goes through [`Steps::temp_written`] and
+//! [`Steps::increment_written`]), [`Transaction::commit_point`], [`Transaction::switch`],
+//! [`Transaction::publish`], [`Transaction::clean`]. The journal calls the ones that can vary
+//! through its [`Steps`]; their public primitives are what another protocol may build a step
+//! from.
+
+use super::steps::Steps;
+use super::update::{digest_stream, open_host_file, Prepared};
+use super::{JournalError, SyncMode};
+use crate::format::{self, Content, Entry, EntryKind};
+use crate::fs::{Fs, FsError};
+use crate::path::RelPath;
+use std::collections::BTreeSet;
+
+/// One transaction in flight: what its steps read and what they leave for the next.
+pub struct Transaction<'a, F: Fs> {
+    fs: &'a F,
+    dir: &'a RelPath,
+    sync: SyncMode,
+    seq: u64,
+    intent: &'a [u8],
+    prepared: Vec<Prepared>,
+    atomic: bool,
+    /// Whether this transaction writes its session's floor (see [`super::recover`], "The floor").
+    new_floor: bool,
+    /// The session's floor, set when this transaction writes a new one.
+    floor: &'a mut Option<u64>,
+    /// The session's older floors, removed once the new one is durable.
+    old_floors: &'a mut Vec<RelPath>,
+    /// The directories of the targets switched so far, for [`Transaction::publish`].
+    target_dirs: BTreeSet<RelPath>,
+}
+
+/// One update of a [`Transaction`], as its steps name it (handed out by
+/// [`Transaction::updates`] and to [`Steps::temp_written`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UpdateIndex(usize);
+
+/// What [`Transaction::new`] needs from the journal.
+pub(super) struct Session<'a> {
+    pub dir: &'a RelPath,
+    pub sync: SyncMode,
+    pub floor: &'a mut Option<u64>,
+    pub old_floors: &'a mut Vec<RelPath>,
+}
+
+impl<'a, F: Fs> Transaction<'a, F> {
+    /// A transaction numbered `seq`, whose encoded intent is `intent`.
+    pub(super) fn new(
+        fs: &'a F,
+        session: Session<'a>,
+        seq: u64,
+        intent: &'a [u8],
+        prepared: Vec<Prepared>,
+        atomic: bool,
+        new_floor: bool,
+    ) -> Self {
+        Transaction {
+            fs,
+            dir: session.dir,
+            sync: session.sync,
+            seq,
+            intent,
+            prepared,
+            atomic,
+            new_floor,
+            floor: session.floor,
+            old_floors: session.old_floors,
+            target_dirs: BTreeSet::new(),
+        }
+    }
+
+    /// Runs every step, in order, calling the ones that vary through `steps`.
+    pub(super) fn run<S: Steps>(mut self, steps: &S) -> Result<(), JournalError> {
+        steps.intent(&mut self)?;
+        self.data(steps)?;
+        self.commit_point()?;
+        steps.switch(&mut self)?;
+        steps.publish(&mut self)?;
+        steps.clean(&mut self)
+    }
+
+    /// The filesystem.
+    pub fn fs(&self) -> &'a F {
+        self.fs
+    }
+
+    /// How the journal makes its writes durable.
+    pub fn sync_mode(&self) -> SyncMode {
+        self.sync
+    }
+
+    /// The transaction's updates, in order.
+    pub fn updates(&self) -> impl Iterator<Item = UpdateIndex> {
+        (0..self.prepared.len()).map(UpdateIndex)
+    }
+
+    /// Whether update `index` has a temp file (it writes a content; a deletion has none).
+    pub fn has_temp(&self, index: UpdateIndex) -> bool {
+        self.prepared[index.0].record.temp.is_some()
+    }
+
+    /// An empty barrier for one step.
+    pub fn barrier(&self) -> Barrier<F::File> {
+        Barrier::new(self.sync)
+    }
+
+    /// The entry files this transaction writes: its intent, then (atomic batches) its commit
+    /// record.
+    pub fn entry_paths(&self) -> Vec<RelPath> {
+        std::iter::once(self.entry_path("intent"))
+            .chain(self.atomic.then(|| self.entry_path("commit")))
+            .collect()
+    }
+
+    /// Step 1, first half: creates the session's floor file if this transaction starts it, and
+    /// writes the intent entry, returning its file for the step's barrier.
+    pub fn write_intent(&mut self) -> Result<F::File, JournalError> {
+        if self.new_floor {
+            self.fs.create_new(&self.entry_path("floor"))?;
+            if let Some(previous) = self.floor.replace(self.seq) {
+                let path = self.entry_path_of(previous, "floor");
+                self.old_floors.push(path);
+            }
+        }
+        write_file(self.fs, &self.entry_path("intent"), self.intent)
+    }
+
+    /// Step 1, **intent**: [`Transaction::write_intent`], then the intent file and the journal
+    /// directory made durable together.
+    pub fn intent(&mut self) -> Result<(), JournalError> {
+        let mut step = self.barrier();
+        step.file(self.write_intent()?);
+        step.dir(self.dir.clone());
+        Ok(step.finish(self.fs)?)
+    }
+
+    /// Step 2, **data**: each new content written to its temp file and each increment to its
+    /// path (`steps` says what joins the barrier), then all made durable together with the
+    /// increments' directories (and, for an atomic batch, the temps').
+    pub(super) fn data<S: Steps>(&mut self, steps: &S) -> Result<(), JournalError> {
+        let mut step = self.barrier();
+        for index in (0..self.prepared.len()).map(UpdateIndex) {
+            if let Some((temp, file)) = self.write_temp(index)? {
+                steps.temp_written(self, index, file, &mut step)?;
+                if self.atomic {
+                    step.dir(parent(&temp));
+                }
+            }
+            if let Some((increment, file)) = self.write_increment(index)? {
+                steps.increment_written(self, file, &mut step)?;
+                step.dir(parent(&increment));
+            }
+            step.flush_if_full(self.fs)?;
+        }
+        Ok(step.finish(self.fs)?)
+    }
+
+    /// Writes update `index`'s new content into its temp file, checking it is what the entry
+    /// recorded; returns the temp's path and file (none for a deletion).
+    fn write_temp(
+        &mut self,
+        index: UpdateIndex,
+    ) -> Result<Option<(RelPath, F::File)>, JournalError> {
+        let fs = self.fs;
+        let p = &mut self.prepared[index.0];
+        let Some(temp) = p.record.temp.clone() else {
+            return Ok(None);
+        };
+        let change = std::mem::replace(&mut p.change, super::Change::Delete);
+        let mut file = p.attrs.create(fs, &temp)?;
+        let digest = copy_change(fs, &mut file, change)?;
+        match p.record.new {
+            Content::Present(expected) if digest != expected => {
+                Err(JournalError::SourceChanged(p.record.target.to_string()))
+            }
+            Content::Unknown if p.record.old == Content::Present(digest) => {
+                Err(JournalError::StreamUnchanged(p.record.target.clone()))
+            }
+            _ => Ok(Some((temp, file))),
+        }
+    }
+
+    /// Writes update `index`'s increment; returns its path and file (none without one).
+    fn write_increment(
+        &mut self,
+        index: UpdateIndex,
+    ) -> Result<Option<(RelPath, F::File)>, JournalError> {
+        let fs = self.fs;
+        let p = &mut self.prepared[index.0];
+        let (Some(inc), Some(source)) = (&p.record.increment, p.increment.take()) else {
+            return Ok(None);
+        };
+        let mut file = p.attrs.create(fs, &inc.path)?;
+        copy_source(fs, &mut file, source)?;
+        Ok(Some((inc.path.clone(), file)))
+    }
+
+    /// Step 3, **commit point** (atomic batches only): the commit record written and made
+    /// durable with the journal directory.
+    pub fn commit_point(&mut self) -> Result<(), JournalError> {
+        if !self.atomic {
+            return Ok(());
+        }
+        let commit = Entry {
+            seq: self.seq,
+            kind: EntryKind::Commit,
+            updates: Vec::new(),
+        };
+        let mut step = self.barrier();
+        let path = self.entry_path("commit");
+        step.file(write_file(self.fs, &path, &format::encode(&commit)?)?);
+        step.dir(self.dir.clone());
+        Ok(step.finish(self.fs)?)
+    }
+
+    /// Switches update `index`: its temp renamed over its target, or its target unlinked for a
+    /// deletion of an existing file; the target's directory is then published by
+    /// [`Transaction::publish`].
+    pub fn switch_update(&mut self, index: UpdateIndex) -> Result<(), JournalError> {
+        let record = &self.prepared[index.0].record;
+        let target = &record.target;
+        match &record.temp {
+            Some(temp) => self.fs.rename(temp, target)?,
+            None if record.old != Content::Absent => self.fs.unlink(target)?,
+            None => return Ok(()),
+        }
+        self.target_dirs.insert(parent(target));
+        Ok(())
+    }
+
+    /// Step 4, **switch**: every update switched ([`Transaction::switch_update`]), in order.
+    pub fn switch(&mut self) -> Result<(), JournalError> {
+        (0..self.prepared.len()).try_for_each(|i| self.switch_update(UpdateIndex(i)))
+    }
+
+    /// Step 5, **publish**: the directories of the targets switched made durable together.
+    pub fn publish(&mut self) -> Result<(), JournalError> {
+        let mut step = self.barrier();
+        std::mem::take(&mut self.target_dirs)
+            .into_iter()
+            .for_each(|d| step.dir(d));
+        Ok(step.finish(self.fs)?)
+    }
+
+    /// Removes the entry files, the last written first.
+    pub fn remove_entries(&mut self) -> Result<(), JournalError> {
+        for e in self.entry_paths().iter().rev() {
+            self.fs.unlink(e)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the session's older floors: this session's is durable (the intent's barrier).
+    pub fn remove_old_floors(&mut self) -> Result<(), JournalError> {
+        for old in std::mem::take(self.old_floors) {
+            self.fs.unlink(&old)?;
+        }
+        Ok(())
+    }
+
+    /// Step 6, **clean**: [`Transaction::remove_entries`], then
+    /// [`Transaction::remove_old_floors`].
+    pub fn clean(&mut self) -> Result<(), JournalError> {
+        self.remove_entries()?;
+        self.remove_old_floors()
+    }
+
+    fn entry_path(&self, kind: &str) -> RelPath {
+        self.entry_path_of(self.seq, kind)
+    }
+
+    fn entry_path_of(&self, seq: u64, kind: &str) -> RelPath {
+        entry_path(self.dir, seq, kind)
+    }
+}
+
+/// The path of the journal file `<seq>.<kind>` in `dir`.
+pub(super) fn entry_path(dir: &RelPath, seq: u64, kind: &str) -> RelPath {
+    dir.join(&format!("{seq:016x}.{kind}"))
+        .expect("an entry name is a plain component")
+}
+
+/// Streams a change into a fresh temp file, returning the digest of what was written.
+fn copy_change<F: Fs>(
+    fs: &F,
+    file: &mut F::File,
+    change: super::Change,
+) -> Result<format::Digest, JournalError> {
+    match change {
+        super::Change::Write(source) => copy_source(fs, file, source),
+        super::Change::Stream(mut reader) => copy_stream(fs, file, &mut reader, "<reader>"),
+        super::Change::Delete => unreachable!("a deletion has no temp file"),
+    }
+}
+
+/// Writes a source into a fresh file, returning the digest of what was written.
+fn copy_source<F: Fs>(
+    fs: &F,
+    file: &mut F::File,
+    source: super::Source,
+) -> Result<format::Digest, JournalError> {
+    match source {
+        super::Source::Bytes(bytes) => {
+            fs.write_at(file, 0, &bytes)?;
+            Ok(format::Digest::of(&bytes))
+        }
+        super::Source::File(path) => {
+            let name = path.display().to_string();
+            copy_stream(fs, file, &mut open_host_file(&path)?, &name)
+        }
+    }
+}
+
+/// Copies a reader into a fresh file, returning the digest of what was written.
+fn copy_stream<F: Fs>(
+    fs: &F,
+    file: &mut F::File,
+    reader: &mut dyn std::io::Read,
+    name: &str,
+) -> Result<format::Digest, JournalError> {
+    let mut offset = 0u64;
+    digest_stream(reader, name, |chunk| {
+        fs.write_at(file, offset, chunk)?;
+        offset += chunk.len() as u64;
+        Ok(())
+    })
+}
+
+/// Creates `path` holding `bytes`, for the caller's barrier.
+fn write_file<F: Fs>(fs: &F, path: &RelPath, bytes: &[u8]) -> Result<F::File, JournalError> {
+    let mut file = fs.create_new(path)?;
+    fs.write_at(&mut file, 0, bytes)?;
+    Ok(file)
+}
+
+/// The directory holding `path`.
+pub(super) fn parent(path: &RelPath) -> RelPath {
+    path.parent().unwrap_or_else(RelPath::root)
+}
+
+/// How many files a step keeps open for its barrier before it makes them durable early (a
+/// batch of any size must not run out of file descriptors).
+const MAX_OPEN_IN_STEP: usize = 256;
+
+/// The barrier that ends one step of the protocol: the files written and the directories
+/// changed in it, made durable together before the next step begins — one barrier group
+/// ([`Fs::sync_group`], whose calls a real backend issues concurrently) with
+/// [`SyncMode::PerFile`], one `syncfs` with [`SyncMode::Syncfs`].
+pub struct Barrier<File> {
+    sync: SyncMode,
+    files: Vec<File>,
+    dirs: BTreeSet<RelPath>,
+}
+
+impl<File> Barrier<File> {
+    fn new(sync: SyncMode) -> Self {
+        Barrier {
+            sync,
+            files: Vec::new(),
+            dirs: BTreeSet::new(),
+        }
+    }
+
+    /// A file whose data must be durable (with `syncfs`, closed at once: the `syncfs` covers it).
+    pub fn file(&mut self, file: File) {
+        if self.sync == SyncMode::PerFile {
+            self.files.push(file);
+        }
+    }
+
+    /// A directory whose entries must be durable.
+    pub fn dir(&mut self, dir: RelPath) {
+        self.dirs.insert(dir);
+    }
+
+    /// Makes the files gathered so far durable if there are many (their directories wait for
+    /// [`Barrier::finish`]).
+    fn flush_if_full<F: Fs<File = File>>(&mut self, fs: &F) -> Result<(), FsError> {
+        if self.files.len() >= MAX_OPEN_IN_STEP {
+            let mut files: Vec<&mut File> = self.files.iter_mut().collect();
+            fs.sync_group(&mut files, &[])?;
+            self.files.clear();
+        }
+        Ok(())
+    }
+
+    /// Issues the barrier; nothing of the next step may start before it returns `Ok`.
+    pub fn finish<F: Fs<File = File>>(mut self, fs: &F) -> Result<(), FsError> {
+        match self.sync {
+            SyncMode::PerFile => {
+                let mut files: Vec<&mut File> = self.files.iter_mut().collect();
+                let dirs: Vec<RelPath> = std::mem::take(&mut self.dirs).into_iter().collect();
+                fs.sync_group(&mut files, &dirs)
+            }
+            SyncMode::Syncfs => fs.syncfs(),
+        }
+    }
+}
