@@ -218,13 +218,6 @@ impl Subject for JournalSubject {
     fn check_reads_crashed(&self) -> bool {
         false
     }
-
-    /// The journal's recovery (opening the journal, then `recover`) reads nothing but the
-    /// filesystem it is given and the subject's fixed options: no clock, no randomness, no host
-    /// file (a host file is read only while committing), nothing kept between runs.
-    fn recovery_observes_only_fs(&self) -> bool {
-        true
-    }
 }
 
 /// The acknowledgement announcing transaction `index`, with its targets' contents in `live`.

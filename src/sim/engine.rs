@@ -12,7 +12,6 @@ use super::explore::{
 };
 use super::fs::{CallRecord, Fault, FaultKind, SimFs};
 use super::image::Image;
-use super::memo::{self, RecoveryMemo};
 use super::model::{Model, Resolution};
 use super::states::{Bounds, CrashWalk};
 use super::trace::TraceOp;
@@ -37,8 +36,6 @@ pub(crate) struct Shared<'a, S: Subject> {
     /// The bounds inside recovery (crash states of recovery's own trace).
     pub recovery_bounds: Bounds,
     pub setup: Image,
-    /// Recovery's decision tree, for a subject whose recovery observes only its filesystem.
-    pub memo: Option<RecoveryMemo>,
 }
 
 impl<'a, S: Subject> Shared<'a, S> {
@@ -55,7 +52,6 @@ impl<'a, S: Subject> Shared<'a, S> {
             bounds,
             recovery_bounds: bounds.for_recovery(),
             setup: subject.setup(),
-            memo: subject.recovery_observes_only_fs().then(RecoveryMemo::new),
         }
     }
 
@@ -293,7 +289,7 @@ pub(crate) fn check_state<S: Subject>(
     acks: &[(usize, S::Ack)],
     crash_point: usize,
 ) -> (Vec<Violation>, Option<Vec<TraceOp>>) {
-    check_state_with(subject, setup, crashed, acks, crash_point, None, None)
+    check_state_with(subject, setup, crashed, acks, crash_point, None)
 }
 
 /// The verdicts given so far, by (recovered image's fingerprint, acks visible): idempotence and
@@ -319,8 +315,7 @@ impl Verdicts {
     }
 }
 
-/// [`check_state`], reusing and recording verdicts in `verdicts` where the subject allows it,
-/// and recovering through `memo` if given (see [`memo::recover`]).
+/// [`check_state`], reusing and recording verdicts in `verdicts` where the subject allows it.
 fn check_state_with<S: Subject>(
     subject: &S,
     setup: &Image,
@@ -328,10 +323,9 @@ fn check_state_with<S: Subject>(
     acks: &[(usize, S::Ack)],
     crash_point: usize,
     verdicts: Option<&Verdicts>,
-    memo: Option<&RecoveryMemo>,
 ) -> (Vec<Violation>, Option<Vec<TraceOp>>) {
-    let (fs, outcome) = memo::recover(subject, memo, crashed);
-    match outcome {
+    let fs = SimFs::from_image(crashed);
+    match catch_unwind(AssertUnwindSafe(|| subject.recover(&fs))) {
         Err(p) => {
             let msg = format!("recovery panicked: {}", panic_message(p));
             return (vec![Violation::new("recovery-error", msg)], None);
@@ -465,15 +459,8 @@ fn visit<S: Subject>(
     out.distinct += 1;
     let top = item.path[0].0;
     let acks = &run.acks.entries()[..item.acks];
-    let (violations, recovery) = check_state_with(
-        sh.subject,
-        &sh.setup,
-        image,
-        acks,
-        top,
-        Some(verdicts),
-        sh.memo.as_ref(),
-    );
+    let (violations, recovery) =
+        check_state_with(sh.subject, &sh.setup, image, acks, top, Some(verdicts));
     out.violations
         .extend(violations.into_iter().map(|v| (path.clone(), v)));
     let Some(rtrace) = recovery.filter(|t| remaining > 0 && !t.is_empty()) else {

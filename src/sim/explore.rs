@@ -66,15 +66,6 @@ pub trait Subject: Sync {
     fn check_reads_crashed(&self) -> bool {
         true
     }
-
-    /// Whether [`Subject::recover`] is a deterministic function of the replies of its calls on
-    /// the [`SimFs`] it is given (no clock, randomness, host file or state kept between runs).
-    /// A subject that answers `true` lets the explorer replay a recorded run of recovery on a
-    /// crash state whose filesystem gives the same replies, instead of running recovery (see
-    /// the `sim::memo` module). The default, `false`, makes no such promise.
-    fn recovery_observes_only_fs(&self) -> bool {
-        false
-    }
 }
 
 /// The acknowledgements a workload pushed, each with the trace length when it was pushed.

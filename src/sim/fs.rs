@@ -9,11 +9,7 @@ use crate::fs::{
 use crate::path::RelPath;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
-
-pub(crate) mod observe;
-use observe::{Call, Failure, Observation, Reply, Value};
 
 /// Which error an injected [`Fault`] raises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -60,27 +56,11 @@ pub struct CallRecord {
 
 /// An open file of a [`SimFs`]: an inode, the path it was opened under, and whether it may be
 /// written. It keeps working after its name is unlinked or renamed.
-///
-/// Its inode number stays inside: a program sees a handle only through the calls it makes with
-/// it and through [`SimFile::path`], so that what it observes of a filesystem is the replies of
-/// its calls (see [`SimFs::observe`]).
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct SimFile {
     ino: Ino,
     path: RelPath,
     writable: bool,
-    /// Which handle of its filesystem this is: the count of handles opened before it.
-    serial: usize,
-}
-
-impl fmt::Debug for SimFile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SimFile")
-            .field("path", &self.path)
-            .field("writable", &self.writable)
-            .field("serial", &self.serial)
-            .finish()
-    }
 }
 
 impl SimFile {
@@ -98,10 +78,6 @@ struct Inner {
     calls: Vec<CallRecord>,
     fault: Option<Fault>,
     fault_fired: Option<usize>,
-    /// Handles opened so far (the next handle's [`SimFile::serial`]).
-    handles: usize,
-    /// The calls and their replies, while [`SimFs::observe`] is on.
-    observed: Option<Vec<Observation>>,
 }
 
 /// The simulated filesystem: a live [`Image`] that every call reads and changes, and the trace of
@@ -143,8 +119,6 @@ impl SimFs {
                 calls: Vec::new(),
                 fault: None,
                 fault_fired: None,
-                handles: 0,
-                observed: None,
             }),
         }
     }
@@ -303,23 +277,16 @@ impl Inner {
     }
 
     /// Opens an existing regular file (never through or at a symlink).
-    fn open_existing(&mut self, op: Op, path: &RelPath, writable: bool) -> FsResult<SimFile> {
+    fn open_existing(&self, op: Op, path: &RelPath, writable: bool) -> FsResult<SimFile> {
         let ino = self.image.resolve(path).map_err(|k| err(op, path, k))?;
         match self.image.inode(ino) {
-            Some(Inode::File { .. }) => Ok(self.handle(ino, path, writable)),
+            Some(Inode::File { .. }) => Ok(SimFile {
+                ino,
+                path: path.clone(),
+                writable,
+            }),
             Some(Inode::Dir(_)) => Err(err(op, path, FsErrorKind::IsADirectory)),
             _ => Err(err(op, path, FsErrorKind::Symlink)),
-        }
-    }
-
-    /// A new handle on `ino`.
-    fn handle(&mut self, ino: Ino, path: &RelPath, writable: bool) -> SimFile {
-        self.handles += 1;
-        SimFile {
-            ino,
-            path: path.clone(),
-            writable,
-            serial: self.handles - 1,
         }
     }
 
@@ -379,9 +346,11 @@ impl Inner {
     }
 }
 
-/// The calls themselves, unobserved ([`Fs for SimFs`](SimFs) observes them).
-impl SimFs {
-    fn do_create_new_with_mode(&self, path: &RelPath, mode: FileMode) -> FsResult<SimFile> {
+impl Fs for SimFs {
+    type File = SimFile;
+    type DirLock = SimDirLock;
+
+    fn create_new_with_mode(&self, path: &RelPath, mode: FileMode) -> FsResult<SimFile> {
         const OP: Op = Op::CreateNew;
         let inner = &mut *self.inner.borrow_mut();
         inner.begin(OP, path, true)?;
@@ -396,22 +365,22 @@ impl SimFs {
             dir,
             mode,
         });
-        Ok(inner.handle(ino, path, true))
+        Ok(SimFile {
+            ino,
+            path: path.clone(),
+            writable: true,
+        })
     }
 
-    fn do_open_read(&self, path: &RelPath) -> FsResult<SimFile> {
-        self.inner
-            .borrow_mut()
-            .open_existing(Op::OpenRead, path, false)
+    fn open_read(&self, path: &RelPath) -> FsResult<SimFile> {
+        self.inner.borrow().open_existing(Op::OpenRead, path, false)
     }
 
-    fn do_open_write(&self, path: &RelPath) -> FsResult<SimFile> {
-        self.inner
-            .borrow_mut()
-            .open_existing(Op::OpenWrite, path, true)
+    fn open_write(&self, path: &RelPath) -> FsResult<SimFile> {
+        self.inner.borrow().open_existing(Op::OpenWrite, path, true)
     }
 
-    fn do_write_at(&self, file: &mut SimFile, offset: u64, data: &[u8]) -> FsResult<()> {
+    fn write_at(&self, file: &mut SimFile, offset: u64, data: &[u8]) -> FsResult<()> {
         let inner = &mut *self.inner.borrow_mut();
         let end = offset.checked_add(data.len() as u64);
         inner.begin_write(Op::WriteAt, file, end)?;
@@ -431,7 +400,7 @@ impl SimFs {
         Ok(())
     }
 
-    fn do_set_len(&self, file: &mut SimFile, len: u64) -> FsResult<()> {
+    fn set_len(&self, file: &mut SimFile, len: u64) -> FsResult<()> {
         let inner = &mut *self.inner.borrow_mut();
         inner.begin_write(Op::SetLen, file, Some(len))?;
         inner.bytes_mut(file.ino).resize(len as usize, 0);
@@ -443,7 +412,7 @@ impl SimFs {
         Ok(())
     }
 
-    fn do_set_mode(&self, file: &mut SimFile, mode: FileMode) -> FsResult<()> {
+    fn set_mode(&self, file: &mut SimFile, mode: FileMode) -> FsResult<()> {
         let inner = &mut *self.inner.borrow_mut();
         inner.begin(Op::SetMode, &file.path, false)?;
         inner.image.set_file_mode(file.ino, mode);
@@ -455,11 +424,12 @@ impl SimFs {
         Ok(())
     }
 
-    fn do_set_owner(&self, file: &mut SimFile, _owner: Owner) -> FsResult<()> {
+    /// The simulator has no owners ([`Metadata::owner`] is `None`): refused, nothing recorded.
+    fn set_owner(&self, file: &mut SimFile, _owner: Owner) -> FsResult<()> {
         Err(err(Op::SetOwner, &file.path, FsErrorKind::Unsupported))
     }
 
-    fn do_read_at(&self, file: &mut SimFile, offset: u64, buf: &mut [u8]) -> FsResult<usize> {
+    fn read_at(&self, file: &mut SimFile, offset: u64, buf: &mut [u8]) -> FsResult<usize> {
         let inner = self.inner.borrow();
         let bytes: &[u8] = match inner.image.inode(file.ino) {
             Some(Inode::File { data, .. }) => data,
@@ -477,7 +447,7 @@ impl SimFs {
         Ok(n)
     }
 
-    fn do_fsync(&self, file: &mut SimFile) -> FsResult<()> {
+    fn fsync(&self, file: &mut SimFile) -> FsResult<()> {
         let op = TraceOp::Fsync {
             ino: file.ino,
             path: file.path.clone(),
@@ -485,7 +455,7 @@ impl SimFs {
         self.sync(SyncCall::Fsync, &file.path, file.ino, op)
     }
 
-    fn do_fdatasync(&self, file: &mut SimFile) -> FsResult<()> {
+    fn fdatasync(&self, file: &mut SimFile) -> FsResult<()> {
         let op = TraceOp::Fdatasync {
             ino: file.ino,
             path: file.path.clone(),
@@ -493,7 +463,7 @@ impl SimFs {
         self.sync(SyncCall::Fdatasync, &file.path, file.ino, op)
     }
 
-    fn do_rename_with(&self, from: &RelPath, to: &RelPath, flags: RenameFlags) -> FsResult<()> {
+    fn rename_with(&self, from: &RelPath, to: &RelPath, flags: RenameFlags) -> FsResult<()> {
         let op = flags.op();
         let inner = &mut *self.inner.borrow_mut();
         inner.begin(op, from, true)?;
@@ -510,7 +480,7 @@ impl SimFs {
         }
     }
 
-    fn do_unlink(&self, path: &RelPath) -> FsResult<()> {
+    fn unlink(&self, path: &RelPath) -> FsResult<()> {
         const OP: Op = Op::Unlink;
         let inner = &mut *self.inner.borrow_mut();
         inner.begin(OP, path, false)?;
@@ -531,7 +501,7 @@ impl SimFs {
         Ok(())
     }
 
-    fn do_rmdir(&self, path: &RelPath) -> FsResult<()> {
+    fn rmdir(&self, path: &RelPath) -> FsResult<()> {
         const OP: Op = Op::Rmdir;
         let inner = &mut *self.inner.borrow_mut();
         inner.begin(OP, path, false)?;
@@ -556,7 +526,7 @@ impl SimFs {
         Ok(())
     }
 
-    fn do_mkdir(&self, path: &RelPath) -> FsResult<()> {
+    fn mkdir(&self, path: &RelPath) -> FsResult<()> {
         const OP: Op = Op::Mkdir;
         let inner = &mut *self.inner.borrow_mut();
         inner.begin(OP, path, true)?;
@@ -573,7 +543,7 @@ impl SimFs {
         Ok(())
     }
 
-    fn do_link(&self, existing: &RelPath, new: &RelPath) -> FsResult<()> {
+    fn link(&self, existing: &RelPath, new: &RelPath) -> FsResult<()> {
         const OP: Op = Op::Link;
         let inner = &mut *self.inner.borrow_mut();
         inner.begin(OP, existing, true)?;
@@ -599,7 +569,7 @@ impl SimFs {
         Ok(())
     }
 
-    fn do_symlink(&self, path: &RelPath, target: &str) -> FsResult<()> {
+    fn symlink(&self, path: &RelPath, target: &str) -> FsResult<()> {
         const OP: Op = Op::Symlink;
         let inner = &mut *self.inner.borrow_mut();
         inner.begin(OP, path, true)?;
@@ -624,7 +594,7 @@ impl SimFs {
         Ok(())
     }
 
-    fn do_read_dir(&self, dir: &RelPath) -> FsResult<Vec<DirEntry>> {
+    fn read_dir(&self, dir: &RelPath) -> FsResult<Vec<DirEntry>> {
         let inner = self.inner.borrow();
         let ino = inner.directory(Op::ReadDir, dir)?;
         let entries = inner.image.dir(ino).expect("a directory");
@@ -640,7 +610,7 @@ impl SimFs {
             .collect())
     }
 
-    fn do_stat(&self, path: &RelPath) -> FsResult<Option<Metadata>> {
+    fn stat(&self, path: &RelPath) -> FsResult<Option<Metadata>> {
         let inner = self.inner.borrow();
         let ino = if path.is_root() {
             ROOT
@@ -663,7 +633,7 @@ impl SimFs {
         }))
     }
 
-    fn do_fsync_dir(&self, dir: &RelPath) -> FsResult<()> {
+    fn fsync_dir(&self, dir: &RelPath) -> FsResult<()> {
         let resolved = self.inner.borrow().directory(Op::FsyncDir, dir);
         let ino = match resolved {
             Ok(ino) => ino,
@@ -680,203 +650,8 @@ impl SimFs {
         self.sync(SyncCall::FsyncDir, dir, ino, op)
     }
 
-    fn do_syncfs(&self) -> FsResult<()> {
-        self.sync(SyncCall::Syncfs, &RelPath::root(), ROOT, TraceOp::Syncfs)
-    }
-
-    fn do_lock_dir(
-        &self,
-        dir: &RelPath,
-        _mode: LockMode,
-        _wait: std::time::Duration,
-    ) -> Result<SimDirLock, LockError> {
-        self.inner.borrow().directory(Op::LockDir, dir)?;
-        Ok(SimDirLock(()))
-    }
-}
-
-impl SimFs {
-    /// Starts (or, with `false`, stops and forgets) keeping every call made through [`Fs`] and
-    /// its reply; [`SimFs::observations`] hands them over. A program that reads nothing but
-    /// these replies (no clock, no randomness, no state of its own carried between runs) does
-    /// the same calls again on any filesystem that gives the same replies: that is what
-    /// [`super::memo`] replays.
-    pub(crate) fn observe(&self, on: bool) {
-        self.inner.borrow_mut().observed = on.then(Vec::new);
-    }
-
-    /// The calls and replies kept since [`SimFs::observe`] was turned on (and stops keeping).
-    pub(crate) fn observations(&self) -> Vec<Observation> {
-        self.inner.borrow_mut().observed.take().unwrap_or_default()
-    }
-
-    /// Keeps `call` and its reply (of `result`, through `value`) if observing.
-    fn noted<T>(
-        &self,
-        call: impl FnOnce() -> Call,
-        result: FsResult<T>,
-        value: impl FnOnce(&T) -> Value,
-    ) -> FsResult<T> {
-        if let Some(log) = self.inner.borrow_mut().observed.as_mut() {
-            let reply: Reply = match &result {
-                Ok(v) => Ok(value(v)),
-                Err(e) => Err(Failure::Fs(e.clone())),
-            };
-            log.push(Observation {
-                call: call(),
-                reply,
-            });
-        }
-        result
-    }
-}
-
-impl Fs for SimFs {
-    type File = SimFile;
-    type DirLock = SimDirLock;
-
-    fn create_new_with_mode(&self, path: &RelPath, mode: FileMode) -> FsResult<SimFile> {
-        let r = self.do_create_new_with_mode(path, mode);
-        let call = || Call::CreateNew {
-            path: path.clone(),
-            mode,
-        };
-        self.noted(call, r, |_| Value::Opened)
-    }
-
-    fn open_read(&self, path: &RelPath) -> FsResult<SimFile> {
-        let r = self.do_open_read(path);
-        self.noted(|| Call::OpenRead(path.clone()), r, |_| Value::Opened)
-    }
-
-    fn open_write(&self, path: &RelPath) -> FsResult<SimFile> {
-        let r = self.do_open_write(path);
-        self.noted(|| Call::OpenWrite(path.clone()), r, |_| Value::Opened)
-    }
-
-    fn write_at(&self, file: &mut SimFile, offset: u64, data: &[u8]) -> FsResult<()> {
-        let r = self.do_write_at(file, offset, data);
-        let call = || Call::WriteAt {
-            file: file.serial,
-            offset,
-            data: data.to_vec(),
-        };
-        self.noted(call, r, |_| Value::Done)
-    }
-
-    fn set_len(&self, file: &mut SimFile, len: u64) -> FsResult<()> {
-        let r = self.do_set_len(file, len);
-        let call = || Call::SetLen {
-            file: file.serial,
-            len,
-        };
-        self.noted(call, r, |_| Value::Done)
-    }
-
-    fn set_mode(&self, file: &mut SimFile, mode: FileMode) -> FsResult<()> {
-        let r = self.do_set_mode(file, mode);
-        let call = || Call::SetMode {
-            file: file.serial,
-            mode,
-        };
-        self.noted(call, r, |_| Value::Done)
-    }
-
-    /// The simulator has no owners ([`Metadata::owner`] is `None`): refused, nothing recorded.
-    fn set_owner(&self, file: &mut SimFile, owner: Owner) -> FsResult<()> {
-        let r = self.do_set_owner(file, owner);
-        let call = || Call::SetOwner {
-            file: file.serial,
-            owner,
-        };
-        self.noted(call, r, |_| Value::Done)
-    }
-
-    fn read_at(&self, file: &mut SimFile, offset: u64, buf: &mut [u8]) -> FsResult<usize> {
-        let r = self.do_read_at(file, offset, buf);
-        let call = || Call::ReadAt {
-            file: file.serial,
-            offset,
-            len: buf.len(),
-        };
-        self.noted(call, r, |&n| Value::Read(buf[..n].to_vec()))
-    }
-
-    fn fsync(&self, file: &mut SimFile) -> FsResult<()> {
-        let r = self.do_fsync(file);
-        self.noted(|| Call::Fsync(file.serial), r, |_| Value::Done)
-    }
-
-    fn fdatasync(&self, file: &mut SimFile) -> FsResult<()> {
-        let r = self.do_fdatasync(file);
-        self.noted(|| Call::Fdatasync(file.serial), r, |_| Value::Done)
-    }
-
-    fn rename_with(&self, from: &RelPath, to: &RelPath, flags: RenameFlags) -> FsResult<()> {
-        let r = self.do_rename_with(from, to, flags);
-        let call = || Call::RenameWith {
-            from: from.clone(),
-            to: to.clone(),
-            flags,
-        };
-        self.noted(call, r, |_| Value::Done)
-    }
-
-    fn unlink(&self, path: &RelPath) -> FsResult<()> {
-        let r = self.do_unlink(path);
-        self.noted(|| Call::Unlink(path.clone()), r, |_| Value::Done)
-    }
-
-    fn rmdir(&self, path: &RelPath) -> FsResult<()> {
-        let r = self.do_rmdir(path);
-        self.noted(|| Call::Rmdir(path.clone()), r, |_| Value::Done)
-    }
-
-    fn mkdir(&self, path: &RelPath) -> FsResult<()> {
-        let r = self.do_mkdir(path);
-        self.noted(|| Call::Mkdir(path.clone()), r, |_| Value::Done)
-    }
-
-    fn link(&self, existing: &RelPath, new: &RelPath) -> FsResult<()> {
-        let r = self.do_link(existing, new);
-        let call = || Call::Link {
-            existing: existing.clone(),
-            new: new.clone(),
-        };
-        self.noted(call, r, |_| Value::Done)
-    }
-
-    fn symlink(&self, path: &RelPath, target: &str) -> FsResult<()> {
-        let r = self.do_symlink(path, target);
-        let call = || Call::Symlink {
-            path: path.clone(),
-            target: target.to_owned(),
-        };
-        self.noted(call, r, |_| Value::Done)
-    }
-
-    fn read_dir(&self, dir: &RelPath) -> FsResult<Vec<DirEntry>> {
-        let r = self.do_read_dir(dir);
-        self.noted(
-            || Call::ReadDir(dir.clone()),
-            r,
-            |v| Value::Listing(v.clone()),
-        )
-    }
-
-    fn stat(&self, path: &RelPath) -> FsResult<Option<Metadata>> {
-        let r = self.do_stat(path);
-        self.noted(|| Call::Stat(path.clone()), r, |m| Value::Stat(*m))
-    }
-
-    fn fsync_dir(&self, dir: &RelPath) -> FsResult<()> {
-        let r = self.do_fsync_dir(dir);
-        self.noted(|| Call::FsyncDir(dir.clone()), r, |_| Value::Done)
-    }
-
     fn syncfs(&self) -> FsResult<()> {
-        let r = self.do_syncfs();
-        self.noted(|| Call::Syncfs, r, |_| Value::Done)
+        self.sync(SyncCall::Syncfs, &RelPath::root(), ROOT, TraceOp::Syncfs)
     }
 
     /// The simulator runs one workload in one process, with nobody to exclude: the lock checks
@@ -886,23 +661,11 @@ impl Fs for SimFs {
     fn lock_dir(
         &self,
         dir: &RelPath,
-        mode: LockMode,
-        wait: std::time::Duration,
+        _mode: LockMode,
+        _wait: std::time::Duration,
     ) -> Result<SimDirLock, LockError> {
-        let r = self.do_lock_dir(dir, mode, wait);
-        if let Some(log) = self.inner.borrow_mut().observed.as_mut() {
-            log.push(Observation {
-                call: Call::LockDir {
-                    dir: dir.clone(),
-                    mode,
-                },
-                reply: match &r {
-                    Ok(_) => Ok(Value::Done),
-                    Err(e) => Err(Failure::Lock(e.clone())),
-                },
-            });
-        }
-        r
+        self.inner.borrow().directory(Op::LockDir, dir)?;
+        Ok(SimDirLock(()))
     }
 }
 

@@ -8,7 +8,6 @@
 //! - [`model`]: the persistence models ([`Prefix`], [`Ext4Ordered`], [`Posix`]);
 //! - [`states`]: the crash states a model allows at each crash point, built from a checkpoint;
 //! - [`mod@explore`]: the generic explorer ([`explore()`], [`replay()`]) over any [`Subject`];
-//! - `memo`: recovery memoized by what it observes of the filesystem;
 //! - [`token`]: replay tokens, one printable string naming one checked crash state;
 //! - [`rng`]: [`rng::SplitMix64`], the seeded generator behind the random samples.
 
@@ -17,7 +16,6 @@ mod engine;
 pub mod explore;
 pub mod fs;
 pub mod image;
-mod memo;
 pub mod model;
 mod process;
 mod replay;
