@@ -601,7 +601,7 @@ impl Fs for SimFs {
         Ok(entries
             .iter()
             .map(|(name, child)| DirEntry {
-                name: DirName::Utf8(name.clone()),
+                name: DirName::Utf8(name.to_string()),
                 kind: inner
                     .image
                     .inode(*child)
