@@ -333,7 +333,7 @@ fn check_state_with<S: Subject>(
         Ok(Err(e)) => return (vec![Violation::new("recovery-error", e)], None),
         Ok(Ok(())) => {}
     }
-    let recovered = fs.image();
+    let (recovered, trace) = fs.into_parts();
     let judge = || judge(subject, setup, crashed, &recovered, acks, crash_point);
     let violations = match verdicts.filter(|_| !subject.check_reads_crashed()) {
         None => judge(),
@@ -349,7 +349,7 @@ fn check_state_with<S: Subject>(
             }
         }
     };
-    (violations, Some(fs.trace()))
+    (violations, Some(trace))
 }
 
 /// Checks a recovered state: recovery run again changes nothing, and the subject's invariants.

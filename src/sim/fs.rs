@@ -128,6 +128,12 @@ impl SimFs {
         self.inner.borrow().image.clone()
     }
 
+    /// The live view and the operations recorded, taken without copying.
+    pub fn into_parts(self) -> (Image, Vec<TraceOp>) {
+        let inner = self.inner.into_inner();
+        (inner.image, inner.trace)
+    }
+
     /// How many operations the trace holds: the index of the current crash point.
     pub fn op_count(&self) -> usize {
         self.inner.borrow().trace.len()
@@ -601,7 +607,7 @@ impl Fs for SimFs {
         Ok(entries
             .iter()
             .map(|(name, child)| DirEntry {
-                name: DirName::Utf8(name.clone()),
+                name: DirName::Utf8(name.to_string()),
                 kind: inner
                     .image
                     .inode(*child)

@@ -32,6 +32,11 @@ pub enum Node {
     Symlink(String),
 }
 
+/// A directory's table: each name and the inode it names. A name is an `Arc<str>`, so that
+/// copying a table (on the first change to a directory shared with another image) copies
+/// pointers, not every name's bytes.
+pub(crate) type Entries = BTreeMap<Arc<str>, Ino>;
+
 /// One inode.
 #[derive(Clone, Debug)]
 pub(crate) enum Inode {
@@ -43,7 +48,7 @@ pub(crate) enum Inode {
         mode: FileMode,
         hash: OnceLock<u128>,
     },
-    Dir(Arc<BTreeMap<String, Ino>>),
+    Dir(Arc<Entries>),
     Symlink(Arc<str>),
 }
 
@@ -83,12 +88,85 @@ impl Inode {
     }
 }
 
+/// A map from inode numbers, which [`Image::alloc_ino`] hands out one after the other from the
+/// root's: a vector indexed by number (a lookup is an index, a clone one copy of contiguous
+/// slots), with an ordered map for numbers past [`Table::DENSE`] so that no number, however
+/// large, allocates a huge vector.
+#[derive(Clone, Debug)]
+struct Table<T> {
+    slots: Vec<Option<T>>,
+    sparse: BTreeMap<Ino, T>,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Table {
+            slots: Vec::new(),
+            sparse: BTreeMap::new(),
+        }
+    }
+}
+
+impl<T> Table<T> {
+    /// Numbers below this live in the vector.
+    const DENSE: Ino = 1 << 20;
+
+    fn slot(ino: Ino) -> Option<usize> {
+        (ino < Self::DENSE).then_some(ino as usize)
+    }
+
+    fn get(&self, ino: &Ino) -> Option<&T> {
+        match Self::slot(*ino) {
+            Some(i) => self.slots.get(i)?.as_ref(),
+            None => self.sparse.get(ino),
+        }
+    }
+
+    fn get_mut(&mut self, ino: &Ino) -> Option<&mut T> {
+        match Self::slot(*ino) {
+            Some(i) => self.slots.get_mut(i)?.as_mut(),
+            None => self.sparse.get_mut(ino),
+        }
+    }
+
+    fn contains_key(&self, ino: &Ino) -> bool {
+        self.get(ino).is_some()
+    }
+
+    fn insert(&mut self, ino: Ino, value: T) -> Option<T> {
+        match Self::slot(ino) {
+            Some(i) => {
+                if self.slots.len() <= i {
+                    self.slots.resize_with(i + 1, || None);
+                }
+                self.slots[i].replace(value)
+            }
+            None => self.sparse.insert(ino, value),
+        }
+    }
+
+    fn remove(&mut self, ino: &Ino) -> Option<T> {
+        match Self::slot(*ino) {
+            Some(i) => self.slots.get_mut(i)?.take(),
+            None => self.sparse.remove(ino),
+        }
+    }
+
+    /// The value at `ino`, set to `default` first if there is none.
+    fn or_insert(&mut self, ino: Ino, default: T) -> &mut T {
+        if !self.contains_key(&ino) {
+            self.insert(ino, default);
+        }
+        self.get_mut(&ino).expect("just inserted")
+    }
+}
+
 /// A snapshot of a filesystem tree. See the module doc.
 #[derive(Clone)]
 pub struct Image {
-    inodes: BTreeMap<Ino, Inode>,
+    inodes: Table<Inode>,
     /// How many directory entries name each inode (the root, named by none, is absent).
-    links: BTreeMap<Ino, u32>,
+    links: Table<u32>,
     next_ino: Ino,
 }
 
@@ -101,11 +179,11 @@ impl Default for Image {
 impl Image {
     /// An image holding only the (empty) root directory.
     pub fn new() -> Image {
-        let mut inodes = BTreeMap::new();
+        let mut inodes = Table::default();
         inodes.insert(ROOT, Inode::Dir(Arc::default()));
         Image {
             inodes,
-            links: BTreeMap::new(),
+            links: Table::default(),
             next_ino: ROOT + 1,
         }
     }
@@ -273,14 +351,20 @@ impl Image {
         &self,
         path: &'p RelPath,
     ) -> Result<(Ino, &'p str), FsErrorKind> {
-        let name = path.file_name().ok_or(FsErrorKind::Other)?;
-        let parent = path.parent().ok_or(FsErrorKind::Other)?;
-        let dir = self.resolve(&parent)?;
+        let mut names = path.components();
+        let name = names.next_back().ok_or(FsErrorKind::Other)?;
+        let mut dir = ROOT;
+        for parent in names {
+            dir = *self
+                .dir_or_err(dir)?
+                .get(parent)
+                .ok_or(FsErrorKind::NotFound)?;
+        }
         self.dir_or_err(dir)?;
         Ok((dir, name))
     }
 
-    fn dir_or_err(&self, ino: Ino) -> Result<&BTreeMap<String, Ino>, FsErrorKind> {
+    fn dir_or_err(&self, ino: Ino) -> Result<&Entries, FsErrorKind> {
         match self.inodes.get(&ino) {
             Some(Inode::Dir(d)) => Ok(d),
             Some(Inode::Symlink(_)) => Err(FsErrorKind::Symlink),
@@ -293,14 +377,14 @@ impl Image {
         self.inodes.get(&ino)
     }
 
-    pub(crate) fn dir(&self, ino: Ino) -> Option<&BTreeMap<String, Ino>> {
+    pub(crate) fn dir(&self, ino: Ino) -> Option<&Entries> {
         match self.inodes.get(&ino) {
             Some(Inode::Dir(d)) => Some(d),
             _ => None,
         }
     }
 
-    fn dir_mut(&mut self, ino: Ino) -> Option<&mut BTreeMap<String, Ino>> {
+    fn dir_mut(&mut self, ino: Ino) -> Option<&mut Entries> {
         match self.inodes.get_mut(&ino) {
             Some(Inode::Dir(d)) => Some(Arc::make_mut(d)),
             _ => None,
@@ -339,8 +423,8 @@ impl Image {
     pub(crate) fn link(&mut self, dir: Ino, name: &str, ino: Ino) {
         self.dir_mut(dir)
             .expect("linking into a directory")
-            .insert(name.to_owned(), ino);
-        *self.links.entry(ino).or_insert(0) += 1;
+            .insert(Arc::from(name), ino);
+        *self.links.or_insert(ino, 0) += 1;
     }
 
     /// Removes `name` from `dir`; if it was the inode's last name, drops the inode (with
@@ -363,7 +447,7 @@ impl Image {
 
     /// Counts one name fewer for `ino`; drops and returns the inode when none is left.
     fn release(&mut self, ino: Ino) -> Option<Inode> {
-        let count = self.links.entry(ino).or_insert(1);
+        let count = self.links.or_insert(ino, 1);
         *count = count.saturating_sub(1);
         if *count > 0 {
             return None;
@@ -392,7 +476,7 @@ impl Image {
         let dropped = self.unlink_entry(to_dir, to_name);
         self.dir_mut(to_dir)
             .expect("moving into a directory")
-            .insert(to_name.to_owned(), ino);
+            .insert(Arc::from(to_name), ino);
         dropped
     }
 
@@ -403,10 +487,10 @@ impl Image {
         let b = self.dir(b_dir).and_then(|d| d.get(b_name).copied());
         let (Some(a), Some(b)) = (a, b) else { return };
         if let Some(d) = self.dir_mut(a_dir) {
-            d.insert(a_name.to_owned(), b);
+            d.insert(Arc::from(a_name), b);
         }
         if let Some(d) = self.dir_mut(b_dir) {
-            d.insert(b_name.to_owned(), a);
+            d.insert(Arc::from(b_name), a);
         }
     }
 
@@ -861,6 +945,29 @@ mod tests {
             format!("{d:?}"),
             r#"[x: 1 bytes "1" (2 names), y: 1 bytes "1" (2 names)]"#
         );
+    }
+
+    #[test]
+    fn the_inode_table_is_a_map_for_small_and_huge_numbers_alike() {
+        let mut t: Table<u32> = Table::default();
+        for ino in [3, 0, u64::MAX, Table::<u32>::DENSE, Table::<u32>::DENSE - 1] {
+            assert!(!t.contains_key(&ino));
+            assert_eq!(t.insert(ino, 1), None, "{ino}");
+            assert_eq!(t.insert(ino, 2), Some(1), "{ino}");
+            *t.or_insert(ino, 7) += 1;
+            assert_eq!(t.get(&ino), Some(&3), "{ino}");
+        }
+        assert_eq!(
+            t.slots.len(),
+            Table::<u32>::DENSE as usize,
+            "numbers past DENSE stay sparse"
+        );
+        assert_eq!(t.sparse.len(), 2);
+        assert_eq!(t.remove(&u64::MAX), Some(3));
+        assert_eq!(t.remove(&3), Some(3));
+        assert_eq!(t.remove(&3), None);
+        assert_eq!(t.get(&4), None, "a slot never set");
+        assert_eq!(*t.or_insert(4, 9), 9);
     }
 
     #[test]

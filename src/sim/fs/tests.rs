@@ -373,3 +373,15 @@ fn new_mutating_calls_are_counted_and_take_injected_faults() {
         [(Op::Link, true), (Op::SetMode, false), (Op::Rmdir, false)]
     );
 }
+
+#[test]
+fn into_parts_hands_over_the_live_view_and_the_trace() {
+    let fs = SimFs::new();
+    fs.mkdir(&p("d")).unwrap();
+    let mut f = fs.create_new(&p("d/a")).unwrap();
+    fs.write_at(&mut f, 0, b"abc").unwrap();
+    fs.unlink(&p("d/a")).unwrap();
+    let (image, trace) = (fs.image(), fs.trace());
+    assert_eq!(trace.len(), 4);
+    assert_eq!(fs.into_parts(), (image, trace));
+}
