@@ -10,6 +10,10 @@
 //! A file added here must not change process-wide state (the working directory, environment
 //! variables, the umask): its tests run in threads beside all the others.
 
+// Each file declares `mod common;` as it does in its own target, so the helpers are compiled once
+// per file that uses them: the same code, a module each, which is what clippy's lint reports.
+#![allow(clippy::duplicate_mod)]
+
 #[path = "atomic_replace_example.rs"]
 mod atomic_replace_example;
 #[path = "cli.rs"]
