@@ -885,6 +885,41 @@ fn an_atomic_batch_makes_its_temps_durable_then_its_commit_record_before_any_swi
     assert!(journal_synced < renamed_onto(&trace, "b/y"));
 }
 
+/// A step keeps at most this many files open for its barrier (a batch of any size must not run
+/// out of descriptors); `MAX_OPEN_IN_STEP` in src/journal/mod.rs.
+const OPEN_FILES_PER_STEP: usize = 256;
+
+#[test]
+fn a_batch_over_the_open_file_limit_makes_each_full_group_of_temps_durable_before_the_next() {
+    let count = OPEN_FILES_PER_STEP + 44;
+    let fs = sim_with(&[], &["d"]);
+    let mut journal = Journal::open(&fs, jdir()).unwrap();
+    let before = fs.trace().len();
+    let updates = (0..count)
+        .map(|i| Update::write(p(&format!("d/f{i}")), NEW.to_vec()))
+        .collect();
+    let receipt = journal.commit_batch(updates, false).unwrap();
+    let trace = fs.trace().split_off(before);
+    let temp = |i: usize| format::temp_path(&p(&format!("d/f{i}")), receipt.seq, i).to_string();
+    let last_of_group = created(&trace, &temp(OPEN_FILES_PER_STEP - 1));
+    let first_after = created(&trace, &temp(OPEN_FILES_PER_STEP));
+    // The first group: all its temps written, then all made durable, before the next temp.
+    for i in 0..OPEN_FILES_PER_STEP {
+        let synced = fsync_of(&trace, &temp(i));
+        assert!(last_of_group < synced && synced < first_after, "temp {i}");
+    }
+    // The rest wait for the step's own barrier, after the last temp.
+    let last = created(&trace, &temp(count - 1));
+    for i in OPEN_FILES_PER_STEP..count {
+        assert!(fsync_of(&trace, &temp(i)) > last, "temp {i}");
+    }
+    for i in [0, OPEN_FILES_PER_STEP, count - 1] {
+        let target = p(&format!("d/f{i}"));
+        let node = fs.image().get(&target);
+        assert_eq!(node, Some(Node::File(NEW.to_vec().into())), "{target}");
+    }
+}
+
 #[test]
 fn a_failed_write_needs_recovery_but_does_not_poison_the_journal() {
     // Not a barrier: nothing the kernel may have dropped, so recovery may run at once.
