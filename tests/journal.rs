@@ -978,6 +978,34 @@ fn a_directory_named_like_a_floor_is_no_floor() {
     assert_eq!(f.read("d/t").as_deref(), Some(NEW));
 }
 
+/// Recovery finishes a deletion through a tombstone: the target rewritten to a text naming the
+/// entry and the update, then removed. A write whose new content is, by chance, that very text is
+/// still a write: recovery keeps it.
+#[test]
+fn a_done_write_of_the_tombstone_text_is_kept_not_erased() {
+    let (f, _) = setup();
+    let tombstone =
+        format!("crashsafe recovery: deleting this name for entry {SEQ:016x}, update 0\n");
+    f.write("d/t", tombstone.as_bytes());
+    f.put_entry(&intent(
+        SEQ,
+        false,
+        vec![record(
+            SEQ,
+            0,
+            "d/t",
+            Some(OLD),
+            Some(tombstone.as_bytes()),
+            None,
+        )],
+    ));
+    let report = f.journal().recover().unwrap();
+    assert_eq!(report.outcomes.len(), 1, "{report:?}");
+    assert!(report.outcomes[0].done, "{report:?}");
+    assert_eq!(f.read("d/t").as_deref(), Some(tombstone.as_bytes()));
+    assert_clean(&f);
+}
+
 /// `inspect` reports, for each update, what recovery then decides: one rule
 /// (`recover::update_happened`) for both, including an update whose new content equals its old,
 /// judged by its increment.
