@@ -1263,10 +1263,12 @@ fn the_root_cannot_be_the_journal_directory() {
 }
 
 /// The simulator with owners: every regular file belongs to user and group 4242, and giving a
-/// file to anyone fails with `refusal`, as `fchown` does for a process that may not.
+/// file to anyone fails with `refusal`, as `fchown` does for a process that may not. A `stat` of
+/// `failing_stat` fails with an I/O error.
 struct OwnedSim {
     inner: SimFs,
     refusal: FsErrorKind,
+    failing_stat: Option<RelPath>,
 }
 
 impl Fs for OwnedSim {
@@ -1330,6 +1332,9 @@ impl Fs for OwnedSim {
         self.inner.read_dir(dir)
     }
     fn stat(&self, path: &RelPath) -> FsResult<Option<Metadata>> {
+        if self.failing_stat.as_ref() == Some(path) {
+            return Err(FsError::new(Op::Stat, path, FsErrorKind::Io));
+        }
         Ok(self.inner.stat(path)?.map(|m| Metadata {
             owner: (m.kind == FileKind::File).then_some(Owner {
                 uid: 4242,
@@ -1359,6 +1364,7 @@ fn a_refusal_to_give_a_file_away_is_no_reason_to_fail_but_any_other_error_is() {
     let owned = |refusal| OwnedSim {
         inner: sim_with(&[("t", OLD)], &[]),
         refusal,
+        failing_stat: None,
     };
     let fs = owned(FsErrorKind::PermissionDenied);
     let mut journal = Journal::open(&fs, jdir()).unwrap();
@@ -1382,6 +1388,36 @@ fn a_refusal_to_give_a_file_away_is_no_reason_to_fail_but_any_other_error_is() {
         fs.inner.image().get(&p("t")),
         Some(Node::File(OLD.to_vec().into()))
     );
+}
+
+/// Recovery takes an error reading an update's directory for what it is, not for "no such
+/// directory": it stops there and changes nothing.
+#[test]
+fn an_error_reading_an_updates_directory_stops_recovery_and_changes_nothing() {
+    let entry = format::encode(&intent(
+        1,
+        false,
+        vec![record(1, 0, "d/t", Some(OLD), Some(NEW), None)],
+    ))
+    .unwrap();
+    let name = ".crashsafe/journal/0000000000000001.intent";
+    let fs = OwnedSim {
+        inner: sim_with(
+            &[("d/t", OLD), (name, &entry)],
+            &["d", ".crashsafe", jdir().as_str()],
+        ),
+        refusal: FsErrorKind::PermissionDenied,
+        failing_stat: Some(p("d")),
+    };
+    let before = fs.inner.image();
+    let mut journal = Journal::open(&fs, jdir()).unwrap();
+    let err = journal.recover().unwrap_err();
+    assert!(
+        matches!(&err, JournalError::Fs(e) if e.op == Op::Stat && e.kind == FsErrorKind::Io),
+        "{err:?}"
+    );
+    assert_eq!(fs.inner.image(), before);
+    assert!(!journal.is_ready());
 }
 
 #[test]
