@@ -3,3 +3,6 @@
 set -euo pipefail
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+# The mutation-testing binary (`test = false`, so not among --all-targets): its modules are the
+# integration test files, linted above, but they must also compile together.
+cargo clippy --test mutation_suite -- -D warnings

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Mutation testing of new code: cargo-mutants (with .cargo/mutants.toml) on the lines of src/
-# that differ from the merge base with origin/main. Any mutant the tests miss fails the gate.
+# Mutation testing of new code: cargo-mutants (with .cargo/mutants.toml: the test binary
+# tests/mutation_suite.rs, run by cargo-nextest) on the lines of src/ that differ from the merge
+# base with origin/main. Any mutant the tests miss fails the gate.
 #
 # Skipped, with the reason printed, when there is no origin/main (CI's fresh clone of main), no
 # merge base, or no change under src/: then it takes no time. Otherwise it stops after
@@ -33,6 +34,11 @@ git diff "$base" -- src/ >"$out/src.diff"
 if ! cargo mutants --version >/dev/null 2>&1; then
   echo "--- installing cargo-mutants"
   cargo install cargo-mutants --locked
+fi
+# .cargo/mutants.toml runs the tests with nextest (it stops at a mutant's first failing test).
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "--- installing cargo-nextest"
+  cargo install cargo-nextest --locked
 fi
 
 total=$(cargo mutants --in-diff "$out/src.diff" --list | wc -l)

@@ -631,6 +631,63 @@ fn zeros_that_are_not_a_whole_sector_are_not_torn() {
     assert!(!decode(b"#!/bin/sh\nrm -rf /\n").unwrap_err().is_torn());
 }
 
+/// An encoded intent of two sectors and `tail` bytes: updates of long names, the last with an
+/// increment whose name is lengthened a byte at a time until the entry is exactly that long. It
+/// ends in that increment's digest, so its last bytes are not zeros already.
+fn entry_with_a_last_sector_of(tail: usize) -> Vec<u8> {
+    let want = 2 * format::TORN_SECTOR + tail;
+    for updates in 1..8 {
+        for inc_len in 1..250 {
+            let raw = (0..updates)
+                .map(|i| {
+                    let target = p(&format!("dir/{i}-{}", "n".repeat(120)));
+                    let new = Content::Present(Digest::of(target.as_str().as_bytes()));
+                    let inc = (i == updates - 1).then(|| {
+                        let content = Content::Present(Digest::of(b"the increment"));
+                        (p(&"i".repeat(inc_len)), content)
+                    });
+                    (target, Content::Absent, new, inc)
+                })
+                .collect();
+            let bytes = encode(&build_intent(3, false, raw)).unwrap();
+            if bytes.len() == want {
+                assert!(bytes[want - 31..].iter().all(|&b| b != 0), "{bytes:?}");
+                return bytes;
+            }
+        }
+    }
+    panic!("no entry of this shape is {want} bytes long");
+}
+
+#[test]
+fn a_zeroed_last_partial_sector_is_torn_from_32_bytes_and_damage_below() {
+    let sector = format::TORN_SECTOR;
+    // 32 zero bytes or more at the end: the last block never arrived, a crash shape.
+    for tail in [32, 33, 100] {
+        let mut bytes = entry_with_a_last_sector_of(tail);
+        let start = bytes.len() - tail;
+        bytes[start..].fill(0);
+        let e = decode(&bytes).unwrap_err();
+        assert_eq!(
+            e,
+            DecodeError::ZeroedSector { offset: 2 * sector },
+            "tail {tail}"
+        );
+        assert!(e.is_torn(), "tail {tail}");
+    }
+    // Fewer: a legitimate entry can end in a few zeros, so zeroing them is damage, refused.
+    for tail in [1, 5, 31] {
+        let mut bytes = entry_with_a_last_sector_of(tail);
+        let start = bytes.len() - tail;
+        bytes[start..].fill(0);
+        let e = decode(&bytes).unwrap_err();
+        assert!(
+            matches!(e, DecodeError::ChecksumMismatch { .. }) && !e.is_torn(),
+            "tail {tail}: {e:?}"
+        );
+    }
+}
+
 #[test]
 fn hand_encoded_payload_matches_the_documented_layout() {
     // The security tests hand-encode entries; check the encoder agrees with the format doc.

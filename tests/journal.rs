@@ -945,6 +945,66 @@ fn an_entry_at_the_floor_is_recovered() {
     assert!(report.outcomes[0].done);
 }
 
+/// Only a regular file is a floor: a directory under a floor's name does not make the entries
+/// below it stale, so the update it would hide is still recovered.
+#[test]
+fn a_directory_named_like_a_floor_is_no_floor() {
+    let (f, _) = setup();
+    f.write("d/t", NEW);
+    f.put_entry(&intent(
+        SEQ,
+        false,
+        vec![record(SEQ, 0, "d/t", Some(OLD), Some(NEW), None)],
+    ));
+    let fake_floor = f.at(&format!("{}/{:016x}.floor", jdir(), SEQ + 1));
+    std::fs::create_dir(&fake_floor).unwrap();
+    let mut j = f.journal();
+    let inspection = j.inspect().unwrap();
+    assert!(inspection.stale.is_empty(), "{inspection:?}");
+    assert_eq!(inspection.pending.len(), 1, "{inspection:?}");
+    let report = j.recover().unwrap();
+    assert!(report.stale.is_empty(), "{report:?}");
+    assert_eq!(report.outcomes.len(), 1, "{report:?}");
+    assert!(report.outcomes[0].done, "{report:?}");
+    // The directory itself is not the journal's to remove: refused, and left for a human.
+    let name = format!("{:016x}.floor", SEQ + 1);
+    assert_eq!(
+        report.refused,
+        vec![(name, crashsafe::journal::Refusal::NotAFile(FileKind::Dir))],
+        "{report:?}"
+    );
+    assert!(fake_floor.is_dir());
+    assert_eq!(f.read("d/t").as_deref(), Some(NEW));
+}
+
+/// Recovery finishes a deletion through a tombstone: the target rewritten to a text naming the
+/// entry and the update, then removed. A write whose new content is, by chance, that very text is
+/// still a write: recovery keeps it.
+#[test]
+fn a_done_write_of_the_tombstone_text_is_kept_not_erased() {
+    let (f, _) = setup();
+    let tombstone =
+        format!("crashsafe recovery: deleting this name for entry {SEQ:016x}, update 0\n");
+    f.write("d/t", tombstone.as_bytes());
+    f.put_entry(&intent(
+        SEQ,
+        false,
+        vec![record(
+            SEQ,
+            0,
+            "d/t",
+            Some(OLD),
+            Some(tombstone.as_bytes()),
+            None,
+        )],
+    ));
+    let report = f.journal().recover().unwrap();
+    assert_eq!(report.outcomes.len(), 1, "{report:?}");
+    assert!(report.outcomes[0].done, "{report:?}");
+    assert_eq!(f.read("d/t").as_deref(), Some(tombstone.as_bytes()));
+    assert_clean(&f);
+}
+
 /// `inspect` reports, for each update, what recovery then decides: one rule
 /// (`recover::update_happened`) for both, including an update whose new content equals its old,
 /// judged by its increment.

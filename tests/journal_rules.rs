@@ -884,6 +884,41 @@ fn an_atomic_batch_makes_its_temps_durable_then_its_commit_record_before_any_swi
     assert!(journal_synced < renamed_onto(&trace, "b/y"));
 }
 
+/// A step keeps at most this many files open for its barrier (a batch of any size must not run
+/// out of descriptors); `MAX_OPEN_IN_STEP` in src/journal/mod.rs.
+const OPEN_FILES_PER_STEP: usize = 256;
+
+#[test]
+fn a_batch_over_the_open_file_limit_makes_each_full_group_of_temps_durable_before_the_next() {
+    let count = OPEN_FILES_PER_STEP + 44;
+    let fs = sim_with(&[], &["d"]);
+    let mut journal = Journal::open(&fs, jdir()).unwrap();
+    let before = fs.trace().len();
+    let updates = (0..count)
+        .map(|i| Update::write(p(&format!("d/f{i}")), NEW.to_vec()))
+        .collect();
+    let receipt = journal.commit_batch(updates, false).unwrap();
+    let trace = fs.trace().split_off(before);
+    let temp = |i: usize| format::temp_path(&p(&format!("d/f{i}")), receipt.seq, i).to_string();
+    let last_of_group = created(&trace, &temp(OPEN_FILES_PER_STEP - 1));
+    let first_after = created(&trace, &temp(OPEN_FILES_PER_STEP));
+    // The first group: all its temps written, then all made durable, before the next temp.
+    for i in 0..OPEN_FILES_PER_STEP {
+        let synced = fsync_of(&trace, &temp(i));
+        assert!(last_of_group < synced && synced < first_after, "temp {i}");
+    }
+    // The rest wait for the step's own barrier, after the last temp.
+    let last = created(&trace, &temp(count - 1));
+    for i in OPEN_FILES_PER_STEP..count {
+        assert!(fsync_of(&trace, &temp(i)) > last, "temp {i}");
+    }
+    for i in [0, OPEN_FILES_PER_STEP, count - 1] {
+        let target = p(&format!("d/f{i}"));
+        let node = fs.image().get(&target);
+        assert_eq!(node, Some(Node::File(NEW.to_vec().into())), "{target}");
+    }
+}
+
 #[test]
 fn a_failed_write_needs_recovery_but_does_not_poison_the_journal() {
     // Not a barrier: nothing the kernel may have dropped, so recovery may run at once.
@@ -1227,10 +1262,12 @@ fn the_root_cannot_be_the_journal_directory() {
 }
 
 /// The simulator with owners: every regular file belongs to user and group 4242, and giving a
-/// file to anyone fails with `refusal`, as `fchown` does for a process that may not.
+/// file to anyone fails with `refusal`, as `fchown` does for a process that may not. A `stat` of
+/// `failing_stat` fails with an I/O error.
 struct OwnedSim {
     inner: SimFs,
     refusal: FsErrorKind,
+    failing_stat: Option<RelPath>,
 }
 
 impl Fs for OwnedSim {
@@ -1294,6 +1331,9 @@ impl Fs for OwnedSim {
         self.inner.read_dir(dir)
     }
     fn stat(&self, path: &RelPath) -> FsResult<Option<Metadata>> {
+        if self.failing_stat.as_ref() == Some(path) {
+            return Err(FsError::new(Op::Stat, path, FsErrorKind::Io));
+        }
         Ok(self.inner.stat(path)?.map(|m| Metadata {
             owner: (m.kind == FileKind::File).then_some(Owner {
                 uid: 4242,
@@ -1323,6 +1363,7 @@ fn a_refusal_to_give_a_file_away_is_no_reason_to_fail_but_any_other_error_is() {
     let owned = |refusal| OwnedSim {
         inner: sim_with(&[("t", OLD)], &[]),
         refusal,
+        failing_stat: None,
     };
     let fs = owned(FsErrorKind::PermissionDenied);
     let mut journal = Journal::open(&fs, jdir()).unwrap();
@@ -1346,6 +1387,36 @@ fn a_refusal_to_give_a_file_away_is_no_reason_to_fail_but_any_other_error_is() {
         fs.inner.image().get(&p("t")),
         Some(Node::File(OLD.to_vec().into()))
     );
+}
+
+/// Recovery takes an error reading an update's directory for what it is, not for "no such
+/// directory": it stops there and changes nothing.
+#[test]
+fn an_error_reading_an_updates_directory_stops_recovery_and_changes_nothing() {
+    let entry = format::encode(&intent(
+        1,
+        false,
+        vec![record(1, 0, "d/t", Some(OLD), Some(NEW), None)],
+    ))
+    .unwrap();
+    let name = ".crashsafe/journal/0000000000000001.intent";
+    let fs = OwnedSim {
+        inner: sim_with(
+            &[("d/t", OLD), (name, &entry)],
+            &["d", ".crashsafe", jdir().as_str()],
+        ),
+        refusal: FsErrorKind::PermissionDenied,
+        failing_stat: Some(p("d")),
+    };
+    let before = fs.inner.image();
+    let mut journal = Journal::open(&fs, jdir()).unwrap();
+    let err = journal.recover().unwrap_err();
+    assert!(
+        matches!(&err, JournalError::Fs(e) if e.op == Op::Stat && e.kind == FsErrorKind::Io),
+        "{err:?}"
+    );
+    assert_eq!(fs.inner.image(), before);
+    assert!(!journal.is_ready());
 }
 
 #[test]
