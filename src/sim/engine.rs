@@ -10,6 +10,7 @@ use super::explore::{
     AckLog, CheckContext, CrashKind, ExploreConfig, ExploreReport, InvariantFindings, KindCounts,
     Subject, UsedBounds, Violation,
 };
+use super::factor::Factoring;
 use super::fs::{CallRecord, Fault, FaultKind, SimFs};
 use super::image::Image;
 use super::model::{Model, Resolution};
@@ -36,6 +37,8 @@ pub(crate) struct Shared<'a, S: Subject> {
     /// The bounds inside recovery (crash states of recovery's own trace).
     pub recovery_bounds: Bounds,
     pub setup: Image,
+    /// The subject's independent factors ([`Subject::factoring`]).
+    pub factoring: Option<Factoring>,
 }
 
 impl<'a, S: Subject> Shared<'a, S> {
@@ -52,7 +55,17 @@ impl<'a, S: Subject> Shared<'a, S> {
             bounds,
             recovery_bounds: bounds.for_recovery(),
             setup: subject.setup(),
+            factoring: subject.factoring(),
         }
+    }
+
+    /// The factors the states at `level` of a state of `kind` are enumerated by: the subject's
+    /// for the power-loss states of the workload's own runs, none elsewhere (see
+    /// [`super::factor`]).
+    pub(crate) fn factoring_at(&self, kind: CrashKind, level: usize) -> Option<&Factoring> {
+        self.factoring
+            .as_ref()
+            .filter(|_| level == 0 && kind == CrashKind::Power)
     }
 
     /// The bounds at `level` (0: the workload's trace; 1 and more: inside recovery) of a state
@@ -519,6 +532,21 @@ fn visit<S: Subject>(
     }
 }
 
+/// `point`, a crash point of `run`'s own trace, narrowed to what is new since the previous
+/// crash point ([`super::states::CrashPoint::only_new`], for a factored walk) when that point was
+/// explored in this run with the same acknowledgements visible.
+pub(crate) fn narrowed<'w, A>(
+    run: &Run<A>,
+    point: super::states::CrashPoint<'w>,
+) -> super::states::CrashPoint<'w> {
+    let cp = point.cp;
+    if cp > run.start && run.acks.visible_at(cp) == run.acks.visible_at(cp - 1) {
+        point.only_new()
+    } else {
+        point
+    }
+}
+
 /// Generates the top-level states of crash points `cps`, starting from `walk`.
 fn generate<'w, S: Subject>(
     sh: &Shared<'_, S>,
@@ -533,7 +561,7 @@ fn generate<'w, S: Subject>(
     for cp in cps {
         walk.advance(cp);
         let at = Arc::new(walk.clone());
-        let point = at.here();
+        let point = narrowed(run, at.here());
         let acks = run.acks.visible_at(cp);
         let seed = sample_seed(sh.config.seed, run.fault, &[], cp);
         let first = items.len();
@@ -691,14 +719,15 @@ pub(crate) fn explore_run<S: Subject>(
     progress: &mut ProgressFn<'_>,
 ) {
     let n = run.trace.len();
+    let kind = run.kind();
     let mut master = CrashWalk::new(
         sh.model,
         &sh.setup,
         &run.trace,
         &run.res,
         sh.config.block_size,
-    );
-    let kind = run.kind();
+    )
+    .factored(sh.factoring_at(kind, 0));
     let mut cp = run.start;
     while cp <= n {
         let end = (cp + BATCH).min(n + 1);

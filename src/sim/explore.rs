@@ -27,6 +27,7 @@
 //! [`replay`] turns back into the same state.
 
 use super::engine;
+use super::factor::Factoring;
 use super::fs::{Fault, SimFs};
 use super::image::Image;
 use super::model::Model;
@@ -65,6 +66,16 @@ pub trait Subject: Sync {
     /// default, `true`, makes no such promise.
     fn check_reads_crashed(&self) -> bool {
         true
+    }
+
+    /// The workload's independent factors, if the subject declares any: disjoint sets of paths
+    /// such that recovery and the check act on each factor as a function of the shared paths
+    /// and that factor alone (the promise is spelled out in [`super::factor`]). The explorer
+    /// then checks, at each crash point of the workload's runs, the states departing in one
+    /// factor instead of their product, under a model whose operations persist independently.
+    /// The default, `None`, declares nothing: every state is enumerated.
+    fn factoring(&self) -> Option<Factoring> {
+        None
     }
 }
 

@@ -1,7 +1,7 @@
 //! Rebuilding one named crash state: for counterexample descriptions and [`super::replay`].
 
 use super::describe;
-use super::engine::{check_state, run_workload, sample_seed, Found, Run, Shared};
+use super::engine::{check_state, narrowed, run_workload, sample_seed, Found, Run, Shared};
 use super::explore::{token_for, Counterexample, ExploreConfig, Subject, Violation};
 use super::fs::{Fault, SimFs};
 use super::image::Image;
@@ -99,8 +99,13 @@ pub(crate) fn locate<S: Subject>(
                 trace.len()
             ));
         }
-        let mut walk = CrashWalk::new(sh.model, &base, &trace, &res, sh.config.block_size);
+        let mut walk = CrashWalk::new(sh.model, &base, &trace, &res, sh.config.block_size)
+            .factored(sh.factoring_at(run.kind(), level));
         let point = walk.point(cp);
+        let point = match level {
+            0 => narrowed(&run, point),
+            _ => point,
+        };
         let seed = sample_seed(sh.config.seed, fault, &path[..level], cp);
         let choice = point
             .state(sh.bounds_at(run.kind(), level), seed, index)
