@@ -86,7 +86,11 @@ pub fn run_suite(
             if !mine {
                 continue;
             }
-            let report = explore(subject, model.as_ref(), config);
+            let report = explore(
+                subject,
+                model.as_ref(),
+                &suite::config_for(&subject.name, config),
+            );
             let result = WorkloadResult {
                 model: model.name().to_string(),
                 workload: subject.name.clone(),

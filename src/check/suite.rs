@@ -9,6 +9,7 @@ use super::workload::{
 };
 use crate::journal::Defect;
 use crate::path::RelPath;
+use crate::sim::ExploreConfig;
 
 fn p(s: &str) -> RelPath {
     RelPath::new(s).expect("suite paths are plain")
@@ -105,6 +106,52 @@ fn mixed_batch(n: usize, atomic: bool, seed: u8) -> TxnSpec {
         })
         .collect();
     TxnSpec { updates, atomic }
+}
+
+/// How much of a workload's crash-state space the suite explores, where it must be less than the
+/// run's settings. The 64-update batches have hundreds of operations pending between barriers and
+/// every one of their states carries a recovery of 64 updates, which after the switch rewrites
+/// up to 64 files (see `journal::recover`), each rewrite a handful of crash points of its own.
+/// They run with k = 1 (k = 0 inside recovery), one state per crash point crashed inside its
+/// recovery, crashes nested to depth 1, and the process crashing at 8 crash points spread over
+/// the fault-free run (and at the end of each run whose injected fault hit a barrier), with an
+/// error injected at every call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// The largest k.
+    pub max_k: usize,
+    /// The largest recovery fan-out.
+    pub max_recovery_fanout: usize,
+    /// The most crash points of a run at which the process crashes.
+    pub max_process_points: usize,
+    /// The deepest nesting of crashes inside recovery.
+    pub max_depth: usize,
+}
+
+/// The budget of a built-in workload (`None`: the run's settings apply unchanged).
+pub fn budget(name: &str) -> Option<Budget> {
+    name.starts_with("batch-64").then_some(Budget {
+        max_k: 2,
+        max_recovery_fanout: 1,
+        max_process_points: 8,
+        max_depth: 1,
+    })
+}
+
+/// Applies a workload's budget to the run's configuration.
+pub fn config_for(name: &str, config: &ExploreConfig) -> ExploreConfig {
+    let mut config = config.clone();
+    if let Some(b) = budget(name.split('+').next().unwrap_or(name)) {
+        config.k = config.k.min(b.max_k);
+        if config.recovery_fanout == 0 || config.recovery_fanout > b.max_recovery_fanout {
+            config.recovery_fanout = b.max_recovery_fanout;
+        }
+        if config.process_points == 0 || config.process_points > b.max_process_points {
+            config.process_points = b.max_process_points;
+        }
+        config.recovery_depth = config.recovery_depth.min(b.max_depth);
+    }
+    config
 }
 
 /// Every built-in workload, by name, in a fixed order.
@@ -459,25 +506,58 @@ mod tests {
     fn checking_the_factors_finds_what_checking_their_product_finds() {
         // Power losses only, no crash inside recovery: there the reduction is exact (see
         // `sim::factor`); every violation kept, so that all of them can be compared.
-        let config = crate::sim::ExploreConfig {
-            jobs: 2,
-            k: 2,
-            full_bound: 64,
-            recovery_depth: 0,
-            process_crashes: false,
-            max_violations: 1 << 30,
-            ..Default::default()
-        };
-        let mut violations = 0;
-        let mut fewer_states = false;
-        for name in [
+        let names = [
             "independent-batch",
             "create-delete",
             "independent-batch+no-increment-fsync",
             "independent-batch+rename-before-temp-fsync",
             "create-delete+decide-by-temp-presence",
             "stream-and-copy+no-journal-dir-fsync",
-        ] {
+        ];
+        compare_factored_and_full(
+            &names,
+            &crate::sim::ExploreConfig {
+                jobs: 2,
+                k: 2,
+                full_bound: 64,
+                recovery_depth: 0,
+                process_crashes: false,
+                max_violations: 1 << 30,
+                ..Default::default()
+            },
+        );
+    }
+
+    #[test]
+    fn checking_the_factors_inside_recovery_and_after_a_process_crash_finds_the_same() {
+        // Crashes inside every state's recovery, and process crashes, both factored too.
+        let names = [
+            "independent-batch",
+            "independent-batch+rename-before-temp-fsync",
+        ];
+        compare_factored_and_full(
+            &names,
+            &crate::sim::ExploreConfig {
+                jobs: 2,
+                k: 2,
+                full_bound: 64,
+                recovery_depth: 1,
+                recovery_fanout: 0,
+                process_points: 4,
+                max_violations: 1 << 30,
+                ..Default::default()
+            },
+        );
+    }
+
+    /// Explores each of `names` under every model with and without its factors declared: the
+    /// same distinct violations, the same invariants per crash kind, the same contents
+    /// recovered per factor, no more states, and tokens that replay.
+    fn compare_factored_and_full(names: &[&str], config: &crate::sim::ExploreConfig) {
+        let config = config.clone();
+        let mut violations = 0;
+        let mut fewer_states = false;
+        for &name in names {
             for model in crate::sim::all_models() {
                 let at = format!("{name} under {}", model.name());
                 let full = FactorProbe::new(name, false);

@@ -59,13 +59,10 @@ impl<'a, S: Subject> Shared<'a, S> {
         }
     }
 
-    /// The factors the states at `level` of a state of `kind` are enumerated by: the subject's
-    /// for the power-loss states of the workload's own runs, none elsewhere (see
-    /// [`super::factor`]).
-    pub(crate) fn factoring_at(&self, kind: CrashKind, level: usize) -> Option<&Factoring> {
-        self.factoring
-            .as_ref()
-            .filter(|_| level == 0 && kind == CrashKind::Power)
+    /// The factors crash points are enumerated by: the subject's, at every level and under
+    /// both crash kinds (see [`super::factor`]).
+    pub(crate) fn factoring(&self) -> Option<&Factoring> {
+        self.factoring.as_ref()
     }
 
     /// The bounds at `level` (0: the workload's trace; 1 and more: inside recovery) of a state
@@ -480,7 +477,8 @@ fn visit<S: Subject>(
         return;
     };
     let res = sh.model.resolve(&rtrace);
-    let mut walk = CrashWalk::new(sh.model, image, &rtrace, &res, sh.config.block_size);
+    let mut walk = CrashWalk::new(sh.model, image, &rtrace, &res, sh.config.block_size)
+        .factored(sh.factoring());
     let bounds = sh.bounds_at(run.kind(), path.len());
     let parent_fp = image.fingerprint();
     let fresh = |seen: &BTreeMap<u128, usize>, fp: u128, depth: usize| {
@@ -493,7 +491,7 @@ fn visit<S: Subject>(
             let mut fps = BTreeSet::new();
             let mut walk = walk.clone();
             for cp in 0..=rtrace.len() {
-                let point = walk.point(cp);
+                let point = walk.point(cp).only_new_after(0);
                 let seed = sample_seed(sh.config.seed, run.fault, path, cp);
                 point.for_each_state(bounds, seed, |_, choice| {
                     let fp = point.build(choice).fingerprint();
@@ -507,7 +505,7 @@ fn visit<S: Subject>(
         });
     for cp in 0..=rtrace.len() {
         out.crash_points += 1;
-        let point = walk.point(cp);
+        let point = walk.point(cp).only_new_after(0);
         let seed = sample_seed(sh.config.seed, run.fault, path, cp);
         let mut children: Vec<(usize, Image, u128, usize)> = Vec::new();
         point.for_each_state(bounds, seed, |index, choice| {
@@ -533,15 +531,15 @@ fn visit<S: Subject>(
 }
 
 /// `point`, a crash point of `run`'s own trace, narrowed to what is new since the previous
-/// crash point ([`super::states::CrashPoint::only_new`], for a factored walk) when that point was
-/// explored in this run with the same acknowledgements visible.
+/// crash point ([`super::states::CrashPoint::only_new_after`], for a factored walk) when that
+/// point was explored in this run with the same acknowledgements visible.
 pub(crate) fn narrowed<'w, A>(
     run: &Run<A>,
     point: super::states::CrashPoint<'w>,
 ) -> super::states::CrashPoint<'w> {
     let cp = point.cp;
-    if cp > run.start && run.acks.visible_at(cp) == run.acks.visible_at(cp - 1) {
-        point.only_new()
+    if cp > 0 && run.acks.visible_at(cp) == run.acks.visible_at(cp - 1) {
+        point.only_new_after(run.start)
     } else {
         point
     }
@@ -727,7 +725,7 @@ pub(crate) fn explore_run<S: Subject>(
         &run.res,
         sh.config.block_size,
     )
-    .factored(sh.factoring_at(kind, 0));
+    .factored(sh.factoring());
     let mut cp = run.start;
     while cp <= n {
         let end = (cp + BATCH).min(n + 1);

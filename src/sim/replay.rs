@@ -100,11 +100,12 @@ pub(crate) fn locate<S: Subject>(
             ));
         }
         let mut walk = CrashWalk::new(sh.model, &base, &trace, &res, sh.config.block_size)
-            .factored(sh.factoring_at(run.kind(), level));
+            .factored(sh.factoring());
         let point = walk.point(cp);
         let point = match level {
             0 => narrowed(&run, point),
-            _ => point,
+            // Inside recovery every crash point from 0 on is explored, with the same acks.
+            _ => point.only_new_after(0),
         };
         let seed = sample_seed(sh.config.seed, fault, &path[..level], cp);
         let choice = point

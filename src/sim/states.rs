@@ -380,12 +380,15 @@ impl CrashPoint<'_> {
     /// point's states did not: when the only change since it is one more pending operation of
     /// one factor, the states departing in that factor (and in shared operations); when
     /// nothing changed, the states departing in shared operations only. See
-    /// [`super::factor`], "From one crash point to the next". The caller promises that the
-    /// previous crash point was enumerated in the same run with the same acknowledgements
-    /// visible. No effect on a walk that is not factored.
-    pub fn only_new(mut self) -> Self {
-        if let Some(scope) = self.walk.change_since_previous() {
-            self.scope = scope;
+    /// [`super::factor`], "From one crash point to the next". Only past `first`, the first
+    /// crash point enumerated; the caller promises that every crash point from `first` on is
+    /// enumerated with the same checks (the same acknowledgements visible). No effect on a walk
+    /// that is not factored.
+    pub fn only_new_after(mut self, first: usize) -> Self {
+        if self.cp > first {
+            if let Some(scope) = self.walk.change_since_previous() {
+                self.scope = scope;
+            }
         }
         self
     }
