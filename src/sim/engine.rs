@@ -889,5 +889,9 @@ pub(crate) fn explore<S: Subject>(
         by_invariant,
         violation_count: all.violations,
         bounds: UsedBounds::of(config),
+        factors: sh
+            .factoring()
+            .filter(|_| model.independent_ops())
+            .map_or(0, Factoring::len),
     }
 }

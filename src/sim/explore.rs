@@ -354,6 +354,9 @@ pub struct ExploreReport {
     pub violation_count: u64,
     /// The bounds this exploration used.
     pub bounds: UsedBounds,
+    /// How many independent factors its crash points were enumerated by (0: none, every
+    /// combination within the bounds; see [`super::factor`]).
+    pub factors: usize,
 }
 
 /// The bounds an exploration used, as [`ExploreReport::bounds`] reports them.

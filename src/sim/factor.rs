@@ -111,7 +111,8 @@ pub enum PathSet {
 }
 
 impl PathSet {
-    fn contains(&self, path: &RelPath) -> bool {
+    /// Whether `path`, whose file name is `name`, is in this set.
+    fn contains(&self, path: &RelPath, name: &str) -> bool {
         match self {
             PathSet::Path(p) => p == path,
             PathSet::Names {
@@ -119,12 +120,10 @@ impl PathSet {
                 prefix,
                 suffix,
             } => {
-                path.parent().as_ref() == Some(dir)
-                    && path.file_name().is_some_and(|name| {
-                        name.len() >= prefix.len() + suffix.len()
-                            && name.starts_with(prefix.as_str())
-                            && name.ends_with(suffix.as_str())
-                    })
+                name.len() >= prefix.len() + suffix.len()
+                    && name.starts_with(prefix.as_str())
+                    && name.ends_with(suffix.as_str())
+                    && path.parent().as_ref() == Some(dir)
             }
         }
     }
@@ -205,9 +204,10 @@ impl Factoring {
         if let Some(&f) = self.paths.get(path) {
             return Some(f);
         }
+        let name = path.file_name()?;
         let mut found = None;
         for (set, f) in &self.names {
-            if set.contains(path) {
+            if set.contains(path, name) {
                 match found {
                     None => found = Some(*f),
                     Some(g) if g == *f => {}

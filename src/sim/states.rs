@@ -22,6 +22,7 @@ use super::rng::SplitMix64;
 use super::trace::TraceOp;
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 /// How many states to enumerate at one crash point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +74,16 @@ pub struct CrashWalk<'a> {
     checkpoint: Image,
     durable: usize,
     at: usize,
-    factoring: Option<&'a Factoring>,
+    factors: Option<Arc<TraceFactors>>,
+}
+
+/// A factored walk's view of its trace, computed once per walk.
+struct TraceFactors {
+    /// Each operation's factor (`None`: shared).
+    of_op: Vec<Option<u32>>,
+    /// Per crash point `c`: whether a barrier resolves at `c` an operation issued before
+    /// `c - 1`.
+    resolves_earlier: Vec<bool>,
 }
 
 impl<'a> CrashWalk<'a> {
@@ -95,15 +105,32 @@ impl<'a> CrashWalk<'a> {
             checkpoint: base.clone(),
             durable: 0,
             at: 0,
-            factoring: None,
+            factors: None,
         }
     }
 
     /// This walk, its crash points enumerating only the states that depart from their base in
     /// at most one of `factoring`'s factors, if the model's pending operations persist
     /// independently ([`Model::independent_ops`]); unchanged otherwise (or with `None`).
-    pub fn factored(mut self, factoring: Option<&'a Factoring>) -> CrashWalk<'a> {
-        self.factoring = factoring.filter(|_| self.model.independent_ops());
+    pub fn factored(mut self, factoring: Option<&Factoring>) -> CrashWalk<'a> {
+        let Some(factoring) = factoring.filter(|_| self.model.independent_ops()) else {
+            return self;
+        };
+        let n = self.trace.len();
+        let mut resolves_earlier = vec![false; n + 1];
+        for (j, r) in self.res.iter().enumerate() {
+            if r.at > j + 1 && r.at <= n {
+                resolves_earlier[r.at] = true;
+            }
+        }
+        self.factors = Some(Arc::new(TraceFactors {
+            of_op: self
+                .trace
+                .iter()
+                .map(|op| factoring.factor_of(op))
+                .collect(),
+            resolves_earlier,
+        }));
         self
     }
 
@@ -161,8 +188,8 @@ impl<'a> CrashWalk<'a> {
                     op,
                     variants,
                 });
-                if let Some(f) = self.factoring {
-                    factor.push(f.factor_of(op));
+                if let Some(f) = &self.factors {
+                    factor.push(f.of_op[j]);
                 }
             }
         }
@@ -180,14 +207,14 @@ impl<'a> CrashWalk<'a> {
     /// between is shared; otherwise the factor of that operation (`Scope::Only(Some(_))`), or
     /// nothing at all (`Scope::Only(None)`: an operation that changes no state).
     fn change_since_previous(&self) -> Option<Scope> {
-        let factoring = self.factoring?;
+        let factors = self.factors.as_ref()?;
         let last = self.at.checked_sub(1)?;
-        if self.res[..last].iter().any(|r| r.at == self.at) {
+        if factors.resolves_earlier[self.at] {
             return None;
         }
         let (op, res) = (&self.trace[last], self.res[last]);
         if !res.resolved_at(self.at) {
-            return factoring.factor_of(op).map(|f| Scope::Only(Some(f)));
+            return factors.of_op[last].map(|f| Scope::Only(Some(f)));
         }
         if res.kept && op.changes_image() {
             return None;
