@@ -9,7 +9,7 @@ use super::workload::{
 };
 use crate::journal::Defect;
 use crate::path::RelPath;
-use crate::sim::ExploreConfig;
+use crate::sim::{ExploreConfig, Model};
 
 fn p(s: &str) -> RelPath {
     RelPath::new(s).expect("suite paths are plain")
@@ -115,10 +115,11 @@ fn mixed_batch(n: usize, atomic: bool, seed: u8) -> TxnSpec {
 /// They run with one state per crash point crashed inside its recovery, crashes nested to depth
 /// 1, and the process crashing at 8 crash points spread over the fault-free run (and at the end
 /// of each run whose injected fault hit a barrier), with an error injected at every call. The
-/// non-atomic one runs at the run's k: its 64 updates are independent factors
-/// (`crate::sim::factor`), so a crash point has about as many states as one update's operations
-/// give. The atomic one is a single factor (its verdict reads every target), so k = 2 would be
-/// every pair of its hundreds of pending operations: it runs with k = 1.
+/// non-atomic one runs at the run's k under a model whose operations persist independently
+/// (posix, prefix): its 64 updates are independent factors there (`crate::sim::factor`), so a
+/// crash point has about as many states as one update's operations give. Elsewhere (the atomic
+/// batch, one factor since its verdict reads every target; ext4-ordered, whose ordering rules
+/// tie operations together) k = 2 would be every pair of hundreds of pending operations: k = 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
     /// The largest k.
@@ -131,20 +132,21 @@ pub struct Budget {
     pub max_depth: usize,
 }
 
-/// The budget of a built-in workload (`None`: the run's settings apply unchanged).
-pub fn budget(name: &str) -> Option<Budget> {
+/// The budget of a built-in workload under `model` (`None`: the run's settings apply unchanged).
+pub fn budget(name: &str, model: &dyn Model) -> Option<Budget> {
+    let factored = !name.contains("atomic") && model.independent_ops();
     name.starts_with("batch-64").then_some(Budget {
-        max_k: if name.contains("atomic") { 1 } else { 2 },
+        max_k: if factored { 2 } else { 1 },
         max_recovery_fanout: 1,
         max_process_points: 8,
         max_depth: 1,
     })
 }
 
-/// Applies a workload's budget to the run's configuration.
-pub fn config_for(name: &str, config: &ExploreConfig) -> ExploreConfig {
+/// Applies a workload's budget under `model` to the run's configuration.
+pub fn config_for(name: &str, model: &dyn Model, config: &ExploreConfig) -> ExploreConfig {
     let mut config = config.clone();
-    if let Some(b) = budget(name.split('+').next().unwrap_or(name)) {
+    if let Some(b) = budget(name.split('+').next().unwrap_or(name), model) {
         config.k = config.k.min(b.max_k);
         if config.recovery_fanout == 0 || config.recovery_fanout > b.max_recovery_fanout {
             config.recovery_fanout = b.max_recovery_fanout;
@@ -601,6 +603,37 @@ mod tests {
         }
         assert!(violations > 0, "the defects give verdicts to compare");
         assert!(fewer_states, "the reduction leaves some states out");
+    }
+
+    #[test]
+    fn the_64_update_batches_run_at_k_2_only_where_their_updates_are_factors() {
+        let config = crate::sim::ExploreConfig::default();
+        let k = |name: &str, model: &dyn crate::sim::Model| config_for(name, model, &config).k;
+        assert_eq!(k("batch-64-syncfs", &crate::sim::Posix), 2);
+        assert_eq!(
+            k("batch-64-syncfs+no-increment-fsync", &crate::sim::Posix),
+            2
+        );
+        assert_eq!(k("batch-64-syncfs", &crate::sim::Ext4Ordered), 1);
+        assert_eq!(k("batch-64-atomic-syncfs", &crate::sim::Posix), 1);
+        assert_eq!(k("batch-8-atomic", &crate::sim::Ext4Ordered), 2);
+        let budgeted = config_for("batch-64-syncfs", &crate::sim::Posix, &config);
+        assert_eq!(
+            (
+                budgeted.recovery_fanout,
+                budgeted.recovery_depth,
+                budgeted.process_points
+            ),
+            (1, 1, 8)
+        );
+        let other = config_for("independent-batch", &crate::sim::Posix, &config);
+        assert_eq!(format!("{other:?}"), format!("{config:?}"));
+        assert!(subject("batch-64-syncfs")
+            .factoring()
+            .is_some_and(|f| f.len() == 64));
+        assert!(subject("batch-64-atomic-syncfs")
+            .factoring()
+            .is_some_and(|f| f.len() == 1));
     }
 
     #[test]
