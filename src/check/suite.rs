@@ -366,6 +366,10 @@ mod tests {
         ) -> Vec<crate::sim::Violation> {
             self.0.check(ctx)
         }
+        /// The same factors, so that only the verdict memo differs.
+        fn factoring(&self) -> Option<crate::sim::Factoring> {
+            self.0.factoring()
+        }
     }
 
     /// What a report says, without its timing.
