@@ -21,6 +21,11 @@
 //! mutating call and fault kind with that call failing ([`Fault`]), and the crash points from the
 //! fault on are explored the same way.
 //!
+//! A subject that declares independent factors ([`Subject::factoring`]) has, under a model whose
+//! operations persist independently, only the states departing in one factor enumerated at each
+//! crash point, and only the factor that changed since the previous one ([`super::factor`]
+//! says why the others' verdicts are those of states kept).
+//!
 //! Work is spread over [`ExploreConfig::jobs`] threads; counts, violations and their order do not
 //! depend on it. Violations come smallest first (fewest operations before the crash point, then
 //! fewest non-durable operations persisted), each with a replay token ([`super::token`]) that

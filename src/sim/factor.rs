@@ -54,7 +54,7 @@
 //! Going from crash point `c - 1` to `c`, one operation is issued. When no barrier resolves
 //! anything at `c` (the checkpoint and the shared pending operations stay as they were), the
 //! acknowledgements visible are the same, and `c - 1` was enumerated in the same run, the
-//! explorer narrows `c` further ([`super::CrashPoint::only_new`]): if the new operation is
+//! explorer narrows `c` further ([`super::CrashPoint::only_new_after`]): if the new operation is
 //! pending and belongs to factor `F`, `c` keeps the states departing in `F` (and in shared
 //! operations); if it changes no state, only those departing in shared operations. Take a
 //! state `s` of `c` left out this way: it departs in another factor `G` (and in shared `D₀`).
