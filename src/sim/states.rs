@@ -252,7 +252,7 @@ pub struct CrashPoint<'w> {
     pub pending: Vec<PendingOp<'w>>,
     /// Each pending operation's factor (`None`: shared); empty when the walk is not factored.
     factor: Vec<Option<u32>>,
-    /// Which departures a state may make (see [`CrashPoint::only_new`]).
+    /// Which departures a state may make (see [`CrashPoint::only_new_after`]).
     scope: Scope,
 }
 
