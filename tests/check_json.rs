@@ -34,6 +34,9 @@ fn the_json_report_gives_each_workloads_bounds_and_the_peak_rss() {
     assert_eq!(workload["depth"], 1);
     assert_eq!(workload["recovery_fanout"], 4);
     assert_eq!(workload["process_points"], 0);
+    // One update, one factor; prefix lets pending operations persist independently.
+    assert_eq!(workload["factors"], 1);
+    assert_eq!(report["schema"], "crashsafe-check/3");
     if cfg!(target_os = "linux") {
         let rss = report["peak_rss_bytes"]
             .as_u64()

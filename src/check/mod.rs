@@ -90,7 +90,7 @@ pub fn run_suite(
             let report = explore(
                 subject,
                 model.as_ref(),
-                &suite::config_for(&subject.name, config),
+                &suite::config_for(&subject.name, model.as_ref(), config),
             );
             let result = WorkloadResult {
                 model: model.name().to_string(),

@@ -1,5 +1,5 @@
 //! What `crashsafe check` prints and writes: the summary table, the JSON report (schema
-//! `crashsafe-check/2`, documented in the README) and a JUnit XML report for CI.
+//! `crashsafe-check/3`, documented in the README) and a JUnit XML report for CI.
 //!
 //! The JSON report needs serde_json, so `json` exists only with the `cli` feature.
 
@@ -10,8 +10,11 @@ use serde_json::{json, Value};
 use std::fmt::Write as _;
 
 /// The JSON schema's name; bumped on any incompatible change. Version 2: every count comes per
-/// crash kind too (`by_kind`), and the totals cover both kinds.
-pub const JSON_SCHEMA: &str = "crashsafe-check/2";
+/// crash kind too (`by_kind`), and the totals cover both kinds. Version 3: under a subject that
+/// declares independent factors, the counts are of the states enumerated after leaving out
+/// those whose verdict kept states already give (`crate::sim::factor`); each workload says how
+/// many factors (`factors`).
+pub const JSON_SCHEMA: &str = "crashsafe-check/3";
 
 /// Totals of one model over its workloads.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -231,6 +234,7 @@ pub fn json(
                         "recovery_fanout": r.report.bounds.recovery_fanout,
                         "depth": r.report.bounds.depth,
                         "process_points": r.report.bounds.process_points,
+                        "factors": r.report.factors,
                         "process_crash_states": r.report.process.crash_states,
                         "process_violations": r.report.process.violations,
                         "by_kind": by_kind(|k| *r.report.counts(k)),

@@ -9,7 +9,7 @@ use super::workload::{
     Delivery, JournalSubject, OnFailure, SyncSpec, TxnSpec, UpdateSpec, Workload,
 };
 use crate::path::RelPath;
-use crate::sim::ExploreConfig;
+use crate::sim::{ExploreConfig, Model};
 
 fn p(s: &str) -> RelPath {
     RelPath::new(s).expect("suite paths are plain")
@@ -112,10 +112,14 @@ fn mixed_batch(n: usize, atomic: bool, seed: u8) -> TxnSpec {
 /// run's settings. The 64-update batches have hundreds of operations pending between barriers and
 /// every one of their states carries a recovery of 64 updates, which after the switch rewrites
 /// up to 64 files (see `journal::recover`), each rewrite a handful of crash points of its own.
-/// They run with k = 1 (k = 0 inside recovery), one state per crash point crashed inside its
-/// recovery, crashes nested to depth 1, and the process crashing at 8 crash points spread over
-/// the fault-free run (and at the end of each run whose injected fault hit a barrier), with an
-/// error injected at every call.
+/// They run with one state per crash point crashed inside its recovery, crashes nested to depth
+/// 1, and the process crashing at 8 crash points spread over the fault-free run (and at the end
+/// of each run whose injected fault hit a barrier), with an error injected at every call. The
+/// non-atomic one runs at the run's k under a model whose operations persist independently
+/// (posix, prefix): its 64 updates are independent factors there (`crate::sim::factor`), so a
+/// crash point has about as many states as one update's operations give. Elsewhere (the atomic
+/// batch, one factor since its verdict reads every target; ext4-ordered, whose ordering rules
+/// tie operations together) k = 2 would be every pair of hundreds of pending operations: k = 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
     /// The largest k.
@@ -128,20 +132,21 @@ pub struct Budget {
     pub max_depth: usize,
 }
 
-/// The budget of a built-in workload (`None`: the run's settings apply unchanged).
-pub fn budget(name: &str) -> Option<Budget> {
+/// The budget of a built-in workload under `model` (`None`: the run's settings apply unchanged).
+pub fn budget(name: &str, model: &dyn Model) -> Option<Budget> {
+    let factored = !name.contains("atomic") && model.independent_ops();
     name.starts_with("batch-64").then_some(Budget {
-        max_k: 1,
+        max_k: if factored { 2 } else { 1 },
         max_recovery_fanout: 1,
         max_process_points: 8,
         max_depth: 1,
     })
 }
 
-/// Applies a workload's budget to the run's configuration.
-pub fn config_for(name: &str, config: &ExploreConfig) -> ExploreConfig {
+/// Applies a workload's budget under `model` to the run's configuration.
+pub fn config_for(name: &str, model: &dyn Model, config: &ExploreConfig) -> ExploreConfig {
     let mut config = config.clone();
-    if let Some(b) = budget(name.split('+').next().unwrap_or(name)) {
+    if let Some(b) = budget(name.split('+').next().unwrap_or(name), model) {
         config.k = config.k.min(b.max_k);
         if config.recovery_fanout == 0 || config.recovery_fanout > b.max_recovery_fanout {
             config.recovery_fanout = b.max_recovery_fanout;
@@ -362,6 +367,10 @@ mod tests {
         ) -> Vec<crate::sim::Violation> {
             self.0.check(ctx)
         }
+        /// The same factors, so that only the verdict memo differs.
+        fn factoring(&self) -> Option<crate::sim::Factoring> {
+            self.0.factoring()
+        }
     }
 
     /// What a report says, without its timing.
@@ -416,6 +425,220 @@ mod tests {
             }
         }
         assert!(violations > 0, "the defects give verdicts to compare");
+    }
+
+    /// What recovery left at one factor's paths: each path with a digest of its node.
+    type Projection = (u32, Vec<(RelPath, u64)>);
+
+    /// The journal's subject with its factors declared or not, recording, per factor, every
+    /// distinct content recovery left at that factor's paths.
+    struct FactorProbe {
+        inner: JournalSubject,
+        declare: bool,
+        factoring: crate::sim::Factoring,
+        recovered: std::sync::Mutex<BTreeSet<Projection>>,
+    }
+
+    impl FactorProbe {
+        fn new(name: &str, declare: bool) -> FactorProbe {
+            let inner = subject(name);
+            let factoring = inner.factoring().expect("these workloads declare factors");
+            FactorProbe {
+                inner,
+                declare,
+                factoring,
+                recovered: Default::default(),
+            }
+        }
+    }
+
+    impl Subject for FactorProbe {
+        type Ack = JournalAck;
+        fn name(&self) -> String {
+            self.inner.name()
+        }
+        fn setup(&self) -> crate::sim::Image {
+            self.inner.setup()
+        }
+        fn run(&self, fs: &SimFs, acks: &mut AckLog<JournalAck>) {
+            self.inner.run(fs, acks)
+        }
+        fn recover(&self, fs: &SimFs) -> Result<(), String> {
+            self.inner.recover(fs)
+        }
+        fn check(
+            &self,
+            ctx: &crate::sim::CheckContext<'_, JournalAck>,
+        ) -> Vec<crate::sim::Violation> {
+            use std::hash::{DefaultHasher, Hash, Hasher};
+            let all = ctx.recovered.walk();
+            let mut seen = self.recovered.lock().unwrap();
+            for factor in 0..self.factoring.len() as u32 {
+                let paths = self.factoring.paths_of(factor, all.keys());
+                let projection = paths
+                    .into_iter()
+                    .map(|path| {
+                        let mut h = DefaultHasher::new();
+                        match &all[path] {
+                            crate::sim::Node::File(bytes) => (1u8, bytes.as_slice()).hash(&mut h),
+                            crate::sim::Node::Dir => 2u8.hash(&mut h),
+                            crate::sim::Node::Symlink(t) => (3u8, t).hash(&mut h),
+                        }
+                        (path.clone(), h.finish())
+                    })
+                    .collect();
+                seen.insert((factor, projection));
+            }
+            self.inner.check(ctx)
+        }
+        fn check_reads_crashed(&self) -> bool {
+            false
+        }
+        fn factoring(&self) -> Option<crate::sim::Factoring> {
+            self.declare.then(|| self.factoring.clone())
+        }
+    }
+
+    /// Every distinct violation a report kept: crash kind, invariant, message.
+    fn distinct_violations(
+        r: &crate::sim::ExploreReport,
+    ) -> BTreeSet<(crate::sim::CrashKind, String, String)> {
+        r.violations
+            .iter()
+            .map(|c| {
+                let v = &c.violation;
+                (c.kind, v.invariant.clone(), v.message.clone())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn checking_the_factors_finds_what_checking_their_product_finds() {
+        // Power losses only, no crash inside recovery: there the reduction is exact (see
+        // `sim::factor`); every violation kept, so that all of them can be compared.
+        let names = [
+            "independent-batch",
+            "create-delete",
+            "independent-batch+no-increment-fsync",
+            "independent-batch+rename-before-temp-fsync",
+            "create-delete+decide-by-temp-presence",
+            "stream-and-copy+no-journal-dir-fsync",
+        ];
+        compare_factored_and_full(
+            &names,
+            &crate::sim::ExploreConfig {
+                jobs: 2,
+                k: 2,
+                full_bound: 64,
+                recovery_depth: 0,
+                process_crashes: false,
+                max_violations: 1 << 30,
+                ..Default::default()
+            },
+        );
+    }
+
+    #[test]
+    fn checking_the_factors_inside_recovery_and_after_a_process_crash_finds_the_same() {
+        // Crashes inside every state's recovery, and process crashes, both factored too.
+        let names = [
+            "independent-batch",
+            "independent-batch+rename-before-temp-fsync",
+        ];
+        compare_factored_and_full(
+            &names,
+            &crate::sim::ExploreConfig {
+                jobs: 2,
+                k: 2,
+                full_bound: 64,
+                recovery_depth: 1,
+                recovery_fanout: 0,
+                process_points: 4,
+                max_violations: 1 << 30,
+                ..Default::default()
+            },
+        );
+    }
+
+    /// Explores each of `names` under every model with and without its factors declared: the
+    /// same distinct violations, the same invariants per crash kind, the same contents
+    /// recovered per factor, no more states, and tokens that replay.
+    fn compare_factored_and_full(names: &[&str], config: &crate::sim::ExploreConfig) {
+        let config = config.clone();
+        let mut violations = 0;
+        let mut fewer_states = false;
+        for &name in names {
+            for model in crate::sim::all_models() {
+                let at = format!("{name} under {}", model.name());
+                let full = FactorProbe::new(name, false);
+                let reduced = FactorProbe::new(name, true);
+                let f = crate::sim::explore(&full, model.as_ref(), &config);
+                let r = crate::sim::explore(&reduced, model.as_ref(), &config);
+                assert_eq!(distinct_violations(&r), distinct_violations(&f), "{at}");
+                let invariants = |r: &crate::sim::ExploreReport| -> BTreeSet<_> {
+                    r.by_invariant
+                        .iter()
+                        .map(|x| (x.kind, x.invariant.clone()))
+                        .collect()
+                };
+                assert_eq!(invariants(&r), invariants(&f), "{at}");
+                assert_eq!(
+                    *reduced.recovered.lock().unwrap(),
+                    *full.recovered.lock().unwrap(),
+                    "{at}: the contents recovery left, factor by factor"
+                );
+                assert!(r.crash_states <= f.crash_states, "{at}");
+                fewer_states |= r.crash_states < f.crash_states;
+                violations += f.violation_count;
+                // Replay rebuilds the state a token of the reduced exploration names: its first
+                // violation is one the exploration found in that state.
+                for c in &r.violations {
+                    let again = crate::sim::replay(&reduced, model.as_ref(), &config, &c.token)
+                        .expect("the token fits")
+                        .expect("the state still breaks an invariant");
+                    assert!(
+                        r.violations
+                            .iter()
+                            .any(|d| d.token == c.token && d.violation == again.violation),
+                        "{at}: {}",
+                        c.token
+                    );
+                }
+            }
+        }
+        assert!(violations > 0, "the defects give verdicts to compare");
+        assert!(fewer_states, "the reduction leaves some states out");
+    }
+
+    #[test]
+    fn the_64_update_batches_run_at_k_2_only_where_their_updates_are_factors() {
+        let config = crate::sim::ExploreConfig::default();
+        let k = |name: &str, model: &dyn crate::sim::Model| config_for(name, model, &config).k;
+        assert_eq!(k("batch-64-syncfs", &crate::sim::Posix), 2);
+        assert_eq!(
+            k("batch-64-syncfs+no-increment-fsync", &crate::sim::Posix),
+            2
+        );
+        assert_eq!(k("batch-64-syncfs", &crate::sim::Ext4Ordered), 1);
+        assert_eq!(k("batch-64-atomic-syncfs", &crate::sim::Posix), 1);
+        assert_eq!(k("batch-8-atomic", &crate::sim::Ext4Ordered), 2);
+        let budgeted = config_for("batch-64-syncfs", &crate::sim::Posix, &config);
+        assert_eq!(
+            (
+                budgeted.recovery_fanout,
+                budgeted.recovery_depth,
+                budgeted.process_points
+            ),
+            (1, 1, 8)
+        );
+        let other = config_for("independent-batch", &crate::sim::Posix, &config);
+        assert_eq!(format!("{other:?}"), format!("{config:?}"));
+        assert!(subject("batch-64-syncfs")
+            .factoring()
+            .is_some_and(|f| f.len() == 64));
+        assert!(subject("batch-64-atomic-syncfs")
+            .factoring()
+            .is_some_and(|f| f.len() == 1));
     }
 
     #[test]

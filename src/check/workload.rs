@@ -10,7 +10,9 @@ use crate::journal::{
     Journal, JournalError, JournalOptions, Source, Standard, Steps, SyncMode, Update,
 };
 use crate::path::RelPath;
-use crate::sim::{AckLog, CheckContext, Image, Node, SimFs, Subject, Violation};
+use crate::sim::{
+    AckLog, CheckContext, Factoring, Image, Node, PathSet, SimFs, Subject, Violation,
+};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::PathBuf;
@@ -244,6 +246,89 @@ impl Subject for JournalSubject {
     /// The oracle reads the setup, the recovered image and the acks only.
     fn check_reads_crashed(&self) -> bool {
         false
+    }
+
+    /// One factor per update of a non-atomic transaction, one per atomic batch
+    /// ([`Workload::factoring`]).
+    fn factoring(&self) -> Option<Factoring> {
+        self.workload.factoring()
+    }
+}
+
+impl Workload {
+    /// The workload's independent factors ([`crate::sim::factor`]): each update of a
+    /// non-atomic transaction is a factor of its target, its increment and the names the journal
+    /// and its recovery give that update beside them (`.crashsafe-<seq>-<index>.tmp` and
+    /// `.rec`); an atomic batch is one factor; updates sharing any of those are one factor.
+    /// Everything else (the journal directory and its entries and floors, the directories) is
+    /// shared. `None` where the argument below does not hold: a target, increment or
+    /// directory of them that the setup does not have as it needs, or a path under the journal.
+    ///
+    /// Why the journal keeps the promise (see `src/journal/recover.rs` for the rules):
+    /// recovery reads the journal directory (shared), then for each update of an entry observes
+    /// its target, temp, increment and scratch names (the update's factor) and the target's
+    /// directory (shared, from the setup), and decides *done* from those alone for a non-atomic
+    /// entry; what it does for the update (rewrite through the scratch name, unlink the temp,
+    /// the increment, leftovers) touches that factor's names only; the directory fsyncs and the
+    /// entry removals touch shared paths and happen alike whatever each update's verdict. An
+    /// atomic batch's verdict reads all its targets: they are one factor. An entry is refused
+    /// (a `recovery-error`) for what one path of it shows, which that path's factor alone shows.
+    /// The oracle judges each target and increment from its own content and the acks, the
+    /// journal directory from its entries, and every other path from its own content, each
+    /// violation naming the path it is about; a `batch-atomic` violation names one atomic
+    /// batch, one factor.
+    pub fn factoring(&self) -> Option<Factoring> {
+        let journal = journal_dir();
+        let mut setup = Image::new();
+        for d in &self.dirs {
+            setup.put_dir(d);
+        }
+        for (path, bytes) in &self.files {
+            setup.put_file(path, bytes);
+        }
+        let names = |dir: &RelPath, index: usize, ext: &str| PathSet::Names {
+            dir: dir.clone(),
+            prefix: ".crashsafe-".to_string(),
+            suffix: format!("-{index}.{ext}"),
+        };
+        let mut groups = Vec::new();
+        let mut exact = Vec::new();
+        for txn in &self.txns {
+            let mut batch = Vec::new();
+            for (index, u) in txn.updates.iter().enumerate() {
+                let mut group = Vec::new();
+                let paths = std::iter::once(&u.target).chain(u.increment.as_ref().map(|i| &i.0));
+                for path in paths {
+                    let dir = path.parent()?;
+                    let fits = matches!(setup.get(&dir), Some(Node::Dir))
+                        && !matches!(setup.get(path), Some(Node::Dir | Node::Symlink(_)))
+                        && !path.starts_with(&journal);
+                    if !fits {
+                        return None;
+                    }
+                    exact.push(path.clone());
+                    group.push(PathSet::Path(path.clone()));
+                    group.push(names(&dir, index, "rec"));
+                    if path == &u.target {
+                        group.push(names(&dir, index, "tmp"));
+                    }
+                }
+                if txn.atomic {
+                    batch.extend(group);
+                } else {
+                    groups.push(group);
+                }
+            }
+            if txn.atomic {
+                groups.push(batch);
+            }
+        }
+        // A name both exact and matched by a journal name would belong to two factors.
+        let named = |p: &RelPath| p.file_name().is_some_and(|n| n.starts_with(".crashsafe-"));
+        if exact.iter().any(named) {
+            return None;
+        }
+        Some(Factoring::new(groups))
     }
 }
 

@@ -10,6 +10,7 @@ use super::explore::{
     AckLog, CheckContext, CrashKind, ExploreConfig, ExploreReport, InvariantFindings, KindCounts,
     Subject, UsedBounds, Violation,
 };
+use super::factor::Factoring;
 use super::fs::{CallRecord, Fault, FaultKind, SimFs};
 use super::image::Image;
 use super::model::{Model, Resolution};
@@ -36,6 +37,8 @@ pub(crate) struct Shared<'a, S: Subject> {
     /// The bounds inside recovery (crash states of recovery's own trace).
     pub recovery_bounds: Bounds,
     pub setup: Image,
+    /// The subject's independent factors ([`Subject::factoring`]).
+    pub factoring: Option<Factoring>,
 }
 
 impl<'a, S: Subject> Shared<'a, S> {
@@ -52,7 +55,14 @@ impl<'a, S: Subject> Shared<'a, S> {
             bounds,
             recovery_bounds: bounds.for_recovery(),
             setup: subject.setup(),
+            factoring: subject.factoring(),
         }
+    }
+
+    /// The factors crash points are enumerated by: the subject's, at every level and under
+    /// both crash kinds (see [`super::factor`]).
+    pub(crate) fn factoring(&self) -> Option<&Factoring> {
+        self.factoring.as_ref()
     }
 
     /// The bounds at `level` (0: the workload's trace; 1 and more: inside recovery) of a state
@@ -467,7 +477,8 @@ fn visit<S: Subject>(
         return;
     };
     let res = sh.model.resolve(&rtrace);
-    let mut walk = CrashWalk::new(sh.model, image, &rtrace, &res, sh.config.block_size);
+    let mut walk = CrashWalk::new(sh.model, image, &rtrace, &res, sh.config.block_size)
+        .factored(sh.factoring());
     let bounds = sh.bounds_at(run.kind(), path.len());
     let parent_fp = image.fingerprint();
     let fresh = |seen: &BTreeMap<u128, usize>, fp: u128, depth: usize| {
@@ -480,7 +491,7 @@ fn visit<S: Subject>(
             let mut fps = BTreeSet::new();
             let mut walk = walk.clone();
             for cp in 0..=rtrace.len() {
-                let point = walk.point(cp);
+                let point = walk.point(cp).only_new_after(0);
                 let seed = sample_seed(sh.config.seed, run.fault, path, cp);
                 point.for_each_state(bounds, seed, |_, choice| {
                     let fp = point.build(choice).fingerprint();
@@ -494,7 +505,7 @@ fn visit<S: Subject>(
         });
     for cp in 0..=rtrace.len() {
         out.crash_points += 1;
-        let point = walk.point(cp);
+        let point = walk.point(cp).only_new_after(0);
         let seed = sample_seed(sh.config.seed, run.fault, path, cp);
         let mut children: Vec<(usize, Image, u128, usize)> = Vec::new();
         point.for_each_state(bounds, seed, |index, choice| {
@@ -519,6 +530,21 @@ fn visit<S: Subject>(
     }
 }
 
+/// `point`, a crash point of `run`'s own trace, narrowed to what is new since the previous
+/// crash point ([`super::states::CrashPoint::only_new_after`], for a factored walk) when that
+/// point was explored in this run with the same acknowledgements visible.
+pub(crate) fn narrowed<'w, A>(
+    run: &Run<A>,
+    point: super::states::CrashPoint<'w>,
+) -> super::states::CrashPoint<'w> {
+    let cp = point.cp;
+    if cp > 0 && run.acks.visible_at(cp) == run.acks.visible_at(cp - 1) {
+        point.only_new_after(run.start)
+    } else {
+        point
+    }
+}
+
 /// Generates the top-level states of crash points `cps`, starting from `walk`.
 fn generate<'w, S: Subject>(
     sh: &Shared<'_, S>,
@@ -533,7 +559,7 @@ fn generate<'w, S: Subject>(
     for cp in cps {
         walk.advance(cp);
         let at = Arc::new(walk.clone());
-        let point = at.here();
+        let point = narrowed(run, at.here());
         let acks = run.acks.visible_at(cp);
         let seed = sample_seed(sh.config.seed, run.fault, &[], cp);
         let first = items.len();
@@ -691,14 +717,15 @@ pub(crate) fn explore_run<S: Subject>(
     progress: &mut ProgressFn<'_>,
 ) {
     let n = run.trace.len();
+    let kind = run.kind();
     let mut master = CrashWalk::new(
         sh.model,
         &sh.setup,
         &run.trace,
         &run.res,
         sh.config.block_size,
-    );
-    let kind = run.kind();
+    )
+    .factored(sh.factoring());
     let mut cp = run.start;
     while cp <= n {
         let end = (cp + BATCH).min(n + 1);
@@ -862,5 +889,9 @@ pub(crate) fn explore<S: Subject>(
         by_invariant,
         violation_count: all.violations,
         bounds: UsedBounds::of(config),
+        factors: sh
+            .factoring()
+            .filter(|_| model.independent_ops())
+            .map_or(0, Factoring::len),
     }
 }

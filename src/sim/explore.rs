@@ -21,12 +21,18 @@
 //! mutating call and fault kind with that call failing ([`Fault`]), and the crash points from the
 //! fault on are explored the same way.
 //!
+//! A subject that declares independent factors ([`Subject::factoring`]) has, under a model whose
+//! operations persist independently, only the states departing in one factor enumerated at each
+//! crash point, and only the factor that changed since the previous one ([`super::factor`]
+//! says why the others' verdicts are those of states kept).
+//!
 //! Work is spread over [`ExploreConfig::jobs`] threads; counts, violations and their order do not
 //! depend on it. Violations come smallest first (fewest operations before the crash point, then
 //! fewest non-durable operations persisted), each with a replay token ([`super::token`]) that
 //! [`replay`] turns back into the same state.
 
 use super::engine;
+use super::factor::Factoring;
 use super::fs::{Fault, SimFs};
 use super::image::Image;
 use super::model::Model;
@@ -65,6 +71,16 @@ pub trait Subject: Sync {
     /// default, `true`, makes no such promise.
     fn check_reads_crashed(&self) -> bool {
         true
+    }
+
+    /// The workload's independent factors, if the subject declares any: disjoint sets of paths
+    /// such that recovery and the check act on each factor as a function of the shared paths
+    /// and that factor alone (the promise is spelled out in [`super::factor`]). The explorer
+    /// then checks, at each crash point of the workload's runs, the states departing in one
+    /// factor instead of their product, under a model whose operations persist independently.
+    /// The default, `None`, declares nothing: every state is enumerated.
+    fn factoring(&self) -> Option<Factoring> {
+        None
     }
 }
 
@@ -343,6 +359,9 @@ pub struct ExploreReport {
     pub violation_count: u64,
     /// The bounds this exploration used.
     pub bounds: UsedBounds,
+    /// How many independent factors its crash points were enumerated by (0: none, every
+    /// combination within the bounds; see [`super::factor`]).
+    pub factors: usize,
 }
 
 /// The bounds an exploration used, as [`ExploreReport::bounds`] reports them.

@@ -7,6 +7,7 @@
 //!   call and can inject I/O errors ([`Fault`]);
 //! - [`model`]: the persistence models ([`Prefix`], [`Ext4Ordered`], [`Posix`]);
 //! - [`states`]: the crash states a model allows at each crash point, built from a checkpoint;
+//! - [`factor`]: a subject's independent factors, checked instead of their product;
 //! - [`mod@explore`]: the generic explorer ([`explore()`], [`replay()`]) over any [`Subject`];
 //! - [`token`]: replay tokens, one printable string naming one checked crash state;
 //! - [`rng`]: [`rng::SplitMix64`], the seeded generator behind the random samples.
@@ -14,6 +15,7 @@
 mod describe;
 mod engine;
 pub mod explore;
+pub mod factor;
 pub mod fs;
 pub mod image;
 pub mod model;
@@ -28,6 +30,7 @@ pub use explore::{
     explore, replay, AckLog, CheckContext, Counterexample, CrashKind, ExploreConfig, ExploreReport,
     InvariantFindings, KindCounts, Progress, Subject, UsedBounds, Violation,
 };
+pub use factor::{Factoring, PathSet};
 pub use fs::{CallRecord, Fault, FaultKind, SimDirLock, SimFile, SimFs};
 pub use image::{Image, Node};
 pub use model::{

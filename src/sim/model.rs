@@ -134,6 +134,14 @@ pub trait Model: Send + Sync {
     fn close(&self, pending: &[PendingOp<'_>], choice: &mut [u16]) {
         let _ = (pending, choice);
     }
+
+    /// Whether the pending operations reach the disk independently of one another: every
+    /// combination of variants is a crash state ([`Model::close`] changes nothing). Only then
+    /// may the explorer check a subject's independent factors instead of their product
+    /// ([`super::factor`]). The default, `false`, claims nothing.
+    fn independent_ops(&self) -> bool {
+        false
+    }
 }
 
 /// Every built-in model: prefix, ext4-ordered, posix.
@@ -167,6 +175,10 @@ impl Model for Prefix {
     }
     fn variants(&self, _: &TraceOp, _: &OpContext) -> Vec<Variant> {
         vec![Variant::Full]
+    }
+    /// One variant per operation, no ordering rule.
+    fn independent_ops(&self) -> bool {
+        true
     }
 }
 
@@ -208,6 +220,10 @@ impl Model for Posix {
     }
     fn variants(&self, op: &TraceOp, cx: &OpContext) -> Vec<Variant> {
         write_variants(op, cx, true)
+    }
+    /// "Any operation not covered may be lost independently of the others, in any order."
+    fn independent_ops(&self) -> bool {
+        true
     }
 }
 

@@ -1,7 +1,7 @@
 //! Rebuilding one named crash state: for counterexample descriptions and [`super::replay`].
 
 use super::describe;
-use super::engine::{check_state, run_workload, sample_seed, Found, Run, Shared};
+use super::engine::{check_state, narrowed, run_workload, sample_seed, Found, Run, Shared};
 use super::explore::{token_for, Counterexample, ExploreConfig, Subject, Violation};
 use super::fs::{Fault, SimFs};
 use super::image::Image;
@@ -99,8 +99,14 @@ pub(crate) fn locate<S: Subject>(
                 trace.len()
             ));
         }
-        let mut walk = CrashWalk::new(sh.model, &base, &trace, &res, sh.config.block_size);
+        let mut walk = CrashWalk::new(sh.model, &base, &trace, &res, sh.config.block_size)
+            .factored(sh.factoring());
         let point = walk.point(cp);
+        let point = match level {
+            0 => narrowed(&run, point),
+            // Inside recovery every crash point from 0 on is explored, with the same acks.
+            _ => point.only_new_after(0),
+        };
         let seed = sample_seed(sh.config.seed, fault, &path[..level], cp);
         let choice = point
             .state(sh.bounds_at(run.kind(), level), seed, index)

@@ -11,14 +11,18 @@
 //! of them when the product of the variant counts is at most `full_bound`; past it, every state
 //! that persists all but at most `k`, or at most `k`, of the pending operations, plus `samples`
 //! seeded random states. Choices that the model's ordering rules close onto the same state are
-//! produced once.
+//! produced once. A walk given a subject's [`Factoring`] ([`CrashWalk::factored`]) leaves out the
+//! states that depart from their enumeration's base in two factors or more (see
+//! [`super::factor`] for why that loses nothing).
 
+use super::factor::Factoring;
 use super::image::Image;
 use super::model::{Model, OpContext, PendingOp, Resolution, Variant};
 use super::rng::SplitMix64;
 use super::trace::TraceOp;
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 /// How many states to enumerate at one crash point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +74,16 @@ pub struct CrashWalk<'a> {
     checkpoint: Image,
     durable: usize,
     at: usize,
+    factors: Option<Arc<TraceFactors>>,
+}
+
+/// A factored walk's view of its trace, computed once per walk.
+struct TraceFactors {
+    /// Each operation's factor (`None`: shared).
+    of_op: Vec<Option<u32>>,
+    /// Per crash point `c`: whether a barrier resolves at `c` an operation issued before
+    /// `c - 1`.
+    resolves_earlier: Vec<bool>,
 }
 
 impl<'a> CrashWalk<'a> {
@@ -91,7 +105,33 @@ impl<'a> CrashWalk<'a> {
             checkpoint: base.clone(),
             durable: 0,
             at: 0,
+            factors: None,
         }
+    }
+
+    /// This walk, its crash points enumerating only the states that depart from their base in
+    /// at most one of `factoring`'s factors, if the model's pending operations persist
+    /// independently ([`Model::independent_ops`]); unchanged otherwise (or with `None`).
+    pub fn factored(mut self, factoring: Option<&Factoring>) -> CrashWalk<'a> {
+        let Some(factoring) = factoring.filter(|_| self.model.independent_ops()) else {
+            return self;
+        };
+        let n = self.trace.len();
+        let mut resolves_earlier = vec![false; n + 1];
+        for (j, r) in self.res.iter().enumerate() {
+            if r.at > j + 1 && r.at <= n {
+                resolves_earlier[r.at] = true;
+            }
+        }
+        self.factors = Some(Arc::new(TraceFactors {
+            of_op: self
+                .trace
+                .iter()
+                .map(|op| factoring.factor_of(op))
+                .collect(),
+            resolves_earlier,
+        }));
+        self
     }
 
     /// How many operations the checkpoint holds (every earlier one is resolved).
@@ -126,6 +166,7 @@ impl<'a> CrashWalk<'a> {
     pub fn here(&self) -> CrashPoint<'_> {
         let cp = self.at;
         let mut pending = Vec::new();
+        let mut factor = Vec::new();
         for j in self.durable..cp {
             if !self.res[j].resolved_at(cp) {
                 let op = &self.trace[j];
@@ -147,12 +188,57 @@ impl<'a> CrashWalk<'a> {
                     op,
                     variants,
                 });
+                if let Some(f) = &self.factors {
+                    factor.push(f.of_op[j]);
+                }
             }
         }
         CrashPoint {
             walk: self,
             cp,
             pending,
+            factor,
+            scope: Scope::AnyFactor,
+        }
+    }
+
+    /// What changed from the previous crash point to this one, for a factored walk: `None`
+    /// when a barrier resolved something, the checkpoint grew, or the operation issued in
+    /// between is shared; otherwise the factor of that operation (`Scope::Only(Some(_))`), or
+    /// nothing at all (`Scope::Only(None)`: an operation that changes no state).
+    fn change_since_previous(&self) -> Option<Scope> {
+        let factors = self.factors.as_ref()?;
+        let last = self.at.checked_sub(1)?;
+        if factors.resolves_earlier[self.at] {
+            return None;
+        }
+        let (op, res) = (&self.trace[last], self.res[last]);
+        if !res.resolved_at(self.at) {
+            return factors.of_op[last].map(|f| Scope::Only(Some(f)));
+        }
+        if res.kept && op.changes_image() {
+            return None;
+        }
+        Some(Scope::Only(None))
+    }
+}
+
+/// Which departures from its base a state of a factored crash point may make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Departures in the operations of at most one factor, and in shared operations.
+    AnyFactor,
+    /// Departures in this factor's operations only, or (`None`) in no factor's, and in shared
+    /// operations.
+    Only(Option<u32>),
+}
+
+impl Scope {
+    /// The factor departures are already tied to (`Some(None)`: none may be made).
+    fn fixed(self) -> Option<Option<u32>> {
+        match self {
+            Scope::AnyFactor => None,
+            Scope::Only(f) => Some(f),
         }
     }
 }
@@ -164,6 +250,10 @@ pub struct CrashPoint<'w> {
     pub cp: usize,
     /// The pending operations, in issue order.
     pub pending: Vec<PendingOp<'w>>,
+    /// Each pending operation's factor (`None`: shared); empty when the walk is not factored.
+    factor: Vec<Option<u32>>,
+    /// Which departures a state may make (see [`CrashPoint::only_new_after`]).
+    scope: Scope,
 }
 
 impl CrashPoint<'_> {
@@ -248,7 +338,9 @@ impl CrashPoint<'_> {
         let mut choice = vec![0u16; n];
         if total <= bounds.full_bound as u128 {
             for _ in 0..total {
-                emit(&choice)?;
+                if self.in_scope(&choice) {
+                    emit(&choice)?;
+                }
                 // Mixed-radix increment, first pending operation fastest.
                 for (c, p) in choice.iter_mut().zip(&self.pending) {
                     *c += 1;
@@ -263,7 +355,17 @@ impl CrashPoint<'_> {
         // All but at most k persisted (base: everything full).
         for m in 0..=bounds.k.min(n) {
             let alts = |p: &PendingOp<'_>| (1..p.variants.len() as u16).collect::<Vec<_>>();
-            combos(&self.pending, m, 0, &mut choice, &alts, &mut emit)?;
+            let fixed = self.scope.fixed();
+            combos(
+                &self.pending,
+                &self.factor,
+                fixed,
+                m,
+                0,
+                &mut choice,
+                &alts,
+                &mut emit,
+            )?;
         }
         // At most k persisted (base: everything lost).
         let lost: Vec<u16> = self
@@ -279,7 +381,17 @@ impl CrashPoint<'_> {
                     .filter(|&v| v != base)
                     .collect::<Vec<_>>()
             };
-            combos(&self.pending, m, 0, &mut choice, &alts, &mut emit)?;
+            let fixed = self.scope.fixed();
+            combos(
+                &self.pending,
+                &self.factor,
+                fixed,
+                m,
+                0,
+                &mut choice,
+                &alts,
+                &mut emit,
+            )?;
         }
         let mut rng = SplitMix64::new(seed);
         for _ in 0..bounds.samples {
@@ -289,6 +401,38 @@ impl CrashPoint<'_> {
             emit(&choice)?;
         }
         ControlFlow::Continue(())
+    }
+
+    /// Narrows a factored crash point to the states that may show what the previous crash
+    /// point's states did not: when the only change since it is one more pending operation of
+    /// one factor, the states departing in that factor (and in shared operations); when
+    /// nothing changed, the states departing in shared operations only. See
+    /// [`super::factor`], "From one crash point to the next". Only past `first`, the first
+    /// crash point enumerated; the caller promises that every crash point from `first` on is
+    /// enumerated with the same checks (the same acknowledgements visible). No effect on a walk
+    /// that is not factored.
+    pub fn only_new_after(mut self, first: usize) -> Self {
+        if self.cp > first {
+            if let Some(scope) = self.walk.change_since_previous() {
+                self.scope = scope;
+            }
+        }
+        self
+    }
+
+    /// Whether `choice` departs from everything persisted (position 0) in the pending
+    /// operations its scope allows (always, when the walk is not factored).
+    fn in_scope(&self, choice: &[u16]) -> bool {
+        let mut fixed = self.scope.fixed();
+        for (c, f) in choice.iter().zip(&self.factor) {
+            if let (true, Some(f)) = (*c != 0, f) {
+                match fixed {
+                    Some(d) if d != Some(*f) => return false,
+                    _ => fixed = Some(Some(*f)),
+                }
+            }
+        }
+        true
     }
 
     /// The closed choice of state `index`, if there is one.
@@ -307,9 +451,14 @@ impl CrashPoint<'_> {
 }
 
 /// Every way of moving `m` more pending operations (at positions `from..`) off the base values in
-/// `choice` to one of their `alts`.
+/// `choice` to one of their `alts`. With factors (`factor` not empty), only the ways whose moved
+/// operations belong to one factor at most: `fixed`, once it is set (`Some(None)`: no factor's);
+/// shared operations (factor `None`) combine with any.
+#[allow(clippy::too_many_arguments)]
 fn combos(
     pending: &[PendingOp<'_>],
+    factor: &[Option<u32>],
+    fixed: Option<Option<u32>>,
     m: usize,
     from: usize,
     choice: &mut [u16],
@@ -323,10 +472,23 @@ fn combos(
         if pending.len() - pos < m {
             break;
         }
+        let here = factor.get(pos).copied().flatten();
+        if here.is_some() && fixed.is_some_and(|f| f != here) {
+            continue;
+        }
         let base = choice[pos];
         for alt in alts(&pending[pos]) {
             choice[pos] = alt;
-            combos(pending, m - 1, pos + 1, choice, alts, emit)?;
+            combos(
+                pending,
+                factor,
+                fixed.or(here.map(Some)),
+                m - 1,
+                pos + 1,
+                choice,
+                alts,
+                emit,
+            )?;
         }
         choice[pos] = base;
     }
