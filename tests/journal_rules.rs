@@ -715,13 +715,11 @@ fn dir_of_len(len: usize) -> RelPath {
 }
 
 #[test]
-fn a_journal_directory_with_room_for_exactly_the_names_it_keeps_is_accepted_and_one_byte_more_is_not(
-) {
-    // `<dir>/.crashsafe-<16 hex digits>-<index, up to 20 digits>.tmp` (a temp of a transaction
-    // whose intent is made durable with its data) must fit in a path: 53 bytes after the
-    // directory.
-    let fits = dir_of_len(MAX_PATH_LEN - 53);
-    let over = dir_of_len(MAX_PATH_LEN - 52);
+fn a_journal_directory_with_room_for_exactly_the_entry_names_is_accepted_and_one_byte_more_is_not()
+{
+    // `<dir>/<16 hex digits>.intent` must fit in a path: 24 bytes after the directory.
+    let fits = dir_of_len(MAX_PATH_LEN - 24);
+    let over = dir_of_len(MAX_PATH_LEN - 23);
     let fs = SimFs::new();
     assert_eq!(
         inspect_dir(&fs, &fits, Duration::ZERO).unwrap(),

@@ -440,15 +440,13 @@ fn create_dirs_durably<F: Fs>(fs: &F, dir: &RelPath) -> Result<Vec<RelPath>, FsE
     Ok(created)
 }
 
-/// Refuses a journal directory that is the root, or too long to hold the names it keeps.
+/// Refuses a journal directory that is the root, or too long to hold entry names.
 fn check_journal_dir(dir: &RelPath) -> Result<(), JournalError> {
     if dir.is_root() {
         return Err(JournalError::InsideJournal(dir.clone()));
     }
-    // Room for the longest name the journal keeps under it: a temp or scratch file,
-    // `/.crashsafe-<16 hex digits>-<update index, up to 20 digits>.tmp` (entry names are shorter).
-    const ROOM: usize = "/.crashsafe-".len() + 16 + 1 + 20 + ".tmp".len();
-    if dir.as_str().len() + ROOM > crate::path::MAX_PATH_LEN {
+    // Room for the entry names (`<16 hex digits>.intent`) under it.
+    if dir.as_str().len() + 24 > crate::path::MAX_PATH_LEN {
         return Err(PathError::TooLong(dir.to_string()).into());
     }
     Ok(())
