@@ -30,8 +30,7 @@
 //!
 //! An *intent* lists a transaction's updates and is made durable before anything else changes. A
 //! *commit* record (no updates) marks an atomic batch as past its commit point. Every path must be
-//! a safe [`RelPath`]; a temp path must be `<dir>/.crashsafe-<seq>-<index>.tmp`, where `<dir>` is the target's
-//! directory or the journal directory (recovery refuses any other).
+//! a safe [`RelPath`]; a temp path must be `<target's directory>/.crashsafe-<seq>-<index>.tmp`.
 //!
 //! Decoding is strict and bounded: it reads the header, refuses a payload over the cap before
 //! looking at it, checks the CRC, decodes, refuses trailing bytes and any encoding that does not
@@ -161,44 +160,9 @@ pub fn try_temp_path(target: &RelPath, seq: u64, index: usize) -> Result<RelPath
         .join(&temp_name(seq, index))
 }
 
-/// The temp file name for update `index` of transaction `seq`, in the journal directory
-/// `journal_dir` (where a transaction whose intent is made durable together with its data keeps
-/// its temps: see `journal::commit`), or why it cannot be made.
-pub fn try_journal_temp_path(
-    journal_dir: &RelPath,
-    seq: u64,
-    index: usize,
-) -> Result<RelPath, PathError> {
-    journal_dir.join(&temp_name(seq, index))
-}
-
 /// The temp file's name (one component).
 fn temp_name(seq: u64, index: usize) -> String {
     format!(".crashsafe-{seq:016x}-{index}.tmp")
-}
-
-/// Parses a temp file's name (`.crashsafe-<seq>-<index>.tmp`, as [`temp_path`] makes it) into
-/// its sequence number and update index; `None` for any other name.
-pub fn parse_temp_name(name: &str) -> Option<(u64, usize)> {
-    parse_own_name(name, ".tmp")
-}
-
-/// Parses a recovery scratch file's name (`.crashsafe-<seq>-<index>.rec`, as
-/// [`try_scratch_path`] makes it) into its sequence number and update index.
-pub fn parse_scratch_name(name: &str) -> Option<(u64, usize)> {
-    parse_own_name(name, ".rec")
-}
-
-/// Parses `.crashsafe-<seq>-<index><suffix>`, accepting only the spelling the journal writes.
-fn parse_own_name(name: &str, suffix: &str) -> Option<(u64, usize)> {
-    let rest = name.strip_prefix(".crashsafe-")?.strip_suffix(suffix)?;
-    let (seq, index) = rest.split_once('-')?;
-    let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
-    if seq.len() != 16 || !seq.bytes().all(lower_hex) {
-        return None;
-    }
-    let (seq, index) = (u64::from_str_radix(seq, 16).ok()?, index.parse().ok()?);
-    (format!(".crashsafe-{seq:016x}-{index}{suffix}") == name).then_some((seq, index))
 }
 
 /// The path recovery uses as scratch for update `index` of entry `seq`: beside the target,
@@ -573,9 +537,8 @@ pub fn validate(entry: &Entry) -> Result<(), DecodeError> {
                 ))
             }
             (Some(temp), _) => {
-                // Beside its target, or in the journal directory (which the entry does not
-                // name; recovery checks it).
-                let own = temp.file_name() == Some(temp_name(entry.seq, index).as_str());
+                let own = temp.parent() == u.target.parent()
+                    && temp.file_name() == Some(temp_name(entry.seq, index).as_str());
                 if !own {
                     return invalid(format!("update {index}'s temp {temp} is not its own"));
                 }

@@ -22,9 +22,9 @@ pub struct Transaction<'a, F: Fs> {
     seq: u64,
     intent: &'a [u8],
     prepared: Vec<Prepared>,
-    shape: Shape,
-    /// The intent's barrier, left open for the data step when the two are merged.
-    open_step: Option<Barrier<F::File>>,
+    atomic: bool,
+    /// Whether this transaction writes its session's floor (see [`super::recover`], "The floor").
+    new_floor: bool,
     /// The session's floor, set when this transaction writes a new one.
     floor: &'a mut Option<u64>,
     /// The session's older floors, removed once the new one is durable.
@@ -37,22 +37,6 @@ pub struct Transaction<'a, F: Fs> {
 /// [`Transaction::updates`] and to [`Steps::temp_written`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct UpdateIndex(usize);
-
-/// What kind of transaction it is, which decides its barriers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Shape {
-    /// An atomic batch (with a commit point).
-    pub atomic: bool,
-    /// The intent is made durable together with the data (no increment, no commit point): the
-    /// temps are in the journal directory, so that one left by a crash before the intent's name
-    /// was durable is found and removed by recovery, which lists that directory.
-    pub merged: bool,
-    /// Whether this transaction writes its session's floor (see [`super::recover`], "The floor").
-    pub new_floor: bool,
-    /// Whether an earlier transaction's entry removal must be made durable before this one acts
-    /// (the journal's `entries_settled`).
-    pub settle_journal_dir: bool,
-}
 
 /// What [`Transaction::new`] needs from the journal.
 pub(super) struct Session<'a> {
@@ -70,7 +54,8 @@ impl<'a, F: Fs> Transaction<'a, F> {
         seq: u64,
         intent: &'a [u8],
         prepared: Vec<Prepared>,
-        shape: Shape,
+        atomic: bool,
+        new_floor: bool,
     ) -> Self {
         Transaction {
             fs,
@@ -79,8 +64,8 @@ impl<'a, F: Fs> Transaction<'a, F> {
             seq,
             intent,
             prepared,
-            shape,
-            open_step: None,
+            atomic,
+            new_floor,
             floor: session.floor,
             old_floors: session.old_floors,
             target_dirs: BTreeSet::new(),
@@ -126,14 +111,14 @@ impl<'a, F: Fs> Transaction<'a, F> {
     /// record.
     pub fn entry_paths(&self) -> Vec<RelPath> {
         std::iter::once(self.entry_path("intent"))
-            .chain(self.shape.atomic.then(|| self.entry_path("commit")))
+            .chain(self.atomic.then(|| self.entry_path("commit")))
             .collect()
     }
 
     /// Step 1, first half: creates the session's floor file if this transaction starts it, and
     /// writes the intent entry, returning its file for the step's barrier.
     pub fn write_intent(&mut self) -> Result<F::File, JournalError> {
-        if self.shape.new_floor {
+        if self.new_floor {
             self.fs.create_new(&self.entry_path("floor"))?;
             if let Some(previous) = self.floor.replace(self.seq) {
                 let path = self.entry_path_of(previous, "floor");
@@ -148,14 +133,7 @@ impl<'a, F: Fs> Transaction<'a, F> {
     pub fn intent(&mut self) -> Result<(), JournalError> {
         let mut step = self.barrier();
         step.file(self.write_intent()?);
-        let shape = self.shape;
-        if !shape.merged || shape.new_floor || shape.settle_journal_dir {
-            step.dir(self.dir.clone());
-        }
-        if shape.merged {
-            self.open_step = Some(step);
-            return Ok(());
-        }
+        step.dir(self.dir.clone());
         Ok(step.finish(self.fs)?)
     }
 
@@ -163,11 +141,11 @@ impl<'a, F: Fs> Transaction<'a, F> {
     /// path (`steps` says what joins the barrier), then all made durable together with the
     /// increments' directories (and, for an atomic batch, the temps').
     pub(super) fn data<S: Steps>(&mut self, steps: &S) -> Result<(), JournalError> {
-        let mut step = self.open_step.take().unwrap_or_else(|| self.barrier());
+        let mut step = self.barrier();
         for index in (0..self.prepared.len()).map(UpdateIndex) {
             if let Some((temp, file)) = self.write_temp(index)? {
                 steps.temp_written(self, index, file, &mut step)?;
-                if self.shape.atomic {
+                if self.atomic {
                     step.dir(parent(&temp));
                 }
             }
@@ -223,7 +201,7 @@ impl<'a, F: Fs> Transaction<'a, F> {
     /// Step 3, **commit point** (atomic batches only): the commit record written and made
     /// durable with the journal directory.
     pub fn commit_point(&mut self) -> Result<(), JournalError> {
-        if !self.shape.atomic {
+        if !self.atomic {
             return Ok(());
         }
         let commit = Entry {
@@ -245,12 +223,7 @@ impl<'a, F: Fs> Transaction<'a, F> {
         let record = &self.prepared[index.0].record;
         let target = &record.target;
         match &record.temp {
-            Some(temp) => {
-                self.fs.rename(temp, target)?;
-                // A rename is durable once every directory it changed is (fsync(2) promises
-                // nothing of a rename across directories on the strength of one of them).
-                self.target_dirs.insert(parent(temp));
-            }
+            Some(temp) => self.fs.rename(temp, target)?,
             None if record.old != Content::Absent => self.fs.unlink(target)?,
             None => return Ok(()),
         }

@@ -193,12 +193,6 @@ pub struct Journal<F: Fs, S: Steps = Standard> {
     floor: Option<u64>,
     /// Floor files older than this session's, removed once a newer one is durable.
     old_floors: Vec<RelPath>,
-    /// Whether every entry removal not yet known durable belongs to a transaction without an
-    /// increment or a commit point: such an entry, back after a power loss, makes recovery
-    /// remove at most its temp. An increment's or a batch's entry back after a later
-    /// transaction changed its target could make recovery undo an acknowledged update, so the
-    /// next transaction's first barrier includes the journal directory while this is false.
-    entries_settled: bool,
     state: State,
     options: JournalOptions,
     steps: S,
@@ -270,7 +264,6 @@ impl<F: Fs, S: Steps> Journal<F, S> {
             next_seq: recover::next_seq_after(&names).unwrap_or(u64::MAX),
             floor: None,
             old_floors,
-            entries_settled: true,
             dir,
             state,
             options,
@@ -318,17 +311,7 @@ impl<F: Fs, S: Steps> Journal<F, S> {
         if seq > recover::MAX_SEQ {
             return Err(JournalError::SequenceExhausted);
         }
-        // Without an increment, a deletion or a commit point, the intent is made durable together with the
-        // data, and the temps wait in the journal directory (see `commit::Transaction::intent`).
-        let merged = !atomic
-            && updates
-                .iter()
-                .all(|u| u.increment.is_none() && !matches!(u.change, Change::Delete));
-        let place = match merged {
-            true => update::TempPlace::JournalDir,
-            false => update::TempPlace::BesideTarget,
-        };
-        let prepared = prepare(&self.fs, &self.dir, seq, updates, place)?;
+        let prepared = prepare(&self.fs, &self.dir, seq, updates)?;
         let entry = Entry {
             seq,
             kind: EntryKind::Intent { atomic },
@@ -347,20 +330,10 @@ impl<F: Fs, S: Steps> Journal<F, S> {
             floor: &mut self.floor,
             old_floors: &mut self.old_floors,
         };
-        let shape = commit::Shape {
-            atomic,
-            merged,
-            new_floor,
-            settle_journal_dir: !self.entries_settled,
-        };
-        let txn = commit::Transaction::new(&self.fs, session, seq, &bytes, prepared, shape);
+        let txn =
+            commit::Transaction::new(&self.fs, session, seq, &bytes, prepared, atomic, new_floor);
         match txn.run(&self.steps) {
-            Ok(()) => {
-                // A merged transaction's barrier made every earlier removal durable, or there
-                // was none that matters; its own removed entry is harmless if it comes back.
-                self.entries_settled = merged;
-                Ok(Receipt { seq, targets })
-            }
+            Ok(()) => Ok(Receipt { seq, targets }),
             Err(e) => {
                 self.state = match &e {
                     JournalError::Fs(fe) if is_barrier(fe.op) => State::Poisoned(fe.clone()),

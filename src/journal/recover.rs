@@ -147,9 +147,6 @@ pub enum Refusal {
     /// A path the entry names is the journal directory or inside it.
     #[error("{0} is inside the journal directory")]
     InsideJournal(RelPath),
-    /// A temp file that is neither beside its target nor in the journal directory.
-    #[error("the temp file {0} is neither beside its target nor in the journal directory")]
-    MisplacedTemp(RelPath),
     /// A target, temp or increment is not a regular file.
     #[error("{path} is a {kind:?}, not a regular file")]
     NotARegularFile {
@@ -394,28 +391,6 @@ struct Loaded {
     stale: Vec<String>,
     refused: Vec<(String, Refusal)>,
     max_seq: Option<u64>,
-    /// Temp and scratch files in the journal directory, by name, with their sequence numbers.
-    temps: Vec<(String, u64)>,
-}
-
-impl Loaded {
-    /// The temp and scratch files in the journal directory that no entry accounts for: with no
-    /// intent (durable or refused) of their number. A transaction whose intent
-    /// and data were made durable together can leave one (see `journal::commit`).
-    fn orphan_temps(&self) -> Vec<String> {
-        let refused: BTreeSet<u64> = self
-            .refused
-            .iter()
-            .filter_map(|(name, _)| parse_name(name))
-            .filter(|(_, kind)| *kind == EntryFile::Intent)
-            .map(|(seq, _)| seq)
-            .collect();
-        self.temps
-            .iter()
-            .filter(|(_, seq)| !self.intents.contains_key(seq) && !refused.contains(seq))
-            .map(|(name, _)| name.clone())
-            .collect()
-    }
 }
 
 /// Lists the journal directory and sorts every file in it (see [`Loaded`]).
@@ -424,15 +399,6 @@ fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError> {
     let files = entry_files(fs, dir)?;
     let floor = floor_of(&files);
     for file in files {
-        let own = |n: &str| format::parse_temp_name(n).or_else(|| format::parse_scratch_name(n));
-        if let Some((seq, _)) = file.name.as_str().and_then(own) {
-            let name = file.name.to_string();
-            match file.kind {
-                FileKind::File => loaded.temps.push((name, seq)),
-                kind => loaded.refused.push((name, Refusal::NotAFile(kind))),
-            }
-            continue;
-        }
         let (name, seq, kind) = match classify_name(&file.name) {
             Ok((name, seq, kind)) => (name.to_owned(), seq, kind),
             Err(refusal) => {
@@ -552,14 +518,8 @@ fn observe<F: Fs>(fs: &F, dir: &RelPath, entry: &Entry) -> Result<Vec<Observed>,
             .chain(u.temp.as_ref())
             .chain(u.increment.as_ref().map(|i| &i.path));
         for p in paths {
-            let journal_temp = u.temp.as_ref() == Some(p) && p.parent().as_ref() == Some(dir);
-            if !journal_temp && (p.starts_with(dir) || dir.starts_with(p)) {
+            if p.starts_with(dir) || dir.starts_with(p) {
                 return Err(Refusal::InsideJournal(p.clone()).into());
-            }
-        }
-        if let Some(temp) = &u.temp {
-            if temp.parent() != u.target.parent() && temp.parent().as_ref() != Some(dir) {
-                return Err(Refusal::MisplacedTemp(temp.clone()).into());
             }
         }
         let target = match current_content(fs, &u.target) {
@@ -582,7 +542,7 @@ fn observe<F: Fs>(fs: &F, dir: &RelPath, entry: &Entry) -> Result<Vec<Observed>,
         };
         let mut scratches = Vec::new();
         let increment = u.increment.as_ref().map(|i| &i.path);
-        for beside in std::iter::once(&u.target).chain(&u.temp).chain(increment) {
+        for beside in std::iter::once(&u.target).chain(increment) {
             if let Ok(scratch) = format::try_scratch_path(beside, entry.seq, index) {
                 if !scratches.contains(&scratch) && exists_as_file(fs, &scratch)? {
                     scratches.push(scratch);
@@ -593,7 +553,7 @@ fn observe<F: Fs>(fs: &F, dir: &RelPath, entry: &Entry) -> Result<Vec<Observed>,
             target,
             temp_exists,
             increment_exists,
-            temp_dir_exists: dir_exists(fs, u.temp.as_ref().unwrap_or(&u.target))?,
+            temp_dir_exists: dir_exists(fs, &u.target)?,
             increment_dir_exists: match increment {
                 Some(path) => dir_exists(fs, path)?,
                 None => false,
@@ -787,9 +747,7 @@ impl Durability<'_> {
                 update: u,
                 found,
             } => {
-                // Beside the temp: in the journal directory when the temp is there, so that a
-                // scratch left by a crash before the intent's name was durable is found there.
-                let scratch = scratch(u.temp.as_ref().unwrap_or(&u.target), seq, index)?;
+                let scratch = scratch(&u.target, seq, index)?;
                 let tombstone = tombstone(seq, index);
                 let erasing = u.new == Content::Absent
                     && (found == Content::Absent
@@ -1013,7 +971,6 @@ pub fn recover_with<F: Fs, S: Steps>(
     steps: &S,
 ) -> Result<RecoveryReport, JournalError> {
     let loaded = load(fs, dir)?;
-    let orphan_temps = loaded.orphan_temps();
     let mut r = Recovery {
         fs,
         dir,
@@ -1028,7 +985,6 @@ pub fn recover_with<F: Fs, S: Steps>(
         retiring: loaded.stale,
     };
     r.retiring.extend(loaded.torn.into_iter().map(|(n, _)| n));
-    r.retiring.extend(orphan_temps);
     // Paths named by refused entries: later entries must not touch them either.
     let mut blocked = BTreeSet::new();
     let seqs: BTreeSet<u64> = loaded

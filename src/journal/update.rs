@@ -3,8 +3,7 @@
 
 use super::JournalError;
 use crate::format::{
-    try_journal_temp_path, try_scratch_path, try_temp_path, Content, Digest, IncrementRecord,
-    UpdateRecord,
+    try_scratch_path, try_temp_path, Content, Digest, IncrementRecord, UpdateRecord,
 };
 use crate::fs::{read_chunks, FileKind, FileMode, Fs, FsError, FsErrorKind, Metadata, Owner};
 use crate::path::RelPath;
@@ -169,16 +168,6 @@ impl NewFileAttrs {
     }
 }
 
-/// Where a transaction's temp files go: beside their targets, or in the journal directory (a
-/// transaction whose intent is made durable together with its data; see `journal::commit`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TempPlace {
-    /// `<target's directory>/.crashsafe-<seq>-<index>.tmp`.
-    BesideTarget,
-    /// `<journal>/.crashsafe-<seq>-<index>.tmp`.
-    JournalDir,
-}
-
 /// Checks every update and builds its record, before anything is written. Fails on the first
 /// problem with nothing changed.
 pub(crate) fn prepare<F: Fs>(
@@ -186,12 +175,7 @@ pub(crate) fn prepare<F: Fs>(
     journal_dir: &RelPath,
     seq: u64,
     updates: Vec<Update>,
-    place: TempPlace,
 ) -> Result<Vec<Prepared>, JournalError> {
-    let temp_path = |target: &RelPath, index| match place {
-        TempPlace::BesideTarget => try_temp_path(target, seq, index),
-        TempPlace::JournalDir => try_journal_temp_path(journal_dir, seq, index),
-    };
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::with_capacity(updates.len());
     for (index, update) in updates.into_iter().enumerate() {
@@ -211,10 +195,10 @@ pub(crate) fn prepare<F: Fs>(
         try_scratch_path(&target, seq, index)?;
         let (temp, new) = match &change {
             Change::Write(source) => (
-                Some(temp_path(&target, index)?),
+                Some(try_temp_path(&target, seq, index)?),
                 Content::Present(source_digest(source)?),
             ),
-            Change::Stream(_) => (Some(temp_path(&target, index)?), Content::Unknown),
+            Change::Stream(_) => (Some(try_temp_path(&target, seq, index)?), Content::Unknown),
             Change::Delete => (None, Content::Absent),
         };
         if let Some(temp) = &temp {
