@@ -30,6 +30,10 @@ mod io_errors;
 mod journal;
 #[path = "journal_rules.rs"]
 mod journal_rules;
+#[path = "known_bad_steps.rs"]
+mod known_bad_steps;
+#[path = "no_increment_updates.rs"]
+mod no_increment_updates;
 #[path = "path_rules.rs"]
 mod path_rules;
 #[path = "real_fs.rs"]

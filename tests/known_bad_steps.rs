@@ -1,0 +1,190 @@
+//! The known-bad protocols against the journal's own commit, through the public seam
+//! (`journal::steps::Steps`): the journal's own trace line by line, and what each commit-side
+//! known-bad protocol changes in it. An integration test rather than a unit test of
+//! `src/check/known_bad.rs`, so that the mutation test set (`tests/mutation_suite.rs`) runs it
+//! against the step primitives of `src/journal/commit.rs` that only these protocols use.
+
+use crashsafe::check::known_bad::KnownBad;
+use crashsafe::journal::{Standard, Steps};
+use crashsafe::path::RelPath;
+use crashsafe::journal::{Journal, JournalOptions, Source, Update, DEFAULT_JOURNAL_DIR};
+use crashsafe::sim::{Image, SimFs};
+use std::time::Duration;
+
+fn p(s: &str) -> RelPath {
+    RelPath::new(s).unwrap()
+}
+
+/// The commits the tests trace.
+#[derive(Clone, Copy)]
+enum Txn {
+    /// `d/t` replaced, with an increment.
+    One,
+    /// `d/t` and `d/u` replaced in one atomic batch.
+    AtomicBatch,
+    /// `d/t` replaced and `d/u` deleted, each on its own.
+    WriteAndDelete,
+}
+
+/// The operations of one commit of `txn` through `steps` (from after the journal is
+/// opened), one line each.
+fn commit_trace<S: Steps>(steps: S, txn: Txn) -> Vec<String> {
+    let mut image = Image::new();
+    image.put_file(&p("d/t"), b"old t");
+    image.put_file(&p("d/u"), b"old u");
+    image.put_dir(&p("inc"));
+    let fs = SimFs::from_image(&image);
+    let options = JournalOptions::default();
+    let dir = p(DEFAULT_JOURNAL_DIR);
+    let mut journal = Journal::open_with_steps(&fs, dir, options, Duration::ZERO, steps)
+        .expect("the journal opens");
+    let start = fs.op_count();
+    let t = Update::write(p("d/t"), "new t");
+    let result = match txn {
+        Txn::One => journal.commit(t.with_increment(p("inc/1"), Source::Bytes(b"i".to_vec()))),
+        Txn::AtomicBatch => {
+            journal.commit_batch(vec![t, Update::write(p("d/u"), "new u")], true)
+        }
+        Txn::WriteAndDelete => journal.commit_batch(vec![t, Update::delete(p("d/u"))], false),
+    };
+    result.expect("the commit succeeds");
+    fs.trace()[start..]
+        .iter()
+        .map(|op| op.to_string())
+        .collect()
+}
+
+fn position(trace: &[String], line: &str) -> usize {
+    trace
+        .iter()
+        .position(|l| l == line)
+        .unwrap_or_else(|| panic!("{line:?} is not in {trace:#?}"))
+}
+
+#[test]
+fn every_name_parses_back_to_its_protocol() {
+    for known_bad in KnownBad::ALL {
+        assert_eq!(KnownBad::from_name(known_bad.name()), Some(known_bad));
+        assert!(!known_bad.breaks().is_empty(), "{known_bad:?}");
+    }
+    assert_eq!(KnownBad::from_name("no-such-bug"), None);
+}
+
+const JOURNAL_FSYNC: &str = "fsync_dir .crashsafe/journal";
+const TEMP_WRITE: &str = "write d/.crashsafe-0000000000000001-0.tmp @0+5";
+const SWITCH: &str = "rename d/.crashsafe-0000000000000001-0.tmp -> d/t";
+const INCREMENT_FSYNC: &str = "fsync inc/1";
+const PUBLISH: &str = "fsync_dir d";
+const CLEAN: &str = "unlink .crashsafe/journal/0000000000000001.intent";
+
+/// `trace` without the line `line`, which it must hold.
+fn without(trace: &[String], line: &str) -> Vec<String> {
+    let mut out = trace.to_vec();
+    out.remove(position(trace, line));
+    out
+}
+
+/// `trace` with `line` moved to just before `before`.
+fn moved_before(trace: &[String], line: &str, before: &str) -> Vec<String> {
+    let mut out = without(trace, line);
+    out.insert(position(&out, before), line.to_string());
+    out
+}
+
+#[test]
+fn the_journal_s_own_steps_run_in_protocol_order() {
+    let expected = [
+        "create .crashsafe/journal/0000000000000001.floor",
+        "create .crashsafe/journal/0000000000000001.intent",
+        "write .crashsafe/journal/0000000000000001.intent @0+170",
+        "fsync .crashsafe/journal/0000000000000001.intent",
+        JOURNAL_FSYNC,
+        "create d/.crashsafe-0000000000000001-0.tmp",
+        "set_mode d/.crashsafe-0000000000000001-0.tmp 0644",
+        TEMP_WRITE,
+        "create inc/1",
+        "set_mode inc/1 0644",
+        "write inc/1 @0+1",
+        "fsync d/.crashsafe-0000000000000001-0.tmp",
+        INCREMENT_FSYNC,
+        "fsync_dir inc",
+        SWITCH,
+        PUBLISH,
+        CLEAN,
+    ];
+    assert_eq!(commit_trace(Standard, Txn::One), expected);
+}
+
+#[test]
+fn each_commit_side_protocol_changes_its_step_and_nothing_else() {
+    let standard = commit_trace(Standard, Txn::One);
+    let cases = [
+        (
+            KnownBad::NoJournalDirFsync,
+            without(&standard, JOURNAL_FSYNC),
+        ),
+        (
+            KnownBad::NoIncrementFsync,
+            without(&standard, INCREMENT_FSYNC),
+        ),
+        (
+            KnownBad::AckBeforeTargetDirFsync,
+            without(&standard, PUBLISH),
+        ),
+        (
+            KnownBad::EntryRemovedBeforeTargetDirFsync,
+            moved_before(&standard, CLEAN, PUBLISH),
+        ),
+        (
+            KnownBad::RenameBeforeTempFsync,
+            moved_before(&standard, SWITCH, "create inc/1"),
+        ),
+    ];
+    for (known_bad, expected) in cases {
+        assert_eq!(
+            commit_trace(known_bad, Txn::One),
+            expected,
+            "{}",
+            known_bad.name()
+        );
+    }
+    // The recovery-side protocols commit as the journal does.
+    for known_bad in [KnownBad::CommitByFileType, KnownBad::RecoveryTrustsLiveView] {
+        assert_eq!(
+            commit_trace(known_bad, Txn::One),
+            standard,
+            "{}",
+            known_bad.name()
+        );
+    }
+}
+
+#[test]
+fn rename_before_all_temps_durable_switches_each_temp_before_the_commit_point() {
+    let second_temp = "create d/.crashsafe-0000000000000001-1.tmp";
+    let commit = "create .crashsafe/journal/0000000000000001.commit";
+    let standard = commit_trace(Standard, Txn::AtomicBatch);
+    assert!(position(&standard, SWITCH) > position(&standard, commit));
+    let bad = commit_trace(KnownBad::RenameBeforeAllTempsDurable, Txn::AtomicBatch);
+    let switch = position(&bad, SWITCH);
+    assert_eq!(bad[switch - 1], "fsync d/.crashsafe-0000000000000001-0.tmp");
+    assert!(switch < position(&bad, second_temp));
+    assert!(switch < position(&bad, commit));
+}
+
+#[test]
+fn protocols_that_rename_early_switch_each_temp_once_and_still_delete() {
+    let standard = commit_trace(Standard, Txn::WriteAndDelete);
+    let delete = "unlink d/u";
+    assert!(position(&standard, SWITCH) < position(&standard, delete));
+    for known_bad in [
+        KnownBad::RenameBeforeTempFsync,
+        KnownBad::RenameBeforeAllTempsDurable,
+    ] {
+        let bad = commit_trace(known_bad, Txn::WriteAndDelete);
+        let switches = bad.iter().filter(|l| l.as_str() == SWITCH).count();
+        assert_eq!(switches, 1, "{}: {bad:#?}", known_bad.name());
+        assert!(position(&bad, SWITCH) < position(&bad, "fsync_dir d"));
+        assert!(position(&bad, delete) > position(&bad, SWITCH));
+    }
+}
