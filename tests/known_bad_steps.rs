@@ -5,9 +5,9 @@
 //! against the step primitives of `src/journal/commit.rs` that only these protocols use.
 
 use crashsafe::check::known_bad::KnownBad;
+use crashsafe::journal::{Journal, JournalOptions, Source, Update, DEFAULT_JOURNAL_DIR};
 use crashsafe::journal::{Standard, Steps};
 use crashsafe::path::RelPath;
-use crashsafe::journal::{Journal, JournalOptions, Source, Update, DEFAULT_JOURNAL_DIR};
 use crashsafe::sim::{Image, SimFs};
 use std::time::Duration;
 
@@ -42,9 +42,7 @@ fn commit_trace<S: Steps>(steps: S, txn: Txn) -> Vec<String> {
     let t = Update::write(p("d/t"), "new t");
     let result = match txn {
         Txn::One => journal.commit(t.with_increment(p("inc/1"), Source::Bytes(b"i".to_vec()))),
-        Txn::AtomicBatch => {
-            journal.commit_batch(vec![t, Update::write(p("d/u"), "new u")], true)
-        }
+        Txn::AtomicBatch => journal.commit_batch(vec![t, Update::write(p("d/u"), "new u")], true),
         Txn::WriteAndDelete => journal.commit_batch(vec![t, Update::delete(p("d/u"))], false),
     };
     result.expect("the commit succeeds");

@@ -59,9 +59,15 @@ fn assert_refused(f: &Fixture, name: &str) -> Refusal {
     assert!(f.entries().contains(&name.to_string()));
     drop(journal); // the journal holds its directory's lock until dropped
 
+    // `--wait`: the lock is on the journal directory's open file description, and a child that
+    // another test thread is spawning holds a copy of every descriptor until its `exec`. Under
+    // load that window can outlive the drop above, and `crashsafe recover` then fails as locked
+    // (the likeliest cause of one failure of this test seen under load, which 30 reruns did not
+    // reproduce); waiting a few seconds for the lock is what a user would do.
     let out = Command::new(env!("CARGO_BIN_EXE_crashsafe"))
         .arg("recover")
         .arg(&f.root)
+        .args(["--wait", "10"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "crashsafe recover: {out:?}");
