@@ -6,7 +6,7 @@
 
 use crashsafe::check::known_bad::KnownBad;
 use crashsafe::journal::{Journal, JournalOptions, Source, Update, DEFAULT_JOURNAL_DIR};
-use crashsafe::journal::{Standard, Steps};
+use crashsafe::journal::{Standard, Steps, SyncMode};
 use crashsafe::path::RelPath;
 use crashsafe::sim::{Image, SimFs};
 use std::time::Duration;
@@ -29,12 +29,16 @@ enum Txn {
 /// The operations of one commit of `txn` through `steps` (from after the journal is
 /// opened), one line each.
 fn commit_trace<S: Steps>(steps: S, txn: Txn) -> Vec<String> {
+    commit_trace_with(steps, txn, JournalOptions::default())
+}
+
+/// [`commit_trace`] with the journal opened with `options`.
+fn commit_trace_with<S: Steps>(steps: S, txn: Txn, options: JournalOptions) -> Vec<String> {
     let mut image = Image::new();
     image.put_file(&p("d/t"), b"old t");
     image.put_file(&p("d/u"), b"old u");
     image.put_dir(&p("inc"));
     let fs = SimFs::from_image(&image);
-    let options = JournalOptions::default();
     let dir = p(DEFAULT_JOURNAL_DIR);
     let mut journal = Journal::open_with_steps(&fs, dir, options, Duration::ZERO, steps)
         .expect("the journal opens");
@@ -185,4 +189,24 @@ fn protocols_that_rename_early_switch_each_temp_once_and_still_delete() {
         assert!(position(&bad, SWITCH) < position(&bad, "fsync_dir d"));
         assert!(position(&bad, delete) > position(&bad, SWITCH));
     }
+}
+
+/// Under `syncfs` the journal fsyncs no single file, and neither does the early renamer: it
+/// renames the first temp as soon as it is written, with no fsync of it in between (its
+/// per-file fsync belongs to the per-file mode only).
+#[test]
+fn the_early_renamer_fsyncs_its_temp_only_in_per_file_mode() {
+    let options = JournalOptions {
+        sync: SyncMode::Syncfs,
+    };
+    let bad = commit_trace_with(
+        KnownBad::RenameBeforeAllTempsDurable,
+        Txn::AtomicBatch,
+        options,
+    );
+    let switch = position(&bad, SWITCH);
+    assert!(
+        !bad[..switch].iter().any(|l| l.starts_with("fsync ")),
+        "{bad:#?}"
+    );
 }
