@@ -215,51 +215,7 @@ pub fn json(
 ) -> Value {
     let models: Vec<Value> = totals(results)
         .into_iter()
-        .map(|t| {
-            let workloads: Vec<Value> = results
-                .iter()
-                .filter(|r| r.model == t.model)
-                .map(|r| {
-                    json!({
-                        "workload": r.workload,
-                        "operations": r.report.trace_ops,
-                        "fsync_calls": r.report.fsync_calls,
-                        "updates": r.updates,
-                        "fsyncs_per_update": r.fsyncs_per_update(),
-                        "crash_points": r.report.crash_points,
-                        "crash_states": r.report.crash_states,
-                        "distinct_states": r.report.distinct_states,
-                        "violations": r.report.violation_count,
-                        "k": r.report.bounds.k,
-                        "recovery_fanout": r.report.bounds.recovery_fanout,
-                        "depth": r.report.bounds.depth,
-                        "process_points": r.report.bounds.process_points,
-                        "factors": r.report.factors,
-                        "process_crash_states": r.report.process.crash_states,
-                        "process_violations": r.report.process.violations,
-                        "by_kind": by_kind(|k| *r.report.counts(k)),
-                        "counterexamples": r.report.violations.iter().map(|c| json!({
-                            "crash_kind": c.kind.name(),
-                            "invariant": c.violation.invariant,
-                            "message": c.violation.message,
-                            "replay": c.token,
-                        })).collect::<Vec<_>>(),
-                    })
-                })
-                .collect();
-            json!({
-                "model": t.model,
-                "workloads": workloads.len(),
-                "crash_points": t.crash_points,
-                "crash_states": t.crash_states,
-                "distinct_states": t.distinct_states,
-                "violations": t.violations,
-                "by_kind": by_kind(|k| *t.counts(k)),
-                "states_per_sec": t.states_per_sec(),
-                "elapsed_sec": t.seconds,
-                "per_workload": workloads,
-            })
-        })
+        .map(|t| json_model(&t, results))
         .collect();
     let mut report = json!({
         "schema": JSON_SCHEMA,
@@ -272,30 +228,88 @@ pub fn json(
         "models": models,
     });
     if let Some(st) = self_test {
-        report["self_test"] = st
-            .iter()
-            .map(|r| {
-                let seen = |s: &super::SeenInvariant| {
-                    json!({
-                        "model": s.model,
-                        "invariant": s.invariant,
-                        "crash_kind": s.kind.name(),
-                        "count": s.count,
-                        "replay": s.replay,
-                    })
-                };
-                json!({
-                    "defect": r.known_bad.name(),
-                    "expected": r.expected.iter().map(|i| i.name()).collect::<Vec<_>>(),
-                    "caught": r.caught_under_posix(),
-                    "caught_by": r.caught_by().map(seen).collect::<Vec<_>>(),
-                    "seen": r.seen.iter().map(seen).collect::<Vec<_>>(),
-                    "hidden_by": r.hidden_by,
-                })
-            })
-            .collect();
+        report["self_test"] = json_self_test(st);
     }
     report
+}
+
+/// One workload's entry in the JSON report.
+#[cfg(feature = "cli")]
+fn json_workload(r: &WorkloadResult) -> Value {
+    json!({
+        "workload": r.workload,
+        "operations": r.report.trace_ops,
+        "fsync_calls": r.report.fsync_calls,
+        "updates": r.updates,
+        "fsyncs_per_update": r.fsyncs_per_update(),
+        "crash_points": r.report.crash_points,
+        "crash_states": r.report.crash_states,
+        "distinct_states": r.report.distinct_states,
+        "violations": r.report.violation_count,
+        "k": r.report.bounds.k,
+        "recovery_fanout": r.report.bounds.recovery_fanout,
+        "depth": r.report.bounds.depth,
+        "process_points": r.report.bounds.process_points,
+        "factors": r.report.factors,
+        "process_crash_states": r.report.process.crash_states,
+        "process_violations": r.report.process.violations,
+        "by_kind": by_kind(|k| *r.report.counts(k)),
+        "counterexamples": r.report.violations.iter().map(|c| json!({
+            "crash_kind": c.kind.name(),
+            "invariant": c.violation.invariant,
+            "message": c.violation.message,
+            "replay": c.token,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// One model's totals and its workloads in the JSON report.
+#[cfg(feature = "cli")]
+fn json_model(t: &ModelTotals, results: &[WorkloadResult]) -> Value {
+    let workloads: Vec<Value> = results
+        .iter()
+        .filter(|r| r.model == t.model)
+        .map(json_workload)
+        .collect();
+    json!({
+        "model": t.model,
+        "workloads": workloads.len(),
+        "crash_points": t.crash_points,
+        "crash_states": t.crash_states,
+        "distinct_states": t.distinct_states,
+        "violations": t.violations,
+        "by_kind": by_kind(|k| *t.counts(k)),
+        "states_per_sec": t.states_per_sec(),
+        "elapsed_sec": t.seconds,
+        "per_workload": workloads,
+    })
+}
+
+/// The self-test's part of the JSON report: each known-bad protocol, what it must break, and
+/// where it was caught.
+#[cfg(feature = "cli")]
+fn json_self_test(st: &[SelfTestResult]) -> Value {
+    st.iter()
+        .map(|r| {
+            let seen = |s: &super::SeenInvariant| {
+                json!({
+                    "model": s.model,
+                    "invariant": s.invariant,
+                    "crash_kind": s.kind.name(),
+                    "count": s.count,
+                    "replay": s.replay,
+                })
+            };
+            json!({
+                "defect": r.known_bad.name(),
+                "expected": r.expected.iter().map(|i| i.name()).collect::<Vec<_>>(),
+                "caught": r.caught_under_posix(),
+                "caught_by": r.caught_by().map(seen).collect::<Vec<_>>(),
+                "seen": r.seen.iter().map(seen).collect::<Vec<_>>(),
+                "hidden_by": r.hidden_by,
+            })
+        })
+        .collect()
 }
 
 fn xml_escape(s: &str) -> String {
