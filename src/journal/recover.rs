@@ -114,6 +114,15 @@ use crate::fs::{read_chunks, DirEntry, DirName, FileKind, Fs, FsError, FsErrorKi
 use crate::path::RelPath;
 use std::collections::{BTreeMap, BTreeSet};
 
+mod inspect;
+mod names;
+
+pub use inspect::{inspect, Inspection};
+use names::classify_name;
+pub use names::{
+    entry_files, floor_of, floors, next_seq_after, parse_name, EntryFile, FLOOR_SPAN, MAX_SEQ,
+};
+
 /// Why recovery left an entry file alone.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -279,107 +288,6 @@ pub fn update_happened<C: PartialEq>(
         return target != old;
     }
     increment_complete.is_none_or(|complete| complete())
-}
-
-/// What the journal directory holds.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Inspection {
-    /// Entries recovery would act on.
-    pub pending: Vec<PendingEntry>,
-    /// Commit records whose intent is gone (recovery removes them).
-    pub orphan_commits: Vec<String>,
-    /// Stale entries, numbered below the journal's floor (recovery removes them without acting).
-    pub stale: Vec<String>,
-    /// Torn entries recovery would discard.
-    pub torn: Vec<(String, DecodeError)>,
-    /// Entries recovery would refuse.
-    pub refused: Vec<(String, Refusal)>,
-}
-
-/// The kind of an entry file, from its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryFile {
-    /// `<seq>.intent`
-    Intent,
-    /// `<seq>.commit`
-    Commit,
-    /// `<seq>.floor`: an empty file marking where a session's numbers start (see the module doc).
-    Floor,
-}
-
-/// How far past its floor a session may number transactions before it writes a new floor; a
-/// new session starts at least this far above the highest floor it finds.
-pub const FLOOR_SPAN: u64 = 1 << 32;
-
-/// Parses a journal file name: 16 lowercase hex digits, a dot, `intent`, `commit` or `floor`.
-pub fn parse_name(name: &str) -> Option<(u64, EntryFile)> {
-    let (seq, ext) = name.split_once('.')?;
-    if seq.len() != 16
-        || !seq
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return None;
-    }
-    let kind = match ext {
-        "intent" => EntryFile::Intent,
-        "commit" => EntryFile::Commit,
-        "floor" => EntryFile::Floor,
-        _ => return None,
-    };
-    Some((u64::from_str_radix(seq, 16).ok()?, kind))
-}
-
-/// The largest sequence number a transaction may use. The one above it, `u64::MAX`, is never
-/// written: an entry named with it is refused, so that "the next number" always exists.
-pub const MAX_SEQ: u64 = u64::MAX - 1;
-
-/// Sorts a name found in the journal directory: an entry file's sequence number and kind, or
-/// why recovery leaves it alone.
-fn classify_name(name: &DirName) -> Result<(&str, u64, EntryFile), Refusal> {
-    let name = name.as_str().ok_or(Refusal::NotUtf8Name)?;
-    let (seq, kind) = parse_name(name).ok_or(Refusal::UnknownName)?;
-    if seq > MAX_SEQ {
-        return Err(Refusal::SequenceAtLimit);
-    }
-    Ok((name, seq, kind))
-}
-
-/// The sequence number the next session's first transaction takes, given every name in the
-/// journal directory: above every entry name (refused ones included, so that a number is never
-/// reused while its file is there) and at least [`FLOOR_SPAN`] above the highest floor (see the
-/// module doc); `None` when the numbers are used up.
-pub fn next_seq_after(names: &[DirEntry]) -> Option<u64> {
-    let mut next = 1u64;
-    for (_, seq, kind) in names.iter().filter_map(|n| classify_name(&n.name).ok()) {
-        let after = match kind {
-            EntryFile::Floor => seq.checked_add(FLOOR_SPAN),
-            EntryFile::Intent | EntryFile::Commit => seq.checked_add(1),
-        };
-        next = next.max(after?);
-    }
-    Some(next)
-}
-
-/// The journal's floor: the highest floor name that is a regular file (see the module doc).
-pub fn floor_of(names: &[DirEntry]) -> Option<u64> {
-    floors(names).map(|(_, seq)| seq).max()
-}
-
-/// The floor files among `names`, with their numbers.
-pub fn floors(names: &[DirEntry]) -> impl Iterator<Item = (&str, u64)> {
-    names.iter().filter_map(|n| match classify_name(&n.name) {
-        Ok((name, seq, EntryFile::Floor)) if n.kind == FileKind::File => Some((name, seq)),
-        _ => None,
-    })
-}
-
-/// Every name in the journal directory (none if it does not exist).
-pub fn entry_files<F: Fs>(fs: &F, dir: &RelPath) -> FsResult<Vec<DirEntry>> {
-    match fs.stat(dir)? {
-        None => Ok(Vec::new()),
-        Some(_) => fs.read_dir(dir),
-    }
 }
 
 /// The entry files, sorted into what recovery does with them.
@@ -1197,46 +1105,4 @@ fn rewrite<F: Fs>(
         None => fs.rename(scratch, target)?,
     }
     Ok(())
-}
-
-/// Describes the pending entries without changing anything.
-pub fn inspect<F: Fs>(fs: &F, dir: &RelPath) -> Result<Inspection, JournalError> {
-    let loaded = load(fs, dir)?;
-    let mut inspection = Inspection {
-        torn: loaded.torn,
-        stale: loaded.stale,
-        refused: loaded.refused,
-        ..Inspection::default()
-    };
-    for (seq, name) in &loaded.commits {
-        if !loaded.intents.contains_key(seq) {
-            inspection.orphan_commits.push(name.clone());
-        }
-    }
-    for (seq, (name, entry)) in loaded.intents {
-        match observe(fs, dir, &entry) {
-            Ok(seen) => {
-                let updates = entry
-                    .updates
-                    .iter()
-                    .zip(&seen)
-                    .map(|(u, s)| PendingUpdate {
-                        target: TargetHolds::of(u, s.target),
-                        happened: judge(fs, u, s),
-                        temp_exists: s.temp_exists,
-                        increment_exists: s.increment_exists,
-                    })
-                    .collect();
-                inspection.pending.push(PendingEntry {
-                    name,
-                    entry,
-                    committed_record: loaded.commits.contains_key(&seq),
-                    updates,
-                });
-            }
-            Err(ObserveError::Refused(r)) => inspection.refused.push((name, r)),
-            Err(ObserveError::Other(e)) => return Err(e),
-        }
-    }
-    Ok(inspection)
 }

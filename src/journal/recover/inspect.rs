@@ -1,0 +1,60 @@
+//! `inspect`: what recovery would do with the journal directory, without doing any of it.
+
+use super::*;
+
+/// What the journal directory holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inspection {
+    /// Entries recovery would act on.
+    pub pending: Vec<PendingEntry>,
+    /// Commit records whose intent is gone (recovery removes them).
+    pub orphan_commits: Vec<String>,
+    /// Stale entries, numbered below the journal's floor (recovery removes them without acting).
+    pub stale: Vec<String>,
+    /// Torn entries recovery would discard.
+    pub torn: Vec<(String, DecodeError)>,
+    /// Entries recovery would refuse.
+    pub refused: Vec<(String, Refusal)>,
+}
+
+/// Describes the pending entries without changing anything.
+pub fn inspect<F: Fs>(fs: &F, dir: &RelPath) -> Result<Inspection, JournalError> {
+    let loaded = load(fs, dir)?;
+    let mut inspection = Inspection {
+        torn: loaded.torn,
+        stale: loaded.stale,
+        refused: loaded.refused,
+        ..Inspection::default()
+    };
+    for (seq, name) in &loaded.commits {
+        if !loaded.intents.contains_key(seq) {
+            inspection.orphan_commits.push(name.clone());
+        }
+    }
+    for (seq, (name, entry)) in loaded.intents {
+        match observe(fs, dir, &entry) {
+            Ok(seen) => {
+                let updates = entry
+                    .updates
+                    .iter()
+                    .zip(&seen)
+                    .map(|(u, s)| PendingUpdate {
+                        target: TargetHolds::of(u, s.target),
+                        happened: judge(fs, u, s),
+                        temp_exists: s.temp_exists,
+                        increment_exists: s.increment_exists,
+                    })
+                    .collect();
+                inspection.pending.push(PendingEntry {
+                    name,
+                    entry,
+                    committed_record: loaded.commits.contains_key(&seq),
+                    updates,
+                });
+            }
+            Err(ObserveError::Refused(r)) => inspection.refused.push((name, r)),
+            Err(ObserveError::Other(e)) => return Err(e),
+        }
+    }
+    Ok(inspection)
+}
