@@ -871,7 +871,9 @@ fn recovery_treats_a_target_whose_directory_vanished_as_absent() {
 // The floor (src/journal/recover.rs, "The floor")
 
 /// A session's first commit leaves one floor file, numbered like its intent; the next session
-/// numbers from at least a span above it, and its first commit replaces the old floor.
+/// numbers from at least a span above it, its first commit replaces the old floor, and its later
+/// commits keep the new one. (A mutation of the span test to `seq + floor` wrote a new floor at
+/// every commit of a second session, whose numbers are past the span already; no test noticed.)
 #[test]
 fn each_committing_session_leaves_one_floor_and_numbers_above_the_last() {
     use crashsafe::journal::recover::FLOOR_SPAN;
@@ -889,7 +891,12 @@ fn each_committing_session_leaves_one_floor_and_numbers_above_the_last() {
     let third = j.commit(Update::write(p("a"), b"3".to_vec())).unwrap().seq;
     assert!(third >= first + FLOOR_SPAN, "{third} vs {first}");
     assert_eq!(f.floors(), vec![format!("{third:016x}.floor")]);
-    assert_eq!(f.read("a").unwrap(), b"3");
+    // The session numbers past a floor that is itself above the span: its next commit is one
+    // number on, not a span on, so it keeps the floor (a test of `seq - floor`, not of `seq`).
+    let fourth = j.commit(Update::write(p("a"), b"4".to_vec())).unwrap().seq;
+    assert_eq!(fourth, third + 1);
+    assert_eq!(f.floors(), vec![format!("{third:016x}.floor")]);
+    assert_eq!(f.read("a").unwrap(), b"4");
     assert_clean(&f);
 }
 
