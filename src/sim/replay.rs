@@ -1,4 +1,4 @@
-//! Rebuilding one named crash state: for counterexample descriptions and [`super::replay`].
+//! Rebuilding one named crash state: for counterexample descriptions and [`super::replay()`].
 
 use super::describe;
 use super::engine::{check_state, narrowed, run_workload, sample_seed, Found, Run, Shared};
