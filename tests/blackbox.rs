@@ -59,7 +59,7 @@ macro_rules! require_sqlite {
     };
 }
 
-/// Records `examples/sqlite/txns.sh` committing `txns` transactions with `PRAGMA
+/// Records `examples/blackbox/sqlite/txns.sh` committing `txns` transactions with `PRAGMA
 /// synchronous=<sync>` in `case`'s directory; the recording must succeed.
 fn record_sqlite_txns(case: &Case, txns: &str, sync: &str) {
     let rec = crashsafe()
@@ -325,7 +325,7 @@ fn json_report_and_kept_failures() {
 }
 
 #[test]
-fn bad_input_gets_a_clear_error() {
+fn a_failing_program_or_an_unmodelled_call_gets_a_clear_error() {
     require_strace!();
     // A program that exits non-zero.
     let case = Case::new(&[]);
@@ -360,6 +360,11 @@ fn bad_input_gets_a_clear_error() {
         "{err}"
     );
     assert!(err.contains("strace line"), "{err}");
+}
+
+#[test]
+fn a_bad_checker_or_trace_gets_a_clear_error() {
+    require_strace!();
     // A checker that rejects the uncrashed state.
     let case = Case::new(&[("config", "old\n")]);
     assert!(case.record("replace.py", &["new"]).status.success());

@@ -495,26 +495,23 @@ fn mkfifo(path: &std::path::Path) {
     .unwrap();
 }
 
-#[test]
-fn two_processes_never_both_act_the_second_waits_or_fails_naming_the_first() {
-    use std::io::Write;
-    let f = with_target();
-    let fifo = f.tmp.path().join("fifo");
-    mkfifo(&fifo);
-    let other = f.tmp.path().join("other");
-    std::fs::write(&other, b"other content").unwrap();
-    // The first process takes the journal, then blocks reading its source (the fifo).
-    let first = Command::new(env!("CARGO_BIN_EXE_crashsafe"))
+/// `crashsafe update --wait 30 ROOT TARGET --from SOURCE`, started.
+fn spawn_update(f: &Fixture, target: &str, source: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_crashsafe"))
         .args(["update", "--wait", "30"])
         .arg(&f.root)
-        .arg("d/t")
+        .arg(target)
         .arg("--from")
-        .arg(&fifo)
+        .arg(source)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
-    // Wait until it holds the lock (a brief shared lock of ours fails then).
+        .unwrap()
+}
+
+/// Waits (up to 30 s) until another process holds the journal: a brief shared lock of ours
+/// fails then.
+fn wait_until_locked(f: &Fixture) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let fs = f.fs();
@@ -524,7 +521,7 @@ fn two_processes_never_both_act_the_second_waits_or_fails_naming_the_first() {
                 Err(JournalError::Locked { .. })
             )
         {
-            break;
+            return;
         }
         assert!(
             std::time::Instant::now() < deadline,
@@ -532,6 +529,36 @@ fn two_processes_never_both_act_the_second_waits_or_fails_naming_the_first() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Feeds an update whose source is `fifo` its content. It reads the source once to digest it,
+/// then opens it again to copy it into its temp file. Each open for writing waits for a reader,
+/// but pairs at once with a reader still open: before the second feed, wait for the temp file,
+/// which the update creates only after it closed its first read.
+fn feed_fifo_twice(f: &Fixture, fifo: &std::path::Path) {
+    use std::io::Write;
+    for round in 0..2 {
+        if round == 1 {
+            let until = std::time::Instant::now() + Duration::from_secs(30);
+            while f.temps().is_empty() && std::time::Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let mut w = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+        w.write_all(NEW).unwrap();
+    }
+}
+
+#[test]
+fn two_processes_never_both_act_the_second_waits_or_fails_naming_the_first() {
+    let f = with_target();
+    let fifo = f.tmp.path().join("fifo");
+    mkfifo(&fifo);
+    let other = f.tmp.path().join("other");
+    std::fs::write(&other, b"other content").unwrap();
+    // The first process takes the journal, then blocks reading its source (the fifo).
+    let first = spawn_update(&f, "d/t", &fifo);
+    wait_until_locked(&f);
     // The second process, not waiting, fails at once, naming the first; it changed nothing.
     let out = crashsafe(&[&"update", &f.root, &"e", &"--from", &other]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
@@ -544,35 +571,13 @@ fn two_processes_never_both_act_the_second_waits_or_fails_naming_the_first() {
     assert!(stderr.contains("--wait"), "{stderr}");
     assert!(!f.exists("e"));
     // A second process that waits gets its turn after the first.
-    let second = Command::new(env!("CARGO_BIN_EXE_crashsafe"))
-        .args(["update", "--wait", "30"])
-        .arg(&f.root)
-        .arg("e")
-        .arg("--from")
-        .arg(&other)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let second = spawn_update(&f, "e", &other);
     std::thread::sleep(Duration::from_millis(200));
     assert!(
         !f.exists("e"),
         "the second acted while the first held the journal"
     );
-    // Feed the first its source: it reads it once to digest it, then opens it again to copy
-    // it into its temp file. Each open for writing waits for a reader, but pairs at once with a
-    // reader still open: before the second feed, wait for the temp file, which the first creates
-    // only after it closed its first read.
-    for round in 0..2 {
-        if round == 1 {
-            let until = std::time::Instant::now() + Duration::from_secs(30);
-            while f.temps().is_empty() && std::time::Instant::now() < until {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-        let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-        w.write_all(NEW).unwrap();
-    }
+    feed_fifo_twice(&f, &fifo);
     let first = first.wait_with_output().unwrap();
     assert_eq!(first.status.code(), Some(0), "{first:?}");
     let second = second.wait_with_output().unwrap();

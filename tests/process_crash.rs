@@ -223,15 +223,9 @@ fn parse_ack(line: &str) -> Option<u64> {
     )
 }
 
-/// One round: start the child at `start`, kill it after `acks` acknowledgements plus `delay`,
-/// recover, and check against `model`, which is brought up to date.
-fn round(
-    root: &Path,
-    model: &mut Model,
-    start: u64,
-    acks: u64,
-    delay: Duration,
-) -> Result<String, String> {
+/// Starts the child at `start`, kills it after `acks` acknowledgements plus `delay`, and returns
+/// every counter it acknowledged, checked to be `start, start + 1, ...`.
+fn kill_child(root: &Path, start: u64, acks: u64, delay: Duration) -> Result<Vec<u64>, String> {
     let child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", CHILD_TEST, "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, root)
@@ -269,6 +263,35 @@ fn round(
     if acked != expected {
         return Err(format!("acks out of order: {acked:?}"));
     }
+    Ok(acked)
+}
+
+/// What differs between the tree `found` and the tree `want`, one line per path.
+fn tree_diff(found: &BTreeMap<PathBuf, Node>, want: &BTreeMap<PathBuf, Node>) -> Vec<String> {
+    let mut diff = Vec::new();
+    for (k, v) in want {
+        match found.get(k) {
+            Some(f) if f == v => {}
+            Some(_) => diff.push(format!("{} differs", k.display())),
+            None => diff.push(format!("{} missing", k.display())),
+        }
+    }
+    for k in found.keys().filter(|k| !want.contains_key(*k)) {
+        diff.push(format!("{} unexpected", k.display()));
+    }
+    diff
+}
+
+/// One round: start the child at `start`, kill it after `acks` acknowledgements plus `delay`,
+/// recover, and check against `model`, which is brought up to date.
+fn round(
+    root: &Path,
+    model: &mut Model,
+    start: u64,
+    acks: u64,
+    delay: Duration,
+) -> Result<String, String> {
+    let acked = kill_child(root, start, acks, delay)?;
     for &c in &acked {
         for op in transaction(c).0 {
             model.apply(&op);
@@ -283,14 +306,54 @@ fn round(
         return Err(format!("recovery refused entries: {:?}", report.refused));
     }
     let found = snapshot(root);
+    let in_flight = start + acked.len() as u64;
+    let applied = in_flight_applied(model, in_flight, &found)?;
+    for (op, &done) in transaction(in_flight).0.iter().zip(&applied) {
+        if done {
+            model.apply(op);
+        }
+    }
+    let want = model.tree();
+    if found != want {
+        return Err(format!(
+            "after recovery (in flight: transaction {in_flight}, applied {applied:?}): {}",
+            tree_diff(&found, &want).join("; ")
+        ));
+    }
+    let again = journal
+        .recover()
+        .map_err(|e| format!("second recovery failed: {e}"))?;
+    if !again.outcomes.is_empty() || snapshot(root) != want {
+        return Err(format!("second recovery was not a no-op: {again:?}"));
+    }
+    Ok(format!(
+        "{} acked, recovery acted on {} update(s) and discarded {} torn entr(ies); \
+         transaction {in_flight} {}",
+        acked.len(),
+        report.outcomes.len(),
+        report.discarded.len(),
+        if applied.iter().all(|&d| d) {
+            "done"
+        } else if applied.iter().any(|&d| d) {
+            "partly done"
+        } else {
+            "not done"
+        }
+    ))
+}
+
+/// The transaction in flight (`in_flight`, after those `model` holds), done or not per update
+/// in the recovered tree `found`; all or none for an atomic batch.
+fn in_flight_applied(
+    model: &Model,
+    in_flight: u64,
+    found: &BTreeMap<PathBuf, Node>,
+) -> Result<Vec<bool>, String> {
     let file = |path: &str| match found.get(Path::new(path)) {
         Some(Node::File(d)) => Some(d.clone()),
         Some(other) => panic!("{path} is {other:?}"),
         None => None,
     };
-
-    // The transaction in flight, done or not per update; all or none for an atomic batch.
-    let in_flight = start + acked.len() as u64;
     let (ops, atomic) = transaction(in_flight);
     let mut applied = Vec::new();
     for op in &ops {
@@ -316,49 +379,7 @@ fn round(
             ops.iter().map(|o| o.target).collect::<Vec<_>>()
         ));
     }
-    for (op, &done) in ops.iter().zip(&applied) {
-        if done {
-            model.apply(op);
-        }
-    }
-    let want = model.tree();
-    if found != want {
-        let mut diff = Vec::new();
-        for (k, v) in &want {
-            match found.get(k) {
-                Some(f) if f == v => {}
-                Some(_) => diff.push(format!("{} differs", k.display())),
-                None => diff.push(format!("{} missing", k.display())),
-            }
-        }
-        for k in found.keys().filter(|k| !want.contains_key(*k)) {
-            diff.push(format!("{} unexpected", k.display()));
-        }
-        return Err(format!(
-            "after recovery (in flight: transaction {in_flight}, applied {applied:?}): {}",
-            diff.join("; ")
-        ));
-    }
-    let again = journal
-        .recover()
-        .map_err(|e| format!("second recovery failed: {e}"))?;
-    if !again.outcomes.is_empty() || snapshot(root) != want {
-        return Err(format!("second recovery was not a no-op: {again:?}"));
-    }
-    Ok(format!(
-        "{} acked, recovery acted on {} update(s) and discarded {} torn entr(ies); \
-         transaction {in_flight} {}",
-        acked.len(),
-        report.outcomes.len(),
-        report.discarded.len(),
-        if applied.iter().all(|&d| d) {
-            "done"
-        } else if applied.iter().any(|&d| d) {
-            "partly done"
-        } else {
-            "not done"
-        }
-    ))
+    Ok(applied)
 }
 
 #[test]

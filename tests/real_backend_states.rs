@@ -48,7 +48,7 @@ use crashsafe::fs::{FileMode, Fs, FsError, FsErrorKind, RenameFlags};
 use crashsafe::path::RelPath;
 use crashsafe::sim::{
     all_models, model_by_name, AckLog, Bounds, CrashWalk, ExploreConfig, Image, Model, Node, SimFs,
-    Subject,
+    Subject, TraceOp,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
@@ -268,19 +268,66 @@ fn cap_from_env(default: Option<usize>) -> Option<usize> {
     }
 }
 
+/// The crash states of a trace under a model, as the default bounds enumerate them.
+struct Enumerated {
+    /// One per distinct (fingerprint, acknowledgements visible), first met first.
+    distinct: Vec<State>,
+    /// All of them, duplicates included.
+    states: usize,
+    /// Crash points with more states than `full_bound`, where the enumeration is the bounded one.
+    bounded_points: usize,
+}
+
+/// Enumerates the crash states of `trace` (run from `setup`, acknowledging `acks`) under `model`
+/// at every crash point, with the default bounds and seed 0.
+fn enumerate(
+    model: &dyn Model,
+    setup: &Image,
+    trace: &[TraceOp],
+    acks: &AckLog<JournalAck>,
+) -> Enumerated {
+    let bounds = Bounds::default();
+    let res = model.resolve(trace);
+    let block_size = ExploreConfig::default().block_size;
+    let mut walk = CrashWalk::new(model, setup, trace, &res, block_size);
+    let mut seen: BTreeSet<(u128, usize)> = BTreeSet::new();
+    let mut out = Enumerated {
+        distinct: Vec::new(),
+        states: 0,
+        bounded_points: 0,
+    };
+    for cp in 0..=trace.len() {
+        let point = walk.point(cp);
+        if point.combinations() > bounds.full_bound as u128 {
+            out.bounded_points += 1;
+        }
+        let visible = acks.visible_at(cp);
+        point.for_each_state(&bounds, 0, |index, choice| {
+            out.states += 1;
+            let image = point.build(choice);
+            if seen.insert((image.fingerprint(), visible)) {
+                out.distinct.push(State {
+                    cp,
+                    index,
+                    visible,
+                    image,
+                });
+            }
+            ControlFlow::Continue(())
+        });
+    }
+    out
+}
+
 /// Runs `workload` on the simulator, enumerates its crash states under `model`, and checks
 /// `cap` of the distinct ones (all if `None`, else a deterministic stride) on the real backend.
 fn check_real(workload: &str, model: &dyn Model, cap: Option<usize>) -> Summary {
     let subject = subject_by_name(workload).expect("a built-in workload");
     let setup = subject.setup();
-    let block_size = ExploreConfig::default().block_size;
-    let bounds = Bounds::default();
-
     let fs = SimFs::from_image(&setup);
     let mut acks: AckLog<JournalAck> = AckLog::new();
     subject.run(&fs, &mut acks);
     let trace = fs.trace();
-    let res = model.resolve(&trace);
     let committed = acks
         .entries()
         .iter()
@@ -292,31 +339,11 @@ fn check_real(workload: &str, model: &dyn Model, cap: Option<usize>) -> Summary 
         "{workload}: the fault-free run commits every transaction"
     );
 
-    let mut walk = CrashWalk::new(model, &setup, &trace, &res, block_size);
-    let mut seen: BTreeSet<(u128, usize)> = BTreeSet::new();
-    let mut distinct: Vec<State> = Vec::new();
-    let mut states = 0usize;
-    let mut bounded_points = 0usize;
-    for cp in 0..=trace.len() {
-        let point = walk.point(cp);
-        if point.combinations() > bounds.full_bound as u128 {
-            bounded_points += 1;
-        }
-        let visible = acks.visible_at(cp);
-        point.for_each_state(&bounds, 0, |index, choice| {
-            states += 1;
-            let image = point.build(choice);
-            if seen.insert((image.fingerprint(), visible)) {
-                distinct.push(State {
-                    cp,
-                    index,
-                    visible,
-                    image,
-                });
-            }
-            ControlFlow::Continue(())
-        });
-    }
+    let Enumerated {
+        distinct,
+        states,
+        bounded_points,
+    } = enumerate(model, &setup, &trace, &acks);
 
     let stride = match cap {
         Some(cap) if distinct.len() > cap => distinct.len().div_ceil(cap.max(1)),

@@ -202,63 +202,62 @@ fn build(input: &Input) -> Image {
     }
     image.put_dir(&journal);
     for e in input.entries.iter().take(MAX_ENTRIES) {
-        match e {
-            EntryDesc::Raw {
-                seq,
-                commit,
-                junk_name,
-                bytes,
-            } => {
-                let name = if *junk_name {
-                    format!("junk-{seq}")
-                } else {
-                    entry_name(*seq as u64, *commit)
-                };
-                put_file(&mut image, &journal.join(&name).unwrap(), bytes);
+        put_entry(&mut image, &journal, e);
+    }
+    image
+}
+
+/// Writes the entry `e` describes into `journal`: raw bytes under an entry's (or a junk) name,
+/// or a well-formed intent (possibly cut short), its commit record, and the temps and
+/// increments it names.
+fn put_entry(image: &mut Image, journal: &RelPath, e: &EntryDesc) {
+    match e {
+        EntryDesc::Raw {
+            seq,
+            commit,
+            junk_name,
+            bytes,
+        } => {
+            let name = if *junk_name {
+                format!("junk-{seq}")
+            } else {
+                entry_name(*seq as u64, *commit)
+            };
+            put_file(image, &journal.join(&name).unwrap(), bytes);
+        }
+        EntryDesc::Intent {
+            seq,
+            atomic,
+            commit_record,
+            updates,
+            truncate,
+        } => {
+            let seq = *seq as u64;
+            let entry = build_entry(seq, *atomic, updates);
+            let mut bytes = format::encode(&entry).expect("a tiny entry encodes");
+            if let Some(n) = truncate {
+                bytes.truncate(*n as usize % (bytes.len() + 1));
             }
-            EntryDesc::Intent {
-                seq,
-                atomic,
-                commit_record,
-                updates,
-                truncate,
-            } => {
-                let seq = *seq as u64;
-                let entry = build_entry(seq, *atomic, updates);
-                let mut bytes = format::encode(&entry).expect("a tiny entry encodes");
-                if let Some(n) = truncate {
-                    bytes.truncate(*n as usize % (bytes.len() + 1));
+            put_file(image, &journal.join(&entry_name(seq, false)).unwrap(), &bytes);
+            if *commit_record {
+                let commit = Entry {
+                    seq,
+                    kind: EntryKind::Commit,
+                    updates: vec![],
+                };
+                let bytes = format::encode(&commit).expect("a commit record encodes");
+                put_file(image, &journal.join(&entry_name(seq, true)).unwrap(), &bytes);
+            }
+            for (u, d) in entry.updates.iter().zip(updates.iter()) {
+                if let (Some(t), Some(c)) = (&u.temp, d.temp_present) {
+                    put_file(image, t, pick(CONTENTS, c));
                 }
-                put_file(
-                    &mut image,
-                    &journal.join(&entry_name(seq, false)).unwrap(),
-                    &bytes,
-                );
-                if *commit_record {
-                    let commit = Entry {
-                        seq,
-                        kind: EntryKind::Commit,
-                        updates: vec![],
-                    };
-                    let bytes = format::encode(&commit).expect("a commit record encodes");
-                    put_file(
-                        &mut image,
-                        &journal.join(&entry_name(seq, true)).unwrap(),
-                        &bytes,
-                    );
-                }
-                for (u, d) in entry.updates.iter().zip(updates.iter()) {
-                    if let (Some(t), Some(c)) = (&u.temp, d.temp_present) {
-                        put_file(&mut image, t, pick(CONTENTS, c));
-                    }
-                    if let (Some(i), Some(c)) = (&u.increment, d.increment_present) {
-                        put_file(&mut image, &i.path, pick(CONTENTS, c));
-                    }
+                if let (Some(i), Some(c)) = (&u.increment, d.increment_present) {
+                    put_file(image, &i.path, pick(CONTENTS, c));
                 }
             }
         }
     }
-    image
 }
 
 /// The paths recovery may change: the entry files, whatever a valid entry among them names, and

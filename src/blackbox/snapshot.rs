@@ -83,9 +83,13 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SnapshotError + '_ {
 impl Snapshot {
     /// Reads every file, directory and symlink under `dir` (never following a symlink).
     pub fn take(dir: &Path) -> Result<Snapshot, SnapshotError> {
-        let mut entries = Vec::new();
-        walk(dir, dir, &mut entries, &mut BTreeMap::new())?;
-        Ok(Snapshot { entries })
+        let mut walk = Walk {
+            root: dir,
+            out: Vec::new(),
+            seen: BTreeMap::new(),
+        };
+        walk.dir(dir)?;
+        Ok(Snapshot { entries: walk.out })
     }
 
     /// The snapshot as the simulator's image.
@@ -118,72 +122,98 @@ impl Snapshot {
     }
 }
 
-/// `seen`: the first path of each multiply-linked file, by `(device, inode)`.
-fn walk(
-    root: &Path,
-    dir: &Path,
-    out: &mut Vec<Entry>,
-    seen: &mut BTreeMap<(u64, u64), RelPath>,
-) -> Result<(), SnapshotError> {
-    let mut names: Vec<_> = fs::read_dir(dir)
-        .map_err(io(dir))?
-        .map(|e| e.map(|e| e.file_name()))
-        .collect::<Result<_, _>>()
-        .map_err(io(dir))?;
-    names.sort();
-    for name in names {
-        let full = dir.join(&name);
-        let rel = full
-            .strip_prefix(root)
+/// Reading the tree under `root` into entries, in name order, each directory before its own.
+struct Walk<'a> {
+    root: &'a Path,
+    out: Vec<Entry>,
+    /// The first path of each multiply-linked file, by `(device, inode)`.
+    seen: BTreeMap<(u64, u64), RelPath>,
+}
+
+impl Walk<'_> {
+    /// Adds the entries under `dir`.
+    fn dir(&mut self, dir: &Path) -> Result<(), SnapshotError> {
+        let mut names: Vec<_> = fs::read_dir(dir)
+            .map_err(io(dir))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()
+            .map_err(io(dir))?;
+        names.sort();
+        for name in names {
+            let full = dir.join(&name);
+            let rel = self.relative(&full)?;
+            let meta = fs::symlink_metadata(&full).map_err(io(&full))?;
+            let mode = meta.mode() & 0o7777;
+            let ft = meta.file_type();
+            if ft.is_dir() {
+                self.out.push(Entry::Dir { path: rel, mode });
+                self.dir(&full)?;
+            } else if ft.is_file() {
+                let entry = self.file(&full, rel, mode, &meta)?;
+                self.out.push(entry);
+            } else if ft.is_symlink() {
+                let target = symlink_target(&full)?;
+                self.out.push(Entry::Symlink { path: rel, target });
+            } else {
+                return Err(SnapshotError::Unsupported {
+                    path: full,
+                    why: "not a regular file, directory or symlink".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `full` as a path relative to the root, refused if it is not UTF-8.
+    fn relative(&self, full: &Path) -> Result<RelPath, SnapshotError> {
+        full.strip_prefix(self.root)
             .ok()
             .and_then(|r| r.to_str())
             .and_then(|r| RelPath::new(r).ok())
             .ok_or_else(|| SnapshotError::Unsupported {
-                path: full.clone(),
+                path: full.to_path_buf(),
                 why: "a name that is not UTF-8".into(),
-            })?;
-        let meta = fs::symlink_metadata(&full).map_err(io(&full))?;
-        let mode = meta.mode() & 0o7777;
-        let ft = meta.file_type();
-        if ft.is_dir() {
-            out.push(Entry::Dir { path: rel, mode });
-            walk(root, &full, out, seen)?;
-        } else if ft.is_file() {
-            if meta.nlink() > 1 {
-                let key = (meta.dev(), meta.ino());
-                if let Some(existing) = seen.get(&key) {
-                    out.push(Entry::HardLink {
-                        path: rel,
-                        existing: existing.clone(),
-                    });
-                    continue;
-                }
-                seen.insert(key, rel.clone());
-            }
-            let data = fs::read(&full).map_err(io(&full))?;
-            out.push(Entry::File {
-                path: rel,
-                mode,
-                data,
-            });
-        } else if ft.is_symlink() {
-            let target = fs::read_link(&full).map_err(io(&full))?;
-            let target = target
-                .to_str()
-                .ok_or_else(|| SnapshotError::Unsupported {
-                    path: full.clone(),
-                    why: "a symlink target that is not UTF-8".into(),
-                })?
-                .to_string();
-            out.push(Entry::Symlink { path: rel, target });
-        } else {
-            return Err(SnapshotError::Unsupported {
-                path: full,
-                why: "not a regular file, directory or symlink".into(),
-            });
-        }
+            })
     }
-    Ok(())
+
+    /// The regular file at `full` (permission bits `mode`): its bytes, or a hard link to the
+    /// name its inode was first met under.
+    fn file(
+        &mut self,
+        full: &Path,
+        rel: RelPath,
+        mode: u32,
+        meta: &fs::Metadata,
+    ) -> Result<Entry, SnapshotError> {
+        if meta.nlink() > 1 {
+            let key = (meta.dev(), meta.ino());
+            if let Some(existing) = self.seen.get(&key) {
+                return Ok(Entry::HardLink {
+                    path: rel,
+                    existing: existing.clone(),
+                });
+            }
+            self.seen.insert(key, rel.clone());
+        }
+        let data = fs::read(full).map_err(io(full))?;
+        Ok(Entry::File {
+            path: rel,
+            mode,
+            data,
+        })
+    }
+}
+
+/// What the symlink at `full` points at, refused if it is not UTF-8.
+fn symlink_target(full: &Path) -> Result<String, SnapshotError> {
+    let target = fs::read_link(full).map_err(io(full))?;
+    target
+        .to_str()
+        .map(str::to_string)
+        .ok_or_else(|| SnapshotError::Unsupported {
+            path: full.to_path_buf(),
+            why: "a symlink target that is not UTF-8".into(),
+        })
 }
 
 /// Writes `image` into the empty directory `dest`: files with their mode and hard links,

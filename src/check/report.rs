@@ -335,80 +335,91 @@ pub fn junit(results: &[WorkloadResult], self_test: Option<&[SelfTestResult]>) -
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"crashsafe check\">\n",
     );
     for t in totals(results) {
-        let _ = writeln!(
-            s,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" time=\"{:.3}\">",
-            xml_escape(&t.model),
-            2 * t.workloads,
-            results
-                .iter()
-                .filter(|r| r.model == t.model)
-                .map(|r| {
-                    CrashKind::ALL
-                        .iter()
-                        .filter(|&&k| r.report.counts(k).violations > 0)
-                        .count()
-                })
-                .sum::<usize>(),
-            t.seconds
-        );
-        for (r, kind) in results
-            .iter()
-            .filter(|r| r.model == t.model)
-            .flat_map(|r| CrashKind::ALL.map(|k| (r, k)))
-        {
-            let _ = write!(
-                s,
-                "    <testcase classname=\"crashsafe.check.{}\" name=\"{} ({} crash)\" time=\"{:.3}\"",
-                xml_escape(&r.model),
-                xml_escape(&r.workload),
-                kind.name(),
-                if kind == CrashKind::Power {
-                    r.report.elapsed.as_secs_f64()
-                } else {
-                    0.0
-                }
-            );
-            match r.report.violations.iter().find(|c| c.kind == kind) {
-                None => s.push_str("/>\n"),
-                Some(c) => {
-                    let _ = writeln!(
-                        s,
-                        ">\n      <failure message=\"{}: {}\">{}</failure>\n    </testcase>",
-                        xml_escape(&c.violation.invariant),
-                        xml_escape(&c.violation.message),
-                        xml_escape(&c.description)
-                    );
-                }
-            }
-        }
-        s.push_str("  </testsuite>\n");
+        junit_model(&mut s, &t, results);
     }
     if let Some(st) = self_test {
-        let failures = st.iter().filter(|r| !r.caught_under_posix()).count();
-        let _ = writeln!(
-            s,
-            "  <testsuite name=\"self-test\" tests=\"{}\" failures=\"{failures}\">",
-            st.len()
-        );
-        for r in st {
-            let _ = write!(
-                s,
-                "    <testcase classname=\"crashsafe.self_test\" name=\"{}\"",
-                r.known_bad.name()
-            );
-            if r.caught_under_posix() {
-                s.push_str("/>\n");
-            } else {
-                s.push_str(
-                    ">\n      <failure message=\"not caught under posix\"/>\n    </testcase>\n",
-                );
-            }
-        }
-        s.push_str("  </testsuite>\n");
+        junit_self_test(&mut s, st);
     }
     s.push_str("</testsuites>\n");
     s
+}
+
+/// One model's test suite: a test case per workload and crash kind, failed by the first
+/// counterexample of that kind.
+fn junit_model(s: &mut String, t: &ModelTotals, results: &[WorkloadResult]) {
+    let of_model = || results.iter().filter(|r| r.model == t.model);
+    let failures: usize = of_model()
+        .map(|r| {
+            CrashKind::ALL
+                .iter()
+                .filter(|&&k| r.report.counts(k).violations > 0)
+                .count()
+        })
+        .sum();
+    let _ = writeln!(
+        s,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" time=\"{:.3}\">",
+        xml_escape(&t.model),
+        2 * t.workloads,
+        failures,
+        t.seconds
+    );
+    for (r, kind) in of_model().flat_map(|r| CrashKind::ALL.map(|k| (r, k))) {
+        junit_case(s, r, kind);
+    }
+    s.push_str("  </testsuite>\n");
+}
+
+/// The test case of one workload under one crash kind (the time is the workload's, given to its
+/// power-loss case).
+fn junit_case(s: &mut String, r: &WorkloadResult, kind: CrashKind) {
+    let _ = write!(
+        s,
+        "    <testcase classname=\"crashsafe.check.{}\" name=\"{} ({} crash)\" time=\"{:.3}\"",
+        xml_escape(&r.model),
+        xml_escape(&r.workload),
+        kind.name(),
+        if kind == CrashKind::Power {
+            r.report.elapsed.as_secs_f64()
+        } else {
+            0.0
+        }
+    );
+    match r.report.violations.iter().find(|c| c.kind == kind) {
+        None => s.push_str("/>\n"),
+        Some(c) => {
+            let _ = writeln!(
+                s,
+                ">\n      <failure message=\"{}: {}\">{}</failure>\n    </testcase>",
+                xml_escape(&c.violation.invariant),
+                xml_escape(&c.violation.message),
+                xml_escape(&c.description)
+            );
+        }
+    }
+}
+
+/// The self-test's suite: a test case per known-bad protocol, failed when `posix` misses it.
+fn junit_self_test(s: &mut String, st: &[SelfTestResult]) {
+    let failures = st.iter().filter(|r| !r.caught_under_posix()).count();
+    let _ = writeln!(
+        s,
+        "  <testsuite name=\"self-test\" tests=\"{}\" failures=\"{failures}\">",
+        st.len()
+    );
+    for r in st {
+        let _ = write!(
+            s,
+            "    <testcase classname=\"crashsafe.self_test\" name=\"{}\"",
+            r.known_bad.name()
+        );
+        if r.caught_under_posix() {
+            s.push_str("/>\n");
+        } else {
+            s.push_str(">\n      <failure message=\"not caught under posix\"/>\n    </testcase>\n");
+        }
+    }
+    s.push_str("  </testsuite>\n");
 }
 
 #[cfg(test)]

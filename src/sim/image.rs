@@ -976,99 +976,64 @@ mod tests {
         img.put_file(&p("a"), b"data");
         img.put_hard_link(&p("a"), &p("d/b"));
         let ino = img.resolve(&p("a")).unwrap();
-        let root_dir = ROOT;
         let d = img.resolve(&p("d")).unwrap();
-        full(
-            &mut img,
-            TraceOp::Unlink {
-                path: p("a"),
-                ino,
-                dir: root_dir,
-            },
-        );
+        let unlink = |path: &str, dir| TraceOp::Unlink {
+            path: p(path),
+            ino,
+            dir,
+        };
+        let link = |existing: &str, new: &str| TraceOp::Link {
+            existing: p(existing),
+            new: p(new),
+            ino,
+            dir: ROOT,
+        };
+        full(&mut img, unlink("a", ROOT));
         assert_eq!(
             img.get(&p("d/b")),
             Some(Node::File(Arc::new(b"data".to_vec())))
         );
         assert_eq!(img.nlink(&p("d/b")), Some(1));
-        full(
-            &mut img,
-            TraceOp::Link {
-                existing: p("d/b"),
-                new: p("c"),
-                ino,
-                dir: root_dir,
-            },
-        );
+        full(&mut img, link("d/b", "c"));
         assert_eq!(img.nlink(&p("c")), Some(2));
-        full(
-            &mut img,
-            TraceOp::Unlink {
-                path: p("d/b"),
-                ino,
-                dir: d,
-            },
-        );
-        full(
-            &mut img,
-            TraceOp::Unlink {
-                path: p("c"),
-                ino,
-                dir: root_dir,
-            },
-        );
+        full(&mut img, unlink("d/b", d));
+        full(&mut img, unlink("c", ROOT));
         assert_eq!(
             img.inode(ino).map(Inode::kind),
             None,
             "the last name dropped it"
         );
         // A link whose inode is gone (its create was lost) is a no-op.
-        full(
-            &mut img,
-            TraceOp::Link {
-                existing: p("d/b"),
-                new: p("e"),
-                ino,
-                dir: root_dir,
-            },
-        );
+        full(&mut img, link("d/b", "e"));
         assert_eq!(img.get(&p("e")), None);
     }
 
-    #[test]
-    fn new_operations_apply_only_where_their_precondition_holds() {
+    /// Files `f` (`abcdef`) and `g` (`G`), a directory `full` holding `x`, an empty directory.
+    fn precondition_image() -> Image {
         let mut img = Image::new();
         img.put_file(&p("f"), b"abcdef");
         img.put_file(&p("g"), b"G");
         img.put_file(&p("full/x"), b"x");
         img.put_dir(&p("empty"));
-        let ino = |img: &Image, s: &str| img.resolve(&p(s)).unwrap();
-        let (f, g, full_dir, empty) = (
-            ino(&img, "f"),
-            ino(&img, "g"),
-            ino(&img, "full"),
-            ino(&img, "empty"),
-        );
-        full(
-            &mut img,
-            TraceOp::SetLen {
-                ino: f,
-                path: p("f"),
-                len: 3,
-            },
-        );
+        img
+    }
+
+    #[test]
+    fn set_len_cuts_or_zero_extends_and_set_mode_applies_unless_lost() {
+        let mut img = precondition_image();
+        let f = img.resolve(&p("f")).unwrap();
+        let g = img.resolve(&p("g")).unwrap();
+        let set_len = |len| TraceOp::SetLen {
+            ino: f,
+            path: p("f"),
+            len,
+        };
+        full(&mut img, set_len(3));
         assert_eq!(
             img.get(&p("f")),
             Some(Node::File(Arc::new(b"abc".to_vec())))
         );
-        full(
-            &mut img,
-            TraceOp::SetLen {
-                ino: f,
-                path: p("f"),
-                len: 5,
-            },
-        );
+        full(&mut img, set_len(5));
         assert_eq!(
             img.get(&p("f")),
             Some(Node::File(Arc::new(b"abc\0\0".to_vec())))
@@ -1093,26 +1058,38 @@ mod tests {
             4096,
         );
         assert_eq!(img.mode(&p("g")), Some(FileMode::FILE_DEFAULT), "lost");
+    }
+
+    #[test]
+    fn rmdir_applies_only_to_an_empty_directory() {
+        let mut img = precondition_image();
+        let rmdir = |img: &Image, path: &str| TraceOp::Rmdir {
+            path: p(path),
+            ino: img.resolve(&p(path)).unwrap(),
+            dir: ROOT,
+        };
         let before = img.clone();
         // Rmdir of a directory that is not empty here (an unlink inside was lost): no-op.
-        full(
-            &mut img,
-            TraceOp::Rmdir {
-                path: p("full"),
-                ino: full_dir,
-                dir: ROOT,
-            },
-        );
+        full(&mut img, rmdir(&before, "full"));
         assert_eq!(img, before);
+        full(&mut img, rmdir(&before, "empty"));
+        assert_eq!(img.get(&p("empty")), None);
+    }
+
+    #[test]
+    fn a_rename_onto_a_taken_name_without_replace_and_a_repeated_exchange_are_no_ops() {
+        let mut img = precondition_image();
+        let f = img.resolve(&p("f")).unwrap();
+        let g = img.resolve(&p("g")).unwrap();
+        let mode = FileMode::new(0o600).unwrap();
         full(
             &mut img,
-            TraceOp::Rmdir {
-                path: p("empty"),
-                ino: empty,
-                dir: ROOT,
+            TraceOp::SetMode {
+                ino: f,
+                path: p("f"),
+                mode,
             },
         );
-        assert_eq!(img.get(&p("empty")), None);
         // A no-replace rename onto a name taken here (its unlink was lost): no-op.
         let taken = TraceOp::Rename {
             from: p("f"),
@@ -1125,17 +1102,15 @@ mod tests {
         let before = img.clone();
         full(&mut img, taken);
         assert_eq!(img, before);
-        full(
-            &mut img,
-            TraceOp::Exchange {
-                from: p("f"),
-                to: p("g"),
-                from_ino: f,
-                to_ino: g,
-                from_dir: ROOT,
-                to_dir: ROOT,
-            },
-        );
+        let exchange = TraceOp::Exchange {
+            from: p("f"),
+            to: p("g"),
+            from_ino: f,
+            to_ino: g,
+            from_dir: ROOT,
+            to_dir: ROOT,
+        };
+        full(&mut img, exchange.clone());
         assert_eq!(img.get(&p("f")), Some(Node::File(Arc::new(b"G".to_vec()))));
         assert_eq!(
             img.mode(&p("g")),
@@ -1144,17 +1119,7 @@ mod tests {
         );
         // The same exchange again finds the names swapped: a no-op.
         let before = img.clone();
-        full(
-            &mut img,
-            TraceOp::Exchange {
-                from: p("f"),
-                to: p("g"),
-                from_ino: f,
-                to_ino: g,
-                from_dir: ROOT,
-                to_dir: ROOT,
-            },
-        );
+        full(&mut img, exchange);
         assert_eq!(img, before);
     }
 }

@@ -1,14 +1,15 @@
-//! Rebuilding one named crash state: for counterexample descriptions and [`super::replay`].
+//! Rebuilding one named crash state: for counterexample descriptions and [`super::replay()`].
 
 use super::describe;
 use super::engine::{check_state, narrowed, run_workload, sample_seed, Found, Run, Shared};
 use super::explore::{token_for, Counterexample, ExploreConfig, Subject, Violation};
 use super::fs::{Fault, SimFs};
 use super::image::Image;
-use super::model::Model;
+use super::model::{Model, Resolution};
 use super::process::{child_run, live_view, Child};
 use super::states::CrashWalk;
 use super::token::ReplayToken;
+use super::trace::TraceOp;
 
 /// The state a token names, rebuilt, and the description of how.
 pub(crate) struct Located<A> {
@@ -75,69 +76,102 @@ pub(crate) fn locate<S: Subject>(
 ) -> Result<Located<S::Ack>, String> {
     let mut lines = Vec::new();
     let (run, failed) = process_runs(sh, fault, process, &mut lines)?;
-    if let Some(violation) = failed {
-        if !path.is_empty() {
-            return Err("the token names a state after a recovery that fails".into());
+    let found = match (failed, path.is_empty()) {
+        (Some(violation), true) => Rebuilt::RecoveryFailed(violation),
+        (Some(_), false) => {
+            return Err("the token names a state after a recovery that fails".into())
         }
-        return Ok(Located {
-            run,
-            found: Rebuilt::RecoveryFailed(violation),
-            lines,
-        });
+        (None, true) => return Err("the token names no crash point".into()),
+        (None, false) => {
+            let walk = PathWalk {
+                sh,
+                run: &run,
+                fault,
+                path,
+                died_at: process.last().copied(),
+            };
+            Rebuilt::State(walk.image(&mut lines)?)
+        }
+    };
+    Ok(Located { run, found, lines })
+}
+
+/// Following a token's path of (crash point, state index) pairs down from a run: level 0 crashes
+/// the run's trace, each further level the trace of recovery on the state above it.
+struct PathWalk<'w, 's, S: Subject> {
+    sh: &'w Shared<'s, S>,
+    run: &'w Run<S::Ack>,
+    fault: Option<Fault>,
+    path: &'w [(usize, usize)],
+    /// The last process crash point, if the run is a process crash's.
+    died_at: Option<usize>,
+}
+
+impl<S: Subject> PathWalk<'_, '_, S> {
+    /// The state the path ends at, each level described in `lines`.
+    fn image(&self, lines: &mut Vec<String>) -> Result<Image, String> {
+        let sh = self.sh;
+        let mut base = sh.setup.clone();
+        let mut trace = self.run.trace.clone();
+        let mut res = self.run.res.clone();
+        for level in 0..self.path.len() {
+            let image = self.state_at(level, &base, &trace, &res, lines)?;
+            if level + 1 == self.path.len() {
+                return Ok(image);
+            }
+            let fs = SimFs::from_image(&image);
+            sh.subject
+                .recover(&fs)
+                .map_err(|e| format!("recovery at level {level} failed: {e}"))?;
+            trace = fs.trace();
+            res = sh.model.resolve(&trace);
+            base = image;
+        }
+        unreachable!("the loop returns at the last level")
     }
-    if path.is_empty() {
-        return Err("the token names no crash point".into());
-    }
-    let died_at = process.last().copied();
-    let mut base = sh.setup.clone();
-    let mut trace = run.trace.clone();
-    let mut res = run.res.clone();
-    for (level, &(cp, index)) in path.iter().enumerate() {
+
+    /// The state the path names at `level`: at its crash point of `trace` (crashed from `base`,
+    /// resolved as `res`), the state of its index, described in `lines`.
+    fn state_at(
+        &self,
+        level: usize,
+        base: &Image,
+        trace: &[TraceOp],
+        res: &[Resolution],
+        lines: &mut Vec<String>,
+    ) -> Result<Image, String> {
+        let sh = self.sh;
+        let (cp, index) = self.path[level];
         if cp > trace.len() {
             return Err(format!(
                 "crash point {cp} is past the end of a {}-op trace",
                 trace.len()
             ));
         }
-        let mut walk = CrashWalk::new(sh.model, &base, &trace, &res, sh.config.block_size)
+        let mut walk = CrashWalk::new(sh.model, base, trace, res, sh.config.block_size)
             .factored(sh.factoring());
         let point = walk.point(cp);
         let point = match level {
-            0 => narrowed(&run, point),
+            0 => narrowed(self.run, point),
             // Inside recovery every crash point from 0 on is explored, with the same acks.
             _ => point.only_new_after(0),
         };
-        let seed = sample_seed(sh.config.seed, fault, &path[..level], cp);
+        let seed = sample_seed(sh.config.seed, self.fault, &self.path[..level], cp);
         let choice = point
-            .state(sh.bounds_at(run.kind(), level), seed, index)
+            .state(sh.bounds_at(self.run.kind(), level), seed, index)
             .ok_or_else(|| format!("crash point {cp} has no state {index}"))?;
         describe::level(
-            &mut lines,
+            lines,
             level,
-            &trace,
+            trace,
             &point,
             &choice,
             index,
             sh.config.block_size,
-            died_at.filter(|_| level == 0),
+            self.died_at.filter(|_| level == 0),
         );
-        let image = point.build(&choice);
-        if level + 1 == path.len() {
-            return Ok(Located {
-                run,
-                found: Rebuilt::State(image),
-                lines,
-            });
-        }
-        let fs = SimFs::from_image(&image);
-        sh.subject
-            .recover(&fs)
-            .map_err(|e| format!("recovery at level {level} failed: {e}"))?;
-        trace = fs.trace();
-        res = sh.model.resolve(&trace);
-        base = image;
+        Ok(point.build(&choice))
     }
-    unreachable!("the loop returns at the last level")
 }
 
 /// The counterexample for a violation the explorer found: its token and description.

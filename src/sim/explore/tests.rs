@@ -567,6 +567,72 @@ fn process_crash_reductions_lose_nothing() {
     }
 }
 
+/// Every (fingerprint, acknowledgements seen) of the power-loss states of `subject`'s runs under
+/// `model`, enumerated without the explorer: the fault-free run and one run per fault `cfg`
+/// injects (EIO at every call, ENOSPC at every call that allocates), at every crash point from
+/// the fault on, with the states `bounds` and the explorer's seeds give there. Also how many
+/// faulted runs there were.
+fn power_states_of_every_run<S: Subject>(
+    subject: &S,
+    model: &dyn Model,
+    cfg: &ExploreConfig,
+    bounds: &crate::sim::states::Bounds,
+) -> (std::collections::BTreeSet<(u128, String)>, usize)
+where
+    S::Ack: std::fmt::Debug,
+{
+    use crate::sim::engine::sample_seed;
+    use crate::sim::states::CrashWalk;
+    use crate::sim::{Fault, FaultKind};
+    let setup = subject.setup();
+    let run = |fault: Option<Fault>| {
+        let fs = SimFs::from_image(&setup);
+        fs.set_fault(fault);
+        let mut acks = AckLog::new();
+        subject.run(&fs, &mut acks);
+        (fs, acks)
+    };
+    let (base, _) = run(None);
+    let mut faults = vec![None];
+    for (at, call) in base.calls().iter().enumerate() {
+        faults.push(Some(Fault {
+            at,
+            kind: FaultKind::Eio,
+        }));
+        if call.allocates {
+            faults.push(Some(Fault {
+                at,
+                kind: FaultKind::NoSpace,
+            }));
+        }
+    }
+    let (mut naive, mut faulted) = (std::collections::BTreeSet::new(), 0);
+    for fault in faults {
+        let (fs, acks) = run(fault);
+        let start = match fault {
+            None => 0,
+            Some(_) => match fs.fault_fired_at() {
+                Some(at) => at,
+                None => continue,
+            },
+        };
+        faulted += usize::from(fault.is_some());
+        let trace = fs.trace();
+        let res = model.resolve(&trace);
+        let mut walk = CrashWalk::new(model, &setup, &trace, &res, 4096);
+        for cp in start..=trace.len() {
+            let point = walk.point(cp);
+            let seen = &acks.entries()[..acks.visible_at(cp)];
+            let seed = sample_seed(cfg.seed, fault, &[], cp);
+            point.for_each_state(bounds, seed, |_, choice| {
+                naive.insert((point.build(choice).fingerprint(), format!("{seen:?}")));
+                std::ops::ControlFlow::Continue(())
+            });
+        }
+    }
+    (naive, faulted)
+}
+
 /// A run with an injected fault skips the states the fault-free run checked with the same
 /// acknowledgements (see `engine::Seen`): on journal workloads with errors injected, under every
 /// model, every power-loss state of every run (fault-free and with each fault, at every crash
@@ -574,15 +640,12 @@ fn process_crash_reductions_lose_nothing() {
 /// checked with exactly the acknowledgements that run had pushed.
 #[test]
 fn fault_runs_skip_only_states_checked_with_the_same_acknowledgements() {
-    use crate::sim::engine::sample_seed;
-    use crate::sim::states::{Bounds, CrashWalk};
-    use crate::sim::{Fault, FaultKind};
     let cfg = ExploreConfig {
         inject_errors: true,
         recovery_depth: 1,
         ..config(2)
     };
-    let bounds = Bounds {
+    let bounds = crate::sim::states::Bounds {
         full_bound: cfg.full_bound,
         k: cfg.k,
         samples: cfg.samples,
@@ -600,52 +663,8 @@ fn fault_runs_skip_only_states_checked_with_the_same_acknowledgements() {
             let report = explore(&recording, model.as_ref(), &cfg);
             assert!(report.is_clean(), "{name}");
             let checked = recording.checked.into_inner().unwrap();
-            let setup = subject.setup();
-            let run = |fault: Option<Fault>| {
-                let fs = SimFs::from_image(&setup);
-                fs.set_fault(fault);
-                let mut acks = AckLog::new();
-                subject.run(&fs, &mut acks);
-                (fs, acks)
-            };
-            let (base, _) = run(None);
-            let mut faults = vec![None];
-            for (at, call) in base.calls().iter().enumerate() {
-                faults.push(Some(Fault {
-                    at,
-                    kind: FaultKind::Eio,
-                }));
-                if call.allocates {
-                    faults.push(Some(Fault {
-                        at,
-                        kind: FaultKind::NoSpace,
-                    }));
-                }
-            }
-            let (mut naive, mut faulted) = (std::collections::BTreeSet::new(), 0);
-            for fault in faults {
-                let (fs, acks) = run(fault);
-                let start = match fault {
-                    None => 0,
-                    Some(_) => match fs.fault_fired_at() {
-                        Some(at) => at,
-                        None => continue,
-                    },
-                };
-                faulted += usize::from(fault.is_some());
-                let trace = fs.trace();
-                let res = model.resolve(&trace);
-                let mut walk = CrashWalk::new(model.as_ref(), &setup, &trace, &res, 4096);
-                for cp in start..=trace.len() {
-                    let point = walk.point(cp);
-                    let seen = &acks.entries()[..acks.visible_at(cp)];
-                    let seed = sample_seed(cfg.seed, fault, &[], cp);
-                    point.for_each_state(&bounds, seed, |_, choice| {
-                        naive.insert((point.build(choice).fingerprint(), format!("{seen:?}")));
-                        std::ops::ControlFlow::Continue(())
-                    });
-                }
-            }
+            let (naive, faulted) =
+                power_states_of_every_run(&subject, model.as_ref(), &cfg, &bounds);
             assert!(faulted > 10, "{name}: errors were injected");
             let missed: Vec<_> = naive.difference(&checked).collect();
             assert!(
