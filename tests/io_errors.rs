@@ -83,9 +83,10 @@ fn a_full_disk_is_a_typed_error_and_recovery_cleans_up() {
             .map(|(i, _)| i)
             .collect::<Vec<_>>()
     };
-    // The second write is the temp file's: the intent is durable, the temp half there.
+    // The last write is the temp file's (after the registry file's and the intent's): the
+    // intent is written, the temp half there.
     fs.set_fault(Some(Fault {
-        at: writes[1],
+        at: *writes.last().unwrap(),
         kind: FaultKind::NoSpace,
     }));
     let mut journal = Journal::open(&fs, p(".crashsafe/journal")).unwrap();
@@ -116,12 +117,13 @@ fn a_full_disk_is_a_typed_error_and_recovery_cleans_up() {
     journal.commit(Update::write(p("a.txt"), "new")).unwrap();
 }
 
-/// Whether a path names a journal floor file, which the journal keeps on purpose (see
-/// `src/journal/recover.rs`, "The floor").
+/// Whether a path names a journal floor or registry file, which the journal keeps on purpose
+/// (see `src/journal/recover.rs`, "The floor", and `src/journal/registry.rs`).
 fn is_floor(path: &str) -> bool {
+    use crashsafe::journal::recover::{parse_name, EntryFile};
     let name = path.rsplit('/').next().unwrap_or(path);
     matches!(
-        crashsafe::journal::recover::parse_name(name),
-        Some((_, crashsafe::journal::recover::EntryFile::Floor))
+        parse_name(name),
+        Some((_, EntryFile::Floor | EntryFile::Dirs))
     )
 }

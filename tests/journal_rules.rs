@@ -900,16 +900,19 @@ fn a_batch_over_the_open_file_limit_makes_each_full_group_of_temps_durable_befor
     let receipt = journal.commit_batch(updates, false).unwrap();
     let trace = fs.trace().split_off(before);
     let temp = |i: usize| format::temp_path(&p(&format!("d/f{i}")), receipt.seq, i).to_string();
-    let last_of_group = created(&trace, &temp(OPEN_FILES_PER_STEP - 1));
-    let first_after = created(&trace, &temp(OPEN_FILES_PER_STEP));
+    // The intent file (written with the temps: no increment, not atomic) is the first group's
+    // first file.
+    let group = OPEN_FILES_PER_STEP - 1;
+    let last_of_group = created(&trace, &temp(group - 1));
+    let first_after = created(&trace, &temp(group));
     // The first group: all its temps written, then all made durable, before the next temp.
-    for i in 0..OPEN_FILES_PER_STEP {
+    for i in 0..group {
         let synced = fsync_of(&trace, &temp(i));
         assert!(last_of_group < synced && synced < first_after, "temp {i}");
     }
     // The rest wait for the step's own barrier, after the last temp.
     let last = created(&trace, &temp(count - 1));
-    for i in OPEN_FILES_PER_STEP..count {
+    for i in group..count {
         assert!(fsync_of(&trace, &temp(i)) > last, "temp {i}");
     }
     for i in [0, OPEN_FILES_PER_STEP, count - 1] {

@@ -23,8 +23,10 @@ use crate::path::RelPath;
 /// One deliberate protocol bug.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KnownBad {
-    /// The intent file is fsynced but not the journal directory: the entry's name can vanish in
-    /// a crash after the update started, leaving a half-done update nobody recovers.
+    /// The intent file is fsynced but not the journal directory, in a transaction with an
+    /// increment or a commit point (one that makes its intent durable before its data): the
+    /// entry's name can vanish in a crash after the update started, leaving an increment beside
+    /// an old target, or a half-done batch, that nobody recovers.
     NoJournalDirFsync,
     /// The temp file is renamed over the target before its data is fsynced: the target can be
     /// empty or torn after a crash (the ext4 zero-length-file bug of 2009).
@@ -60,11 +62,14 @@ pub enum KnownBad {
     /// may never reach the disk, and a power loss then leaves the target old beside a kept
     /// increment, with nothing left to fix it (crashsafe's own recovery before it learned this).
     RecoveryTrustsLiveView,
+    /// Recovery does not sweep the registered directories: a temp file written with an intent
+    /// that never became durable stays forever, since no entry names it.
+    NoOrphanSweep,
 }
 
 impl KnownBad {
     /// Every known-bad protocol, in a fixed order.
-    pub const ALL: [KnownBad; 11] = [
+    pub const ALL: [KnownBad; 12] = [
         KnownBad::NoJournalDirFsync,
         KnownBad::RenameBeforeTempFsync,
         KnownBad::EntryRemovedBeforeTargetDirFsync,
@@ -76,6 +81,7 @@ impl KnownBad {
         KnownBad::RenameBeforeAllTempsDurable,
         KnownBad::RollForwardWithoutCommitRecord,
         KnownBad::RecoveryTrustsLiveView,
+        KnownBad::NoOrphanSweep,
     ];
 
     /// A short kebab-case name, for reports and the command line.
@@ -92,6 +98,7 @@ impl KnownBad {
             KnownBad::RenameBeforeAllTempsDurable => "rename-before-all-temps-durable",
             KnownBad::RollForwardWithoutCommitRecord => "roll-forward-without-commit-record",
             KnownBad::RecoveryTrustsLiveView => "recovery-trusts-live-view",
+            KnownBad::NoOrphanSweep => "no-orphan-sweep",
         }
     }
 
@@ -139,6 +146,8 @@ impl KnownBad {
             // The switch recovery saw never reaches the disk: an old target beside a kept
             // increment, or a temp that comes back.
             KnownBad::RecoveryTrustsLiveView => &[History, Clean],
+            // An orphan temp stays.
+            KnownBad::NoOrphanSweep => &[Clean],
         }
     }
 
@@ -152,10 +161,11 @@ impl KnownBad {
 }
 
 impl Steps for KnownBad {
-    /// `no-journal-dir-fsync`: the intent's barrier leaves the journal directory out.
+    /// `no-journal-dir-fsync`: the intent's barrier leaves the journal directory out (in a
+    /// transaction whose intent is durable before its data).
     fn intent<F: Fs>(&self, t: &mut Transaction<'_, F>) -> Result<(), JournalError> {
         match self {
-            KnownBad::NoJournalDirFsync => {
+            KnownBad::NoJournalDirFsync if !t.joins_intent_and_data() => {
                 let mut barrier = t.barrier();
                 barrier.file(t.write_intent()?);
                 Ok(barrier.finish(t.fs())?)
@@ -290,6 +300,14 @@ impl Steps for KnownBad {
                 actions.into_iter().try_for_each(|a| r.act(a))
             }
             _ => Standard.act(r, entry, actions),
+        }
+    }
+
+    /// `no-orphan-sweep`: the registered directories are not looked in.
+    fn sweep<F: Fs>(&self, r: &mut Recovery<'_, F>) -> Result<(), JournalError> {
+        match self {
+            KnownBad::NoOrphanSweep => Ok(()),
+            _ => Standard.sweep(r),
         }
     }
 

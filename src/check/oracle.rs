@@ -14,7 +14,7 @@
 //! | `durable` | no acknowledged update, nor any outcome recovery settled, is lost (the target does not show an older content) |
 //! | `history` | an increment exists, complete, if and only if its update stands |
 //! | `batch-atomic` | an uncertain atomic batch stands wholly or not at all |
-//! | `clean` | no temp file remains and the journal directory holds no entry (its floor files may stay) |
+//! | `clean` | no temp file remains and the journal directory holds no entry (its floor and registry files may stay) |
 //! | `confined` | every other path is as it was before the workload |
 //!
 //! `idempotent` (recovering twice changes nothing, crashing inside recovery is survivable) is
@@ -572,7 +572,7 @@ fn check_clean_and_confined(
     let before = setup.walk();
     for (path, node) in &after {
         if path.starts_with(journal_dir) && path != journal_dir {
-            if is_floor(journal_dir, path) {
+            if is_journal_own_file(journal_dir, path, node) {
                 continue;
             }
             out.push(violation(
@@ -606,14 +606,22 @@ fn check_clean_and_confined(
     }
 }
 
-/// Whether `path` is one of the journal's floor files (an empty file it keeps on purpose: see
-/// `src/journal/recover.rs`, "The floor"), not an entry left behind.
-fn is_floor(journal_dir: &RelPath, path: &RelPath) -> bool {
-    path.parent().as_ref() == Some(journal_dir)
-        && path
-            .file_name()
-            .and_then(crate::journal::recover::parse_name)
-            .is_some_and(|(_, kind)| kind == crate::journal::recover::EntryFile::Floor)
+/// Whether `path` is one of the files the journal keeps on purpose, not an entry left behind:
+/// a floor file (see `src/journal/recover.rs`, "The floor") or a registry file (see
+/// `src/journal/registry.rs`), each durable once written.
+/// A registry file counts only whole: a torn one names nothing and recovery removes it.
+fn is_journal_own_file(journal_dir: &RelPath, path: &RelPath, node: &Node) -> bool {
+    use crate::journal::recover::{parse_name, EntryFile};
+    if path.parent().as_ref() != Some(journal_dir) {
+        return false;
+    }
+    match (path.file_name().and_then(parse_name), node) {
+        (Some((_, EntryFile::Floor)), Node::File(_)) => true,
+        (Some((_, EntryFile::Dirs)), Node::File(data)) => {
+            crate::journal::registry::decode(data).is_ok()
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -171,6 +171,19 @@ pub fn workloads() -> Vec<(&'static str, Workload)> {
             ),
         ),
         (
+            // Updates without an increment, whose intent joins their data's barrier (issue
+            // #12); the third registers a second directory.
+            "plain-replaces",
+            base(
+                vec![
+                    single(write("a/x.txt", 130, 4097)),
+                    single(write("a/x.txt", 131, 10)),
+                    single(write("c/new.txt", 132, 4096)),
+                ],
+                SyncSpec::PerFile,
+            ),
+        ),
+        (
             "create-delete",
             base(
                 vec![

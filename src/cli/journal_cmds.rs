@@ -344,7 +344,12 @@ fn print_recovery(report: &RecoveryReport, out: &mut dyn std::io::Write) {
     let mut say = |s: String| {
         let _ = writeln!(out, "{s}");
     };
-    if report.outcomes.is_empty() && report.discarded.is_empty() && report.refused.is_empty() {
+    if report.outcomes.is_empty()
+        && report.discarded.is_empty()
+        && report.refused.is_empty()
+        && report.orphans_removed.is_empty()
+        && report.registry_discarded.is_empty()
+    {
         say("recovery: nothing to do".into());
     }
     for o in &report.outcomes {
@@ -373,6 +378,14 @@ fn print_recovery(report: &RecoveryReport, out: &mut dyn std::io::Write) {
     }
     for (name, e) in &report.discarded {
         say(format!("discarded torn entry {name}: {e}"));
+    }
+    for path in &report.orphans_removed {
+        say(format!(
+            "removed {path}: a temp file of a transaction whose intent never became durable"
+        ));
+    }
+    for (name, why) in &report.registry_discarded {
+        say(format!("discarded torn registry file {name}: {why}"));
     }
     for (name, r) in &report.refused {
         say(format!(

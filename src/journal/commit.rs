@@ -1,11 +1,14 @@
 //! The commit protocol's steps (see the module doc of [`crate::journal`], "Protocol"), as named
-//! functions on one [`Transaction`]: [`Transaction::intent`], `Transaction::data` (the journal's
+//! functions on one [`Transaction`]: `Transaction::register` (a *joined* transaction's new
+//! directories, see [`Transaction::joins_intent_and_data`]), [`Transaction::intent`],
+//! `Transaction::data` (the journal's
 //! own; what joins its barrier goes through [`Steps::temp_written`] and
 //! [`Steps::increment_written`]), [`Transaction::commit_point`], [`Transaction::switch`],
 //! [`Transaction::publish`], [`Transaction::clean`]. The journal calls the ones that can vary
 //! through its [`Steps`]; their public primitives are what another protocol may build a step
 //! from.
 
+use super::registry::{self, SessionRegistry};
 use super::steps::Steps;
 use super::update::{digest_stream, open_host_file, Prepared};
 use super::{JournalError, SyncMode};
@@ -31,6 +34,14 @@ pub struct Transaction<'a, F: Fs> {
     old_floors: &'a mut Vec<RelPath>,
     /// The directories of the targets switched so far, for [`Transaction::publish`].
     target_dirs: BTreeSet<RelPath>,
+    /// The registry as the session knows it (see [`super::registry`]).
+    registry: &'a mut SessionRegistry,
+    /// Whether entry files were unlinked since the journal directory was last fsynced by a
+    /// transaction whose entries must not come back (see [`Session::unsynced_removals`]).
+    unsynced_removals: &'a mut bool,
+    /// A joined transaction's intent file (and the journal directory when it must be durable
+    /// too), waiting for the data step's barrier.
+    first_round: Option<Barrier<F::File>>,
 }
 
 /// One update of a [`Transaction`], as its steps name it (handed out by
@@ -44,6 +55,13 @@ pub(super) struct Session<'a> {
     pub sync: SyncMode,
     pub floor: &'a mut Option<u64>,
     pub old_floors: &'a mut Vec<RelPath>,
+    /// The registry as the session knows it.
+    pub registry: &'a mut SessionRegistry,
+    /// Whether a transaction with an increment or a commit point unlinked its entry files and
+    /// no barrier on the journal directory has followed: such an entry must not come back after
+    /// a crash once a later switch changed what it names (recovery would undo its history), so
+    /// the next joined transaction fsyncs the journal directory with its first barrier.
+    pub unsynced_removals: &'a mut bool,
 }
 
 impl<'a, F: Fs> Transaction<'a, F> {
@@ -69,17 +87,93 @@ impl<'a, F: Fs> Transaction<'a, F> {
             floor: session.floor,
             old_floors: session.old_floors,
             target_dirs: BTreeSet::new(),
+            registry: session.registry,
+            unsynced_removals: session.unsynced_removals,
+            first_round: None,
         }
     }
 
     /// Runs every step, in order, calling the ones that vary through `steps`.
     pub(super) fn run<S: Steps>(mut self, steps: &S) -> Result<(), JournalError> {
+        let joined = self.joins_intent_and_data();
+        if joined {
+            self.register()?;
+        }
         steps.intent(&mut self)?;
         self.data(steps)?;
         self.commit_point()?;
         steps.switch(&mut self)?;
         steps.publish(&mut self)?;
+        if !joined {
+            // This transaction's entries must be durably gone before a later switch.
+            *self.unsynced_removals = true;
+        }
         steps.clean(&mut self)
+    }
+
+    /// Whether the intent is written with the data, under one barrier, instead of made durable
+    /// first: for a transaction that is not atomic and whose every update writes a content
+    /// without an increment. Until its switch such a transaction changes nothing but files under
+    /// its own names (its temps) in registered directories, which recovery removes when no
+    /// durable entry names them (see [`super::recover`], "Orphans"); and whatever recovery does
+    /// for it with a live view (rewriting a switched target with the content it shows, through a
+    /// scratch file) leaves nothing but such files and the content the target already showed if
+    /// the intent's name never becomes durable. An increment, whose name is the caller's, a
+    /// batch that must roll forward, and a deletion (recovery makes a deletion durable by
+    /// putting a tombstone at the target's name for an instant) need the entry durable first.
+    pub fn joins_intent_and_data(&self) -> bool {
+        !self.atomic
+            && self
+                .prepared
+                .iter()
+                .all(|p| p.record.increment.is_none() && p.record.temp.is_some())
+    }
+
+    /// Before a joined transaction's first temp: registers the directories of its targets (where
+    /// its temps go, and recovery's scratch files) that this session has not registered yet,
+    /// durably (see [`super::registry`]): the registry file `<seq>.dirs`, naming them and every
+    /// directory the registry names already, and the journal directory fsynced (with the
+    /// session's floor, if this transaction starts it); then the older registry files unlinked.
+    fn register(&mut self) -> Result<(), JournalError> {
+        let mut all: BTreeSet<RelPath> = self
+            .prepared
+            .iter()
+            .map(|p| parent(&p.record.target))
+            .filter(|d| !self.registry.durable.contains(d))
+            .collect();
+        if all.is_empty() {
+            return Ok(());
+        }
+        all.extend(self.registry.known.iter().cloned());
+        all.extend(self.registry.durable.iter().cloned());
+        if self.new_floor {
+            // Made durable by this barrier, before anything changes: the intent's need not.
+            self.create_floor()?;
+            self.new_floor = false;
+        }
+        let mut step = self.barrier();
+        let path = self.entry_path("dirs");
+        let dirs: Vec<RelPath> = all.iter().cloned().collect();
+        step.file(write_file(self.fs, &path, &registry::encode(&dirs))?);
+        step.dir(self.dir.clone());
+        step.finish(self.fs)?;
+        *self.unsynced_removals = false;
+        for old in std::mem::replace(&mut self.registry.files, vec![path]) {
+            self.fs.unlink(&old)?;
+        }
+        self.registry.known.clone_from(&all);
+        self.registry.durable = all;
+        Ok(())
+    }
+
+    /// Creates the session's floor file, retiring the previous one.
+    fn create_floor(&mut self) -> Result<(), JournalError> {
+        self.fs.create_new(&self.entry_path("floor"))?;
+        if let Some(previous) = self.floor.replace(self.seq) {
+            let path = self.entry_path_of(previous, "floor");
+            self.old_floors.push(path);
+        }
+        Ok(())
     }
 
     /// The filesystem.
@@ -119,29 +213,40 @@ impl<'a, F: Fs> Transaction<'a, F> {
     /// writes the intent entry, returning its file for the step's barrier.
     pub fn write_intent(&mut self) -> Result<F::File, JournalError> {
         if self.new_floor {
-            self.fs.create_new(&self.entry_path("floor"))?;
-            if let Some(previous) = self.floor.replace(self.seq) {
-                let path = self.entry_path_of(previous, "floor");
-                self.old_floors.push(path);
-            }
+            self.create_floor()?;
         }
         write_file(self.fs, &self.entry_path("intent"), self.intent)
     }
 
     /// Step 1, **intent**: [`Transaction::write_intent`], then the intent file and the journal
-    /// directory made durable together.
+    /// directory made durable together. For a joined transaction
+    /// ([`Transaction::joins_intent_and_data`]) the intent file joins the data step's barrier
+    /// instead, and the journal directory only when this transaction writes a floor (which must
+    /// be durable before its switch) or earlier entries' removals must be durable first
+    /// ([`Session::unsynced_removals`]).
     pub fn intent(&mut self) -> Result<(), JournalError> {
         let mut step = self.barrier();
         step.file(self.write_intent()?);
+        if self.joins_intent_and_data() {
+            if self.new_floor || *self.unsynced_removals {
+                step.dir(self.dir.clone());
+            }
+            self.first_round = Some(step);
+            return Ok(());
+        }
         step.dir(self.dir.clone());
-        Ok(step.finish(self.fs)?)
+        step.finish(self.fs)?;
+        *self.unsynced_removals = false;
+        Ok(())
     }
 
     /// Step 2, **data**: each new content written to its temp file and each increment to its
     /// path (`steps` says what joins the barrier), then all made durable together with the
-    /// increments' directories (and, for an atomic batch, the temps').
+    /// increments' directories (and, for an atomic batch, the temps'), and, for a joined
+    /// transaction, with what its intent step left for this barrier.
     pub(super) fn data<S: Steps>(&mut self, steps: &S) -> Result<(), JournalError> {
-        let mut step = self.barrier();
+        let mut step = self.first_round.take().unwrap_or_else(|| self.barrier());
+        let syncs_journal_dir = step.dirs.contains(self.dir);
         for index in (0..self.prepared.len()).map(UpdateIndex) {
             if let Some((temp, file)) = self.write_temp(index)? {
                 steps.temp_written(self, index, file, &mut step)?;
@@ -155,7 +260,11 @@ impl<'a, F: Fs> Transaction<'a, F> {
             }
             step.flush_if_full(self.fs)?;
         }
-        Ok(step.finish(self.fs)?)
+        step.finish(self.fs)?;
+        if syncs_journal_dir {
+            *self.unsynced_removals = false;
+        }
+        Ok(())
     }
 
     /// Writes update `index`'s new content into its temp file, checking it is what the entry

@@ -3,24 +3,46 @@
 //! # Protocol
 //!
 //! A transaction (one update, or a batch) goes through these steps; a crash may stop it after
-//! any filesystem operation, and [`Journal::recover`] finishes or undoes it.
+//! any filesystem operation, and [`Journal::recover`] finishes or undoes it. A *joined*
+//! transaction — not atomic, every update writing a content without an increment
+//! ([`commit::Transaction::joins_intent_and_data`]), the common case of replacing files — makes
+//! its intent durable together with its data instead of before it.
 //!
+//! 0. **Register** (joined transactions, once per session and directory): the directories of
+//!    its targets that this session has not registered yet are named, with every directory
+//!    registered before, in the registry file `<journal>/<seq>.dirs`, made durable — the file,
+//!    then the journal directory, with the session's floor if it starts here — before the first
+//!    temp file there; the older registry files are then unlinked (see [`registry`]).
 //! 1. **Intent.** Every update is checked (paths, old content, increment not yet present) and
 //!    recorded, with digests of the old and (when known) the new content, in the entry file
-//!    `<journal>/<seq>.intent`, which is made durable — the file, then the journal directory —
-//!    before anything else changes. Nothing is created that this entry does not name, except, in
-//!    a session's first transaction, the empty *floor* file `<journal>/<seq>.floor`, made
-//!    durable by the same barrier (see [`recover`], "The floor").
+//!    `<journal>/<seq>.intent`. For a transaction that is not joined it is made durable — the
+//!    file, then the journal directory — before anything else changes. Nothing is created that
+//!    this entry does not name, except, in a session's first transaction, the empty *floor* file
+//!    `<journal>/<seq>.floor`, made durable by the same barrier as the intent's name (see
+//!    [`recover`], "The floor").
 //! 2. **Data.** Each new content goes to a temp file beside its target
 //!    (`.crashsafe-<seq>-<index>.tmp`), each increment to its own path; all are made durable, and
 //!    so are the directory entries of the increments (and, for an atomic batch, of the temps).
+//!    A joined transaction's intent file is made durable in this same barrier, its name only
+//!    when it writes a floor or a transaction with an increment or commit point removed its
+//!    entries since the journal directory was last fsynced (such an entry must not come back
+//!    once a later switch changed what it names); a crash before the switch may then leave a
+//!    temp that no durable entry names, which recovery finds in the registered directories and
+//!    removes (see [`recover`], "Orphans"). An entry of a joined transaction that comes back
+//!    after a crash (its removal never durable) is harmless: it has no increment, and recovery
+//!    judging it finds its target as later transactions left it and keeps that.
 //! 3. **Commit point** (atomic batches only): the record `<journal>/<seq>.commit` is made durable.
 //! 4. **Switch.** Each temp file is renamed over its target (a deletion unlinks the target).
 //! 5. **Publish.** Each target's directory is made durable; then the commit returns `Ok`.
 //! 6. **Clean.** The entry files are removed, and so are the floors older than the session's.
-//!    Their removal becomes durable with the next transaction's intent; an entry that survives a
-//!    crash is recognised as done by recovery, and one whose removal a failed barrier dropped is
-//!    below the next session's floor.
+//!    Their removal becomes durable with the next barrier on the journal directory; an entry
+//!    that survives a crash is recognised as done by recovery, and one whose removal a failed
+//!    barrier dropped is below the next session's floor.
+//!
+//! A single update without an increment thus costs, once its session has registered its
+//! directory (and written its floor), three fsync-family calls in two rounds of barriers (intent and temp
+//! together; the target's directory after the switch), as the usual replace recipe costs two;
+//! with an increment, six in three rounds.
 //!
 //! Each step is a named function of [`commit::Transaction`]; the journal calls those that a
 //! known-bad protocol of the harness's self-test may swap or skip through [`steps::Steps`], whose
@@ -33,13 +55,15 @@
 //! The barriers that end a step (the fsyncs of its files and directories) do not depend on
 //! each other, only the next step depends on all of them: with [`SyncMode::PerFile`] they are one
 //! barrier group ([`Fs::sync_group`]), which the real backend issues concurrently so that the
-//! filesystem commits them together; a single update waits for three rounds of barriers (intent
-//! file and journal directory; temp file; target directory). With [`SyncMode::Syncfs`] every
+//! filesystem commits them together; a single update without an increment waits for two rounds
+//! of barriers (intent and temp file; target directory), one with an increment for three (intent
+//! file and journal directory; temp, increment and its directory; target directory). With [`SyncMode::Syncfs`] every
 //! step's group is one `syncfs` instead: the cheapest scheme for large batches on a filesystem
 //! the journal has to itself.
 
 pub mod commit;
 pub mod recover;
+pub mod registry;
 pub mod steps;
 mod update;
 
@@ -54,6 +78,8 @@ use crate::format::{self, DecodeError, Entry, EntryKind};
 use crate::fs::{create_dir_all, FileKind, Fs, FsError, FsErrorKind, LockError, LockMode};
 use crate::path::{PathError, RelPath};
 use commit::{parent, Session};
+use recover::EntryFile;
+use registry::SessionRegistry;
 use std::time::Duration;
 use update::prepare;
 
@@ -159,6 +185,31 @@ pub enum JournalError {
     /// The transaction has no update.
     #[error("a transaction needs at least one update")]
     Empty,
+    /// A registry file (`<journal>/<seq>.dirs`, see [`registry`]) is complete but does not
+    /// decode, or is not a regular file: recovery cannot know where orphan temp files may be.
+    #[error(
+        "the journal's registry file {file} is damaged ({reason}); recovery changed nothing: \
+         move the file away (orphan temp files in the directories it named are then left) and \
+         recover again"
+    )]
+    BadRegistry {
+        /// The registry file's name in the journal directory.
+        file: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A registered directory (see [`registry`]) cannot be looked in safely: it is reached
+    /// through a symlink, is not a directory, or is inside the journal.
+    #[error(
+        "the registered directory {dir} is {what}; recovery changed nothing: restore the \
+         directory, or move away the registry file naming it, and recover again"
+    )]
+    UnsafeRegisteredDir {
+        /// The directory.
+        dir: RelPath,
+        /// What it is.
+        what: String,
+    },
     /// A streamed content turned out to equal the target's: nothing would change, and the
     /// entry, which could not record the stream's digest in advance, could not tell recovery
     /// whether the switch happened. The transaction is abandoned (recovery rolls it back).
@@ -196,6 +247,11 @@ pub struct Journal<F: Fs, S: Steps = Standard> {
     state: State,
     options: JournalOptions,
     steps: S,
+    /// The registry as this session knows it (see [`registry`]).
+    registry: SessionRegistry,
+    /// Whether entry removals wait for a barrier on the journal directory (see
+    /// `commit::Session::unsynced_removals`).
+    unsynced_removals: bool,
     /// The exclusive lock on `dir`, held for the journal's lifetime.
     _lock: F::DirLock,
 }
@@ -251,11 +307,13 @@ impl<F: Fs, S: Steps> Journal<F, S> {
         let old_floors = recover::floors(&names)
             .map(|(name, _)| dir.join(name))
             .collect::<Result<Vec<_>, _>>()?;
-        // Only floors are in the way of a first commit; anything else needs recovery first.
-        let state = if names.len() == old_floors.len() {
-            State::Ready
-        } else {
-            State::NeedsRecovery
+        // Only floors and a whole registry are in the way of a first commit; anything else needs
+        // recovery first.
+        let registry = SessionRegistry::found(&fs, &dir, &names)?;
+        let registry_files = names.iter().filter(|n| is_registry_file(n)).count();
+        let state = match &registry {
+            Some(_) if names.len() == old_floors.len() + registry_files => State::Ready,
+            _ => State::NeedsRecovery,
         };
         Ok(Journal {
             fs,
@@ -268,6 +326,9 @@ impl<F: Fs, S: Steps> Journal<F, S> {
             state,
             options,
             steps,
+            registry: registry.unwrap_or_default(),
+            // Whatever the last session left: the first transaction writes a floor anyway.
+            unsynced_removals: true,
             _lock: lock,
         })
     }
@@ -329,6 +390,8 @@ impl<F: Fs, S: Steps> Journal<F, S> {
             sync: self.options.sync,
             floor: &mut self.floor,
             old_floors: &mut self.old_floors,
+            registry: &mut self.registry,
+            unsynced_removals: &mut self.unsynced_removals,
         };
         let txn =
             commit::Transaction::new(&self.fs, session, seq, &bytes, prepared, atomic, new_floor);
@@ -351,6 +414,11 @@ impl<F: Fs, S: Steps> Journal<F, S> {
             return Err(JournalError::Poisoned(e.clone()));
         }
         let report = recover::recover_with(&self.fs, &self.dir, &self.steps)?;
+        // Recovery removed the torn registry files (and refuses to run on a bad one).
+        let names = recover::entry_files(&self.fs, &self.dir)?;
+        let durable = std::mem::take(&mut self.registry.durable);
+        self.registry = SessionRegistry::found(&self.fs, &self.dir, &names)?.unwrap_or_default();
+        self.registry.durable = durable;
         self.state = if report.refused.is_empty() {
             State::Ready
         } else {
@@ -411,6 +479,15 @@ fn create_dirs_durably<F: Fs>(fs: &F, dir: &RelPath) -> Result<Vec<RelPath>, FsE
         fs.fsync_dir(&parent(first))?;
     }
     Ok(created)
+}
+
+/// Whether a name in the journal directory is a registry file (see [`registry`]).
+fn is_registry_file(name: &crate::fs::DirEntry) -> bool {
+    name.kind == FileKind::File
+        && matches!(
+            name.name.as_str().and_then(recover::parse_name),
+            Some((_, EntryFile::Dirs))
+        )
 }
 
 /// Refuses a journal directory that is the root, or too long to hold entry names.
@@ -483,10 +560,12 @@ mod tests {
     use super::*;
     use crate::fs::real::RealFs;
 
+    /// The journal directory's names, registry files left out.
     fn names(root: &std::path::Path) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(root.join(DEFAULT_JOURNAL_DIR))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.ends_with(".dirs"))
             .collect();
         names.sort();
         names

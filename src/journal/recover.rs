@@ -100,10 +100,30 @@
 //!
 //! Recovery itself never creates a floor: recovering changes only what the entries name.
 //!
+//! # Orphans: temp files no entry names
+//!
+//! A transaction without an increment or a commit point writes its intent and its temp files
+//! under one barrier, so a crash may leave a temp file durable while its intent never was (or was
+//! torn): nothing names it. Such a transaction switched nothing (its switch follows the barrier),
+//! so the temp is all it left; and a recovery that crashed after making the switch of a live
+//! view durable may likewise leave its scratch file beside a target whose intent is gone. The
+//! journal registers every directory it creates such files in before the first one there
+//! ([`crate::journal::registry`]), so recovery's **sweep** step ([`Recovery::sweep`]) looks in
+//! each registered directory for the names the journal gives temp and scratch files
+//! ([`parse_beside_name`]) and removes every one whose sequence number no entry in the journal
+//! directory has (an entry acted on removes its own; a refused one keeps its own, as it keeps
+//! everything it names). The removals are made durable by the retire step's directory fsyncs. A
+//! registered directory that is gone has nothing to sweep; one reached through a symlink, or
+//! a registry file that is complete but does not decode, stops recovery before it changes
+//! anything ([`JournalError::UnsafeRegisteredDir`], [`JournalError::BadRegistry`]). A registry
+//! file that was never made durable whole (torn) names no directory a temp relies on: it is
+//! removed with the entries.
+//!
 //! A crash anywhere in recovery leaves the entries in place, and the next recovery reaches the
 //! same decisions: recovery is idempotent. Its barriers are one fsync per rewritten file and one
 //! per directory touched.
 
+use super::registry::{self, Registry};
 use super::steps::{Standard, Steps};
 use super::update::{current_content, digest_file, NewFileAttrs};
 use super::JournalError;
@@ -120,7 +140,8 @@ mod names;
 pub use inspect::{inspect, Inspection};
 use names::classify_name;
 pub use names::{
-    entry_files, floor_of, floors, next_seq_after, parse_name, EntryFile, FLOOR_SPAN, MAX_SEQ,
+    entry_files, floor_of, floors, next_seq_after, parse_beside_name, parse_name, BesideFile,
+    BesideName, EntryFile, FLOOR_SPAN, MAX_SEQ,
 };
 
 /// Why recovery left an entry file alone.
@@ -216,6 +237,12 @@ pub struct RecoveryReport {
     /// The highest sequence number of an entry file seen, refused entries included (floor files
     /// excluded).
     pub max_seq: Option<u64>,
+    /// Temp and scratch files in registered directories that no entry named, removed (see the
+    /// module doc, "Orphans").
+    pub orphans_removed: Vec<RelPath>,
+    /// Registry files that were never made durable whole, removed, by file name, with what was
+    /// wrong.
+    pub registry_discarded: Vec<(String, String)>,
 }
 
 /// One pending entry, as [`inspect`] sees it.
@@ -299,26 +326,43 @@ struct Loaded {
     stale: Vec<String>,
     refused: Vec<(String, Refusal)>,
     max_seq: Option<u64>,
+    /// The sequence numbers of the entries kept for acting on or refused: their temp and
+    /// scratch names are not orphans.
+    kept: BTreeSet<u64>,
+    /// The registry.
+    registry: Registry,
 }
 
-/// Lists the journal directory and sorts every file in it (see [`Loaded`]).
+impl Loaded {
+    /// Records a refusal of the file `name`, keeping what its name's sequence number names.
+    fn refuse(&mut self, name: String, refusal: Refusal) {
+        if let Some((seq, _)) = parse_name(&name) {
+            self.kept.insert(seq);
+        }
+        self.refused.push((name, refusal));
+    }
+}
+
+/// Lists the journal directory and sorts every file in it (see [`Loaded`]); a damaged registry
+/// is an error (see the module doc, "Orphans").
 fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError> {
     let mut loaded = Loaded::default();
     let files = entry_files(fs, dir)?;
+    loaded.registry = registry::load(fs, dir, &files)?;
     let floor = floor_of(&files);
     for file in files {
         let (name, seq, kind) = match classify_name(&file.name) {
             Ok((name, seq, kind)) => (name.to_owned(), seq, kind),
             Err(refusal) => {
-                loaded.refused.push((file.name.to_string(), refusal));
+                loaded.refuse(file.name.to_string(), refusal);
                 continue;
             }
         };
         if file.kind != FileKind::File {
-            loaded.refused.push((name, Refusal::NotAFile(file.kind)));
+            loaded.refuse(name, Refusal::NotAFile(file.kind));
             continue;
         }
-        if kind == EntryFile::Floor {
+        if matches!(kind, EntryFile::Floor | EntryFile::Dirs) {
             continue;
         }
         loaded.max_seq = loaded.max_seq.max(Some(seq));
@@ -333,10 +377,11 @@ fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError> {
                 continue;
             }
             EntryRead::Refused(refusal) => {
-                loaded.refused.push((name, refusal));
+                loaded.refuse(name, refusal);
                 continue;
             }
         };
+        loaded.kept.insert(seq);
         match kind {
             EntryFile::Intent => {
                 loaded.intents.insert(seq, (name, entry));
@@ -344,7 +389,7 @@ fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError> {
             EntryFile::Commit => {
                 loaded.commits.insert(seq, name);
             }
-            EntryFile::Floor => {}
+            EntryFile::Floor | EntryFile::Dirs => {}
         }
     }
     Ok(loaded)
@@ -879,6 +924,8 @@ pub fn recover_with<F: Fs, S: Steps>(
     steps: &S,
 ) -> Result<RecoveryReport, JournalError> {
     let loaded = load(fs, dir)?;
+    // Checked before anything changes: a registered directory recovery cannot look in safely.
+    let registered = registry::existing_dirs(fs, &loaded.registry, dir)?;
     let mut r = Recovery {
         fs,
         dir,
@@ -887,12 +934,17 @@ pub fn recover_with<F: Fs, S: Steps>(
             stale: loaded.stale.clone(),
             refused: loaded.refused,
             max_seq: loaded.max_seq,
+            registry_discarded: loaded.registry.torn.clone(),
             ..RecoveryReport::default()
         },
         touched: BTreeSet::new(),
         retiring: loaded.stale,
+        registered,
+        kept: loaded.kept,
     };
     r.retiring.extend(loaded.torn.into_iter().map(|(n, _)| n));
+    r.retiring
+        .extend(loaded.registry.torn.into_iter().map(|(n, _)| n));
     // Paths named by refused entries: later entries must not touch them either.
     let mut blocked = BTreeSet::new();
     let seqs: BTreeSet<u64> = loaded
@@ -923,6 +975,7 @@ pub fn recover_with<F: Fs, S: Steps>(
             }
         }
     }
+    steps.sweep(&mut r)?;
     steps.retire(&mut r)?;
     r.report.removed_entries = r.retiring;
     Ok(r.report)
@@ -966,9 +1019,33 @@ pub struct Recovery<'a, F: Fs> {
     report: RecoveryReport,
     touched: BTreeSet<RelPath>,
     retiring: Vec<String>,
+    /// The registered directories that exist (see the module doc, "Orphans").
+    registered: Vec<RelPath>,
+    /// The sequence numbers whose temp and scratch names are an entry's, not orphans.
+    kept: BTreeSet<u64>,
 }
 
 impl<F: Fs> Recovery<'_, F> {
+    /// **Sweep**: removes, in every registered directory, the journal's temp and scratch files
+    /// that no entry accounts for (see the module doc, "Orphans"); their directories are made
+    /// durable by [`Recovery::retire`].
+    pub fn sweep(&mut self) -> Result<(), JournalError> {
+        for dir in std::mem::take(&mut self.registered) {
+            for found in self.fs.read_dir(&dir)? {
+                let Some(name) = found.name.as_str() else {
+                    continue;
+                };
+                let orphan = parse_beside_name(name).is_some_and(|b| !self.kept.contains(&b.seq));
+                if orphan && found.kind == FileKind::File {
+                    let path = dir.join(name)?;
+                    self.act(Action::Remove(path.clone()))?;
+                    self.report.orphans_removed.push(path);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Carries out one action (see [`Action`]).
     pub fn act(&mut self, action: Action) -> Result<(), JournalError> {
         self.report.files_rewritten += act(self.fs, action, &mut self.touched)?;

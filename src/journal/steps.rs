@@ -2,7 +2,7 @@
 //!
 //! A commit goes through the named steps of [`Transaction`] (intent, data, commit point, switch,
 //! publish, clean) and a recovery through those of [`super::recover`] (observe, plan, act,
-//! retire). [`Journal`](super::Journal) and [`recover_with`](super::recover::recover_with) call
+//! sweep, retire). [`Journal`](super::Journal) and [`recover_with`](super::recover::recover_with) call
 //! the steps that can vary through a [`Steps`] value; every method of the trait has the
 //! journal's own step as its default, and [`Standard`] overrides none of them. Production code
 //! never asks which protocol it runs: it calls the step.
@@ -104,6 +104,12 @@ pub trait Steps {
         actions: Vec<Action>,
     ) -> Result<(), JournalError> {
         r.act_entry(entry, actions)
+    }
+
+    /// Recovery's sweep: the orphan temp and scratch files in the registered directories
+    /// removed ([`Recovery::sweep`]).
+    fn sweep<F: Fs>(&self, r: &mut Recovery<'_, F>) -> Result<(), JournalError> {
+        r.sweep()
     }
 
     /// Recovery's retire: the directories touched made durable, then the entries removed

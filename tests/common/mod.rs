@@ -88,8 +88,9 @@ impl Fixture {
         self.put_entry_bytes(&entry_name(entry), &bytes);
     }
 
-    /// The entry files in the journal directory (empty if it does not exist); floor files, which
-    /// the journal keeps on purpose, are left out (see [`Fixture::floors`]).
+    /// The entry files in the journal directory (empty if it does not exist); floor and registry
+    /// files, which the journal keeps on purpose, are left out (see [`Fixture::floors`],
+    /// [`Fixture::registry_files`]).
     pub fn entries(&self) -> Vec<String> {
         names_in(&self.root.join(DEFAULT_JOURNAL_DIR))
     }
@@ -102,6 +103,24 @@ impl Fixture {
         let mut names: Vec<String> = rd
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|n| is_floor_name(n))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The registry files in the journal directory (see `src/journal/registry.rs`).
+    pub fn registry_files(&self) -> Vec<String> {
+        let Ok(rd) = std::fs::read_dir(self.root.join(DEFAULT_JOURNAL_DIR)) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| {
+                matches!(
+                    crashsafe::journal::recover::parse_name(n),
+                    Some((_, crashsafe::journal::recover::EntryFile::Dirs))
+                )
+            })
             .collect();
         names.sort();
         names
@@ -141,7 +160,7 @@ pub fn names_in(dir: &Path) -> Vec<String> {
     };
     let mut names: Vec<String> = rd
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| !is_floor_name(n))
+        .filter(|n| !is_bookkeeping_name(n))
         .collect();
     names.sort();
     names
@@ -157,6 +176,17 @@ pub fn is_floor_name(name: &str) -> bool {
     )
 }
 
+/// Whether `name` is a file the journal keeps on purpose in its directory: a floor
+/// ([`is_floor_name`]) or a registry file (`<16 hex digits>.dirs`, see
+/// `src/journal/registry.rs`). Left out of [`names_in`] and [`snapshot`].
+pub fn is_bookkeeping_name(name: &str) -> bool {
+    use crashsafe::journal::recover::{parse_name, EntryFile};
+    matches!(
+        parse_name(name),
+        Some((_, EntryFile::Floor | EntryFile::Dirs))
+    )
+}
+
 /// One name in a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
@@ -166,12 +196,12 @@ pub enum Node {
 }
 
 /// Every name under `dir`, recursively, relative to `dir`, never following symlinks; journal floor
-/// files left out ([`is_floor_name`]).
+/// and registry files left out ([`is_bookkeeping_name`]).
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Node> {
     fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Node>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let entry = entry.unwrap();
-            if is_floor_name(&entry.file_name().to_string_lossy()) {
+            if is_bookkeeping_name(&entry.file_name().to_string_lossy()) {
                 continue;
             }
             let path = entry.path();

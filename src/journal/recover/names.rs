@@ -1,6 +1,7 @@
-//! The journal directory's names: what an entry file's name says (its sequence number and
-//! kind), the limits on sequence numbers, and the floor (see the parent module's doc, "The
-//! floor").
+//! The journal's names: what an entry file's name says (its sequence number and kind), the
+//! limits on sequence numbers, the floor (see the parent module's doc, "The floor"), and which
+//! names in a registered directory are the journal's temp and scratch files (see the parent
+//! module's doc, "Orphans").
 
 use super::*;
 
@@ -13,26 +14,27 @@ pub enum EntryFile {
     Commit,
     /// `<seq>.floor`: an empty file marking where a session's numbers start (see the module doc).
     Floor,
+    /// `<seq>.dirs`: a registry file, naming directories the journal may create temp files in
+    /// (see [`crate::journal::registry`]); `seq` is the transaction that registered them.
+    Dirs,
 }
 
 /// How far past its floor a session may number transactions before it writes a new floor; a
 /// new session starts at least this far above the highest floor it finds.
 pub const FLOOR_SPAN: u64 = 1 << 32;
 
-/// Parses a journal file name: 16 lowercase hex digits, a dot, `intent`, `commit` or `floor`.
+/// Parses a journal file name: 16 lowercase hex digits, a dot, `intent`, `commit`, `floor` or
+/// `dirs`.
 pub fn parse_name(name: &str) -> Option<(u64, EntryFile)> {
     let (seq, ext) = name.split_once('.')?;
-    if seq.len() != 16
-        || !seq
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+    if !is_seq_digits(seq) {
         return None;
     }
     let kind = match ext {
         "intent" => EntryFile::Intent,
         "commit" => EntryFile::Commit,
         "floor" => EntryFile::Floor,
+        "dirs" => EntryFile::Dirs,
         _ => return None,
     };
     Some((u64::from_str_radix(seq, 16).ok()?, kind))
@@ -62,7 +64,7 @@ pub fn next_seq_after(names: &[DirEntry]) -> Option<u64> {
     for (_, seq, kind) in names.iter().filter_map(|n| classify_name(&n.name).ok()) {
         let after = match kind {
             EntryFile::Floor => seq.checked_add(FLOOR_SPAN),
-            EntryFile::Intent | EntryFile::Commit => seq.checked_add(1),
+            EntryFile::Intent | EntryFile::Commit | EntryFile::Dirs => seq.checked_add(1),
         };
         next = next.max(after?);
     }
@@ -88,4 +90,58 @@ pub fn entry_files<F: Fs>(fs: &F, dir: &RelPath) -> FsResult<Vec<DirEntry>> {
         None => Ok(Vec::new()),
         Some(_) => fs.read_dir(dir),
     }
+}
+
+/// Whether `s` is a sequence number as names spell it: 16 lowercase hex digits.
+fn is_seq_digits(s: &str) -> bool {
+    s.len() == 16
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// What kind of file the journal leaves beside a target under a name of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BesideFile {
+    /// `.crashsafe-<seq>-<index>.tmp`: a transaction's new content before its switch.
+    Temp,
+    /// `.crashsafe-<seq>-<index>.rec`: recovery's scratch file.
+    Scratch,
+}
+
+/// A name the journal gives a file beside a target, parsed: exactly
+/// `.crashsafe-<16 hex digits>-<decimal index>.tmp` or `.rec`, as
+/// [`crate::format::try_temp_path`] and [`crate::format::try_scratch_path`] spell them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BesideName {
+    /// The transaction's sequence number.
+    pub seq: u64,
+    /// The update's index in it.
+    pub index: usize,
+    /// Temp or scratch.
+    pub kind: BesideFile,
+}
+
+/// Parses a name the journal gives a temp or scratch file (see [`BesideName`]); anything else,
+/// however alike (another prefix, an index with a sign or leading zeros, a longer suffix), is
+/// `None`: not the journal's.
+pub fn parse_beside_name(name: &str) -> Option<BesideName> {
+    let rest = name.strip_prefix(".crashsafe-")?;
+    let (rest, kind) = if let Some(r) = rest.strip_suffix(".tmp") {
+        (r, BesideFile::Temp)
+    } else {
+        (rest.strip_suffix(".rec")?, BesideFile::Scratch)
+    };
+    let (seq, index) = rest.split_once('-')?;
+    if !is_seq_digits(seq)
+        || index.is_empty()
+        || !index.bytes().all(|b| b.is_ascii_digit())
+        || (index.len() > 1 && index.starts_with('0'))
+    {
+        return None;
+    }
+    Some(BesideName {
+        seq: u64::from_str_radix(seq, 16).ok()?,
+        index: index.parse().ok()?,
+        kind,
+    })
 }
