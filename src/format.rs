@@ -614,8 +614,9 @@ pub fn validate(entry: &Entry) -> Result<(), DecodeError> {
     if entry.kind == EntryKind::Commit && !entry.updates.is_empty() {
         return invalid("a commit record lists no updates".into());
     }
-    // Paths compare as their strings: borrowed, nothing is copied.
-    let mut names = std::collections::BTreeSet::new();
+    // Paths compare as their strings: borrowed, nothing is copied. Only membership is asked,
+    // so the set's order (none) cannot change which name is reported: the first one repeated.
+    let mut names = std::collections::HashSet::with_capacity(entry.updates.len());
     for (index, u) in entry.updates.iter().enumerate() {
         match (&u.temp, u.new) {
             (None, Content::Absent) => {}

@@ -138,18 +138,19 @@ fn check(s: &str, known: usize) -> Result<(), PathError> {
         return Err(PathError::TooLong(truncated(s)));
     }
     // A checked prefix has no NUL and does not start with `/` (it has at least one component).
-    let rest = &s[known..];
-    if rest.contains('\0') {
+    // Bytes, not chars: `/`, `.` and NUL are ASCII, which no other UTF-8 character contains.
+    let rest = &s.as_bytes()[known..];
+    if rest.contains(&0) {
         return Err(PathError::Nul(s.to_owned()));
     }
     if s.starts_with('/') {
         return Err(PathError::Absolute(s.to_owned()));
     }
-    for component in rest.split('/') {
+    for component in rest.split(|&b| b == b'/') {
         match component {
-            "" => return Err(PathError::EmptyComponent(s.to_owned())),
-            "." => return Err(PathError::CurrentComponent(s.to_owned())),
-            ".." => return Err(PathError::ParentComponent(s.to_owned())),
+            b"" => return Err(PathError::EmptyComponent(s.to_owned())),
+            b"." => return Err(PathError::CurrentComponent(s.to_owned())),
+            b".." => return Err(PathError::ParentComponent(s.to_owned())),
             c if c.len() > MAX_NAME_LEN => return Err(PathError::TooLong(truncated(s))),
             _ => {}
         }
