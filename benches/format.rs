@@ -1,8 +1,11 @@
-//! Entry encoding and decoding: a small entry (one update) and a large one (1,000 updates), in
-//! bytes per second and in entries per second.
+//! Entry encoding and decoding: a small entry (one update), the suite's largest batch (64
+//! updates, what recovery of `batch-64-syncfs` decodes behind every crash state) and a large one
+//! (1,000 updates), in bytes per second and in entries per second; then `validate` on the
+//! 64-update entry and the derivation of one temp and one scratch path.
 
 use crashsafe::format::{
-    decode, encode, temp_path, Content, Digest, Entry, EntryKind, IncrementRecord, UpdateRecord,
+    decode, encode, temp_path, try_scratch_path, try_temp_path, validate, Content, Digest, Entry,
+    EntryKind, IncrementRecord, UpdateRecord,
 };
 use crashsafe::path::RelPath;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -33,7 +36,11 @@ fn entry(updates: usize) -> Entry {
     }
 }
 
-const SIZES: [(&str, usize); 2] = [("small_1_update", 1), ("large_1000_updates", 1000)];
+const SIZES: [(&str, usize); 3] = [
+    ("small_1_update", 1),
+    ("batch_64_updates", 64),
+    ("large_1000_updates", 1000),
+];
 
 fn bench(c: &mut Criterion, group_name: &str, bytes: bool) {
     let mut group = c.benchmark_group(group_name);
@@ -67,5 +74,26 @@ fn format_entries(c: &mut Criterion) {
     bench(c, "format_entries", false);
 }
 
-criterion_group!(benches, format_bytes, format_entries);
+/// `validate` alone, and the paths recovery derives for every update it looks at.
+fn format_rules(c: &mut Criterion) {
+    let mut group = c.benchmark_group("format_rules");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
+    let e = entry(64);
+    group.bench_function("validate/batch_64_updates", |b| {
+        b.iter(|| validate(black_box(&e)).unwrap())
+    });
+    let target = RelPath::new("data/dir7/file-39.bin").unwrap();
+    group.bench_function("derive/temp_path", |b| {
+        b.iter(|| try_temp_path(black_box(&target), black_box(0x1234), black_box(39)).unwrap())
+    });
+    group.bench_function("derive/scratch_path", |b| {
+        b.iter(|| try_scratch_path(black_box(&target), black_box(0x1234), black_box(39)).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, format_bytes, format_entries, format_rules);
 criterion_main!(benches);

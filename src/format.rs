@@ -154,15 +154,66 @@ pub fn temp_path(target: &RelPath, seq: u64, index: usize) -> RelPath {
 /// The temp file name for update `index` of transaction `seq`, or why it cannot be made (the
 /// target's directory is too long to hold it).
 pub fn try_temp_path(target: &RelPath, seq: u64, index: usize) -> Result<RelPath, PathError> {
-    target
-        .parent()
-        .unwrap_or_else(RelPath::root)
-        .join(&temp_name(seq, index))
+    target.sibling(DerivedName::new(seq, index, TEMP_SUFFIX).as_str())
 }
 
-/// The temp file's name (one component).
-fn temp_name(seq: u64, index: usize) -> String {
-    format!(".crashsafe-{seq:016x}-{index}.tmp")
+/// The last part of a temp file's name.
+const TEMP_SUFFIX: &str = ".tmp";
+/// The last part of a scratch file's name.
+const SCRATCH_SUFFIX: &str = ".rec";
+
+/// A name derived for update `index` of entry `seq`, never read from an entry:
+/// `.crashsafe-<seq>-<index><suffix>`, `seq` as 16 lowercase hex digits and `index` in decimal
+/// without padding. It is built on the stack: deriving a path costs one allocation, the path's.
+struct DerivedName {
+    bytes: [u8; DerivedName::CAPACITY],
+    len: usize,
+}
+
+impl DerivedName {
+    /// What every derived name starts with.
+    const PREFIX: &'static str = ".crashsafe-";
+    /// The prefix, 16 hex digits, a dash, the 20 digits of the largest `u64` and a 4-byte
+    /// suffix.
+    const CAPACITY: usize = 52;
+
+    fn new(seq: u64, index: usize, suffix: &'static str) -> DerivedName {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut name = DerivedName {
+            bytes: [0; DerivedName::CAPACITY],
+            len: 0,
+        };
+        name.push(DerivedName::PREFIX.as_bytes());
+        for shift in (0..16).rev() {
+            name.push(&[HEX[(seq >> (shift * 4)) as usize & 0xf]]);
+        }
+        name.push(b"-");
+        // `usize` is at most 64 bits on every target Rust supports, so the widening is lossless.
+        let mut rest = index as u64;
+        let mut digits = [0u8; 20];
+        let mut first = digits.len();
+        loop {
+            first -= 1;
+            digits[first] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        name.push(&digits[first..]);
+        name.push(suffix.as_bytes());
+        name
+    }
+
+    fn push(&mut self, part: &[u8]) {
+        let end = self.len + part.len();
+        self.bytes[self.len..end].copy_from_slice(part);
+        self.len = end;
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).expect("a derived name is ASCII")
+    }
 }
 
 /// The path recovery uses as scratch for update `index` of entry `seq`: beside the target,
@@ -170,10 +221,7 @@ fn temp_name(seq: u64, index: usize) -> String {
 /// does). It is never recorded: recovery derives it, removes it when it finds it, and creates it
 /// only to make its own verdict durable (see `journal::recover`).
 pub fn try_scratch_path(target: &RelPath, seq: u64, index: usize) -> Result<RelPath, PathError> {
-    target
-        .parent()
-        .unwrap_or_else(RelPath::root)
-        .join(&format!(".crashsafe-{seq:016x}-{index}.rec"))
+    target.sibling(DerivedName::new(seq, index, SCRATCH_SUFFIX).as_str())
 }
 
 /// Why bytes are not a valid entry.
@@ -293,25 +341,26 @@ fn zeroed_sector(bytes: &[u8]) -> Option<usize> {
 ///
 /// Fails only if the payload would be over the cap (too many or too long paths).
 pub fn encode(entry: &Entry) -> Result<Vec<u8>, DecodeError> {
-    let payload = postcard::to_allocvec(&wire::WireEntry::from(entry))
+    // The payload is written after room for the header, which is filled in once its length and
+    // checksum are known: one buffer, no copy.
+    let mut out = postcard::to_extend(&wire::WireEntry::from(entry), vec![0; HEADER_LEN])
         .map_err(|e| DecodeError::Payload(e.to_string()))?;
+    let (header, payload) = out.split_at_mut(HEADER_LEN);
     if payload.len() > MAX_PAYLOAD_LEN {
         return Err(DecodeError::TooLarge(payload.len() as u64));
     }
-    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
+    header[..4].copy_from_slice(&MAGIC);
+    header[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header[6..8].copy_from_slice(&0u16.to_le_bytes());
+    header[8..12].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    header[12..].copy_from_slice(&crc32c::crc32c(payload).to_le_bytes());
     Ok(out)
 }
 
 /// Decodes an entry file's bytes strictly; see the module doc for what is checked.
 pub fn decode(bytes: &[u8]) -> Result<Entry, DecodeError> {
     let payload = check_header(bytes)?;
-    let (wire, rest) = postcard::take_from_bytes::<wire::WireEntry>(payload)
+    let (wire, rest) = postcard::take_from_bytes::<wire::WireEntry<'_>>(payload)
         .map_err(|e| DecodeError::Payload(e.to_string()))?;
     if !rest.is_empty() {
         // Under a matching checksum these bytes were written whole, not torn by a crash: a
@@ -321,10 +370,10 @@ pub fn decode(bytes: &[u8]) -> Result<Entry, DecodeError> {
             rest.len()
         )));
     }
-    let canonical =
-        postcard::to_allocvec(&wire).map_err(|e| DecodeError::Payload(e.to_string()))?;
-    if canonical != payload {
-        return Err(DecodeError::NonCanonical);
+    match postcard::serialize_with_flavor(&wire, wire::SameAs(payload)) {
+        Ok(()) => {}
+        Err(postcard::Error::SerializeBufferFull) => return Err(DecodeError::NonCanonical),
+        Err(e) => return Err(DecodeError::Payload(e.to_string())),
     }
     wire.into_entry()
 }
@@ -391,41 +440,45 @@ fn check_header(bytes: &[u8]) -> Result<&[u8], DecodeError> {
     Ok(payload)
 }
 
-/// The payload as it is on the wire: paths as plain strings, checked after decoding so that an
-/// unsafe path gets its own error instead of a generic decoding failure.
+/// The payload as it is on the wire: paths as plain strings, borrowed from the payload when
+/// decoding and from the [`Entry`] when encoding, and checked after decoding so that an unsafe
+/// path gets its own error instead of a generic decoding failure.
 mod wire {
     use super::*;
+    use postcard::ser_flavors::Flavor;
 
     #[derive(Serialize, Deserialize)]
-    pub struct WireIncrement {
-        path: String,
+    pub struct WireIncrement<'a> {
+        path: &'a str,
         content: Content,
     }
 
     #[derive(Serialize, Deserialize)]
-    pub struct WireUpdate {
-        target: String,
-        temp: Option<String>,
+    pub struct WireUpdate<'a> {
+        target: &'a str,
+        #[serde(borrow)]
+        temp: Option<&'a str>,
         old: Content,
         new: Content,
-        increment: Option<WireIncrement>,
+        #[serde(borrow)]
+        increment: Option<WireIncrement<'a>>,
     }
 
     #[derive(Serialize, Deserialize)]
-    pub struct WireEntry {
+    pub struct WireEntry<'a> {
         seq: u64,
         kind: EntryKind,
-        #[serde(deserialize_with = "bounded_updates")]
-        updates: Vec<WireUpdate>,
+        #[serde(borrow, deserialize_with = "bounded_updates")]
+        updates: Vec<WireUpdate<'a>>,
     }
 
     /// Decodes the update list, refusing more than [`MAX_UPDATES`] before allocating for them.
     fn bounded_updates<'de, D: serde::Deserializer<'de>>(
         d: D,
-    ) -> Result<Vec<WireUpdate>, D::Error> {
+    ) -> Result<Vec<WireUpdate<'de>>, D::Error> {
         struct Bounded;
         impl<'de> serde::de::Visitor<'de> for Bounded {
-            type Value = Vec<WireUpdate>;
+            type Value = Vec<WireUpdate<'de>>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(f, "at most {MAX_UPDATES} updates")
             }
@@ -451,8 +504,40 @@ mod wire {
         d.deserialize_seq(Bounded)
     }
 
-    impl From<&Entry> for WireEntry {
-        fn from(e: &Entry) -> WireEntry {
+    /// A postcard output that stores nothing: it compares every byte written with the payload
+    /// decoded, so re-encoding what was decoded checks that the payload is canonical without
+    /// building a copy of it. A difference is reported as `SerializeBufferFull`, which postcard
+    /// itself never raises.
+    ///
+    /// Running out of payload is a difference too; being left with payload after the last byte
+    /// written cannot happen: decoding consumed the whole payload, and a reader that takes the
+    /// same bytes makes the same choices, so it would have stopped where the re-encoding does.
+    pub struct SameAs<'a>(pub &'a [u8]);
+
+    impl Flavor for SameAs<'_> {
+        type Output = ();
+
+        fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+            self.try_extend(&[byte])
+        }
+
+        fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+            match self.0.strip_prefix(bytes) {
+                Some(rest) => {
+                    self.0 = rest;
+                    Ok(())
+                }
+                None => Err(postcard::Error::SerializeBufferFull),
+            }
+        }
+
+        fn finalize(self) -> postcard::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> From<&'a Entry> for WireEntry<'a> {
+        fn from(e: &'a Entry) -> WireEntry<'a> {
             WireEntry {
                 seq: e.seq,
                 kind: e.kind,
@@ -460,12 +545,12 @@ mod wire {
                     .updates
                     .iter()
                     .map(|u| WireUpdate {
-                        target: u.target.as_str().to_owned(),
-                        temp: u.temp.as_ref().map(|t| t.as_str().to_owned()),
+                        target: u.target.as_str(),
+                        temp: u.temp.as_ref().map(RelPath::as_str),
                         old: u.old,
                         new: u.new,
                         increment: u.increment.as_ref().map(|i| WireIncrement {
-                            path: i.path.as_str().to_owned(),
+                            path: i.path.as_str(),
                             content: i.content,
                         }),
                     })
@@ -474,36 +559,39 @@ mod wire {
         }
     }
 
-    fn checked(field: &'static str, s: String) -> Result<RelPath, DecodeError> {
-        RelPath::new(&s).map_err(|error| DecodeError::UnsafePath { field, error })
+    fn checked(field: &'static str, s: &str) -> Result<RelPath, DecodeError> {
+        RelPath::new(s).map_err(|error| DecodeError::UnsafePath { field, error })
     }
 
-    impl WireEntry {
+    impl WireUpdate<'_> {
+        /// The update with its paths checked, in the order target, temp, increment.
+        fn checked(&self) -> Result<UpdateRecord, DecodeError> {
+            Ok(UpdateRecord {
+                target: checked("target", self.target)?,
+                temp: self.temp.map(|t| checked("temp", t)).transpose()?,
+                old: self.old,
+                new: self.new,
+                increment: match &self.increment {
+                    Some(i) => Some(IncrementRecord {
+                        path: checked("increment", i.path)?,
+                        content: i.content,
+                    }),
+                    None => None,
+                },
+            })
+        }
+    }
+
+    impl WireEntry<'_> {
+        /// The entry, once every path is safe (the first unsafe one, in update order, is the
+        /// error) and then the entry [`validate`]s.
         pub fn into_entry(self) -> Result<Entry, DecodeError> {
-            let seq = self.seq;
             let mut updates = Vec::with_capacity(self.updates.len());
-            for u in self.updates {
-                let target = checked("target", u.target)?;
-                let temp = u.temp.map(|t| checked("temp", t)).transpose()?;
-                let increment = u
-                    .increment
-                    .map(|i| {
-                        Ok::<_, DecodeError>(IncrementRecord {
-                            path: checked("increment", i.path)?,
-                            content: i.content,
-                        })
-                    })
-                    .transpose()?;
-                updates.push(UpdateRecord {
-                    target,
-                    temp,
-                    old: u.old,
-                    new: u.new,
-                    increment,
-                });
+            for u in &self.updates {
+                updates.push(u.checked()?);
             }
             let entry = Entry {
-                seq,
+                seq: self.seq,
                 kind: self.kind,
                 updates,
             };
@@ -526,7 +614,9 @@ pub fn validate(entry: &Entry) -> Result<(), DecodeError> {
     if entry.kind == EntryKind::Commit && !entry.updates.is_empty() {
         return invalid("a commit record lists no updates".into());
     }
-    let mut names = std::collections::BTreeSet::new();
+    // Paths compare as their strings: borrowed, nothing is copied. Only membership is asked,
+    // so the set's order (none) cannot change which name is reported: the first one repeated.
+    let mut names = std::collections::HashSet::with_capacity(entry.updates.len());
     for (index, u) in entry.updates.iter().enumerate() {
         match (&u.temp, u.new) {
             (None, Content::Absent) => {}
@@ -537,8 +627,9 @@ pub fn validate(entry: &Entry) -> Result<(), DecodeError> {
                 ))
             }
             (Some(temp), _) => {
-                let own = temp.parent() == u.target.parent()
-                    && temp.file_name() == Some(temp_name(entry.seq, index).as_str());
+                let own = temp.parent_str() == u.target.parent_str()
+                    && temp.file_name()
+                        == Some(DerivedName::new(entry.seq, index, TEMP_SUFFIX).as_str());
                 if !own {
                     return invalid(format!("update {index}'s temp {temp} is not its own"));
                 }
@@ -551,7 +642,7 @@ pub fn validate(entry: &Entry) -> Result<(), DecodeError> {
             .chain(u.temp.as_ref())
             .chain(u.increment.as_ref().map(|i| &i.path));
         for p in paths {
-            if !names.insert(p.clone()) {
+            if !names.insert(p.as_str()) {
                 return invalid(format!("{p} is named twice"));
             }
         }

@@ -48,28 +48,14 @@ pub struct RelPath(String);
 impl RelPath {
     /// Checks `s` and makes a path of it.
     pub fn new(s: &str) -> Result<RelPath, PathError> {
-        if s.is_empty() {
-            return Err(PathError::Empty);
-        }
-        if s.len() > MAX_PATH_LEN {
-            return Err(PathError::TooLong(truncated(s)));
-        }
-        if s.contains('\0') {
-            return Err(PathError::Nul(s.to_owned()));
-        }
-        if s.starts_with('/') {
-            return Err(PathError::Absolute(s.to_owned()));
-        }
-        for component in s.split('/') {
-            match component {
-                "" => return Err(PathError::EmptyComponent(s.to_owned())),
-                "." => return Err(PathError::CurrentComponent(s.to_owned())),
-                ".." => return Err(PathError::ParentComponent(s.to_owned())),
-                c if c.len() > MAX_NAME_LEN => return Err(PathError::TooLong(truncated(s))),
-                _ => {}
-            }
-        }
-        Ok(RelPath(s.to_owned()))
+        check(s, 0)?;
+        Ok(RelPath::from_checked(s.to_owned()))
+    }
+
+    /// Wraps `s` without checking it. Invariant, which every caller upholds: `s` is empty (the
+    /// root) or passes [`check`], i.e. every rule [`RelPath::new`] applies. Each caller says why.
+    fn from_checked(s: String) -> RelPath {
+        RelPath(s)
     }
 
     /// The root itself: the directory every other path is resolved under.
@@ -94,12 +80,20 @@ impl RelPath {
 
     /// The directory holding this path: the root for a one-component path, `None` for the root.
     pub fn parent(&self) -> Option<RelPath> {
+        // A prefix of a checked path that ends before a `/` is itself checked.
+        self.parent_str()
+            .map(|dir| RelPath::from_checked(dir.to_owned()))
+    }
+
+    /// The directory holding this path as a string (`""` for the root's children), `None` for
+    /// the root: [`RelPath::parent`] without making a path of it.
+    pub(crate) fn parent_str(&self) -> Option<&str> {
         if self.is_root() {
             return None;
         }
         Some(match self.0.rfind('/') {
-            Some(i) => RelPath(self.0[..i].to_owned()),
-            None => RelPath::root(),
+            Some(i) => &self.0[..i],
+            None => "",
         })
     }
 
@@ -116,11 +110,13 @@ impl RelPath {
 
     /// This path with `name` appended; `name` may itself hold several components.
     pub fn join(&self, name: &str) -> Result<RelPath, PathError> {
-        if self.is_root() {
-            RelPath::new(name)
-        } else {
-            RelPath::new(&format!("{}/{}", self.0, name))
-        }
+        joined(&self.0, name)
+    }
+
+    /// The path `name` in this path's directory (in the root for the root itself): what
+    /// `self.parent().unwrap_or_else(RelPath::root).join(name)` gives, with one allocation.
+    pub fn sibling(&self, name: &str) -> Result<RelPath, PathError> {
+        joined(self.parent_str().unwrap_or(""), name)
     }
 
     /// Whether `self` is `ancestor` or lies below it.
@@ -131,6 +127,49 @@ impl RelPath {
     }
 }
 
+/// Checks every rule of [`RelPath::new`] on `s`, of which the first `known` bytes are already
+/// known to be a checked path followed by `/` (0 when nothing is known). Only the components
+/// after them are looked at; an error quotes the whole of `s`, as checking all of it would.
+fn check(s: &str, known: usize) -> Result<(), PathError> {
+    if s.is_empty() {
+        return Err(PathError::Empty);
+    }
+    if s.len() > MAX_PATH_LEN {
+        return Err(PathError::TooLong(truncated(s)));
+    }
+    // A checked prefix has no NUL and does not start with `/` (it has at least one component).
+    // Bytes, not chars: `/`, `.` and NUL are ASCII, which no other UTF-8 character contains.
+    let rest = &s.as_bytes()[known..];
+    if rest.contains(&0) {
+        return Err(PathError::Nul(s.to_owned()));
+    }
+    if s.starts_with('/') {
+        return Err(PathError::Absolute(s.to_owned()));
+    }
+    for component in rest.split(|&b| b == b'/') {
+        match component {
+            b"" => return Err(PathError::EmptyComponent(s.to_owned())),
+            b"." => return Err(PathError::CurrentComponent(s.to_owned())),
+            b".." => return Err(PathError::ParentComponent(s.to_owned())),
+            c if c.len() > MAX_NAME_LEN => return Err(PathError::TooLong(truncated(s))),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `dir` (a checked path's string, `""` for the root) with `name` appended, checked: the
+/// components of `dir` are not looked at again.
+fn joined(dir: &str, name: &str) -> Result<RelPath, PathError> {
+    if dir.is_empty() {
+        return RelPath::new(name);
+    }
+    let s = [dir, "/", name].concat();
+    check(&s, dir.len() + 1)?;
+    // Checked just above.
+    Ok(RelPath::from_checked(s))
+}
+
 fn truncated(s: &str) -> String {
     s.chars().take(64).collect::<String>() + "…"
 }
@@ -138,7 +177,9 @@ fn truncated(s: &str) -> String {
 impl TryFrom<String> for RelPath {
     type Error = PathError;
     fn try_from(s: String) -> Result<Self, PathError> {
-        RelPath::new(&s)
+        check(&s, 0)?;
+        // Checked just above; the string is kept, not copied.
+        Ok(RelPath::from_checked(s))
     }
 }
 

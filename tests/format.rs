@@ -852,3 +852,204 @@ fn a_digest_is_the_length_and_blake3_and_debug_prints_the_length_and_six_hash_by
     assert_eq!(format!("{d:?}"), "3B:6437b3ac3846");
     assert_ne!(Digest::of(b"abd"), d);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Derived names: temp and scratch paths
+
+/// What the module doc says a derived name is, spelled with `format!` as the reference.
+fn derived(dir: &str, seq: u64, index: usize, suffix: &str) -> String {
+    let name = format!(".crashsafe-{seq:016x}-{index}.{suffix}");
+    match dir {
+        "" => name,
+        dir => format!("{dir}/{name}"),
+    }
+}
+
+#[test]
+fn temp_and_scratch_names_are_the_seq_in_16_hex_digits_and_the_index_in_decimal() {
+    let seqs = [0, 1, 0xabc, 0x0123_4567_89ab_cdef, u64::MAX];
+    let indexes = [0, 1, 9, 10, 99, 100, 12_345, usize::MAX];
+    for (target, dir) in [(p("d/e/f.txt"), "d/e"), (p("f"), ""), (RelPath::root(), "")] {
+        for seq in seqs {
+            for index in indexes {
+                let temp = format::try_temp_path(&target, seq, index).unwrap();
+                assert_eq!(temp.as_str(), derived(dir, seq, index, "tmp"));
+                assert_eq!(temp_path(&target, seq, index), temp);
+                let scratch = format::try_scratch_path(&target, seq, index).unwrap();
+                assert_eq!(scratch.as_str(), derived(dir, seq, index, "rec"));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_derived_path_over_max_path_len_is_too_long_quoting_its_first_64_characters() {
+    // The name for seq 5, index 0 is 33 bytes: a directory of 4061 bytes leaves exactly room.
+    let dir = |len: usize| {
+        let mut s = "d/".repeat(len / 2);
+        s.truncate(len - 1);
+        s.push('e');
+        assert_eq!(s.len(), len);
+        s
+    };
+    let fits = p(&format!("{}/t", dir(4061)));
+    let temp = format::try_temp_path(&fits, 5, 0).unwrap();
+    assert_eq!(temp.as_str().len(), crashsafe::path::MAX_PATH_LEN);
+    assert!(format::try_scratch_path(&fits, 5, 0).is_ok());
+    let over = p(&format!("{}/t", dir(4062)));
+    let whole = derived(&dir(4062), 5, 0, "tmp");
+    let quoted = whole.chars().take(64).collect::<String>() + "…";
+    assert_eq!(
+        format::try_temp_path(&over, 5, 0),
+        Err(PathError::TooLong(quoted.clone()))
+    );
+    assert_eq!(
+        format::try_scratch_path(&over, 5, 0),
+        Err(PathError::TooLong(quoted))
+    );
+}
+
+#[test]
+fn a_temp_with_its_own_name_in_another_directory_is_not_its_own() {
+    let name = ".crashsafe-000000000000012c-0.tmp";
+    for temp in [
+        format!("doc/{name}"),
+        format!("docs/sub/{name}"),
+        format!("xdocs/{name}"),
+        name.to_string(),
+    ] {
+        let mut entry = sample();
+        entry.updates[0].temp = Some(p(&temp));
+        assert_eq!(
+            format::validate(&entry),
+            Err(DecodeError::Invalid(format!(
+                "update 0's temp {temp} is not its own"
+            )))
+        );
+        assert_eq!(
+            decode(&encode(&entry).unwrap()),
+            Err(DecodeError::Invalid(format!(
+                "update 0's temp {temp} is not its own"
+            )))
+        );
+    }
+    // A target in the root: its temp is in the root too, not in a directory.
+    let mut entry = sample();
+    entry.updates[1].temp = Some(p("b/.crashsafe-000000000000012c-1.tmp"));
+    assert!(matches!(
+        format::validate(&entry),
+        Err(DecodeError::Invalid(m)) if m.starts_with("update 1's temp b/")
+    ));
+}
+
+#[test]
+fn each_inconsistency_is_refused_with_its_exact_message() {
+    let message = |edit: &dyn Fn(&mut Entry)| {
+        let mut entry = sample();
+        edit(&mut entry);
+        let by_validate = format::validate(&entry).unwrap_err();
+        assert_eq!(decode(&encode(&entry).unwrap()), Err(by_validate.clone()));
+        by_validate.to_string()
+    };
+    assert_eq!(
+        message(&|e| e.updates[1].temp = None),
+        "invalid entry: update 1 writes content but has no temp"
+    );
+    assert_eq!(
+        message(&|e| e.updates[0].new = Content::Absent),
+        "invalid entry: update 0 deletes its target but names a temp"
+    );
+    assert_eq!(
+        message(&|e| e.updates[0].temp = Some(p("docs/other.tmp"))),
+        "invalid entry: update 0's temp docs/other.tmp is not its own"
+    );
+    assert_eq!(
+        message(&|e| e.updates[1].old = Content::Unknown),
+        "invalid entry: update 1's old content is unknown"
+    );
+    assert_eq!(
+        message(&|e| e.updates[1].increment = e.updates[0].increment.clone()),
+        "invalid entry: inc/a.1 is named twice"
+    );
+    assert_eq!(
+        message(&|e| e.kind = EntryKind::Commit),
+        "invalid entry: a commit record lists no updates"
+    );
+}
+
+#[test]
+fn the_root_named_twice_is_printed_as_a_dot() {
+    // `decode` never yields the root, but `validate` checks entries the journal is handed.
+    let entry = Entry {
+        seq: 1,
+        kind: EntryKind::Intent { atomic: false },
+        updates: vec![delete_of(RelPath::root()), delete_of(RelPath::root())],
+    };
+    assert_eq!(
+        format::validate(&entry),
+        Err(DecodeError::Invalid(". is named twice".into()))
+    );
+}
+
+fn delete_of(target: RelPath) -> UpdateRecord {
+    UpdateRecord {
+        target,
+        temp: None,
+        old: Content::Present(Digest::of(b"x")),
+        new: Content::Absent,
+        increment: None,
+    }
+}
+
+#[test]
+fn an_unsafe_path_is_refused_with_its_exact_message() {
+    assert_eq!(
+        unsafe_target("../x").to_string(),
+        "unsafe path in target: the path \"../x\" has a `..` component"
+    );
+    assert_eq!(
+        unsafe_target("").to_string(),
+        "unsafe path in target: the path is empty"
+    );
+}
+
+#[test]
+fn an_unsafe_path_in_a_later_update_wins_over_an_inconsistency_in_an_earlier_one() {
+    let mut entry = sample();
+    entry.updates[0].temp = Some(p("docs/other.tmp"));
+    entry.updates[1] = delete_of(p("zzzz"));
+    let mut bytes = encode(&entry).unwrap();
+    let at = bytes.windows(4).position(|w| w == b"zzzz").unwrap();
+    bytes[at..at + 4].copy_from_slice(b"../x");
+    assert_eq!(
+        decode(&reseal(&bytes)),
+        Err(DecodeError::UnsafePath {
+            field: "target",
+            error: PathError::ParentComponent("../x".into())
+        })
+    );
+}
+
+/// A one-update payload with the target `target`, the byte at `at` (a one-byte varint) written
+/// over-long, as two bytes.
+fn with_over_long_varint_at(target: &str, at: usize) -> Vec<u8> {
+    let old = Content::Present(Digest::of(b"x"));
+    let mut payload = raw_intent_payload(1, target, None, old, Content::Absent, None);
+    assert!(payload[at] < 0x80);
+    payload[at] |= 0x80;
+    payload.insert(at + 1, 0);
+    payload
+}
+
+#[test]
+fn an_over_long_string_length_is_non_canonical() {
+    // seq, Intent, atomic, the update count: the target's length is the fifth byte.
+    let payload = with_over_long_varint_at("a", 4);
+    assert_eq!(decode(&raw_entry(&payload)), Err(DecodeError::NonCanonical));
+}
+
+#[test]
+fn a_non_canonical_payload_is_refused_as_such_before_its_paths_are_looked_at() {
+    let payload = with_over_long_varint_at("../x", 0);
+    assert_eq!(decode(&raw_entry(&payload)), Err(DecodeError::NonCanonical));
+}

@@ -177,3 +177,84 @@ fn a_string_converts_only_when_it_is_a_safe_path() {
         Err(PathError::ParentComponent("../x".into()))
     );
 }
+
+#[test]
+fn sibling_names_a_path_in_the_same_directory() {
+    assert_eq!(p("a/b").sibling("c"), Ok(p("a/c")));
+    assert_eq!(p("a/b").sibling("c/d"), Ok(p("a/c/d")));
+    assert_eq!(p("a").sibling("c"), Ok(p("c")));
+    assert_eq!(RelPath::root().sibling("c"), Ok(p("c")));
+    for (path, name) in [("a/b/c", "x"), ("a", "x/y"), ("", "x")] {
+        let path = if path.is_empty() {
+            RelPath::root()
+        } else {
+            p(path)
+        };
+        let by_parent = path.parent().unwrap_or_else(RelPath::root).join(name);
+        assert_eq!(path.sibling(name), by_parent);
+    }
+}
+
+#[test]
+fn sibling_checks_the_new_name_and_an_error_quotes_the_whole_path() {
+    let ab = p("a/b");
+    assert_eq!(
+        ab.sibling(".."),
+        Err(PathError::ParentComponent("a/..".into()))
+    );
+    assert_eq!(
+        ab.sibling("."),
+        Err(PathError::CurrentComponent("a/.".into()))
+    );
+    assert_eq!(ab.sibling(""), Err(PathError::EmptyComponent("a/".into())));
+    assert_eq!(
+        ab.sibling("/x"),
+        Err(PathError::EmptyComponent("a//x".into()))
+    );
+    assert_eq!(ab.sibling("x\0"), Err(PathError::Nul("a/x\0".into())));
+    assert_eq!(p("a").sibling(""), Err(PathError::Empty));
+    assert_eq!(
+        RelPath::root().sibling("/x"),
+        Err(PathError::Absolute("/x".into()))
+    );
+}
+
+#[test]
+fn join_refuses_a_nul_or_an_over_long_name_in_the_appended_part() {
+    assert_eq!(p("a").join("b\0c"), Err(PathError::Nul("a/b\0c".into())));
+    let name = "n".repeat(MAX_NAME_LEN + 1);
+    let whole = format!("a/{name}");
+    let quoted = whole.chars().take(64).collect::<String>() + "…";
+    assert_eq!(p("a").join(&name), Err(PathError::TooLong(quoted)));
+    assert_eq!(
+        p("a")
+            .join(&"n".repeat(MAX_NAME_LEN))
+            .unwrap()
+            .as_str()
+            .len(),
+        257
+    );
+}
+
+#[test]
+fn a_joined_path_of_max_path_len_is_accepted_and_one_byte_more_is_too_long() {
+    let dir = p(&path_of_len(MAX_PATH_LEN - 2));
+    assert_eq!(dir.join("x").unwrap().as_str().len(), MAX_PATH_LEN);
+    let whole = format!("{}/xy", dir.as_str());
+    let quoted = whole.chars().take(64).collect::<String>() + "…";
+    assert_eq!(dir.join("xy"), Err(PathError::TooLong(quoted)));
+}
+
+#[test]
+fn join_looks_only_at_the_appended_components_even_after_a_name_ending_in_a_dot() {
+    // A directory whose last name ends in `.` followed by the new part must not read as a `.`
+    // or `..` component, nor the `/` between them as an empty one.
+    assert_eq!(p("x.").join("y"), Ok(p("x./y")));
+    assert_eq!(p("a/x..").join("y"), Ok(p("a/x../y")));
+    assert_eq!(p("x.").sibling("y"), Ok(p("y")));
+    assert_eq!(p("d/x.").sibling("y"), Ok(p("d/y")));
+    assert_eq!(
+        p("x.").join(".."),
+        Err(PathError::ParentComponent("x./..".into()))
+    );
+}
