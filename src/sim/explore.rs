@@ -24,7 +24,10 @@
 //! A subject that declares independent factors ([`Subject::factoring`]) has, under a model whose
 //! operations persist independently, only the states departing in one factor enumerated at each
 //! crash point, and only the factor that changed since the previous one ([`super::factor`]
-//! says why the others' verdicts are those of states kept).
+//! says why the others' verdicts are those of states kept). Under any model, such a subject's
+//! states that would not be explored deeper and whose every factor was already seen, with the
+//! same shared paths and acks, in a state found clean are not checked (`src/sim/cover.rs` says
+//! why they are clean).
 //!
 //! Work is spread over [`ExploreConfig::jobs`] threads; counts, violations and their order do not
 //! depend on it. Violations come smallest first (fewest operations before the crash point, then
