@@ -229,7 +229,8 @@ pub struct KindCounts {
     /// Crash states enumerated.
     pub crash_states: u64,
     /// Distinct states checked first under this kind (a state met again, under either kind, is
-    /// not checked twice).
+    /// not checked twice; one skipped because its every part was seen clean, see
+    /// `src/sim/cover.rs`, is not checked and not counted).
     pub distinct_states: u64,
     /// Violations found.
     pub violations: u64,
@@ -341,7 +342,8 @@ pub struct ExploreReport {
     pub crash_points: u64,
     /// Crash states enumerated, at every level, both kinds.
     pub crash_states: u64,
-    /// Distinct states checked (recovered and checked once each), both kinds.
+    /// Distinct states checked (recovered and checked once each), both kinds; not those
+    /// skipped as clean ([`KindCounts::distinct_states`]).
     pub distinct_states: u64,
     /// The counts of the power-loss kind.
     pub power: KindCounts,
