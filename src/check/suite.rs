@@ -112,14 +112,17 @@ fn mixed_batch(n: usize, atomic: bool, seed: u8) -> TxnSpec {
 /// run's settings. The 64-update batches have hundreds of operations pending between barriers and
 /// every one of their states carries a recovery of 64 updates, which after the switch rewrites
 /// up to 64 files (see `journal::recover`), each rewrite a handful of crash points of its own.
-/// They run with one state per crash point crashed inside its recovery, crashes nested to depth
-/// 1, and the process crashing at 8 crash points spread over the fault-free run (and at the end
-/// of each run whose injected fault hit a barrier), with an error injected at every call. The
-/// non-atomic one runs at the run's k under a model whose operations persist independently
-/// (posix, prefix): its 64 updates are independent factors there (`crate::sim::factor`), so a
-/// crash point has about as many states as one update's operations give. Elsewhere (the atomic
-/// batch, one factor since its verdict reads every target; ext4-ordered, whose ordering rules
-/// tie operations together) k = 2 would be every pair of hundreds of pending operations: k = 1.
+/// The process crashes at 8 crash points spread over the fault-free run (and at the end of each
+/// run whose injected fault hit a barrier), with an error injected at every call. The
+/// non-atomic one, under a model whose operations persist independently (posix, prefix), runs at
+/// the run's k and recovery fan-out (4 by default), crashes nested to depth 1: its 64 updates
+/// are independent factors there (`crate::sim::factor`), so a crash point has about as many
+/// states as one update's operations give, and the states inside recoveries, which repeat
+/// update by update from one recovery to the next, are skipped once every update's part was
+/// seen clean (`crate::sim::cover`). Elsewhere (the atomic batch, one factor since its verdict
+/// reads every target; ext4-ordered, whose ordering rules tie operations together) k = 2 would
+/// be every pair of hundreds of pending operations: k = 1, one state per crash point crashed
+/// inside its recovery, depth 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
     /// The largest k.
@@ -137,7 +140,7 @@ pub fn budget(name: &str, model: &dyn Model) -> Option<Budget> {
     let factored = !name.contains("atomic") && model.independent_ops();
     name.starts_with("batch-64").then_some(Budget {
         max_k: if factored { 2 } else { 1 },
-        max_recovery_fanout: 1,
+        max_recovery_fanout: if factored { 4 } else { 1 },
         max_process_points: 8,
         max_depth: 1,
     })
@@ -574,6 +577,78 @@ mod tests {
         );
     }
 
+    #[test]
+    fn checking_the_factors_with_errors_injected_finds_the_same() {
+        // Runs with an injected fault, their first crash point narrowed against the fault-free
+        // run's (`sim::engine::narrowed`), and their process crashes.
+        let names = ["independent-batch", "independent-batch+no-increment-fsync"];
+        compare_factored_and_full(
+            &names,
+            &crate::sim::ExploreConfig {
+                jobs: 2,
+                k: 2,
+                full_bound: 64,
+                inject_errors: true,
+                recovery_depth: 1,
+                recovery_fanout: 0,
+                process_points: 2,
+                max_violations: 1 << 30,
+                ..Default::default()
+            },
+        );
+    }
+
+    #[test]
+    fn skipping_states_whose_parts_were_seen_clean_changes_no_verdict() {
+        // Under ext4-ordered the factors do not narrow the enumeration (its ordering rules tie
+        // operations together), so declaring them changes only which states are skipped as
+        // clean (`sim::cover`): every count but the distinct states, every violation and every
+        // counterexample must stay as they are. Depth 2 with a fan-out, errors injected and
+        // process crashes, so that skipped states sit at every level and in every kind of run.
+        let config = crate::sim::ExploreConfig {
+            jobs: 2,
+            k: 2,
+            full_bound: 64,
+            inject_errors: true,
+            recovery_depth: 2,
+            recovery_fanout: 2,
+            process_points: 3,
+            max_violations: 1 << 30,
+            ..Default::default()
+        };
+        let without_distinct = |r: &crate::sim::ExploreReport| {
+            let mut r = r.clone();
+            r.power.distinct_states = 0;
+            r.process.distinct_states = 0;
+            r.distinct_states = 0;
+            format!("{:?}", verdicts(&r))
+        };
+        let (mut violations, mut skipped) = (0, 0);
+        for name in [
+            "independent-batch",
+            "independent-batch+no-increment-fsync",
+            "independent-batch+rename-before-temp-fsync",
+            "create-delete+decide-by-temp-presence",
+        ] {
+            let full = FactorProbe::new(name, false);
+            let reduced = FactorProbe::new(name, true);
+            let f = crate::sim::explore(&full, &crate::sim::Ext4Ordered, &config);
+            let r = crate::sim::explore(&reduced, &crate::sim::Ext4Ordered, &config);
+            assert_eq!(r.factors, 0, "{name}: no factored enumeration");
+            assert_eq!(without_distinct(&r), without_distinct(&f), "{name}");
+            assert!(r.distinct_states <= f.distinct_states, "{name}");
+            assert_eq!(
+                *reduced.recovered.lock().unwrap(),
+                *full.recovered.lock().unwrap(),
+                "{name}: the contents recovery left, factor by factor"
+            );
+            violations += f.violation_count;
+            skipped += f.distinct_states - r.distinct_states;
+        }
+        assert!(violations > 0, "the defects give verdicts to compare");
+        assert!(skipped > 0, "some states are skipped as clean");
+    }
+
     /// Explores each of `names` under every model with and without its factors declared: the
     /// same distinct violations, the same invariants per crash kind, the same contents
     /// recovered per factor, no more states, and tokens that replay.
@@ -625,7 +700,7 @@ mod tests {
     }
 
     #[test]
-    fn the_64_update_batches_run_at_k_2_only_where_their_updates_are_factors() {
+    fn the_64_update_batches_run_at_k_2_and_full_fan_out_only_where_their_updates_are_factors() {
         let config = crate::sim::ExploreConfig::default();
         let k = |name: &str, model: &dyn crate::sim::Model| config_for(name, model, &config).k;
         assert_eq!(k("batch-64-syncfs", &crate::sim::Posix), 2);
@@ -636,13 +711,23 @@ mod tests {
         assert_eq!(k("batch-64-syncfs", &crate::sim::Ext4Ordered), 1);
         assert_eq!(k("batch-64-atomic-syncfs", &crate::sim::Posix), 1);
         assert_eq!(k("batch-8-atomic", &crate::sim::Ext4Ordered), 2);
-        let budgeted = config_for("batch-64-syncfs", &crate::sim::Posix, &config);
-        assert_eq!(
+        let limits = |name: &str, model: &dyn crate::sim::Model| {
+            let budgeted = config_for(name, model, &config);
             (
                 budgeted.recovery_fanout,
                 budgeted.recovery_depth,
-                budgeted.process_points
-            ),
+                budgeted.process_points,
+            )
+        };
+        // The run's fan-out where the updates are factors, one state per point elsewhere.
+        assert_eq!(limits("batch-64-syncfs", &crate::sim::Posix), (4, 1, 8));
+        assert_eq!(limits("batch-64-syncfs", &crate::sim::Prefix), (4, 1, 8));
+        assert_eq!(
+            limits("batch-64-syncfs", &crate::sim::Ext4Ordered),
+            (1, 1, 8)
+        );
+        assert_eq!(
+            limits("batch-64-atomic-syncfs", &crate::sim::Posix),
             (1, 1, 8)
         );
         let other = config_for("independent-batch", &crate::sim::Posix, &config);

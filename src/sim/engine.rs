@@ -6,6 +6,7 @@
 //! (crash states inside recovery) of a level are deduplicated in the order of their parents. No
 //! result depends on the number of threads.
 
+use super::cover::{CleanParts, PartGroups};
 use super::explore::{
     AckLog, CheckContext, CrashKind, ExploreConfig, ExploreReport, InvariantFindings, KindCounts,
     Subject, UsedBounds, Violation,
@@ -39,6 +40,8 @@ pub(crate) struct Shared<'a, S: Subject> {
     pub setup: Image,
     /// The subject's independent factors ([`Subject::factoring`]).
     pub factoring: Option<Factoring>,
+    /// The keys of crash states' parts under those factors ([`super::cover`]).
+    pub parts: Option<PartGroups>,
 }
 
 impl<'a, S: Subject> Shared<'a, S> {
@@ -48,6 +51,7 @@ impl<'a, S: Subject> Shared<'a, S> {
             k: config.k,
             samples: config.samples,
         };
+        let factoring = subject.factoring();
         Shared {
             subject,
             model,
@@ -55,7 +59,8 @@ impl<'a, S: Subject> Shared<'a, S> {
             bounds,
             recovery_bounds: bounds.for_recovery(),
             setup: subject.setup(),
-            factoring: subject.factoring(),
+            parts: PartGroups::new(factoring.as_ref()),
+            factoring,
         }
     }
 
@@ -101,6 +106,13 @@ pub(crate) struct Run<A> {
     /// The first crash point to explore (where the fault fired; for a process crash, the first
     /// point after recovery's first operation).
     pub start: usize,
+    /// The crash point from which on every crash point of `trace` is explored with the
+    /// acknowledgements this run sees there, by this run or by the run whose prefix it shares
+    /// ([`narrowed`] narrows every later point against the one before it): 0 for a workload
+    /// run, with or without a fault (the crash points before a fault are the fault-free run's);
+    /// for a process crash's run, the parent's crash point at which the process died, when
+    /// power may be lost from the next point on.
+    pub narrow_from: usize,
     pub calls: Vec<CallRecord>,
     /// The process crash points, outermost first; empty for the workload's own run.
     pub process: Vec<usize>,
@@ -136,6 +148,7 @@ pub(crate) fn run_workload<S: Subject>(
         res,
         acks,
         start,
+        narrow_from: 0,
         calls: fs.calls(),
         process: Vec::new(),
         depth: sh.config.recovery_depth,
@@ -420,6 +433,8 @@ struct Outcome {
     crash_points: u64,
     crash_states: u64,
     distinct: u64,
+    /// The keys of the factors of the clean states checked ([`super::cover`]).
+    clean: CleanParts,
 }
 
 /// Checks one top-level item and, depth first, the crash states inside its recovery. Depth
@@ -428,118 +443,185 @@ struct Outcome {
 fn process<S: Subject>(
     sh: &Shared<'_, S>,
     run: &Run<S::Ack>,
-    verdicts: &Verdicts,
+    before: &Seen,
     item: &Item<'_>,
 ) -> Outcome {
-    let mut out = Outcome::default();
-    let mut seen = BTreeMap::new();
-    let mut path = item.path.clone();
     let image = item.walk.here().build(&item.choice);
     debug_assert_eq!(
         image.fingerprint(),
         item.fp,
         "a rebuilt state is the same state"
     );
-    visit(
+    let mut nest = Nest {
         sh,
         run,
-        verdicts,
+        before,
         item,
-        &mut path,
-        &image,
-        item.remaining,
-        &mut seen,
-        &mut out,
-    );
-    out
+        path: item.path.clone(),
+        seen: BTreeMap::new(),
+        out: Outcome::default(),
+    };
+    nest.visit(&image, item.remaining);
+    nest.out
 }
 
-#[allow(clippy::too_many_arguments)]
-fn visit<S: Subject>(
-    sh: &Shared<'_, S>,
-    run: &Run<S::Ack>,
-    verdicts: &Verdicts,
-    item: &Item<'_>,
-    path: &mut Vec<(usize, usize)>,
-    image: &Image,
-    remaining: usize,
-    seen: &mut BTreeMap<u128, usize>,
-    out: &mut Outcome,
-) {
-    out.distinct += 1;
-    let top = item.path[0].0;
-    let acks = &run.acks.entries()[..item.acks];
-    let (violations, recovery) =
-        check_state_with(sh.subject, &sh.setup, image, acks, top, Some(verdicts));
-    out.violations
-        .extend(violations.into_iter().map(|v| (path.clone(), v)));
-    let Some(rtrace) = recovery.filter(|t| remaining > 0 && !t.is_empty()) else {
-        return;
-    };
-    let res = sh.model.resolve(&rtrace);
-    let mut walk = CrashWalk::new(sh.model, image, &rtrace, &res, sh.config.block_size)
-        .factored(sh.factoring());
-    let bounds = sh.bounds_at(run.kind(), path.len());
-    let parent_fp = image.fingerprint();
-    let fresh = |seen: &BTreeMap<u128, usize>, fp: u128, depth: usize| {
-        fp != parent_fp && seen.get(&fp).is_none_or(|&d| d < depth)
-    };
-    // Which of this recovery's states go one level deeper: `recovery_fanout` of them in all,
-    // the smallest fingerprints among the fresh ones (a spread independent of order).
-    let deeper: Option<BTreeSet<u128>> =
-        (remaining >= 2 && sh.config.recovery_fanout > 0).then(|| {
-            let mut fps = BTreeSet::new();
-            let mut walk = walk.clone();
-            for cp in 0..=rtrace.len() {
-                let point = walk.point(cp).only_new_after(0);
-                let seed = sample_seed(sh.config.seed, run.fault, path, cp);
-                point.for_each_state(bounds, seed, |_, choice| {
-                    let fp = point.build(choice).fingerprint();
-                    if fresh(seen, fp, remaining - 1) {
-                        fps.insert(fp);
-                    }
-                    ControlFlow::Continue(())
-                });
+/// The depth-first check of one top-level item's subtree: what it shares, where it is, what
+/// it has seen and found.
+struct Nest<'n, 's, 'w, S: Subject> {
+    sh: &'n Shared<'s, S>,
+    run: &'n Run<S::Ack>,
+    /// What the run had checked when this item's batch began.
+    before: &'n Seen,
+    item: &'n Item<'w>,
+    /// The path of the state being visited.
+    path: Vec<(usize, usize)>,
+    /// The subtree's states by fingerprint, with the remaining depth they were visited at.
+    seen: BTreeMap<u128, usize>,
+    out: Outcome,
+}
+
+impl<S: Subject> Nest<'_, '_, '_, S> {
+    /// Checks `image`, the state at `self.path`, then the crash states inside its recovery to
+    /// `remaining` more levels.
+    fn visit(&mut self, image: &Image, remaining: usize) {
+        let sh = self.sh;
+        let keys = sh.parts.as_ref().map(|p| p.keys(image, self.item.acks));
+        if remaining == 0 && keys.as_ref().is_some_and(|k| self.all_clean(k)) {
+            // Clean, as its parts were (see `super::cover`), and nothing below it to explore.
+            return;
+        }
+        self.out.distinct += 1;
+        let top = self.item.path[0].0;
+        let acks = &self.run.acks.entries()[..self.item.acks];
+        let (violations, recovery) = check_state_with(
+            sh.subject,
+            &sh.setup,
+            image,
+            acks,
+            top,
+            Some(&self.before.verdicts),
+        );
+        if let Some(keys) = keys.filter(|_| violations.is_empty()) {
+            self.out.clean.extend(keys);
+        }
+        let path = &self.path;
+        self.out
+            .violations
+            .extend(violations.into_iter().map(|v| (path.clone(), v)));
+        let Some(rtrace) = recovery.filter(|t| remaining > 0 && !t.is_empty()) else {
+            return;
+        };
+        let res = sh.model.resolve(&rtrace);
+        let walk = CrashWalk::new(sh.model, image, &rtrace, &res, sh.config.block_size)
+            .factored(sh.factoring());
+        let parent_fp = image.fingerprint();
+        let deeper = (remaining >= 2 && sh.config.recovery_fanout > 0)
+            .then(|| self.chosen_deeper(&walk, parent_fp, remaining));
+        self.visit_recovery(walk, parent_fp, remaining, deeper.as_ref());
+    }
+
+    /// Whether every one of `keys` (a state's, see [`super::cover`]) was recorded clean, before
+    /// this item's batch or in this item's subtree.
+    fn all_clean(&self, keys: &[u128]) -> bool {
+        let acks = self.item.acks;
+        keys.iter()
+            .all(|&k| self.out.clean.contains(k) || self.before.clean(k, acks))
+    }
+
+    /// Which states of the recovery `walk` goes over go one level deeper: `recovery_fanout` of
+    /// them in all, the smallest fingerprints among the fresh ones (a spread independent of
+    /// order).
+    fn chosen_deeper(
+        &self,
+        walk: &CrashWalk<'_>,
+        parent_fp: u128,
+        remaining: usize,
+    ) -> BTreeSet<u128> {
+        let bounds = self.sh.bounds_at(self.run.kind(), self.path.len());
+        let mut fps = BTreeSet::new();
+        let mut walk = walk.clone();
+        for cp in 0..=walk.last_point() {
+            let point = walk.point(cp).only_new_after(0);
+            let seed = sample_seed(self.sh.config.seed, self.run.fault, &self.path, cp);
+            point.for_each_state(bounds, seed, |_, choice| {
+                let fp = point.build(choice).fingerprint();
+                if fresh(&self.seen, parent_fp, fp, remaining - 1) {
+                    fps.insert(fp);
+                }
+                ControlFlow::Continue(())
+            });
+        }
+        fps.into_iter()
+            .take(self.sh.config.recovery_fanout)
+            .collect()
+    }
+
+    /// Visits the fresh states at every crash point of the recovery `walk` goes over, those in
+    /// `deeper` (all, when `None`) with `remaining - 1` levels to go, the others with none.
+    fn visit_recovery(
+        &mut self,
+        mut walk: CrashWalk<'_>,
+        parent_fp: u128,
+        remaining: usize,
+        deeper: Option<&BTreeSet<u128>>,
+    ) {
+        let bounds = *self.sh.bounds_at(self.run.kind(), self.path.len());
+        for cp in 0..=walk.last_point() {
+            self.out.crash_points += 1;
+            let point = walk.point(cp).only_new_after(0);
+            let seed = sample_seed(self.sh.config.seed, self.run.fault, &self.path, cp);
+            let mut children: Vec<(usize, Image, usize)> = Vec::new();
+            point.for_each_state(&bounds, seed, |index, choice| {
+                self.out.crash_states += 1;
+                let image = point.build(choice);
+                let fp = image.fingerprint();
+                let depth = match deeper {
+                    Some(chosen) if !chosen.contains(&fp) => 0,
+                    _ => remaining - 1,
+                };
+                if fresh(&self.seen, parent_fp, fp, depth) {
+                    self.seen.insert(fp, depth);
+                    children.push((index, image, depth));
+                }
+                ControlFlow::Continue(())
+            });
+            for (index, child, depth) in children {
+                self.path.push((cp, index));
+                self.visit(&child, depth);
+                self.path.pop();
             }
-            fps.into_iter().take(sh.config.recovery_fanout).collect()
-        });
-    for cp in 0..=rtrace.len() {
-        out.crash_points += 1;
-        let point = walk.point(cp).only_new_after(0);
-        let seed = sample_seed(sh.config.seed, run.fault, path, cp);
-        let mut children: Vec<(usize, Image, u128, usize)> = Vec::new();
-        point.for_each_state(bounds, seed, |index, choice| {
-            out.crash_states += 1;
-            let image = point.build(choice);
-            let fp = image.fingerprint();
-            let depth = match &deeper {
-                Some(chosen) if !chosen.contains(&fp) => 0,
-                _ => remaining - 1,
-            };
-            if fresh(seen, fp, depth) {
-                seen.insert(fp, depth);
-                children.push((index, image, fp, depth));
-            }
-            ControlFlow::Continue(())
-        });
-        for (index, child, _, depth) in children {
-            path.push((cp, index));
-            visit(sh, run, verdicts, item, path, &child, depth, seen, out);
-            path.pop();
         }
     }
 }
 
+/// Whether `fp` is new in a subtree that has `seen` these states, at remaining depth `depth`
+/// (and is not the parent's, `parent_fp`).
+fn fresh(seen: &BTreeMap<u128, usize>, parent_fp: u128, fp: u128, depth: usize) -> bool {
+    fp != parent_fp && seen.get(&fp).is_none_or(|&d| d < depth)
+}
+
 /// `point`, a crash point of `run`'s own trace, narrowed to what is new since the previous
 /// crash point ([`super::states::CrashPoint::only_new_after`], for a factored walk) when that
-/// point was explored in this run with the same acknowledgements visible.
+/// point was explored, in this run or in the run whose prefix it shares ([`Run::narrow_from`]),
+/// with the same acknowledgements visible.
+///
+/// The first crash point of a run with an injected fault is narrowed too: the run is the
+/// fault-free run up to the failing call, so its trace, the model's resolutions (causal: they
+/// depend only on the operations before a crash point) and its acknowledgements pushed before
+/// the trace reached [`Run::start`] are that run's. When the acks visible at `start` are those
+/// visible at `start - 1` (the condition below), the states of `start - 1` are the fault-free
+/// run's, checked there with these acks, and the argument of [`super::factor`] ("From one
+/// crash point to the next") covers the states `start` leaves out by them and by the states of
+/// `start` it keeps. The same holds for a process crash's run at the parent's crash point `cp`
+/// (its first `cp` operations and its acks are the parent's): its first point `cp + 1` is
+/// narrowed against the parent's `cp`, whose bounds are the same or wider.
 pub(crate) fn narrowed<'w, A>(
     run: &Run<A>,
     point: super::states::CrashPoint<'w>,
 ) -> super::states::CrashPoint<'w> {
     let cp = point.cp;
     if cp > 0 && run.acks.visible_at(cp) == run.acks.visible_at(cp - 1) {
-        point.only_new_after(run.start)
+        point.only_new_after(run.narrow_from)
     } else {
         point
     }
@@ -601,15 +683,25 @@ fn generate<'w, S: Subject>(
 /// (fingerprint, acks count) names the same (image, acks) in both: a state the fault-free run
 /// checked at the same or a greater remaining depth is the same check. Counting one more ack
 /// (one pushed after the fault fired, such as a reopened journal's `Recovered`) keeps the state
-/// apart, so the fault run checks it.
+/// apart, so the fault run checks it. The same holds of the keys of clean parts
+/// ([`super::cover`]), which count the acks the same way.
 #[derive(Default)]
 pub(crate) struct Seen {
     states: BTreeMap<(u128, usize), usize>,
     verdicts: Verdicts,
-    /// The fault-free run's states, for a fault run.
-    earlier: Option<Arc<BTreeMap<(u128, usize), usize>>>,
+    /// The keys of the factors of the clean states checked ([`super::cover`]), as of the
+    /// start of the batch being checked.
+    clean: CleanParts,
+    /// What the fault-free run checked, for a fault run.
+    earlier: Option<Arc<Checked>>,
     /// How many acks a state may see and still be looked up in `earlier`.
     shared_acks: usize,
+}
+
+/// What the fault-free run checked, kept for the runs with a fault (see [`Seen`]).
+pub(crate) struct Checked {
+    states: BTreeMap<(u128, usize), usize>,
+    clean: CleanParts,
 }
 
 impl Seen {
@@ -620,7 +712,7 @@ impl Seen {
 
     /// Nothing checked yet by `run`, a run with an injected fault; `base` is what the
     /// fault-free run checked (see the type's doc).
-    pub(crate) fn after<A>(base: Arc<BTreeMap<(u128, usize), usize>>, run: &Run<A>) -> Seen {
+    pub(crate) fn after<A>(base: Arc<Checked>, run: &Run<A>) -> Seen {
         Seen {
             earlier: Some(base),
             shared_acks: run.acks.entries().partition_point(|(i, _)| *i < run.start),
@@ -634,7 +726,30 @@ impl Seen {
             states.get(&key).is_some_and(|&depth| depth >= remaining)
         };
         deep_enough(&self.states)
-            || (key.1 <= self.shared_acks && self.earlier.as_deref().is_some_and(deep_enough))
+            || (key.1 <= self.shared_acks
+                && self
+                    .earlier
+                    .as_deref()
+                    .is_some_and(|e| deep_enough(&e.states)))
+    }
+
+    /// Whether `key`, the key of a factor of a state seen with `acks` acks, was recorded clean
+    /// before the current batch (see [`super::cover`]).
+    fn clean(&self, key: u128, acks: usize) -> bool {
+        self.clean.contains(key)
+            || (acks <= self.shared_acks
+                && self
+                    .earlier
+                    .as_deref()
+                    .is_some_and(|e| e.clean.contains(key)))
+    }
+
+    /// What this run checked, for the runs with a fault after it.
+    fn into_checked(self) -> Checked {
+        Checked {
+            states: self.states,
+            clean: self.clean,
+        }
     }
 }
 
@@ -717,7 +832,6 @@ pub(crate) fn explore_run<S: Subject>(
     progress: &mut ProgressFn<'_>,
 ) {
     let n = run.trace.len();
-    let kind = run.kind();
     let mut master = CrashWalk::new(
         sh.model,
         &sh.setup,
@@ -729,70 +843,90 @@ pub(crate) fn explore_run<S: Subject>(
     let mut cp = run.start;
     while cp <= n {
         let end = (cp + BATCH).min(n + 1);
-        let mut tasks = Vec::new();
-        let mut a = cp;
-        while a < end {
-            let b = (a + TASK).min(end);
-            master.advance(a);
-            tasks.push((master.clone(), a..b));
-            a = b;
-        }
-        let generated = par_map(jobs, &tasks, |(walk, cps)| {
-            generate(sh, run, walk, cps.clone())
-        });
-        let counts = totals.counts(kind);
-        counts.crash_points += (end - cp) as u64;
-        let mut items = Vec::new();
-        for (batch, states) in generated {
-            counts.crash_states += states;
-            items.extend(batch);
-        }
-        let mut level = dedupe(seen, items);
-        if kind == CrashKind::Process {
-            // A process crash's states are crash points of one recovery: as inside any
-            // recovery, `recovery_fanout` of them in all (per batch) go deeper.
-            limit_fanout(&mut level, sh.config.recovery_fanout);
-        }
-        let verdicts = &seen.verdicts;
-        let outcomes = par_map(jobs, &level, |item| process(sh, run, verdicts, item));
-        for (item, outcome) in level.iter().zip(outcomes) {
-            let counts = totals.counts(kind);
-            counts.distinct_states += outcome.distinct;
-            counts.crash_points += outcome.crash_points;
-            counts.crash_states += outcome.crash_states;
-            for (path, violation) in outcome.violations {
-                totals.push(Found {
-                    fault: run.fault,
-                    process: run.process.clone(),
-                    path,
-                    persisted: item.persisted,
-                    violation,
-                });
-            }
-        }
+        let items = generate_batch(sh, run, jobs, &mut master, cp..end, totals);
+        check_level(sh, run, jobs, totals, seen, items);
         if totals.found.len() > 4 * sh.config.max_violations + 64 {
             totals.trim(sh.config.max_violations);
         }
-        if kind == CrashKind::Power {
+        if run.kind() == CrashKind::Power {
             progress(totals, end - cp);
         }
         cp = end;
     }
 }
 
-/// See [`super::explore::explore`].
-pub(crate) fn explore<S: Subject>(
-    subject: &S,
-    model: &dyn Model,
-    config: &ExploreConfig,
-) -> ExploreReport {
-    let started = Instant::now();
-    let sh = Shared::new(subject, model, config);
-    let jobs = match config.jobs {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
-    let base = run_workload(&sh, None).expect("a fault-free run always completes");
+/// Generates the top-level states of the crash points `cps` (one batch) on `jobs` threads, in
+/// tasks of [`TASK`] points each, `master` advanced to the batch's last task; counts the points
+/// and the states enumerated.
+fn generate_batch<'w, S: Subject>(
+    sh: &Shared<'_, S>,
+    run: &Run<S::Ack>,
+    jobs: usize,
+    master: &mut CrashWalk<'w>,
+    cps: Range<usize>,
+    totals: &mut Totals,
+) -> Vec<Item<'w>> {
+    let mut tasks = Vec::new();
+    let mut a = cps.start;
+    while a < cps.end {
+        let b = (a + TASK).min(cps.end);
+        master.advance(a);
+        tasks.push((master.clone(), a..b));
+        a = b;
+    }
+    let generated = par_map(jobs, &tasks, |(walk, cps)| {
+        generate(sh, run, walk, cps.clone())
+    });
+    let counts = totals.counts(run.kind());
+    counts.crash_points += cps.len() as u64;
+    let mut items = Vec::new();
+    for (batch, states) in generated {
+        counts.crash_states += states;
+        items.extend(batch);
+    }
+    items
+}
+
+/// Checks the `items` of one batch not in `seen` (and the states inside their recoveries) on
+/// `jobs` threads, adding their counts and violations to `totals`.
+fn check_level<S: Subject>(
+    sh: &Shared<'_, S>,
+    run: &Run<S::Ack>,
+    jobs: usize,
+    totals: &mut Totals,
+    seen: &mut Seen,
+    items: Vec<Item<'_>>,
+) {
+    let kind = run.kind();
+    let mut level = dedupe(seen, items);
+    if kind == CrashKind::Process {
+        // A process crash's states are crash points of one recovery: as inside any
+        // recovery, `recovery_fanout` of them in all (per batch) go deeper.
+        limit_fanout(&mut level, sh.config.recovery_fanout);
+    }
+    let before: &Seen = seen;
+    let outcomes = par_map(jobs, &level, |item| process(sh, run, before, item));
+    for (item, outcome) in level.iter().zip(outcomes) {
+        seen.clean.merge(outcome.clean);
+        let counts = totals.counts(kind);
+        counts.distinct_states += outcome.distinct;
+        counts.crash_points += outcome.crash_points;
+        counts.crash_states += outcome.crash_states;
+        for (path, violation) in outcome.violations {
+            totals.push(Found {
+                fault: run.fault,
+                process: run.process.clone(),
+                path,
+                persisted: item.persisted,
+                violation,
+            });
+        }
+    }
+}
+
+/// The faults to inject, one run each, with [`ExploreConfig::inject_errors`]: every call of the
+/// fault-free run failing with EIO, and every call that allocates failing with ENOSPC.
+fn faults_to_inject<A>(base: &Run<A>, config: &ExploreConfig) -> Vec<Fault> {
     let mut faults = Vec::new();
     if config.inject_errors {
         for (at, call) in base.calls.iter().enumerate() {
@@ -808,6 +942,23 @@ pub(crate) fn explore<S: Subject>(
             }
         }
     }
+    faults
+}
+
+/// See [`super::explore::explore`].
+pub(crate) fn explore<S: Subject>(
+    subject: &S,
+    model: &dyn Model,
+    config: &ExploreConfig,
+) -> ExploreReport {
+    let started = Instant::now();
+    let sh = Shared::new(subject, model, config);
+    let jobs = match config.jobs {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let base = run_workload(&sh, None).expect("a fault-free run always completes");
+    let faults = faults_to_inject(&base, config);
     let n = base.trace.len();
     let fsync_calls = base.trace.iter().filter(|op| op.is_fsync_family()).count() as u64;
     let kinds = if config.process_crashes { 2.0 } else { 1.0 };
@@ -836,31 +987,31 @@ pub(crate) fn explore<S: Subject>(
             None => Seen::new(),
             Some(base) => Seen::after(Arc::clone(base), &run),
         };
-        explore_run(
-            &sh,
-            &run,
-            jobs,
-            &mut totals,
-            &mut seen,
-            &mut report_progress,
-        );
-        super::process::explore_process(
-            &sh,
-            &run,
-            jobs,
-            &mut totals,
-            &mut seen,
-            &mut report_progress,
-        );
+        let progress: &mut ProgressFn<'_> = &mut report_progress;
+        explore_run(&sh, &run, jobs, &mut totals, &mut seen, &mut *progress);
+        super::process::explore_process(&sh, &run, jobs, &mut totals, &mut seen, progress);
         if base_states.is_none() {
-            base_states = Some(Arc::new(seen.states));
+            base_states = Some(Arc::new(seen.into_checked()));
         }
     }
     totals.trim(config.max_violations);
+    report(&sh, totals, n as u64, fsync_calls, started)
+}
+
+/// The report of an exploration of `sh` that found `totals`, over a fault-free trace of `n`
+/// operations with `fsync_calls` synchronisation calls, started at `started`.
+fn report<S: Subject>(
+    sh: &Shared<'_, S>,
+    totals: Totals,
+    n: u64,
+    fsync_calls: u64,
+    started: Instant,
+) -> ExploreReport {
+    let (subject, model, config) = (sh.subject, sh.model, sh.config);
     let violations = totals
         .found
         .iter()
-        .map(|f| super::replay::counterexample(&sh, f))
+        .map(|f| super::replay::counterexample(sh, f))
         .collect();
     let by_invariant = totals
         .by_invariant
@@ -869,7 +1020,7 @@ pub(crate) fn explore<S: Subject>(
             kind: *kind,
             invariant: invariant.clone(),
             count: *count,
-            smallest: super::replay::counterexample(&sh, found),
+            smallest: super::replay::counterexample(sh, found),
         })
         .collect();
     let mut all = totals.power;
@@ -882,7 +1033,7 @@ pub(crate) fn explore<S: Subject>(
         distinct_states: all.distinct_states,
         power: totals.power,
         process: totals.process,
-        trace_ops: n as u64,
+        trace_ops: n,
         fsync_calls,
         elapsed: started.elapsed(),
         violations,

@@ -24,7 +24,10 @@
 //! A subject that declares independent factors ([`Subject::factoring`]) has, under a model whose
 //! operations persist independently, only the states departing in one factor enumerated at each
 //! crash point, and only the factor that changed since the previous one ([`super::factor`]
-//! says why the others' verdicts are those of states kept).
+//! says why the others' verdicts are those of states kept). Under any model, such a subject's
+//! states that would not be explored deeper and whose every factor was already seen, with the
+//! same shared paths and acks, in a state found clean are not checked (`src/sim/cover.rs` says
+//! why they are clean).
 //!
 //! Work is spread over [`ExploreConfig::jobs`] threads; counts, violations and their order do not
 //! depend on it. Violations come smallest first (fewest operations before the crash point, then
@@ -226,7 +229,8 @@ pub struct KindCounts {
     /// Crash states enumerated.
     pub crash_states: u64,
     /// Distinct states checked first under this kind (a state met again, under either kind, is
-    /// not checked twice).
+    /// not checked twice; one skipped because its every part was seen clean, see
+    /// `src/sim/cover.rs`, is not checked and not counted).
     pub distinct_states: u64,
     /// Violations found.
     pub violations: u64,
@@ -338,7 +342,8 @@ pub struct ExploreReport {
     pub crash_points: u64,
     /// Crash states enumerated, at every level, both kinds.
     pub crash_states: u64,
-    /// Distinct states checked (recovered and checked once each), both kinds.
+    /// Distinct states checked (recovered and checked once each), both kinds; not those
+    /// skipped as clean ([`KindCounts::distinct_states`]).
     pub distinct_states: u64,
     /// The counts of the power-loss kind.
     pub power: KindCounts,

@@ -67,6 +67,17 @@
 //! barrier until the last) each crash point then enumerates the states of the one update being
 //! written instead of every update's again.
 //!
+//! The argument needs `c - 1` explored with the same acknowledgements, not necessarily by the
+//! same run. A run with an injected fault is the fault-free run up to the failing call (the same
+//! operations, resolutions that depend only on the operations before a crash point, the same
+//! acks pushed before the trace reached the fault's crash point), so its first crash point is
+//! narrowed against the fault-free run's previous one when the acks visible there are the same;
+//! and a process crash's run at the parent's crash point `cp`, whose first `cp` operations and
+//! acks are the parent's, has its first point `cp + 1` narrowed against the parent's `cp`
+//! (`narrowed` and `Run::narrow_from` in `src/sim/engine.rs`). The parent's bounds there are the
+//! same as the run's or wider (the workload's, for a power-loss parent), so the state `s'` of the
+//! argument is one of the parent's, covered by its exploration.
+//!
 //! # What is not covered
 //!
 //! Crashes inside the recovery of a left-out state are not explored: the argument above covers

@@ -258,28 +258,57 @@ impl Image {
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         let mut entry = Vec::with_capacity(128);
         self.visit(ROOT, &mut String::new(), &mut |path, ino, inode| {
-            entry.clear();
-            entry.extend_from_slice(&(path.len() as u64).to_le_bytes());
-            entry.extend_from_slice(path.as_bytes());
-            match inode {
-                Inode::File { data, mode, hash } => {
-                    let content = *hash.get_or_init(|| xxhash_rust::xxh3::xxh3_128(data));
-                    entry.push(1);
-                    entry.extend_from_slice(&mode.bits().to_le_bytes());
-                    entry.extend_from_slice(&self.links_of(ino).to_le_bytes());
-                    entry.extend_from_slice(&(data.len() as u64).to_le_bytes());
-                    entry.extend_from_slice(&content.to_le_bytes());
-                }
-                Inode::Dir(_) => entry.push(2),
-                Inode::Symlink(t) => {
-                    entry.push(3);
-                    entry.extend_from_slice(&(t.len() as u64).to_le_bytes());
-                    entry.extend_from_slice(t.as_bytes());
-                }
-            }
+            self.encode_entry(path, ino, inode, &mut entry);
             hasher.update(&entry);
         });
         hasher.digest128()
+    }
+
+    /// One path of the visible tree as the fingerprints hash it: the path, its kind, and a
+    /// file's mode, number of names, length and content hash, or a symlink's target.
+    fn encode_entry(&self, path: &str, ino: Ino, inode: &Inode, entry: &mut Vec<u8>) {
+        entry.clear();
+        entry.extend_from_slice(&(path.len() as u64).to_le_bytes());
+        entry.extend_from_slice(path.as_bytes());
+        match inode {
+            Inode::File { data, mode, hash } => {
+                let content = *hash.get_or_init(|| xxhash_rust::xxh3::xxh3_128(data));
+                entry.push(1);
+                entry.extend_from_slice(&mode.bits().to_le_bytes());
+                entry.extend_from_slice(&self.links_of(ino).to_le_bytes());
+                entry.extend_from_slice(&(data.len() as u64).to_le_bytes());
+                entry.extend_from_slice(&content.to_le_bytes());
+            }
+            Inode::Dir(_) => entry.push(2),
+            Inode::Symlink(t) => {
+                entry.push(3);
+                entry.extend_from_slice(&(t.len() as u64).to_le_bytes());
+                entry.extend_from_slice(t.as_bytes());
+            }
+        }
+    }
+
+    /// A 128-bit hash per group of paths: `group` puts each path of the visible tree in one of
+    /// `groups` groups, and group `g`'s hash covers exactly what [`Image::fingerprint`] covers
+    /// of its paths (an empty group hashes to 0). Two images whose paths of group `g` are the
+    /// same, with the same kinds, bytes, modes and numbers of names, have the same hash for `g`.
+    pub(crate) fn group_hashes(
+        &self,
+        groups: usize,
+        group: &mut dyn FnMut(&str) -> usize,
+    ) -> Vec<u128> {
+        // Each path's entry hashed on its own, folded into its group's hash in path order by
+        // a bijective step (xor, then multiplication by an odd constant), so that the hash of
+        // a group depends on its entries and their order, which the sorted walk fixes.
+        const ODD: u128 = 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835;
+        let mut out = vec![0u128; groups];
+        let mut entry = Vec::with_capacity(128);
+        self.visit(ROOT, &mut String::new(), &mut |path, ino, inode| {
+            self.encode_entry(path, ino, inode, &mut entry);
+            let g = group(path);
+            out[g] = (out[g] ^ xxhash_rust::xxh3::xxh3_128(&entry)).wrapping_mul(ODD);
+        });
+        out
     }
 
     /// Puts a file with `data` at `path`, creating missing parent directories and replacing

@@ -12,6 +12,7 @@
 //! - [`token`]: replay tokens, one printable string naming one checked crash state;
 //! - [`rng`]: [`rng::SplitMix64`], the seeded generator behind the random samples.
 
+mod cover;
 mod describe;
 mod engine;
 pub mod explore;

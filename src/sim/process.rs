@@ -34,7 +34,8 @@
 //! - **Crash point `cp` itself.** The combined trace's first `cp` operations are the run's, and
 //!   every model's resolutions are causal (whether an operation is resolved at a crash point
 //!   depends only on the barriers before it), so its states at `cp` are the run's own states at
-//!   `cp`, which the run explores with the same acknowledgements. Exploration starts at `cp + 1`.
+//!   `cp`, which the run explores with the same acknowledgements. Exploration starts at `cp + 1`
+//!   (narrowed, for a factored walk, against the parent's `cp`: see `engine::narrowed`).
 //! - **A recovery that issues no operation.** Then the combined trace is the run's prefix and
 //!   the states it allows are the run's states at `cp`: nothing new. This is every crash point
 //!   at which the live view needs no recovery (between transactions, before the first one).
@@ -112,9 +113,11 @@ pub(crate) fn child_run<S: Subject>(
     process.push(cp);
     // With no crash inside recovery (`recovery_depth` 0), power is lost only once recovery
     // has finished.
-    let start = match sh.config.recovery_depth {
-        0 => trace.len(),
-        _ => cp + 1,
+    // Narrowing starts at the parent's crash point `cp` (see `engine::narrowed`) when power
+    // may be lost from `cp + 1` on; otherwise the run's only point is enumerated in full.
+    let (start, narrow_from) = match sh.config.recovery_depth {
+        0 => (trace.len(), trace.len()),
+        _ => (cp + 1, cp),
     };
     Child::Run(Run {
         fault: parent.fault,
@@ -122,6 +125,7 @@ pub(crate) fn child_run<S: Subject>(
         res,
         acks,
         start,
+        narrow_from,
         calls: parent.calls.clone(),
         depth: sh.config.recovery_depth.saturating_sub(process.len()),
         process,
@@ -145,23 +149,7 @@ pub(crate) fn explore_process<S: Subject>(
     let n = parent.trace.len();
     let first = parent.start.min(n);
     let block = sh.config.block_size.max(1) as u64;
-    let nested = !parent.process.is_empty() && sh.config.recovery_fanout > 0;
-    let chosen = if nested {
-        Some(chosen_points(sh, parent, first))
-    } else if let Some(fault) = parent.fault {
-        // A run with an injected fault: the program gives up at the failure, and recovery runs
-        // in the same boot. Only a failed barrier makes that live view new (it shows what the
-        // failure dropped); any other failure leaves the fault-free run's prefix, whose process
-        // crashes that run explores.
-        let barrier = parent.calls.get(fault.at).is_some_and(|c| c.op.is_sync());
-        Some(if barrier {
-            [n].into()
-        } else {
-            Default::default()
-        })
-    } else {
-        spread(first, n, sh.config.process_points)
-    };
+    let chosen = process_points(sh, parent, first);
     let mut live = live_view(&sh.setup, &parent.trace, first, sh.config.block_size);
     for cp in first..=n {
         if cp > first {
@@ -194,6 +182,32 @@ pub(crate) fn explore_process<S: Subject>(
             progress(totals, 1);
         }
     }
+}
+
+/// The crash points of `parent` (from `first` on) at which the process crashes (`None`: every
+/// one); see the module doc, "Bounds".
+fn process_points<S: Subject>(
+    sh: &Shared<'_, S>,
+    parent: &Run<S::Ack>,
+    first: usize,
+) -> Option<std::collections::BTreeSet<usize>> {
+    let n = parent.trace.len();
+    if !parent.process.is_empty() && sh.config.recovery_fanout > 0 {
+        return Some(chosen_points(sh, parent, first));
+    }
+    let Some(fault) = parent.fault else {
+        return spread(first, n, sh.config.process_points);
+    };
+    // A run with an injected fault: the program gives up at the failure, and recovery runs
+    // in the same boot. Only a failed barrier makes that live view new (it shows what the
+    // failure dropped); any other failure leaves the fault-free run's prefix, whose process
+    // crashes that run explores.
+    let barrier = parent.calls.get(fault.at).is_some_and(|c| c.op.is_sync());
+    Some(if barrier {
+        [n].into()
+    } else {
+        Default::default()
+    })
 }
 
 /// Inside a recovery (a process crash's run), the crash points where the process crashes again:

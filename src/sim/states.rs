@@ -139,6 +139,11 @@ impl<'a> CrashWalk<'a> {
         self.durable
     }
 
+    /// The walk's last crash point: after every operation of its trace.
+    pub fn last_point(&self) -> usize {
+        self.trace.len()
+    }
+
     /// Moves to crash point `cp` (never backwards), advancing the checkpoint.
     pub fn advance(&mut self, cp: usize) {
         assert!(
@@ -334,71 +339,75 @@ impl CrashPoint<'_> {
                 ControlFlow::Continue(())
             }
         };
-        let total = self.combinations();
+        if self.combinations() <= bounds.full_bound as u128 {
+            return self.enumerate_all(&mut emit);
+        }
+        self.enumerate_bounded(bounds.k, &mut emit)?;
         let mut choice = vec![0u16; n];
-        if total <= bounds.full_bound as u128 {
-            for _ in 0..total {
-                if self.in_scope(&choice) {
-                    emit(&choice)?;
-                }
-                // Mixed-radix increment, first pending operation fastest.
-                for (c, p) in choice.iter_mut().zip(&self.pending) {
-                    *c += 1;
-                    if (*c as usize) < p.variants.len() {
-                        break;
-                    }
-                    *c = 0;
-                }
-            }
-            return ControlFlow::Continue(());
-        }
-        // All but at most k persisted (base: everything full).
-        for m in 0..=bounds.k.min(n) {
-            let alts = |p: &PendingOp<'_>| (1..p.variants.len() as u16).collect::<Vec<_>>();
-            let fixed = self.scope.fixed();
-            combos(
-                &self.pending,
-                &self.factor,
-                fixed,
-                m,
-                0,
-                &mut choice,
-                &alts,
-                &mut emit,
-            )?;
-        }
-        // At most k persisted (base: everything lost).
-        let lost: Vec<u16> = self
-            .pending
-            .iter()
-            .map(|p| p.position(&Variant::Lost).unwrap_or(0))
-            .collect();
-        for m in 0..=bounds.k.min(n) {
-            choice.copy_from_slice(&lost);
-            let alts = |p: &PendingOp<'_>| {
-                let base = p.position(&Variant::Lost).unwrap_or(0);
-                (0..p.variants.len() as u16)
-                    .filter(|&v| v != base)
-                    .collect::<Vec<_>>()
-            };
-            let fixed = self.scope.fixed();
-            combos(
-                &self.pending,
-                &self.factor,
-                fixed,
-                m,
-                0,
-                &mut choice,
-                &alts,
-                &mut emit,
-            )?;
-        }
         let mut rng = SplitMix64::new(seed);
         for _ in 0..bounds.samples {
             for (c, p) in choice.iter_mut().zip(&self.pending) {
                 *c = rng.below(p.variants.len() as u64).map_or(0, |v| v as u16);
             }
             emit(&choice)?;
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Every combination of variants (in its scope), first pending operation fastest.
+    fn enumerate_all(&self, emit: &mut dyn FnMut(&[u16]) -> ControlFlow<()>) -> ControlFlow<()> {
+        let mut choice = vec![0u16; self.pending.len()];
+        for _ in 0..self.combinations() {
+            if self.in_scope(&choice) {
+                emit(&choice)?;
+            }
+            // Mixed-radix increment, first pending operation fastest.
+            for (c, p) in choice.iter_mut().zip(&self.pending) {
+                *c += 1;
+                if (*c as usize) < p.variants.len() {
+                    break;
+                }
+                *c = 0;
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Every state that persists all but at most `k` of the pending operations (base:
+    /// everything full), then every state that persists at most `k` (base: everything lost),
+    /// within the point's scope.
+    fn enumerate_bounded(
+        &self,
+        k: usize,
+        emit: &mut dyn FnMut(&[u16]) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        let n = self.pending.len();
+        let mut choice = vec![0u16; n];
+        let all_but = |p: &PendingOp<'_>| (1..p.variants.len() as u16).collect::<Vec<_>>();
+        let at_most = |p: &PendingOp<'_>| {
+            let base = p.position(&Variant::Lost).unwrap_or(0);
+            (0..p.variants.len() as u16)
+                .filter(|&v| v != base)
+                .collect::<Vec<_>>()
+        };
+        let mut moves = Combos {
+            pending: &self.pending,
+            factor: &self.factor,
+            alts: &all_but,
+            emit,
+        };
+        for m in 0..=k.min(n) {
+            moves.each(self.scope.fixed(), m, 0, &mut choice)?;
+        }
+        let lost: Vec<u16> = self
+            .pending
+            .iter()
+            .map(|p| p.position(&Variant::Lost).unwrap_or(0))
+            .collect();
+        moves.alts = &at_most;
+        for m in 0..=k.min(n) {
+            choice.copy_from_slice(&lost);
+            moves.each(self.scope.fixed(), m, 0, &mut choice)?;
         }
         ControlFlow::Continue(())
     }
@@ -450,49 +459,48 @@ impl CrashPoint<'_> {
     }
 }
 
-/// Every way of moving `m` more pending operations (at positions `from..`) off the base values in
-/// `choice` to one of their `alts`. With factors (`factor` not empty), only the ways whose moved
-/// operations belong to one factor at most: `fixed`, once it is set (`Some(None)`: no factor's);
-/// shared operations (factor `None`) combine with any.
-#[allow(clippy::too_many_arguments)]
-fn combos(
-    pending: &[PendingOp<'_>],
-    factor: &[Option<u32>],
-    fixed: Option<Option<u32>>,
-    m: usize,
-    from: usize,
-    choice: &mut [u16],
-    alts: &dyn Fn(&PendingOp<'_>) -> Vec<u16>,
-    emit: &mut dyn FnMut(&[u16]) -> ControlFlow<()>,
-) -> ControlFlow<()> {
-    if m == 0 {
-        return emit(choice);
+/// The ways of moving pending operations off their base values in a choice, each passed to
+/// `emit`. With factors (`factor` not empty), only the ways whose moved operations belong to
+/// one factor at most; shared operations (factor `None`) combine with any.
+struct Combos<'p, 'o, 'e> {
+    pending: &'p [PendingOp<'o>],
+    factor: &'p [Option<u32>],
+    /// The values an operation may move to.
+    alts: &'p dyn Fn(&PendingOp<'_>) -> Vec<u16>,
+    emit: &'e mut dyn FnMut(&[u16]) -> ControlFlow<()>,
+}
+
+impl Combos<'_, '_, '_> {
+    /// Every way of moving `m` more pending operations (at positions `from..`) off the base
+    /// values in `choice` to one of their `alts`: with factors, only within `fixed`, once it is
+    /// set (`Some(None)`: no factor's).
+    fn each(
+        &mut self,
+        fixed: Option<Option<u32>>,
+        m: usize,
+        from: usize,
+        choice: &mut [u16],
+    ) -> ControlFlow<()> {
+        if m == 0 {
+            return (self.emit)(choice);
+        }
+        for pos in from..self.pending.len() {
+            if self.pending.len() - pos < m {
+                break;
+            }
+            let here = self.factor.get(pos).copied().flatten();
+            if here.is_some() && fixed.is_some_and(|f| f != here) {
+                continue;
+            }
+            let base = choice[pos];
+            for alt in (self.alts)(&self.pending[pos]) {
+                choice[pos] = alt;
+                self.each(fixed.or(here.map(Some)), m - 1, pos + 1, choice)?;
+            }
+            choice[pos] = base;
+        }
+        ControlFlow::Continue(())
     }
-    for pos in from..pending.len() {
-        if pending.len() - pos < m {
-            break;
-        }
-        let here = factor.get(pos).copied().flatten();
-        if here.is_some() && fixed.is_some_and(|f| f != here) {
-            continue;
-        }
-        let base = choice[pos];
-        for alt in alts(&pending[pos]) {
-            choice[pos] = alt;
-            combos(
-                pending,
-                factor,
-                fixed.or(here.map(Some)),
-                m - 1,
-                pos + 1,
-                choice,
-                alts,
-                emit,
-            )?;
-        }
-        choice[pos] = base;
-    }
-    ControlFlow::Continue(())
 }
 
 /// A 128-bit hash of a choice (two FNV-1a lanes), to skip choices closed onto the same state.

@@ -677,3 +677,65 @@ fn fault_runs_skip_only_states_checked_with_the_same_acknowledgements() {
         }
     }
 }
+
+/// A run with an injected fault is the fault-free run up to the failing call, so its first crash
+/// point is narrowed against the fault-free run's previous one (`engine::narrowed`): where the
+/// acks there are those of the point before (in both runs), it keeps exactly the states the
+/// fault-free run keeps at the same point, and fewer than the whole point somewhere (a factored
+/// journal batch under posix, an EIO injected at every call).
+#[test]
+fn a_fault_runs_first_crash_point_keeps_what_the_fault_free_run_keeps_there() {
+    use crate::sim::engine::{narrowed, run_workload, Shared};
+    use crate::sim::states::{Bounds, CrashWalk};
+    let subject = crate::check::suite::subject_by_name("independent-batch").unwrap();
+    let cfg = ExploreConfig {
+        inject_errors: true,
+        full_bound: 64,
+        ..config(1)
+    };
+    let sh = Shared::new(&subject, &Posix, &cfg);
+    let bounds = Bounds {
+        full_bound: cfg.full_bound,
+        k: cfg.k,
+        samples: 0,
+    };
+    let states = |run: &crate::sim::engine::Run<_>, cp: usize, narrow: bool| {
+        let mut walk =
+            CrashWalk::new(&Posix, &sh.setup, &run.trace, &run.res, 4096).factored(sh.factoring());
+        let point = walk.point(cp);
+        let point = if narrow { narrowed(run, point) } else { point };
+        let mut fps = std::collections::BTreeSet::new();
+        point.for_each_state(&bounds, 0, |_, choice| {
+            fps.insert(point.build(choice).fingerprint());
+            std::ops::ControlFlow::Continue(())
+        });
+        fps
+    };
+    let base = run_workload(&sh, None).unwrap();
+    let (mut compared, mut narrower) = (0, 0);
+    for (at, _) in base.calls.iter().enumerate() {
+        let fault = crate::sim::Fault {
+            at,
+            kind: crate::sim::FaultKind::Eio,
+        };
+        let Some(run) = run_workload(&sh, Some(fault)) else {
+            continue;
+        };
+        let start = run.start;
+        let same_acks = |r: &crate::sim::engine::Run<_>| {
+            r.acks.visible_at(start) == r.acks.visible_at(start - 1)
+        };
+        if start == 0 || !same_acks(&run) || !same_acks(&base) {
+            continue;
+        }
+        assert_eq!(run.trace[..start], base.trace[..start], "{fault:?}");
+        let kept = states(&run, start, true);
+        assert_eq!(kept, states(&base, start, true), "{fault:?}");
+        compared += 1;
+        narrower += usize::from(kept.len() < states(&run, start, false).len());
+    }
+    assert!(
+        compared > 5 && narrower > 0,
+        "{compared} compared, {narrower} narrower"
+    );
+}
