@@ -5,7 +5,7 @@ use crate::format::{Content, EntryKind};
 use crate::fs::real::RealFs;
 use crate::journal::{
     inspect_dir, Change, Journal, JournalError, JournalOptions, PendingEntry, RecoveryReport,
-    Source, SyncMode, TargetHolds, Update, DEFAULT_JOURNAL_DIR,
+    Source, SyncMode, TargetHolds, Update, UpdateOutcome, DEFAULT_JOURNAL_DIR,
 };
 use crate::path::RelPath;
 use std::path::Path;
@@ -340,6 +340,23 @@ pub fn recover(args: &RootArgs) -> Result<Status, Failure> {
     }
 }
 
+/// One line of `recover`'s output: what recovery did with one update of a pending entry.
+fn outcome_line(o: &UpdateOutcome) -> String {
+    let verb = match (o.done, o.rolled_forward, o.rewritten) {
+        (true, true, _) => "rolled forward",
+        (true, false, true) => "kept (the update had happened; rewritten to make it durable)",
+        (true, false, false) => "kept (the update had happened)",
+        (false, _, _) => "rolled back (the update had not happened)",
+    };
+    let removed = if o.removed.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = o.removed.iter().map(|p| p.to_string()).collect();
+        format!("; removed {}", names.join(", "))
+    };
+    format!("transaction {} {}: {verb}{removed}", o.seq, o.target)
+}
+
 fn print_recovery(report: &RecoveryReport, out: &mut dyn std::io::Write) {
     let mut say = |s: String| {
         let _ = writeln!(out, "{s}");
@@ -353,28 +370,7 @@ fn print_recovery(report: &RecoveryReport, out: &mut dyn std::io::Write) {
         say("recovery: nothing to do".into());
     }
     for o in &report.outcomes {
-        let verb = match (o.done, o.rolled_forward, o.rewritten) {
-            (true, true, _) => "rolled forward",
-            (true, false, true) => "kept (the update had happened; rewritten to make it durable)",
-            (true, false, false) => "kept (the update had happened)",
-            (false, _, _) => "rolled back (the update had not happened)",
-        };
-        let removed = if o.removed.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "; removed {}",
-                o.removed
-                    .iter()
-                    .map(|p| p.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
-        say(format!(
-            "transaction {} {}: {verb}{removed}",
-            o.seq, o.target
-        ));
+        say(outcome_line(o));
     }
     for (name, e) in &report.discarded {
         say(format!("discarded torn entry {name}: {e}"));

@@ -223,7 +223,7 @@ impl<'a, F: Fs> Transaction<'a, F> {
     /// ([`Transaction::joins_intent_and_data`]) the intent file joins the data step's barrier
     /// instead, and the journal directory only when this transaction writes a floor (which must
     /// be durable before its switch) or earlier entries' removals must be durable first
-    /// ([`Session::unsynced_removals`]).
+    /// (the session's `unsynced_removals`).
     pub fn intent(&mut self) -> Result<(), JournalError> {
         let mut step = self.barrier();
         step.file(self.write_intent()?);

@@ -245,7 +245,7 @@ pub struct RecoveryReport {
     pub registry_discarded: Vec<(String, String)>,
 }
 
-/// One pending entry, as [`inspect`] sees it.
+/// One pending entry, as [`inspect()`] sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingEntry {
     /// The intent's file name.
@@ -258,7 +258,7 @@ pub struct PendingEntry {
     pub updates: Vec<PendingUpdate>,
 }
 
-/// What a pending update's paths show, as [`inspect`] sees them.
+/// What a pending update's paths show, as [`inspect()`] sees them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PendingUpdate {
     /// What the target holds.
@@ -297,7 +297,7 @@ impl TargetHolds {
 }
 
 /// Whether an update from `old` to `new` happened, its target found holding `target`: the one
-/// rule recovery judges an independent update by, [`inspect`] reports, and the harness's oracle
+/// rule recovery judges an independent update by, [`inspect()`] reports, and the harness's oracle
 /// (`src/check/oracle.rs`) and tests judge by. It happened if and only if the target no longer
 /// holds the old content; when the old and new contents are equal the target cannot tell, and it
 /// counts as done if its increment is complete (`increment_complete`, `None` for an update
@@ -945,24 +945,35 @@ pub fn recover_with<F: Fs, S: Steps>(
     r.retiring.extend(loaded.torn.into_iter().map(|(n, _)| n));
     r.retiring
         .extend(loaded.registry.torn.into_iter().map(|(n, _)| n));
+    act_on_entries(&mut r, steps, &loaded.intents, &loaded.commits)?;
+    steps.sweep(&mut r)?;
+    steps.retire(&mut r)?;
+    r.report.removed_entries = r.retiring;
+    Ok(r.report)
+}
+
+/// Observes, plans and acts on each entry in sequence order (an intent with its commit record,
+/// if any); an entry refused blocks every path it names for the entries after it.
+fn act_on_entries<F: Fs, S: Steps>(
+    r: &mut Recovery<'_, F>,
+    steps: &S,
+    intents: &BTreeMap<u64, (String, Entry)>,
+    commits: &BTreeMap<u64, String>,
+) -> Result<(), JournalError> {
+    let (fs, dir) = (r.fs, r.dir);
     // Paths named by refused entries: later entries must not touch them either.
     let mut blocked = BTreeSet::new();
-    let seqs: BTreeSet<u64> = loaded
-        .intents
-        .keys()
-        .chain(loaded.commits.keys())
-        .copied()
-        .collect();
+    let seqs: BTreeSet<u64> = intents.keys().chain(commits.keys()).copied().collect();
     for seq in seqs {
-        let commit = loaded.commits.get(&seq);
-        let Some((name, entry)) = loaded.intents.get(&seq) else {
+        let commit = commits.get(&seq);
+        let Some((name, entry)) = intents.get(&seq) else {
             // A commit record whose intent is gone: the transaction finished.
             r.retiring.extend(commit.cloned());
             continue;
         };
         match decide(fs, steps, dir, entry, commit.is_some(), &blocked)? {
             Ok(plan) => {
-                steps.act(&mut r, name, plan.actions)?;
+                steps.act(r, name, plan.actions)?;
                 r.report.outcomes.extend(plan.outcomes);
                 r.retiring.extend(commit.cloned());
             }
@@ -975,10 +986,7 @@ pub fn recover_with<F: Fs, S: Steps>(
             }
         }
     }
-    steps.sweep(&mut r)?;
-    steps.retire(&mut r)?;
-    r.report.removed_entries = r.retiring;
-    Ok(r.report)
+    Ok(())
 }
 
 /// Every path an entry names: targets, temps, increments.

@@ -1,4 +1,4 @@
-//! The explorer's machinery (see [`super::explore`] for what it does): workload runs, the
+//! The explorer's machinery (see [`super::explore()`] for what it does): workload runs, the
 //! level-by-level check of crash states, deduplication, parallelism, replay.
 //!
 //! Determinism: crash points are taken in fixed batches; within a batch the states are generated

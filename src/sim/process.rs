@@ -13,7 +13,7 @@
 //!   operations exactly as the model says, and one the workload's failed fsync dropped stays
 //!   dropped: recovery cannot rely on having seen it.
 //!
-//! The combined trace is explored like the workload's own ([`engine::explore_run`]) from crash
+//! The combined trace is explored like the workload's own ([`super::engine::explore_run`]) from crash
 //! point `cp + 1` on (with `recovery_depth` 0, where recovery never crashes, only at its end), with the acknowledgements the dead process had made; a process crash
 //! inside that recovery is explored the same way, recursively, while the chain of process
 //! crashes is shorter than [`ExploreConfig::recovery_depth`](crate::sim::ExploreConfig::recovery_depth) (at least one). A state reached
