@@ -215,8 +215,8 @@ fn bytes(call: &Call, i: usize) -> Res<&[u8]> {
 }
 
 impl Recorder<'_> {
-    /// Applies one call. The body is the table of modelled syscalls, one arm each (long, but
-    /// one place to read what is modelled).
+    /// Applies one call. Long because the body is the table of modelled syscalls, one arm
+    /// each: one place to read what is modelled.
     fn call(&mut self, pid: u32, call: &Call) -> Res<()> {
         let proc = self.process(pid)?;
         let ret = match &call.ret {
