@@ -114,15 +114,15 @@ fn mixed_batch(n: usize, atomic: bool, seed: u8) -> TxnSpec {
 /// up to 64 files (see `journal::recover`), each rewrite a handful of crash points of its own.
 /// The process crashes at 8 crash points spread over the fault-free run (and at the end of each
 /// run whose injected fault hit a barrier), with an error injected at every call. The
-/// non-atomic one, under a model whose operations persist independently (posix, prefix), runs at
-/// the run's k and recovery fan-out (4 by default), crashes nested to depth 1: its 64 updates
-/// are independent factors there (`crate::sim::factor`), so a crash point has about as many
-/// states as one update's operations give, and the states inside recoveries, which repeat
-/// update by update from one recovery to the next, are skipped once every update's part was
-/// seen clean (`crate::sim::cover`). Elsewhere (the atomic batch, one factor since its verdict
-/// reads every target; ext4-ordered, whose ordering rules tie operations together) k = 2 would
-/// be every pair of hundreds of pending operations: k = 1, one state per crash point crashed
-/// inside its recovery, depth 1.
+/// non-atomic one runs at the run's recovery fan-out (4 by default), crashes nested to depth 1:
+/// its 64 updates are independent factors, and the states inside recoveries, which repeat update
+/// by update from one recovery to the next, are skipped once every update's part was seen clean
+/// (`crate::sim::cover`, under every model). Under a model whose operations persist
+/// independently (posix, prefix) it also runs at the run's k: a crash point has about as many
+/// states as one update's operations give (`crate::sim::factor`). Elsewhere (ext4-ordered,
+/// whose ordering rules tie operations together, and the atomic batch, one factor since its
+/// verdict reads every target) k = 2 would be every pair of hundreds of pending operations:
+/// k = 1; the atomic batch also has one state per crash point crashed inside its recovery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
     /// The largest k.
@@ -137,10 +137,13 @@ pub struct Budget {
 
 /// The budget of a built-in workload under `model` (`None`: the run's settings apply unchanged).
 pub fn budget(name: &str, model: &dyn Model) -> Option<Budget> {
-    let factored = !name.contains("atomic") && model.independent_ops();
+    // The non-atomic batch's 64 updates are 64 factors: clean parts (`crate::sim::cover`) apply
+    // under every model, the per-factor enumeration only where operations persist independently.
+    let several_factors = !name.contains("atomic");
+    let factored = several_factors && model.independent_ops();
     name.starts_with("batch-64").then_some(Budget {
         max_k: if factored { 2 } else { 1 },
-        max_recovery_fanout: if factored { 4 } else { 1 },
+        max_recovery_fanout: if several_factors { 4 } else { 1 },
         max_process_points: 8,
         max_depth: 1,
     })
@@ -700,7 +703,7 @@ mod tests {
     }
 
     #[test]
-    fn the_64_update_batches_run_at_k_2_and_full_fan_out_only_where_their_updates_are_factors() {
+    fn the_64_update_batches_get_k_2_where_factored_and_full_fan_out_unless_atomic() {
         let config = crate::sim::ExploreConfig::default();
         let k = |name: &str, model: &dyn crate::sim::Model| config_for(name, model, &config).k;
         assert_eq!(k("batch-64-syncfs", &crate::sim::Posix), 2);
@@ -719,12 +722,13 @@ mod tests {
                 budgeted.process_points,
             )
         };
-        // The run's fan-out where the updates are factors, one state per point elsewhere.
+        // The run's fan-out where the updates are several factors (clean parts apply under
+        // every model), one state per point for the atomic batch.
         assert_eq!(limits("batch-64-syncfs", &crate::sim::Posix), (4, 1, 8));
         assert_eq!(limits("batch-64-syncfs", &crate::sim::Prefix), (4, 1, 8));
         assert_eq!(
             limits("batch-64-syncfs", &crate::sim::Ext4Ordered),
-            (1, 1, 8)
+            (4, 1, 8)
         );
         assert_eq!(
             limits("batch-64-atomic-syncfs", &crate::sim::Posix),
