@@ -364,6 +364,33 @@ fn update_recovers_pending_entries_first() {
     assert!(f.entries().is_empty());
 }
 
+/// A plain replace whose intent joined its data's barrier can leave, after a power loss, only
+/// its temp file: no entry names it, so the journal opens ready and `update` used to commit
+/// straight away, leaving the orphan beside the user's file until someone ran `recover`. Now
+/// `update` always recovers first (quietly when there is nothing to do), and the sweep of the
+/// registered directories removes it.
+#[test]
+fn update_sweeps_an_orphan_temp_left_without_an_entry() {
+    let f = with_sources();
+    f.write("a/x", b"old");
+    let first = crashsafe(&[&"update", &f.root, &"a/x", &"--from", &src(&f, "new")]);
+    assert_eq!(code(&first), 0, "{first:?}");
+    assert_eq!(stderr(&first), "", "nothing to recover, nothing said");
+    let orphan = "a/.crashsafe-00000000000000ff-0.tmp";
+    f.write(orphan, b"half a transaction");
+    let out = crashsafe(&[&"update", &f.root, &"a/y", &"--from", &src(&f, "b")]);
+    assert_eq!(code(&out), 0, "{out:?}");
+    assert!(
+        stderr(&out).contains(&format!("removed {orphan}")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!f.exists(orphan));
+    assert_eq!(f.read("a/x").unwrap(), b"new content");
+    assert_eq!(f.read("a/y").unwrap(), b"bbb");
+    assert!(f.entries().is_empty());
+}
+
 fn journal_override(journal: &dyn AsRef<std::ffi::OsStr>, f: &Fixture, dir: &Path) {
     let out = crashsafe(&[
         &"update",

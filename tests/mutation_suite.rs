@@ -40,6 +40,8 @@ mod path_rules;
 mod real_fs;
 #[path = "recovery_cost.rs"]
 mod recovery_cost;
+#[path = "registry.rs"]
+mod registry;
 #[path = "review_regressions.rs"]
 mod review_regressions;
 #[path = "security.rs"]

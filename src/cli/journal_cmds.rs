@@ -90,7 +90,7 @@ pub fn update(args: &UpdateArgs) -> Result<Status, Failure> {
         }
     }
     let mut journal = open(&args.root, sync)?;
-    if !journal.is_ready() && !recover_first(&mut journal, args)? {
+    if !recover_first(&mut journal, args)? {
         return Ok(Status::Refused);
     }
     if args.parents {
@@ -115,14 +115,24 @@ pub fn update(args: &UpdateArgs) -> Result<Status, Failure> {
     Ok(Status::Ok)
 }
 
-/// Recovers the pending entries before an update; `false` if refused entries block the journal
+/// Recovers the journal before an update; `false` if refused entries block the journal
 /// (nothing is committed then).
+///
+/// Recovery runs even when no entry is pending: a transaction whose intent joined its data's
+/// barrier and never became durable leaves no entry, only its temp file, which the sweep of the
+/// registered directories removes (see `src/journal/recover.rs`, "Orphans"). A recovery with
+/// nothing to do reads the journal and registered directories and writes nothing; it says
+/// nothing then.
 fn recover_first(journal: &mut Journal<RealFs>, args: &UpdateArgs) -> Result<bool, Failure> {
-    eprintln!("crashsafe: the journal has pending entries; recovering them first");
+    if !journal.is_ready() {
+        eprintln!("crashsafe: the journal has pending entries; recovering them first");
+    }
     let report = journal
         .recover()
         .map_err(|e| Failure(format!("recovery failed: {e}")))?;
-    print_recovery(&report, &mut std::io::stderr());
+    if !nothing_done(&report) {
+        print_recovery(&report, &mut std::io::stderr());
+    }
     if report.refused.is_empty() {
         return Ok(true);
     }
@@ -357,16 +367,20 @@ fn outcome_line(o: &UpdateOutcome) -> String {
     format!("transaction {} {}: {verb}{removed}", o.seq, o.target)
 }
 
-fn print_recovery(report: &RecoveryReport, out: &mut dyn std::io::Write) {
-    let mut say = |s: String| {
-        let _ = writeln!(out, "{s}");
-    };
-    if report.outcomes.is_empty()
+/// Whether recovery found nothing to act on, discard, remove or refuse.
+fn nothing_done(report: &RecoveryReport) -> bool {
+    report.outcomes.is_empty()
         && report.discarded.is_empty()
         && report.refused.is_empty()
         && report.orphans_removed.is_empty()
         && report.registry_discarded.is_empty()
-    {
+}
+
+fn print_recovery(report: &RecoveryReport, out: &mut dyn std::io::Write) {
+    let mut say = |s: String| {
+        let _ = writeln!(out, "{s}");
+    };
+    if nothing_done(report) {
         say("recovery: nothing to do".into());
     }
     for o in &report.outcomes {
