@@ -26,6 +26,10 @@ base=$(git merge-base HEAD "$base_ref" 2>/dev/null) ||
   skip "HEAD and ${base_ref} have no merge base"
 
 out=$(mktemp -d)
+# nextest stops a mutant's test run at the first failure by killing the tests still running, so
+# their temp directories are never removed: give the run a TMPDIR of its own, removed with $out.
+export TMPDIR="$out/tmp"
+mkdir "$TMPDIR"
 trap 'rm -rf "$out"' EXIT
 git diff "$base" -- src/ >"$out/src.diff"
 [ -s "$out/src.diff" ] ||
