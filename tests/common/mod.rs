@@ -4,7 +4,7 @@
 
 use crashsafe::format::{self, Content, Digest, Entry, EntryKind, IncrementRecord, UpdateRecord};
 use crashsafe::fs::real::RealFs;
-use crashsafe::journal::{Journal, DEFAULT_JOURNAL_DIR};
+use crashsafe::journal::{Journal, JournalOptions, DEFAULT_JOURNAL_DIR};
 use crashsafe::path::RelPath;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -70,9 +70,15 @@ impl Fixture {
         RealFs::open(&self.root).unwrap()
     }
 
-    /// Opens the journal in the default directory.
+    /// Opens the journal in the default directory, waiting up to 10 s for its lock.
+    ///
+    /// The wait is for a test that drops a journal and opens it again: the lock is on the
+    /// journal directory's open file description, and a child that another test thread is
+    /// spawning holds a copy of every descriptor until its `exec`, so under load the lock can
+    /// outlive the drop by a moment (see `tests/security.rs`). Nothing else holds it.
     pub fn journal(&self) -> Journal<RealFs> {
-        Journal::open(self.fs(), jdir()).unwrap()
+        let wait = std::time::Duration::from_secs(10);
+        Journal::open_waiting(self.fs(), jdir(), JournalOptions::default(), wait).unwrap()
     }
 
     /// Writes raw bytes as the journal entry file `name`, creating the journal directory.
