@@ -65,9 +65,10 @@ pub fn encode(dirs: &[RelPath]) -> Vec<u8> {
     for d in dirs {
         body.push_str(&format!("{} {}\n", d.as_str().len(), d.as_str()));
     }
-    // The header holds the total length, which includes the header's own digits.
+    // The header holds the total length, which includes the header's own digits: iterate from
+    // zero digits' worth to the fixed point (each step can only add digits).
     let trailer_len = "crc32c 00000000\n".len();
-    let mut total = MAGIC.len() + 2 + body.len() + trailer_len;
+    let mut total = 0;
     loop {
         let candidate = MAGIC.len() + total.to_string().len() + 1 + body.len() + trailer_len;
         if candidate == total {
