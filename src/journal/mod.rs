@@ -77,7 +77,7 @@ pub use update::{Change, Source, Update};
 use crate::format::{self, DecodeError, Entry, EntryKind};
 use crate::fs::{create_dir_all, FileKind, Fs, FsError, FsErrorKind, LockError, LockMode};
 use crate::path::{PathError, RelPath};
-use commit::{parent, Session};
+use commit::{parent, JournalDirPending, Session};
 use recover::EntryFile;
 use registry::SessionRegistry;
 use std::time::Duration;
@@ -249,9 +249,9 @@ pub struct Journal<F: Fs, S: Steps = Standard> {
     steps: S,
     /// The registry as this session knows it (see [`registry`]).
     registry: SessionRegistry,
-    /// Whether entry removals wait for a barrier on the journal directory (see
-    /// `commit::Session::unsynced_removals`).
-    unsynced_removals: bool,
+    /// What is pending in the journal directory since its last fsync (see
+    /// `commit::JournalDirPending`).
+    journal_dir: JournalDirPending,
     /// The exclusive lock on `dir`, held for the journal's lifetime.
     _lock: F::DirLock,
 }
@@ -327,8 +327,7 @@ impl<F: Fs, S: Steps> Journal<F, S> {
             options,
             steps,
             registry: registry.unwrap_or_default(),
-            // Whatever the last session left: the first transaction writes a floor anyway.
-            unsynced_removals: true,
+            journal_dir: JournalDirPending::unknown(),
             _lock: lock,
         })
     }
@@ -391,7 +390,7 @@ impl<F: Fs, S: Steps> Journal<F, S> {
             floor: &mut self.floor,
             old_floors: &mut self.old_floors,
             registry: &mut self.registry,
-            unsynced_removals: &mut self.unsynced_removals,
+            journal_dir: &mut self.journal_dir,
         };
         let txn =
             commit::Transaction::new(&self.fs, session, seq, &bytes, prepared, atomic, new_floor);
