@@ -166,16 +166,18 @@ impl<'a, F: Fs> Transaction<'a, F> {
         steps.clean(&mut self)
     }
 
-    /// Whether the intent is written with the data, under one barrier, instead of made durable
-    /// first: for a transaction that is not atomic and whose every update writes a content
-    /// without an increment. Until its switch such a transaction changes nothing but files under
-    /// its own names (its temps) in registered directories, which recovery removes when no
-    /// durable entry names them (see [`super::recover`], "Orphans"); and whatever recovery does
-    /// for it with a live view (rewriting a switched target with the content it shows, through a
-    /// scratch file) leaves nothing but such files and the content the target already showed if
-    /// the intent's name never becomes durable. An increment, whose name is the caller's, a
-    /// batch that must roll forward, and a deletion (recovery makes a deletion durable by
-    /// putting a tombstone at the target's name for an instant) need the entry durable first.
+    /// Whether the intent is written with the data and never made durable, instead of made
+    /// durable first: for a transaction that is not atomic and whose every update writes a
+    /// content without an increment. Until its switch such a transaction changes nothing but
+    /// files under its own names (its temps) in registered directories, which recovery removes
+    /// when no durable entry names them (see [`super::recover`], "Orphans"); whatever recovery
+    /// does for it with a live view, where the intent is whole (rewriting a switched target with
+    /// the content it shows, through a scratch file), leaves nothing but such files and the
+    /// content the target already showed if the intent never becomes durable; and an intent
+    /// whose name became durable without its bytes reads as torn and is discarded. An increment,
+    /// whose name is the caller's, a batch that must roll forward, and a deletion (recovery makes
+    /// a deletion durable by putting a tombstone at the target's name for an instant) need the
+    /// entry durable first.
     pub fn joins_intent_and_data(&self) -> bool {
         !self.atomic
             && self
@@ -265,7 +267,8 @@ impl<'a, F: Fs> Transaction<'a, F> {
     }
 
     /// Step 1, first half: creates the session's floor file if this transaction starts it, and
-    /// writes the intent entry, returning its file for the step's barrier.
+    /// writes the intent entry, returning its file for the step's barrier (a joined
+    /// transaction's has none).
     pub fn write_intent(&mut self) -> Result<F::File, JournalError> {
         if self.new_floor {
             self.create_floor()?;
@@ -279,7 +282,7 @@ impl<'a, F: Fs> Transaction<'a, F> {
     /// first barrier, the data step's, waits, and it holds the journal directory only when this
     /// transaction writes a floor (which must be durable before its switch), when earlier
     /// entries' removals must be durable first, or when [`MAX_PENDING_INTENTS`] joined intents
-    /// are pending in it ([`JournalDirPending`]). The intent's name may then be durable while
+    /// are pending in it. The intent's name may then be durable while
     /// its bytes are not; such an entry is torn ([`crate::format::DecodeError::is_torn`]: a
     /// fresh file's one write that did not fully arrive is empty, shorter than its header says,
     /// or has a zero-filled first or later sector) and recovery discards it.
