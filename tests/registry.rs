@@ -1,5 +1,5 @@
-//! Transactions whose intent joins their data's barrier (issue #12), and the registry of
-//! directories that lets recovery find the temp files such a transaction leaves when its intent
+//! Transactions whose intent is written with their data and never fsynced (issue #12), and the
+//! registry of directories that lets recovery find the temp files such a transaction leaves when its intent
 //! never became durable (`src/journal/registry.rs`, `src/journal/recover.rs`, "Orphans"): the
 //! protocol's trace and its fsync count, orphans removed, look-alikes left alone, a damaged
 //! registry refused with nothing done.

@@ -4,7 +4,7 @@
 
 use crashsafe::format::{self, Content, Digest, Entry, EntryKind, IncrementRecord, UpdateRecord};
 use crashsafe::fs::real::RealFs;
-use crashsafe::journal::{Journal, DEFAULT_JOURNAL_DIR};
+use crashsafe::journal::{Journal, JournalOptions, DEFAULT_JOURNAL_DIR};
 use crashsafe::path::RelPath;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -70,9 +70,13 @@ impl Fixture {
         RealFs::open(&self.root).unwrap()
     }
 
-    /// Opens the journal in the default directory.
+    /// Opens the journal in the default directory, waiting a little for its lock: a test in
+    /// the same binary that spawns a process while an earlier journal of this fixture was open
+    /// shares the locked directory's descriptor with the child until the child's `exec`, so the
+    /// lock can outlive the journal's drop by that instant.
     pub fn journal(&self) -> Journal<RealFs> {
-        Journal::open(self.fs(), jdir()).unwrap()
+        let wait = std::time::Duration::from_secs(5);
+        Journal::open_waiting(self.fs(), jdir(), JournalOptions::default(), wait).unwrap()
     }
 
     /// Writes raw bytes as the journal entry file `name`, creating the journal directory.
