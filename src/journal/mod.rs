@@ -5,8 +5,8 @@
 //! A transaction (one update, or a batch) goes through these steps; a crash may stop it after
 //! any filesystem operation, and [`Journal::recover`] finishes or undoes it. A *joined*
 //! transaction — not atomic, every update writing a content without an increment
-//! ([`commit::Transaction::joins_intent_and_data`]), the common case of replacing files — makes
-//! its intent durable together with its data instead of before it.
+//! ([`commit::Transaction::joins_intent_and_data`]), the common case of replacing files — writes
+//! its intent together with its data and never makes it durable.
 //!
 //! 0. **Register** (joined transactions, once per session and directory): the directories of
 //!    its targets that this session has not registered yet are named, with every directory
@@ -64,9 +64,9 @@
 //! barrier group ([`Fs::sync_group`]), which the real backend issues concurrently so that the
 //! filesystem commits them together; a single update without an increment waits for two rounds
 //! of barriers (temp file; target directory), one with an increment for three (intent file and
-//! journal directory; temp, increment and its directory; target directory). With [`SyncMode::Syncfs`] every
-//! step's group is one `syncfs` instead: the cheapest scheme for large batches on a filesystem
-//! the journal has to itself.
+//! journal directory; temp, increment and its directory; target directory). With
+//! [`SyncMode::Syncfs`] every step's group is one `syncfs` instead: the cheapest scheme for large
+//! batches on a filesystem the journal has to itself.
 
 pub mod commit;
 pub mod recover;
