@@ -69,10 +69,13 @@ fn atomic_replace(c: &mut Criterion) {
 /// 4 KiB and a bit: about 17 operations per update. No increments, so the tree keeps its size and
 /// only the trace grows: what this measures is whether the cost of a crash state depends on the
 /// trace's length (it must not). Each update is an atomic transaction of one, which keeps the
-/// intent-first protocol: a plain replace joins its intent with its data and never fsyncs the
-/// journal directory, so under posix the removals of all earlier intents stay pending and the
-/// states per crash point grow with every update (10 updates: 0.87 M crash states, 20: 2.7 M,
-/// measured in release), which would measure that growth instead of the trace's length.
+/// intent-first protocol: a plain replace writes its intent without ever fsyncing it, and under
+/// posix such a write stays pending for the rest of the trace (no barrier covers its inode, even
+/// once the intent's removal is durable), so the states per crash point grow with every update:
+/// 10, 20, 40 plain updates gave 0.18 M, 0.50 M and (with the journal directory fsynced by every
+/// transaction) 1.59 M crash states against 0.17 M for 20 atomic ones and 0.50 M for 60 (in
+/// release; `BENCHMARKS.md`, "Issue #12"), which would measure that growth instead of the
+/// trace's length.
 fn journal_updates(n: usize) -> JournalSubject {
     let p = |s: String| RelPath::new(&s).expect("plain");
     let txns = (0..n)

@@ -900,9 +900,9 @@ fn a_batch_over_the_open_file_limit_makes_each_full_group_of_temps_durable_befor
     let receipt = journal.commit_batch(updates, false).unwrap();
     let trace = fs.trace().split_off(before);
     let temp = |i: usize| format::temp_path(&p(&format!("d/f{i}")), receipt.seq, i).to_string();
-    // The intent file (written with the temps: no increment, not atomic) is the first group's
-    // first file.
-    let group = OPEN_FILES_PER_STEP - 1;
+    // The intent file (written with the temps: no increment, not atomic) is never fsynced, so
+    // the first group is the first OPEN_FILES_PER_STEP temps.
+    let group = OPEN_FILES_PER_STEP;
     let last_of_group = created(&trace, &temp(group - 1));
     let first_after = created(&trace, &temp(group));
     // The first group: all its temps written, then all made durable, before the next temp.

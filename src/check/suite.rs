@@ -177,14 +177,23 @@ pub fn workloads() -> Vec<(&'static str, Workload)> {
             ),
         ),
         (
-            // Updates without an increment, whose intent joins their data's barrier (issue
-            // #12); the third registers a second directory.
+            // Updates without an increment, whose intent is written with their data and never
+            // fsynced (issue #12); the third registers a second directory, the seventh fsyncs
+            // the journal directory with its temp (`journal::commit::MAX_PENDING_INTENTS`
+            // joined intents pending). Eight, so that the one-off costs (the journal
+            // directory's creation, two registrations) spread as in a session's real use; the
+            // later contents fit in one block, so that their writes cannot tear.
             "plain-replaces",
             base(
                 vec![
                     single(write("a/x.txt", 130, 4097)),
                     single(write("a/x.txt", 131, 10)),
                     single(write("c/new.txt", 132, 4096)),
+                    single(write("a/x.txt", 133, 20)),
+                    single(write("c/new.txt", 134, 30)),
+                    single(write("a/x.txt", 135, 40)),
+                    single(write("c/z.txt", 136, 50)),
+                    single(write("a/x.txt", 137, 60)),
                 ],
                 SyncSpec::PerFile,
             ),

@@ -36,11 +36,11 @@ pub struct Transaction<'a, F: Fs> {
     target_dirs: BTreeSet<RelPath>,
     /// The registry as the session knows it (see [`super::registry`]).
     registry: &'a mut SessionRegistry,
-    /// Whether entry files were unlinked since the journal directory was last fsynced by a
-    /// transaction whose entries must not come back (see [`Session::unsynced_removals`]).
-    unsynced_removals: &'a mut bool,
-    /// A joined transaction's intent file (and the journal directory when it must be durable
-    /// too), waiting for the data step's barrier.
+    /// What is pending in the journal directory since its last fsync (see
+    /// [`JournalDirPending`]).
+    journal_dir: &'a mut JournalDirPending,
+    /// A joined transaction's first barrier as its intent step leaves it (the journal directory,
+    /// when it must be durable too), for the data step to add its temps to.
     first_round: Option<Barrier<F::File>>,
 }
 
@@ -57,11 +57,69 @@ pub(super) struct Session<'a> {
     pub old_floors: &'a mut Vec<RelPath>,
     /// The registry as the session knows it.
     pub registry: &'a mut SessionRegistry,
+    /// What is pending in the journal directory since its last fsync.
+    pub journal_dir: &'a mut JournalDirPending,
+}
+
+/// How many joined transactions in a row may leave their intent's creation and removal pending
+/// in the journal directory before one fsyncs it again (with its first barrier: one more fsync
+/// in a round it waits for anyway).
+///
+/// A joined transaction's intent is never made durable (see
+/// [`Transaction::joins_intent_and_data`]), and nothing needs its removal durable either: an
+/// intent that comes back after a crash is harmless. But each one whose creation and removal are
+/// both pending is a few more crash states at every later crash point under a model that lets
+/// them persist independently (absent, present and whole, present and empty or torn), so
+/// without a bound the states per crash point grow with the length of a session: 10 plain
+/// updates gave 0.87 M crash states, 20 gave 2.7 M, 40 over 2 minutes of exploration. With the
+/// bound, at most this many earlier intents are pending at any crash point, plus the one in
+/// flight. Its value weighs the fsync it costs (about 0.1–0.3 ms of a commit's ~1 ms on ext4,
+/// once every this many commits) against the states (`BENCHMARKS.md`, "Issue #12").
+pub const MAX_PENDING_INTENTS: usize = 4;
+
+/// What is pending in the journal directory since it was last fsynced, for the joined
+/// transactions to decide whether their first barrier must fsync it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct JournalDirPending {
     /// Whether a transaction with an increment or a commit point unlinked its entry files and
     /// no barrier on the journal directory has followed: such an entry must not come back after
     /// a crash once a later switch changed what it names (recovery would undo its history), so
     /// the next joined transaction fsyncs the journal directory with its first barrier.
-    pub unsynced_removals: &'a mut bool,
+    removals_must_land: bool,
+    /// How many joined transactions created and removed their intent since (see
+    /// [`MAX_PENDING_INTENTS`]).
+    joined_intents: usize,
+}
+
+impl JournalDirPending {
+    /// A session's start: whatever the last session left may be pending (its first
+    /// transaction writes a floor, which fsyncs the journal directory anyway).
+    pub(super) fn unknown() -> Self {
+        JournalDirPending {
+            removals_must_land: true,
+            joined_intents: 0,
+        }
+    }
+
+    /// Whether the next joined transaction's first barrier must fsync the journal directory.
+    fn due(&self) -> bool {
+        self.removals_must_land || self.joined_intents >= MAX_PENDING_INTENTS
+    }
+
+    /// The journal directory was fsynced: nothing of the session is pending in it.
+    fn synced(&mut self) {
+        self.removals_must_land = false;
+        self.joined_intents = 0;
+    }
+
+    /// A transaction is removing its entry files, without a barrier of their own.
+    fn entries_removed(&mut self, joined: bool) {
+        if joined {
+            self.joined_intents += 1;
+        } else {
+            self.removals_must_land = true;
+        }
+    }
 }
 
 impl<'a, F: Fs> Transaction<'a, F> {
@@ -88,7 +146,7 @@ impl<'a, F: Fs> Transaction<'a, F> {
             old_floors: session.old_floors,
             target_dirs: BTreeSet::new(),
             registry: session.registry,
-            unsynced_removals: session.unsynced_removals,
+            journal_dir: session.journal_dir,
             first_round: None,
         }
     }
@@ -104,23 +162,22 @@ impl<'a, F: Fs> Transaction<'a, F> {
         self.commit_point()?;
         steps.switch(&mut self)?;
         steps.publish(&mut self)?;
-        if !joined {
-            // This transaction's entries must be durably gone before a later switch.
-            *self.unsynced_removals = true;
-        }
+        self.journal_dir.entries_removed(joined);
         steps.clean(&mut self)
     }
 
-    /// Whether the intent is written with the data, under one barrier, instead of made durable
-    /// first: for a transaction that is not atomic and whose every update writes a content
-    /// without an increment. Until its switch such a transaction changes nothing but files under
-    /// its own names (its temps) in registered directories, which recovery removes when no
-    /// durable entry names them (see [`super::recover`], "Orphans"); and whatever recovery does
-    /// for it with a live view (rewriting a switched target with the content it shows, through a
-    /// scratch file) leaves nothing but such files and the content the target already showed if
-    /// the intent's name never becomes durable. An increment, whose name is the caller's, a
-    /// batch that must roll forward, and a deletion (recovery makes a deletion durable by
-    /// putting a tombstone at the target's name for an instant) need the entry durable first.
+    /// Whether the intent is written with the data and never made durable, instead of made
+    /// durable first: for a transaction that is not atomic and whose every update writes a
+    /// content without an increment. Until its switch such a transaction changes nothing but
+    /// files under its own names (its temps) in registered directories, which recovery removes
+    /// when no durable entry names them (see [`super::recover`], "Orphans"); whatever recovery
+    /// does for it with a live view, where the intent is whole (rewriting a switched target with
+    /// the content it shows, through a scratch file), leaves nothing but such files and the
+    /// content the target already showed if the intent never becomes durable; and an intent
+    /// whose name became durable without its bytes reads as torn and is discarded. An increment,
+    /// whose name is the caller's, a batch that must roll forward, and a deletion (recovery makes
+    /// a deletion durable by putting a tombstone at the target's name for an instant) need the
+    /// entry durable first.
     pub fn joins_intent_and_data(&self) -> bool {
         !self.atomic
             && self
@@ -157,7 +214,7 @@ impl<'a, F: Fs> Transaction<'a, F> {
         step.file(write_file(self.fs, &path, &registry::encode(&dirs))?);
         step.dir(self.dir.clone());
         step.finish(self.fs)?;
-        *self.unsynced_removals = false;
+        self.journal_dir.synced();
         for old in std::mem::replace(&mut self.registry.files, vec![path]) {
             self.fs.unlink(&old)?;
         }
@@ -210,7 +267,8 @@ impl<'a, F: Fs> Transaction<'a, F> {
     }
 
     /// Step 1, first half: creates the session's floor file if this transaction starts it, and
-    /// writes the intent entry, returning its file for the step's barrier.
+    /// writes the intent entry, returning its file for the step's barrier (a joined
+    /// transaction's has none).
     pub fn write_intent(&mut self) -> Result<F::File, JournalError> {
         if self.new_floor {
             self.create_floor()?;
@@ -219,24 +277,29 @@ impl<'a, F: Fs> Transaction<'a, F> {
     }
 
     /// Step 1, **intent**: [`Transaction::write_intent`], then the intent file and the journal
-    /// directory made durable together. For a joined transaction
-    /// ([`Transaction::joins_intent_and_data`]) the intent file joins the data step's barrier
-    /// instead, and the journal directory only when this transaction writes a floor (which must
-    /// be durable before its switch) or earlier entries' removals must be durable first
-    /// (the session's `unsynced_removals`).
+    /// directory made durable together. A joined transaction
+    /// ([`Transaction::joins_intent_and_data`]) never makes its intent file durable: only its
+    /// first barrier, the data step's, waits, and it holds the journal directory only when this
+    /// transaction writes a floor (which must be durable before its switch), when earlier
+    /// entries' removals must be durable first, or when [`MAX_PENDING_INTENTS`] joined intents
+    /// are pending in it. The intent's name may then be durable while
+    /// its bytes are not; such an entry is torn ([`crate::format::DecodeError::is_torn`]: a
+    /// fresh file's one write that did not fully arrive is empty, shorter than its header says,
+    /// or has a zero-filled first or later sector) and recovery discards it.
     pub fn intent(&mut self) -> Result<(), JournalError> {
+        let file = self.write_intent()?;
         let mut step = self.barrier();
-        step.file(self.write_intent()?);
         if self.joins_intent_and_data() {
-            if self.new_floor || *self.unsynced_removals {
+            if self.new_floor || self.journal_dir.due() {
                 step.dir(self.dir.clone());
             }
             self.first_round = Some(step);
             return Ok(());
         }
+        step.file(file);
         step.dir(self.dir.clone());
         step.finish(self.fs)?;
-        *self.unsynced_removals = false;
+        self.journal_dir.synced();
         Ok(())
     }
 
@@ -246,7 +309,7 @@ impl<'a, F: Fs> Transaction<'a, F> {
     /// transaction, with what its intent step left for this barrier.
     pub(super) fn data<S: Steps>(&mut self, steps: &S) -> Result<(), JournalError> {
         let mut step = self.first_round.take().unwrap_or_else(|| self.barrier());
-        let syncs_journal_dir = step.dirs.contains(self.dir);
+        let syncs_journal_dir = step.dirs.contains(self.dir) || self.sync == SyncMode::Syncfs;
         for index in (0..self.prepared.len()).map(UpdateIndex) {
             if let Some((temp, file)) = self.write_temp(index)? {
                 steps.temp_written(self, index, file, &mut step)?;
@@ -262,7 +325,7 @@ impl<'a, F: Fs> Transaction<'a, F> {
         }
         step.finish(self.fs)?;
         if syncs_journal_dir {
-            *self.unsynced_removals = false;
+            self.journal_dir.synced();
         }
         Ok(())
     }
@@ -322,7 +385,9 @@ impl<'a, F: Fs> Transaction<'a, F> {
         let path = self.entry_path("commit");
         step.file(write_file(self.fs, &path, &format::encode(&commit)?)?);
         step.dir(self.dir.clone());
-        Ok(step.finish(self.fs)?)
+        step.finish(self.fs)?;
+        self.journal_dir.synced();
+        Ok(())
     }
 
     /// Switches update `index`: its temp renamed over its target, or its target unlinked for a

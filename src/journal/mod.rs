@@ -5,8 +5,8 @@
 //! A transaction (one update, or a batch) goes through these steps; a crash may stop it after
 //! any filesystem operation, and [`Journal::recover`] finishes or undoes it. A *joined*
 //! transaction — not atomic, every update writing a content without an increment
-//! ([`commit::Transaction::joins_intent_and_data`]), the common case of replacing files — makes
-//! its intent durable together with its data instead of before it.
+//! ([`commit::Transaction::joins_intent_and_data`]), the common case of replacing files — writes
+//! its intent together with its data and never makes it durable.
 //!
 //! 0. **Register** (joined transactions, once per session and directory): the directories of
 //!    its targets that this session has not registered yet are named, with every directory
@@ -23,14 +23,20 @@
 //! 2. **Data.** Each new content goes to a temp file beside its target
 //!    (`.crashsafe-<seq>-<index>.tmp`), each increment to its own path; all are made durable, and
 //!    so are the directory entries of the increments (and, for an atomic batch, of the temps).
-//!    A joined transaction's intent file is made durable in this same barrier, its name only
-//!    when it writes a floor or a transaction with an increment or commit point removed its
-//!    entries since the journal directory was last fsynced (such an entry must not come back
-//!    once a later switch changed what it names); a crash before the switch may then leave a
-//!    temp that no durable entry names, which recovery finds in the registered directories and
-//!    removes (see [`recover`], "Orphans"). An entry of a joined transaction that comes back
-//!    after a crash (its removal never durable) is harmless: it has no increment, and recovery
-//!    judging it finds its target as later transactions left it and keeps that.
+//!    A joined transaction's intent file is never made durable: recovery needs it only after a
+//!    process crash, whose live view shows it whole. The journal directory joins this barrier
+//!    when the transaction writes a floor, when a transaction with an increment or commit point
+//!    removed its entries since the journal directory was last fsynced (such an entry must not
+//!    come back once a later switch changed what it names), or when
+//!    [`commit::MAX_PENDING_INTENTS`] joined transactions have created and removed their intents
+//!    since (a bound on what a crash state may hold, not a need of recovery). The intent's name
+//!    may then be durable while its bytes are not: it reads as torn (empty, shorter than its
+//!    header says, or with a zero-filled sector: [`format::DecodeError::is_torn`]) and recovery
+//!    discards it. A crash before the switch may leave a temp that no durable entry names,
+//!    which recovery finds in the registered directories and removes (see [`recover`],
+//!    "Orphans"). An entry of a joined transaction that comes back after a crash (its removal
+//!    never durable) is harmless: it has no increment, and recovery judging it finds its target
+//!    as later transactions left it and keeps that.
 //! 3. **Commit point** (atomic batches only): the record `<journal>/<seq>.commit` is made durable.
 //! 4. **Switch.** Each temp file is renamed over its target (a deletion unlinks the target).
 //! 5. **Publish.** Each target's directory is made durable; then the commit returns `Ok`.
@@ -40,9 +46,10 @@
 //!    barrier dropped is below the next session's floor.
 //!
 //! A single update without an increment thus costs, once its session has registered its
-//! directory (and written its floor), three fsync-family calls in two rounds of barriers (intent and temp
-//! together; the target's directory after the switch), as the usual replace recipe costs two;
-//! with an increment, six in three rounds.
+//! directory (and written its floor), two fsync-family calls in two rounds of barriers (the
+//! temp; the target's directory after the switch), as the usual replace recipe does, and one
+//! more, the journal directory's in the first round, every [`commit::MAX_PENDING_INTENTS`]
+//! updates; with an increment, six in three rounds.
 //!
 //! Each step is a named function of [`commit::Transaction`]; the journal calls those that a
 //! known-bad protocol of the harness's self-test may swap or skip through [`steps::Steps`], whose
@@ -56,10 +63,10 @@
 //! each other, only the next step depends on all of them: with [`SyncMode::PerFile`] they are one
 //! barrier group ([`Fs::sync_group`]), which the real backend issues concurrently so that the
 //! filesystem commits them together; a single update without an increment waits for two rounds
-//! of barriers (intent and temp file; target directory), one with an increment for three (intent
-//! file and journal directory; temp, increment and its directory; target directory). With [`SyncMode::Syncfs`] every
-//! step's group is one `syncfs` instead: the cheapest scheme for large batches on a filesystem
-//! the journal has to itself.
+//! of barriers (temp file; target directory), one with an increment for three (intent file and
+//! journal directory; temp, increment and its directory; target directory). With
+//! [`SyncMode::Syncfs`] every step's group is one `syncfs` instead: the cheapest scheme for large
+//! batches on a filesystem the journal has to itself.
 
 pub mod commit;
 pub mod recover;
@@ -77,7 +84,7 @@ pub use update::{Change, Source, Update};
 use crate::format::{self, DecodeError, Entry, EntryKind};
 use crate::fs::{create_dir_all, FileKind, Fs, FsError, FsErrorKind, LockError, LockMode};
 use crate::path::{PathError, RelPath};
-use commit::{parent, Session};
+use commit::{parent, JournalDirPending, Session};
 use recover::EntryFile;
 use registry::SessionRegistry;
 use std::time::Duration;
@@ -249,9 +256,9 @@ pub struct Journal<F: Fs, S: Steps = Standard> {
     steps: S,
     /// The registry as this session knows it (see [`registry`]).
     registry: SessionRegistry,
-    /// Whether entry removals wait for a barrier on the journal directory (see
-    /// `commit::Session::unsynced_removals`).
-    unsynced_removals: bool,
+    /// What is pending in the journal directory since its last fsync (see
+    /// `commit::JournalDirPending`).
+    journal_dir: JournalDirPending,
     /// The exclusive lock on `dir`, held for the journal's lifetime.
     _lock: F::DirLock,
 }
@@ -327,8 +334,7 @@ impl<F: Fs, S: Steps> Journal<F, S> {
             options,
             steps,
             registry: registry.unwrap_or_default(),
-            // Whatever the last session left: the first transaction writes a floor anyway.
-            unsynced_removals: true,
+            journal_dir: JournalDirPending::unknown(),
             _lock: lock,
         })
     }
@@ -391,7 +397,7 @@ impl<F: Fs, S: Steps> Journal<F, S> {
             floor: &mut self.floor,
             old_floors: &mut self.old_floors,
             registry: &mut self.registry,
-            unsynced_removals: &mut self.unsynced_removals,
+            journal_dir: &mut self.journal_dir,
         };
         let txn =
             commit::Transaction::new(&self.fs, session, seq, &bytes, prepared, atomic, new_floor);

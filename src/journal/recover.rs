@@ -102,8 +102,8 @@
 //!
 //! # Orphans: temp files no entry names
 //!
-//! A transaction without an increment or a commit point writes its intent and its temp files
-//! under one barrier, so a crash may leave a temp file durable while its intent never was (or was
+//! A transaction without an increment or a commit point writes its intent with its temp files and
+//! never fsyncs it, so a crash may leave a temp file durable while its intent never was (or was
 //! torn): nothing names it. Such a transaction switched nothing (its switch follows the barrier),
 //! so the temp is all it left; and a recovery that crashed after making the switch of a live
 //! view durable may likewise leave its scratch file beside a target whose intent is gone. The

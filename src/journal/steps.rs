@@ -25,7 +25,8 @@ use crate::path::RelPath;
 /// own step; see the module doc.
 pub trait Steps {
     /// Commit, step 1: the intent entry (and a session's first floor) is written and made
-    /// durable, file and journal directory, before anything else changes.
+    /// durable, file and journal directory, before anything else changes; or, for a joined
+    /// transaction, written only (see [`Transaction::intent`]).
     fn intent<F: Fs>(&self, t: &mut Transaction<'_, F>) -> Result<(), JournalError> {
         t.intent()
     }
