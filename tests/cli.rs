@@ -368,7 +368,7 @@ fn update_recovers_pending_entries_first() {
 /// its temp file: no entry names it, so the journal opens ready and `update` used to commit
 /// straight away, leaving the orphan beside the user's file until someone ran `recover`. Now
 /// `update` always recovers first (quietly when there is nothing to do), and the sweep of the
-/// registered directories removes it.
+/// registered directories removes it. `inspect` lists it first.
 #[test]
 fn update_sweeps_an_orphan_temp_left_without_an_entry() {
     let f = with_sources();
@@ -378,6 +378,15 @@ fn update_sweeps_an_orphan_temp_left_without_an_entry() {
     assert_eq!(stderr(&first), "", "nothing to recover, nothing said");
     let orphan = "a/.crashsafe-00000000000000ff-0.tmp";
     f.write(orphan, b"half a transaction");
+    // `inspect` lists it, changing nothing, and exits 0 (an orphan blocks nothing).
+    let out = crashsafe(&[&"inspect", &f.root]);
+    assert_eq!(code(&out), 0, "{out:?}");
+    assert!(
+        stdout(&out).contains(&format!("orphan {orphan}: a temp file no entry names")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(f.exists(orphan));
     let out = crashsafe(&[&"update", &f.root, &"a/y", &"--from", &src(&f, "b")]);
     assert_eq!(code(&out), 0, "{out:?}");
     assert!(

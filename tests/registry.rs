@@ -13,6 +13,7 @@ use crashsafe::check::workload::{
 };
 use crashsafe::journal::commit::MAX_PENDING_INTENTS;
 use crashsafe::journal::{registry, Journal, JournalError, Update};
+use crashsafe::path::RelPath;
 use crashsafe::sim::{explore, model_by_name, ExploreConfig, Image, SimFs};
 
 const ORPHAN: &str = "a/.crashsafe-00000000000000ff-0.tmp";
@@ -107,18 +108,33 @@ fn an_orphan_temp_and_scratch_in_a_registered_directory_are_removed() {
     let mut journal = f.journal();
     assert!(journal.is_ready(), "an orphan does not block commits");
     let report = journal.recover().unwrap();
-    let mut removed: Vec<String> = report
-        .orphans_removed
-        .iter()
-        .map(|p| p.to_string())
-        .collect();
-    removed.sort();
-    assert_eq!(removed, [ORPHAN, ORPHAN_SCRATCH]);
+    assert_eq!(sorted(&report.orphans_removed), [ORPHAN, ORPHAN_SCRATCH]);
     assert!(!f.exists(ORPHAN) && !f.exists(ORPHAN_SCRATCH));
     assert_eq!(f.read("a/x").unwrap(), b"new");
     assert!(f.entries().is_empty());
     // Recovering again finds nothing.
     assert!(journal.recover().unwrap().orphans_removed.is_empty());
+}
+
+/// The paths as strings, sorted.
+fn sorted(paths: &[RelPath]) -> Vec<String> {
+    let mut out: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+    out.sort();
+    out
+}
+
+/// `inspect` used to say nothing about orphans, so a user looking at a stray
+/// `.crashsafe-…tmp` beside a file could not learn from it that recovery would remove it.
+#[test]
+fn inspect_lists_orphans_and_leaves_them() {
+    let f = registered_a();
+    f.write(ORPHAN, b"half a transaction");
+    f.write(ORPHAN_SCRATCH, b"half a recovery");
+    let journal = f.journal();
+    let before = f.snapshot();
+    let inspection = journal.inspect().unwrap();
+    assert_eq!(sorted(&inspection.orphans), [ORPHAN, ORPHAN_SCRATCH]);
+    assert_eq!(f.snapshot(), before, "inspect changes nothing");
 }
 
 #[test]
@@ -141,7 +157,9 @@ fn temp_like_names_that_are_not_the_journal_s_are_left_alone() {
     // A directory with the journal's name is not a temp file.
     std::fs::create_dir(f.at("a/.crashsafe-00000000000000ff-2.tmp")).unwrap();
     let before = f.snapshot();
-    let report = f.journal().recover().unwrap();
+    let mut journal = f.journal();
+    assert!(journal.inspect().unwrap().orphans.is_empty());
+    let report = journal.recover().unwrap();
     assert!(report.orphans_removed.is_empty(), "{report:?}");
     assert_eq!(f.snapshot(), before);
 }

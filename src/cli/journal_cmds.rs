@@ -281,6 +281,12 @@ pub fn inspect(args: &RootArgs) -> Result<Status, Failure> {
     for (name, r) in &inspection.refused {
         outln!("refused entry {name}: {r} (recovery leaves it; examine it, then move it away)");
     }
+    for path in &inspection.orphans {
+        outln!(
+            "orphan {path}: a temp file no entry names, left by a transaction whose intent never \
+             became durable (recovery removes it)"
+        );
+    }
     if inspection.torn.is_empty() && inspection.refused.is_empty() {
         Ok(Status::Ok)
     } else {

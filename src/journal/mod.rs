@@ -265,7 +265,10 @@ pub struct Journal<F: Fs, S: Steps = Standard> {
 
 impl<F: Fs> Journal<F> {
     /// Opens the journal in `dir` (created if missing), with default options. If entries are
-    /// pending, commits are refused until [`Journal::recover`] has run.
+    /// pending, commits are refused until [`Journal::recover`] has run. A program should call
+    /// [`Journal::recover`] once after opening anyway: a crash can leave temp files that no
+    /// entry names (see [`recover`], "Orphans"), which do not block commits but stay until a
+    /// recovery sweeps them; with nothing to do, recovery only reads.
     pub fn open(fs: F, dir: RelPath) -> Result<Journal<F>, JournalError> {
         Journal::open_with(fs, dir, JournalOptions::default())
     }

@@ -952,6 +952,30 @@ pub fn recover_with<F: Fs, S: Steps>(
     Ok(r.report)
 }
 
+/// The orphans in the registered directories `registered` (see the module doc, "Orphans"):
+/// regular files named as the journal names temp and scratch files ([`parse_beside_name`])
+/// whose sequence number no entry in `kept` has. Shared by the sweep, which removes them, and
+/// [`inspect()`], which lists them.
+fn orphans_in<F: Fs>(
+    fs: &F,
+    registered: &[RelPath],
+    kept: &BTreeSet<u64>,
+) -> Result<Vec<RelPath>, JournalError> {
+    let mut orphans = Vec::new();
+    for dir in registered {
+        for found in fs.read_dir(dir)? {
+            let Some(name) = found.name.as_str() else {
+                continue;
+            };
+            let orphan = parse_beside_name(name).is_some_and(|b| !kept.contains(&b.seq));
+            if orphan && found.kind == FileKind::File {
+                orphans.push(dir.join(name)?);
+            }
+        }
+    }
+    Ok(orphans)
+}
+
 /// Observes, plans and acts on each entry in sequence order (an intent with its commit record,
 /// if any); an entry refused blocks every path it names for the entries after it.
 fn act_on_entries<F: Fs, S: Steps>(
@@ -1038,18 +1062,10 @@ impl<F: Fs> Recovery<'_, F> {
     /// that no entry accounts for (see the module doc, "Orphans"); their directories are made
     /// durable by [`Recovery::retire`].
     pub fn sweep(&mut self) -> Result<(), JournalError> {
-        for dir in std::mem::take(&mut self.registered) {
-            for found in self.fs.read_dir(&dir)? {
-                let Some(name) = found.name.as_str() else {
-                    continue;
-                };
-                let orphan = parse_beside_name(name).is_some_and(|b| !self.kept.contains(&b.seq));
-                if orphan && found.kind == FileKind::File {
-                    let path = dir.join(name)?;
-                    self.act(Action::Remove(path.clone()))?;
-                    self.report.orphans_removed.push(path);
-                }
-            }
+        let registered = std::mem::take(&mut self.registered);
+        for path in orphans_in(self.fs, &registered, &self.kept)? {
+            self.act(Action::Remove(path.clone()))?;
+            self.report.orphans_removed.push(path);
         }
         Ok(())
     }

@@ -15,12 +15,18 @@ pub struct Inspection {
     pub torn: Vec<(String, DecodeError)>,
     /// Entries recovery would refuse.
     pub refused: Vec<(String, Refusal)>,
+    /// Temp and scratch files in the registered directories that no entry names (recovery's
+    /// sweep removes them; see `src/journal/recover.rs`, "Orphans").
+    pub orphans: Vec<RelPath>,
 }
 
-/// Describes the pending entries without changing anything.
+/// Describes the pending entries and the orphans without changing anything. A registered
+/// directory recovery could not look in safely is the error recovery would stop at.
 pub fn inspect<F: Fs>(fs: &F, dir: &RelPath) -> Result<Inspection, JournalError> {
     let loaded = load(fs, dir)?;
+    let registered = registry::existing_dirs(fs, &loaded.registry, dir)?;
     let mut inspection = Inspection {
+        orphans: orphans_in(fs, &registered, &loaded.kept)?,
         torn: loaded.torn,
         stale: loaded.stale,
         refused: loaded.refused,
