@@ -12,6 +12,7 @@ use crashsafe::check::workload::{
     Delivery, JournalSubject, OnFailure, SyncSpec, TxnSpec, UpdateSpec, Workload,
 };
 use crashsafe::journal::commit::MAX_PENDING_INTENTS;
+use crashsafe::journal::registry::RegistryError;
 use crashsafe::journal::{registry, Journal, JournalError, Update};
 use crashsafe::path::RelPath;
 use crashsafe::sim::{explore, model_by_name, ExploreConfig, Image, SimFs};
@@ -358,4 +359,78 @@ fn without_the_sweep_an_orphan_temp_stays() {
             assert_eq!(report.violation_count, 0, "{:?}", report.by_invariant);
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The registry file's format (`registry::encode`, `registry::decode`). These were unit tests,
+// which the mutation suite does not run: here they pin the decoder's rules for it too.
+
+/// A registry file naming `body`'s path lines, with a matching header and checksum, built by
+/// hand (as `encode` would, but for lines `encode` refuses to write).
+fn hand_made_registry(body: &[u8]) -> Vec<u8> {
+    const MAGIC: &str = "crashsafe-dirs 1 ";
+    let rest = 1 + body.len() + "crc32c 00000000\n".len();
+    let total = (1..=4)
+        .map(|digits| MAGIC.len() + digits + rest)
+        .find(|total| total.to_string().len() + MAGIC.len() + rest == *total)
+        .expect("a small file's length has at most four digits");
+    let mut bytes = format!("{MAGIC}{total}\n").into_bytes();
+    bytes.extend_from_slice(body);
+    let crc = crc32c::crc32c(&bytes);
+    bytes.extend_from_slice(format!("crc32c {crc:08x}\n").as_bytes());
+    assert_eq!(bytes.len(), total);
+    bytes
+}
+
+#[test]
+fn a_registry_file_decodes_to_what_it_names() {
+    let dirs = vec![RelPath::root(), p("a/b c"), p("x\ny")];
+    let bytes = registry::encode(&dirs);
+    assert_eq!(registry::decode(&bytes).unwrap(), dirs);
+    assert_eq!(
+        registry::decode(&registry::encode(&[])).unwrap(),
+        Vec::<RelPath>::new()
+    );
+    assert_eq!(
+        registry::decode(&hand_made_registry(b"1 a\n")).unwrap(),
+        [p("a")]
+    );
+}
+
+#[test]
+fn every_prefix_of_a_registry_file_and_a_zeroed_one_are_torn() {
+    let bytes = registry::encode(&[p("a")]);
+    for n in 0..bytes.len() {
+        assert!(
+            matches!(registry::decode(&bytes[..n]), Err(RegistryError::Torn(_))),
+            "prefix of {n} bytes: {:?}",
+            registry::decode(&bytes[..n])
+        );
+    }
+    assert!(matches!(
+        registry::decode(&vec![0; bytes.len()]),
+        Err(RegistryError::Torn(_))
+    ));
+}
+
+#[test]
+fn a_registry_file_changed_after_it_was_whole_is_bad_and_says_why() {
+    let bytes = registry::encode(&[p("a")]);
+    let bad = |bytes: &[u8]| match registry::decode(bytes) {
+        Err(RegistryError::Bad(why)) => why,
+        other => panic!("expected Bad, got {other:?}"),
+    };
+    let mut flipped = bytes.clone();
+    flipped[bytes.len() - 20] ^= 1;
+    assert!(bad(&flipped).contains("checksum"), "{}", bad(&flipped));
+    let mut longer = bytes.clone();
+    longer.push(b'x');
+    let why = bad(&longer);
+    assert!(why.contains("where the header says"), "{why}");
+    let why = bad(b"hello world\n");
+    assert!(why.contains("bad header"), "{why}");
+    let why = bad(b"hello world");
+    assert!(why.contains("no header"), "{why}");
+    let why = bad(&hand_made_registry(b"2 ..\n"));
+    assert!(why.contains(".."), "an unsafe path: {why}");
 }
