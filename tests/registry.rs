@@ -434,3 +434,79 @@ fn a_registry_file_changed_after_it_was_whole_is_bad_and_says_why() {
     let why = bad(&hand_made_registry(b"2 ..\n"));
     assert!(why.contains(".."), "an unsafe path: {why}");
 }
+
+#[test]
+fn a_path_line_shorter_than_its_length_is_bad() {
+    let why = match registry::decode(&hand_made_registry(b"2 a\n")) {
+        Err(RegistryError::Bad(why)) => why,
+        other => panic!("expected Bad, got {other:?}"),
+    };
+    assert!(why.contains("shorter than its length"), "{why}");
+}
+
+/// A registry naming enough directories to fill three sectors and part of a fourth.
+fn large_registry() -> Vec<u8> {
+    let dirs: Vec<RelPath> = (0..200).map(|i| p(&format!("dir{i:04}"))).collect();
+    let bytes = registry::encode(&dirs);
+    assert!(
+        bytes.len() > 3 * 512 + 32 && bytes.len() % 512 != 0,
+        "{}",
+        bytes.len()
+    );
+    bytes
+}
+
+#[test]
+fn a_registry_file_with_a_zeroed_sector_is_torn_but_a_short_zero_tail_is_not_evidence() {
+    let torn = |bytes: &[u8]| matches!(registry::decode(bytes), Err(RegistryError::Torn(_)));
+    // A whole sector after the first, zeroed: a write that did not fully arrive.
+    let mut second = large_registry();
+    second[512..1024].fill(0);
+    assert!(torn(&second));
+    // The last, partial sector zeroed, when it is at least 32 bytes long.
+    let bytes = large_registry();
+    let last = bytes.len() / 512 * 512;
+    let mut tail = bytes.clone();
+    tail[last..].fill(0);
+    assert!(bytes.len() - last >= 32 && torn(&tail));
+    // A zeroed run inside a sector, or a zero tail shorter than 32 bytes, is damage, not a tear.
+    let mut run = bytes.clone();
+    run[600..700].fill(0);
+    assert!(!torn(&run));
+    let short: Vec<u8> = {
+        let mut b = hand_made_registry(b"1 a\n");
+        let n = b.len();
+        b[n - 20..].fill(0);
+        b
+    };
+    assert!(
+        !torn(&short),
+        "a file under one sector has no sector to judge"
+    );
+    // The first sector zeroed: the file's first block never arrived. It used to be refused as
+    // "bad header", which would have blocked the journal after a crash tore a registry of
+    // more than one block.
+    let mut first = bytes.clone();
+    first[..512].fill(0);
+    assert!(torn(&first), "{:?}", registry::decode(&first));
+}
+
+/// The size cap: a registry file of exactly `MAX_REGISTRY_LEN` bytes is read (and judged by its
+/// content), one byte more is refused as over the cap without being decoded.
+#[test]
+fn a_registry_file_over_the_cap_is_refused_as_such() {
+    for (len, over) in [
+        (registry::MAX_REGISTRY_LEN, false),
+        (registry::MAX_REGISTRY_LEN + 1, true),
+    ] {
+        let f = registered_a();
+        let name = f.registry_files().remove(0);
+        std::fs::write(f.at(&format!("{}/{name}", jdir())), vec![b'x'; len]).unwrap();
+        let err = f.journal().recover().unwrap_err();
+        let JournalError::BadRegistry { reason, .. } = &err else {
+            panic!("expected BadRegistry, got {err:?}");
+        };
+        assert_eq!(reason.contains("bytes"), over, "{len} bytes: {reason}");
+        assert_eq!(reason.contains("no header"), !over, "{len} bytes: {reason}");
+    }
+}

@@ -28,8 +28,9 @@
 //! crc32c <CRC-32C of everything above, 8 hex digits>\n
 //! ```
 //!
-//! A file shorter than its header says, empty, all zeros, or with a zeroed sector (a write that
-//! never fully arrived, as in [`crate::format`]) is *torn*. Anything else that does not decode
+//! A file shorter than its header says, empty, or with a zeroed sector — the first included,
+//! which no registry starts with (a write that never fully arrived, as in [`crate::format`]) —
+//! is *torn*. Anything else that does not decode
 //! (a wrong checksum at full length, a path that is not a safe relative path) is *bad*: recovery
 //! refuses to run on it, changing nothing, since it cannot know where orphans may be.
 
@@ -87,8 +88,10 @@ pub fn encode(dirs: &[RelPath]) -> Vec<u8> {
 pub fn decode(bytes: &[u8]) -> Result<Vec<RelPath>, RegistryError> {
     let torn = |why: &str| Err(RegistryError::Torn(why.to_string()));
     let bad = |why: String| Err(RegistryError::Bad(why));
-    if bytes.iter().all(|&b| b == 0) {
-        return torn("empty or all zeros");
+    // A fresh file whose first sector never arrived (a registry of more than one block, torn):
+    // no registry starts with a zero byte.
+    if bytes.iter().take(TORN_SECTOR).all(|&b| b == 0) {
+        return torn("empty, or its first sector all zeros");
     }
     let Some(header_end) = bytes.iter().position(|&b| b == b'\n') else {
         return match MAGIC.as_bytes().starts_with(bytes) || is_len_prefix(bytes) {
