@@ -461,7 +461,7 @@ fn process<S: Subject>(
         seen: BTreeMap::new(),
         out: Outcome::default(),
     };
-    nest.visit(&image, item.remaining);
+    nest.visit(&image, item.remaining, None);
     nest.out
 }
 
@@ -483,9 +483,9 @@ struct Nest<'n, 's, 'w, S: Subject> {
 impl<S: Subject> Nest<'_, '_, '_, S> {
     /// Checks `image`, the state at `self.path`, then the crash states inside its recovery to
     /// `remaining` more levels.
-    fn visit(&mut self, image: &Image, remaining: usize) {
+    fn visit(&mut self, image: &Image, remaining: usize, keys: Option<Vec<u128>>) {
         let sh = self.sh;
-        let keys = sh.parts.as_ref().map(|p| p.keys(image, self.item.acks));
+        let keys = keys.or_else(|| self.keys(image));
         if remaining == 0 && keys.as_ref().is_some_and(|k| self.all_clean(k)) {
             // Clean, as its parts were (see `super::cover`), and nothing below it to explore.
             return;
@@ -520,12 +520,62 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
         self.visit_recovery(walk, parent_fp, remaining, deeper.as_ref());
     }
 
+    /// The keys of `image`'s parts, seen with this item's acks ([`super::cover`]), if the
+    /// subject has factors.
+    fn keys(&self, image: &Image) -> Option<Vec<u128>> {
+        let parts = self.sh.parts.as_ref()?;
+        Some(parts.keys(image, self.item.acks))
+    }
+
     /// Whether every one of `keys` (a state's, see [`super::cover`]) was recorded clean, before
     /// this item's batch or in this item's subtree.
     fn all_clean(&self, keys: &[u128]) -> bool {
         let acks = self.item.acks;
         keys.iter()
             .all(|&k| self.out.clean.contains(k) || self.before.clean(k, acks))
+    }
+
+    /// `image`, a state at index `index` of a crash point of the recovery of the state whose
+    /// fingerprint is `parent_fp`, as a child to visit, unless there is nothing to visit.
+    ///
+    /// A state that will go no deeper (`deeper` does not choose it, or `remaining` is 1) and
+    /// whose every part was already seen clean is dropped here (when `remaining` is 1, before
+    /// it is fingerprinted):
+    /// [`Nest::visit`] would skip it (the keys recorded clean only grow), and leaving it out of
+    /// `seen` changes nothing either, since a state met again in this subtree is dropped or
+    /// skipped the same way. Only the states kept are fingerprinted and deduplicated.
+    fn child(
+        &mut self,
+        image: Image,
+        index: usize,
+        parent_fp: u128,
+        remaining: usize,
+        deeper: Option<&BTreeSet<u128>>,
+    ) -> Option<Child> {
+        let (fp, depth) = if remaining == 1 {
+            (None, 0)
+        } else {
+            let fp = image.fingerprint();
+            match deeper {
+                Some(chosen) if !chosen.contains(&fp) => (Some(fp), 0),
+                _ => (Some(fp), remaining - 1),
+            }
+        };
+        let keys = if depth == 0 { self.keys(&image) } else { None };
+        if keys.as_ref().is_some_and(|k| self.all_clean(k)) {
+            return None;
+        }
+        let fp = fp.unwrap_or_else(|| image.fingerprint());
+        if !fresh(&self.seen, parent_fp, fp, depth) {
+            return None;
+        }
+        self.seen.insert(fp, depth);
+        Some(Child {
+            index,
+            image,
+            depth,
+            keys,
+        })
     }
 
     /// Which states of the recovery `walk` goes over go one level deeper: `recovery_fanout` of
@@ -570,28 +620,33 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
             self.out.crash_points += 1;
             let point = walk.point(cp).only_new_after(0);
             let seed = sample_seed(self.sh.config.seed, self.run.fault, &self.path, cp);
-            let mut children: Vec<(usize, Image, usize)> = Vec::new();
+            let mut children: Vec<Child> = Vec::new();
             point.for_each_state(&bounds, seed, |index, choice| {
                 self.out.crash_states += 1;
                 let image = point.build(choice);
-                let fp = image.fingerprint();
-                let depth = match deeper {
-                    Some(chosen) if !chosen.contains(&fp) => 0,
-                    _ => remaining - 1,
-                };
-                if fresh(&self.seen, parent_fp, fp, depth) {
-                    self.seen.insert(fp, depth);
-                    children.push((index, image, depth));
+                if let Some(child) = self.child(image, index, parent_fp, remaining, deeper) {
+                    children.push(child);
                 }
                 ControlFlow::Continue(())
             });
-            for (index, child, depth) in children {
-                self.path.push((cp, index));
-                self.visit(&child, depth);
+            for child in children {
+                self.path.push((cp, child.index));
+                self.visit(&child.image, child.depth, child.keys);
                 self.path.pop();
             }
         }
     }
+}
+
+/// A crash state inside a recovery, to visit once its crash point is enumerated.
+struct Child {
+    /// Its index at its crash point.
+    index: usize,
+    image: Image,
+    /// How many levels below it are explored.
+    depth: usize,
+    /// Its parts' keys, when they were computed before it was kept.
+    keys: Option<Vec<u128>>,
 }
 
 /// Whether `fp` is new in a subtree that has `seen` these states, at remaining depth `depth`
