@@ -253,6 +253,16 @@ impl Subject for JournalSubject {
     fn factoring(&self) -> Option<Factoring> {
         self.workload.factoring()
     }
+
+    /// The temp files and increments of an atomic batch that must roll back
+    /// ([`Workload::unread_files`]), for the journal's own recovery only: a known-bad one may
+    /// read them (one rolls forward without a commit record).
+    fn unread_files(&self, image: &Image) -> Vec<RelPath> {
+        match self.known_bad {
+            None => self.workload.unread_files(image),
+            Some(_) => Vec::new(),
+        }
+    }
 }
 
 impl Workload {
@@ -329,6 +339,67 @@ impl Workload {
             return None;
         }
         Some(Factoring::new(groups))
+    }
+}
+
+impl Workload {
+    /// In a workload of one atomic batch that changes some target, and in a crash image where
+    /// the journal directory holds no commit record and every target still holds its content
+    /// from the setup: the batch's temp files (`.crashsafe-<seq>-<index>.tmp` beside each
+    /// target) and increments. Nothing otherwise.
+    ///
+    /// Why recovery and the oracle never read their bytes there (see `src/journal/recover.rs`):
+    /// the intent was written while the targets held their setup content, which is its *old*
+    /// content (no other transaction touches them), and some update changes its target, so
+    /// recovery judges the batch as a whole: it rolls forward only with a commit record (a
+    /// `<seq>.commit` file) or a target that no longer holds its old content, and there is
+    /// neither. Rolling back, it reads the targets, `stat`s each temp, increment and scratch
+    /// name for its kind, unlinks the temps and increments (kept for an update judged done
+    /// only, and none is), and never opens them; without a readable intent the temps are
+    /// orphans, removed by name. Neither does it create a commit record or change a target, so
+    /// every crash state inside it is again such an image, where the temps and increments still
+    /// there are named again. A recovery that succeeds removes them all, so the recovered
+    /// images are equal and so are the oracle's verdicts; one that fails, fails for what the
+    /// journal directory or a target shows.
+    pub fn unread_files(&self, image: &Image) -> Vec<RelPath> {
+        let [txn] = self.txns.as_slice() else {
+            return Vec::new();
+        };
+        let setup = |path: &RelPath| {
+            self.files
+                .iter()
+                .find(|(p, _)| p == path)
+                .map(|(_, bytes)| bytes.as_slice())
+        };
+        let changes = txn
+            .updates
+            .iter()
+            .any(|u| u.new.as_deref() != setup(&u.target));
+        let committed = image
+            .names_in(&journal_dir())
+            .any(|n| n.ends_with(".commit"));
+        let untouched = txn
+            .updates
+            .iter()
+            .all(|u| image.file_bytes(&u.target) == setup(&u.target));
+        if !txn.atomic || !changes || committed || !untouched {
+            return Vec::new();
+        }
+        let mut unread = Vec::new();
+        for (index, u) in txn.updates.iter().enumerate() {
+            let Some(dir) = u.target.parent() else {
+                continue;
+            };
+            let suffix = format!("-{index}.tmp");
+            let temps = image.names_in(&dir).filter(|n| {
+                n.len() > ".crashsafe-".len() + suffix.len()
+                    && n.starts_with(".crashsafe-")
+                    && n.ends_with(&suffix)
+            });
+            unread.extend(temps.filter_map(|name| dir.join(name).ok()));
+            unread.extend(u.increment.as_ref().map(|(path, _)| path.clone()));
+        }
+        unread
     }
 }
 

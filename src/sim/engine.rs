@@ -70,6 +70,26 @@ impl<'a, S: Subject> Shared<'a, S> {
         self.factoring.as_ref()
     }
 
+    /// What tells crash states apart: the image's fingerprint, blind to the bytes of the files
+    /// the subject says recovery and the check never read ([`Subject::unread_files`];
+    /// [`Image::fingerprint`] for a subject that declares none).
+    ///
+    /// Why a state `J` that matches a state `I` checked at the same or a greater remaining depth
+    /// loses nothing: by the subject's promise `J` recovers as `I` does (the same error, or the
+    /// same recovered image, judged the same), so its verdict is `I`'s. Recovery on `J` issues
+    /// `I`'s operations, so the two recoveries' traces, the model's resolutions of them and
+    /// their crash points are the same, and a crash state inside `J`'s recovery is built with
+    /// the same choice as one inside `I`'s by the same operations on images that differ only
+    /// in those files' bytes; as recovery only unlinks them, the two built states differ only
+    /// in the bytes of files of `I` still there, which the subject names again there: they
+    /// match too, at the same remaining depth. By induction on the depth, the violations below
+    /// `J` are those below `I` (the same invariants and messages; the counts of states that
+    /// show them are smaller). The narrowing by factors and clean parts key states by their
+    /// parts, not by this value, so they are unaffected.
+    pub(crate) fn state_fp(&self, image: &Image) -> u128 {
+        image.fingerprint_unread(&self.subject.unread_files(image))
+    }
+
     /// The bounds at `level` (0: the workload's trace; 1 and more: inside recovery) of a state
     /// of `kind`. A process crash's power-loss states are all crash points of a recovery (run
     /// on the live view), so they get recovery's bounds from level 0 on.
@@ -448,7 +468,7 @@ fn process<S: Subject>(
 ) -> Outcome {
     let image = item.walk.here().build(&item.choice);
     debug_assert_eq!(
-        image.fingerprint(),
+        sh.state_fp(&image),
         item.fp,
         "a rebuilt state is the same state"
     );
@@ -514,7 +534,7 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
         let res = sh.model.resolve(&rtrace);
         let walk = CrashWalk::new(sh.model, image, &rtrace, &res, sh.config.block_size)
             .factored(sh.factoring());
-        let parent_fp = image.fingerprint();
+        let parent_fp = sh.state_fp(image);
         let deeper = (remaining >= 2 && sh.config.recovery_fanout > 0)
             .then(|| self.chosen_deeper(&walk, parent_fp, remaining));
         self.visit_recovery(walk, parent_fp, remaining, deeper.as_ref());
@@ -555,7 +575,7 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
         let (fp, depth) = if remaining == 1 {
             (None, 0)
         } else {
-            let fp = image.fingerprint();
+            let fp = self.sh.state_fp(&image);
             match deeper {
                 Some(chosen) if !chosen.contains(&fp) => (Some(fp), 0),
                 _ => (Some(fp), remaining - 1),
@@ -565,7 +585,7 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
         if keys.as_ref().is_some_and(|k| self.all_clean(k)) {
             return None;
         }
-        let fp = fp.unwrap_or_else(|| image.fingerprint());
+        let fp = fp.unwrap_or_else(|| self.sh.state_fp(&image));
         if !fresh(&self.seen, parent_fp, fp, depth) {
             return None;
         }
@@ -594,7 +614,7 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
             let point = walk.point(cp).only_new_after(0);
             let seed = sample_seed(self.sh.config.seed, self.run.fault, &self.path, cp);
             point.for_each_state(bounds, seed, |_, choice| {
-                let fp = point.build(choice).fingerprint();
+                let fp = self.sh.state_fp(&point.build(choice));
                 if fresh(&self.seen, parent_fp, fp, remaining - 1) {
                     fps.insert(fp);
                 }
@@ -703,7 +723,7 @@ fn generate<'w, S: Subject>(
         point.for_each_state(sh.bounds_at(run.kind(), 0), seed, |index, choice| {
             states += 1;
             let image = point.build(choice);
-            let fp = image.fingerprint();
+            let fp = sh.state_fp(&image);
             if local.insert((fp, acks)) {
                 items.push(Item {
                     path: vec![(cp, index)],
