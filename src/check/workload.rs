@@ -14,6 +14,7 @@ use crate::sim::{
     AckLog, CheckContext, Factoring, Image, Node, PathSet, SimFs, Subject, Violation,
 };
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -365,42 +366,60 @@ impl Workload {
         let [txn] = self.txns.as_slice() else {
             return Vec::new();
         };
-        let setup = |path: &RelPath| {
-            self.files
-                .iter()
-                .find(|(p, _)| p == path)
-                .map(|(_, bytes)| bytes.as_slice())
-        };
-        let changes = txn
-            .updates
-            .iter()
-            .any(|u| u.new.as_deref() != setup(&u.target));
-        let committed = image
-            .names_in(&journal_dir())
-            .any(|n| n.ends_with(".commit"));
+        // Cheapest first: this runs for every crash state the explorer builds.
+        if !txn.atomic
+            || image
+                .names_in(&journal_dir())
+                .any(|n| n.ends_with(".commit"))
+        {
+            return Vec::new();
+        }
+        let setup: BTreeMap<&RelPath, &[u8]> =
+            self.files.iter().map(|(p, b)| (p, b.as_slice())).collect();
+        let held = |path: &RelPath| setup.get(path).copied();
         let untouched = txn
             .updates
             .iter()
-            .all(|u| image.file_bytes(&u.target) == setup(&u.target));
-        if !txn.atomic || !changes || committed || !untouched {
+            .all(|u| image.file_bytes(&u.target) == held(&u.target));
+        let changes = txn
+            .updates
+            .iter()
+            .any(|u| u.new.as_deref() != held(&u.target));
+        if !untouched || !changes {
             return Vec::new();
         }
-        let mut unread = Vec::new();
+        // The updates by their target's directory, each directory's names listed once.
+        let mut by_dir: BTreeMap<RelPath, Vec<usize>> = BTreeMap::new();
         for (index, u) in txn.updates.iter().enumerate() {
-            let Some(dir) = u.target.parent() else {
-                continue;
-            };
-            let suffix = format!("-{index}.tmp");
-            let temps = image.names_in(&dir).filter(|n| {
-                n.len() > ".crashsafe-".len() + suffix.len()
-                    && n.starts_with(".crashsafe-")
-                    && n.ends_with(&suffix)
-            });
+            if let Some(dir) = u.target.parent() {
+                by_dir.entry(dir).or_default().push(index);
+            }
+        }
+        let mut unread: Vec<RelPath> = txn
+            .updates
+            .iter()
+            .filter_map(|u| u.increment.as_ref().map(|(path, _)| path.clone()))
+            .collect();
+        for (dir, indexes) in &by_dir {
+            let temps = image
+                .names_in(dir)
+                .filter(|name| temp_index(name).is_some_and(|i| indexes.contains(&i)));
             unread.extend(temps.filter_map(|name| dir.join(name).ok()));
-            unread.extend(u.increment.as_ref().map(|(path, _)| path.clone()));
         }
         unread
     }
+}
+
+/// The update index of a temp file's name, `.crashsafe-<seq>-<index>.tmp` (a non-empty `seq`,
+/// `index` in decimal without a leading zero), as the journal names them.
+fn temp_index(name: &str) -> Option<usize> {
+    let middle = name.strip_prefix(".crashsafe-")?.strip_suffix(".tmp")?;
+    let (seq, index) = middle.rsplit_once('-')?;
+    let plain = index.bytes().all(|b| b.is_ascii_digit()) && !index.is_empty();
+    let leading_zero = index.len() > 1 && index.starts_with('0');
+    (!seq.is_empty() && plain && !leading_zero)
+        .then(|| index.parse().ok())
+        .flatten()
 }
 
 /// The acknowledgement announcing transaction `index`, with its targets' contents in `live`.
@@ -536,5 +555,27 @@ pub fn file_content(image: &Image, path: &RelPath) -> Option<Vec<u8>> {
     match image.get(path) {
         Some(Node::File(data)) => Some(data.as_ref().clone()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::temp_index;
+
+    #[test]
+    fn a_temp_names_its_update_index_as_the_journal_spells_it() {
+        assert_eq!(temp_index(".crashsafe-00000000000000a1-12.tmp"), Some(12));
+        assert_eq!(temp_index(".crashsafe-x-y-0.tmp"), Some(0));
+        for not_a_temp in [
+            ".crashsafe--3.tmp",
+            ".crashsafe-1-012.tmp",
+            ".crashsafe-1-.tmp",
+            ".crashsafe-1-3.rec",
+            ".crashsafe-1-3x.tmp",
+            "crashsafe-1-3.tmp",
+            ".crashsafe-3.tmp",
+        ] {
+            assert_eq!(temp_index(not_a_temp), None, "{not_a_temp}");
+        }
     }
 }
