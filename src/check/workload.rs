@@ -14,6 +14,7 @@ use crate::sim::{
     AckLog, CheckContext, Factoring, Image, Node, PathSet, SimFs, Subject, Violation,
 };
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -253,6 +254,16 @@ impl Subject for JournalSubject {
     fn factoring(&self) -> Option<Factoring> {
         self.workload.factoring()
     }
+
+    /// The temp files and increments of an atomic batch that must roll back
+    /// ([`Workload::unread_files`]), for the journal's own recovery only: a known-bad one may
+    /// read them (one rolls forward without a commit record).
+    fn unread_files(&self, image: &Image) -> Vec<RelPath> {
+        match self.known_bad {
+            None => self.workload.unread_files(image),
+            Some(_) => Vec::new(),
+        }
+    }
 }
 
 impl Workload {
@@ -330,6 +341,85 @@ impl Workload {
         }
         Some(Factoring::new(groups))
     }
+}
+
+impl Workload {
+    /// In a workload of one atomic batch that changes some target, and in a crash image where
+    /// the journal directory holds no commit record and every target still holds its content
+    /// from the setup: the batch's temp files (`.crashsafe-<seq>-<index>.tmp` beside each
+    /// target) and increments. Nothing otherwise.
+    ///
+    /// Why recovery and the oracle never read their bytes there (see `src/journal/recover.rs`):
+    /// the intent was written while the targets held their setup content, which is its *old*
+    /// content (no other transaction touches them), and some update changes its target, so
+    /// recovery judges the batch as a whole: it rolls forward only with a commit record (a
+    /// `<seq>.commit` file) or a target that no longer holds its old content, and there is
+    /// neither. Rolling back, it reads the targets, `stat`s each temp, increment and scratch
+    /// name for its kind, unlinks the temps and increments (kept for an update judged done
+    /// only, and none is), and never opens them; without a readable intent the temps are
+    /// orphans, removed by name. Neither does it create a commit record or change a target, so
+    /// every crash state inside it is again such an image, where the temps and increments still
+    /// there are named again. A recovery that succeeds removes them all, so the recovered
+    /// images are equal and so are the oracle's verdicts; one that fails, fails for what the
+    /// journal directory or a target shows.
+    pub fn unread_files(&self, image: &Image) -> Vec<RelPath> {
+        let [txn] = self.txns.as_slice() else {
+            return Vec::new();
+        };
+        // Cheapest first: this runs for every crash state the explorer builds.
+        if !txn.atomic
+            || image
+                .names_in(&journal_dir())
+                .any(|n| n.ends_with(".commit"))
+        {
+            return Vec::new();
+        }
+        let setup: BTreeMap<&RelPath, &[u8]> =
+            self.files.iter().map(|(p, b)| (p, b.as_slice())).collect();
+        let held = |path: &RelPath| setup.get(path).copied();
+        let untouched = txn
+            .updates
+            .iter()
+            .all(|u| image.file_bytes(&u.target) == held(&u.target));
+        let changes = txn
+            .updates
+            .iter()
+            .any(|u| u.new.as_deref() != held(&u.target));
+        if !untouched || !changes {
+            return Vec::new();
+        }
+        // The updates by their target's directory, each directory's names listed once.
+        let mut by_dir: BTreeMap<RelPath, Vec<usize>> = BTreeMap::new();
+        for (index, u) in txn.updates.iter().enumerate() {
+            if let Some(dir) = u.target.parent() {
+                by_dir.entry(dir).or_default().push(index);
+            }
+        }
+        let mut unread: Vec<RelPath> = txn
+            .updates
+            .iter()
+            .filter_map(|u| u.increment.as_ref().map(|(path, _)| path.clone()))
+            .collect();
+        for (dir, indexes) in &by_dir {
+            let temps = image
+                .names_in(dir)
+                .filter(|name| temp_index(name).is_some_and(|i| indexes.contains(&i)));
+            unread.extend(temps.filter_map(|name| dir.join(name).ok()));
+        }
+        unread
+    }
+}
+
+/// The update index of a temp file's name, `.crashsafe-<seq>-<index>.tmp` (a non-empty `seq`,
+/// `index` in decimal without a leading zero), as the journal names them.
+fn temp_index(name: &str) -> Option<usize> {
+    let middle = name.strip_prefix(".crashsafe-")?.strip_suffix(".tmp")?;
+    let (seq, index) = middle.rsplit_once('-')?;
+    let plain = index.bytes().all(|b| b.is_ascii_digit()) && !index.is_empty();
+    let leading_zero = index.len() > 1 && index.starts_with('0');
+    (!seq.is_empty() && plain && !leading_zero)
+        .then(|| index.parse().ok())
+        .flatten()
 }
 
 /// The acknowledgement announcing transaction `index`, with its targets' contents in `live`.
@@ -465,5 +555,27 @@ pub fn file_content(image: &Image, path: &RelPath) -> Option<Vec<u8>> {
     match image.get(path) {
         Some(Node::File(data)) => Some(data.as_ref().clone()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::temp_index;
+
+    #[test]
+    fn a_temp_names_its_update_index_as_the_journal_spells_it() {
+        assert_eq!(temp_index(".crashsafe-00000000000000a1-12.tmp"), Some(12));
+        assert_eq!(temp_index(".crashsafe-x-y-0.tmp"), Some(0));
+        for not_a_temp in [
+            ".crashsafe--3.tmp",
+            ".crashsafe-1-012.tmp",
+            ".crashsafe-1-.tmp",
+            ".crashsafe-1-3.rec",
+            ".crashsafe-1-3x.tmp",
+            "crashsafe-1-3.tmp",
+            ".crashsafe-3.tmp",
+        ] {
+            assert_eq!(temp_index(not_a_temp), None, "{not_a_temp}");
+        }
     }
 }

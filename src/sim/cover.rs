@@ -53,14 +53,17 @@
 use super::factor::Factoring;
 use super::image::Image;
 use crate::path::RelPath;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 /// Computes the keys of crash states' parts under one subject's factoring.
 pub(crate) struct PartGroups {
     factoring: Factoring,
-    /// Each path met so far, with its group (0: shared; `i + 1`: factor `i`).
-    group_of: Mutex<BTreeMap<String, usize>>,
+    /// Each path met so far, with its group (0: shared; `i + 1`: factor `i`): a cache of
+    /// [`Factoring::factor_of_path`], looked up once per path of every state keyed, so a hash
+    /// map (its order is never observed).
+    group_of: Mutex<HashMap<String, usize, Xxh3DefaultBuilder>>,
 }
 
 impl PartGroups {
@@ -70,7 +73,7 @@ impl PartGroups {
         let factoring = factoring.filter(|f| f.len() >= 2)?;
         Some(PartGroups {
             factoring: factoring.clone(),
-            group_of: Mutex::new(BTreeMap::new()),
+            group_of: Mutex::new(HashMap::default()),
         })
     }
 

@@ -70,6 +70,26 @@ impl<'a, S: Subject> Shared<'a, S> {
         self.factoring.as_ref()
     }
 
+    /// What tells crash states apart: the image's fingerprint, blind to the bytes of the files
+    /// the subject says recovery and the check never read ([`Subject::unread_files`];
+    /// [`Image::fingerprint`] for a subject that declares none).
+    ///
+    /// Why a state `J` that matches a state `I` checked at the same or a greater remaining depth
+    /// loses nothing: by the subject's promise `J` recovers as `I` does (the same error, or the
+    /// same recovered image, judged the same), so its verdict is `I`'s. Recovery on `J` issues
+    /// `I`'s operations, so the two recoveries' traces, the model's resolutions of them and
+    /// their crash points are the same, and a crash state inside `J`'s recovery is built with
+    /// the same choice as one inside `I`'s by the same operations on images that differ only
+    /// in those files' bytes; as recovery only unlinks them, the two built states differ only
+    /// in the bytes of files of `I` still there, which the subject names again there: they
+    /// match too, at the same remaining depth. By induction on the depth, the violations below
+    /// `J` are those below `I` (the same invariants and messages; the counts of states that
+    /// show them are smaller). The narrowing by factors and clean parts key states by their
+    /// parts, not by this value, so they are unaffected.
+    pub(crate) fn state_fp(&self, image: &Image) -> u128 {
+        image.fingerprint_unread(&self.subject.unread_files(image))
+    }
+
     /// The bounds at `level` (0: the workload's trace; 1 and more: inside recovery) of a state
     /// of `kind`. A process crash's power-loss states are all crash points of a recovery (run
     /// on the live view), so they get recovery's bounds from level 0 on.
@@ -448,7 +468,7 @@ fn process<S: Subject>(
 ) -> Outcome {
     let image = item.walk.here().build(&item.choice);
     debug_assert_eq!(
-        image.fingerprint(),
+        sh.state_fp(&image),
         item.fp,
         "a rebuilt state is the same state"
     );
@@ -461,7 +481,7 @@ fn process<S: Subject>(
         seen: BTreeMap::new(),
         out: Outcome::default(),
     };
-    nest.visit(&image, item.remaining);
+    nest.visit(&image, item.remaining, None);
     nest.out
 }
 
@@ -483,9 +503,9 @@ struct Nest<'n, 's, 'w, S: Subject> {
 impl<S: Subject> Nest<'_, '_, '_, S> {
     /// Checks `image`, the state at `self.path`, then the crash states inside its recovery to
     /// `remaining` more levels.
-    fn visit(&mut self, image: &Image, remaining: usize) {
+    fn visit(&mut self, image: &Image, remaining: usize, keys: Option<Vec<u128>>) {
         let sh = self.sh;
-        let keys = sh.parts.as_ref().map(|p| p.keys(image, self.item.acks));
+        let keys = keys.or_else(|| self.keys(image));
         if remaining == 0 && keys.as_ref().is_some_and(|k| self.all_clean(k)) {
             // Clean, as its parts were (see `super::cover`), and nothing below it to explore.
             return;
@@ -514,10 +534,17 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
         let res = sh.model.resolve(&rtrace);
         let walk = CrashWalk::new(sh.model, image, &rtrace, &res, sh.config.block_size)
             .factored(sh.factoring());
-        let parent_fp = image.fingerprint();
+        let parent_fp = sh.state_fp(image);
         let deeper = (remaining >= 2 && sh.config.recovery_fanout > 0)
             .then(|| self.chosen_deeper(&walk, parent_fp, remaining));
         self.visit_recovery(walk, parent_fp, remaining, deeper.as_ref());
+    }
+
+    /// The keys of `image`'s parts, seen with this item's acks ([`super::cover`]), if the
+    /// subject has factors.
+    fn keys(&self, image: &Image) -> Option<Vec<u128>> {
+        let parts = self.sh.parts.as_ref()?;
+        Some(parts.keys(image, self.item.acks))
     }
 
     /// Whether every one of `keys` (a state's, see [`super::cover`]) was recorded clean, before
@@ -526,6 +553,49 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
         let acks = self.item.acks;
         keys.iter()
             .all(|&k| self.out.clean.contains(k) || self.before.clean(k, acks))
+    }
+
+    /// `image`, a state at index `index` of a crash point of the recovery of the state whose
+    /// fingerprint is `parent_fp`, as a child to visit, unless there is nothing to visit.
+    ///
+    /// A state that will go no deeper (`deeper` does not choose it, or `remaining` is 1) and
+    /// whose every part was already seen clean is dropped here (when `remaining` is 1, before
+    /// it is fingerprinted):
+    /// [`Nest::visit`] would skip it (the keys recorded clean only grow), and leaving it out of
+    /// `seen` changes nothing either, since a state met again in this subtree is dropped or
+    /// skipped the same way. Only the states kept are fingerprinted and deduplicated.
+    fn child(
+        &mut self,
+        image: Image,
+        index: usize,
+        parent_fp: u128,
+        remaining: usize,
+        deeper: Option<&BTreeSet<u128>>,
+    ) -> Option<Child> {
+        let (fp, depth) = if remaining == 1 {
+            (None, 0)
+        } else {
+            let fp = self.sh.state_fp(&image);
+            match deeper {
+                Some(chosen) if !chosen.contains(&fp) => (Some(fp), 0),
+                _ => (Some(fp), remaining - 1),
+            }
+        };
+        let keys = if depth == 0 { self.keys(&image) } else { None };
+        if keys.as_ref().is_some_and(|k| self.all_clean(k)) {
+            return None;
+        }
+        let fp = fp.unwrap_or_else(|| self.sh.state_fp(&image));
+        if !fresh(&self.seen, parent_fp, fp, depth) {
+            return None;
+        }
+        self.seen.insert(fp, depth);
+        Some(Child {
+            index,
+            image,
+            depth,
+            keys,
+        })
     }
 
     /// Which states of the recovery `walk` goes over go one level deeper: `recovery_fanout` of
@@ -544,7 +614,7 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
             let point = walk.point(cp).only_new_after(0);
             let seed = sample_seed(self.sh.config.seed, self.run.fault, &self.path, cp);
             point.for_each_state(bounds, seed, |_, choice| {
-                let fp = point.build(choice).fingerprint();
+                let fp = self.sh.state_fp(&point.build(choice));
                 if fresh(&self.seen, parent_fp, fp, remaining - 1) {
                     fps.insert(fp);
                 }
@@ -570,28 +640,33 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
             self.out.crash_points += 1;
             let point = walk.point(cp).only_new_after(0);
             let seed = sample_seed(self.sh.config.seed, self.run.fault, &self.path, cp);
-            let mut children: Vec<(usize, Image, usize)> = Vec::new();
+            let mut children: Vec<Child> = Vec::new();
             point.for_each_state(&bounds, seed, |index, choice| {
                 self.out.crash_states += 1;
                 let image = point.build(choice);
-                let fp = image.fingerprint();
-                let depth = match deeper {
-                    Some(chosen) if !chosen.contains(&fp) => 0,
-                    _ => remaining - 1,
-                };
-                if fresh(&self.seen, parent_fp, fp, depth) {
-                    self.seen.insert(fp, depth);
-                    children.push((index, image, depth));
+                if let Some(child) = self.child(image, index, parent_fp, remaining, deeper) {
+                    children.push(child);
                 }
                 ControlFlow::Continue(())
             });
-            for (index, child, depth) in children {
-                self.path.push((cp, index));
-                self.visit(&child, depth);
+            for child in children {
+                self.path.push((cp, child.index));
+                self.visit(&child.image, child.depth, child.keys);
                 self.path.pop();
             }
         }
     }
+}
+
+/// A crash state inside a recovery, to visit once its crash point is enumerated.
+struct Child {
+    /// Its index at its crash point.
+    index: usize,
+    image: Image,
+    /// How many levels below it are explored.
+    depth: usize,
+    /// Its parts' keys, when they were computed before it was kept.
+    keys: Option<Vec<u128>>,
 }
 
 /// Whether `fp` is new in a subtree that has `seen` these states, at remaining depth `depth`
@@ -648,7 +723,7 @@ fn generate<'w, S: Subject>(
         point.for_each_state(sh.bounds_at(run.kind(), 0), seed, |index, choice| {
             states += 1;
             let image = point.build(choice);
-            let fp = image.fingerprint();
+            let fp = sh.state_fp(&image);
             if local.insert((fp, acks)) {
                 items.push(Item {
                     path: vec![(cp, index)],

@@ -40,6 +40,7 @@ use super::fs::{Fault, SimFs};
 use super::image::Image;
 use super::model::Model;
 use super::token::ReplayToken;
+use crate::path::RelPath;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,6 +85,23 @@ pub trait Subject: Sync {
     /// The default, `None`, declares nothing: every state is enumerated.
     fn factoring(&self) -> Option<Factoring> {
         None
+    }
+
+    /// The regular files of the crash image `image` whose bytes (content and length) recovery
+    /// and the check never read. A subject declaring them promises, for any two images `I` and
+    /// `J` that differ only in the bytes of files this names in `I` (each with one name): it
+    /// names the same files in `J`; recovery on `I` and on `J` issues the same operations and
+    /// ends alike (the same error, or recovered images that are equal); and the check of the
+    /// two recovered images is the same. The explorer then counts such states as one distinct
+    /// state, checks the first it meets, and explores crashes inside that one's recovery only:
+    /// its recovery's crash states are, one for one, those of the others' up to the same
+    /// bytes, so the promise covers them too (see `src/sim/engine.rs`, `Shared::state_fp`).
+    /// For that the promise also says: recovery's operations name those files only to unlink
+    /// them, and in every crash state inside recovery on `I` the files of `I` still there are
+    /// named again.
+    /// The default names none: states are told apart by every byte.
+    fn unread_files(&self, _image: &Image) -> Vec<RelPath> {
+        Vec::new()
     }
 }
 

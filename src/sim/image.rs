@@ -264,6 +264,60 @@ impl Image {
         hasher.digest128()
     }
 
+    /// [`Image::fingerprint`], except that the regular files `unread` names with one name only
+    /// enter by their path, mode and number of names, not by their length or bytes: two images
+    /// that differ only in those files' bytes get the same value. Equal to the fingerprint when
+    /// `unread` is empty (so is what a subject declaring nothing gets: see
+    /// [`super::Subject::unread_files`]). A path of `unread` that names nothing, a directory, a
+    /// symlink or a file with several names changes nothing.
+    pub fn fingerprint_unread(&self, unread: &[RelPath]) -> u128 {
+        if unread.is_empty() {
+            return self.fingerprint();
+        }
+        let mut masked: Vec<Ino> = unread
+            .iter()
+            .filter_map(|path| self.resolve(path).ok())
+            .filter(|ino| {
+                matches!(self.inodes.get(ino), Some(Inode::File { .. })) && self.links_of(*ino) == 1
+            })
+            .collect();
+        masked.sort_unstable();
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let mut entry = Vec::with_capacity(128);
+        self.visit(ROOT, &mut String::new(), &mut |path, ino, inode| {
+            match inode {
+                Inode::File { mode, .. } if masked.binary_search(&ino).is_ok() => {
+                    entry.clear();
+                    entry.extend_from_slice(&(path.len() as u64).to_le_bytes());
+                    entry.extend_from_slice(path.as_bytes());
+                    entry.push(4);
+                    entry.extend_from_slice(&mode.bits().to_le_bytes());
+                    entry.extend_from_slice(&self.links_of(ino).to_le_bytes());
+                }
+                _ => self.encode_entry(path, ino, inode, &mut entry),
+            }
+            hasher.update(&entry);
+        });
+        hasher.digest128()
+    }
+
+    /// The bytes of the regular file `path` names (without following a symlink), if it does.
+    pub fn file_bytes(&self, path: &RelPath) -> Option<&[u8]> {
+        match self.inodes.get(&self.resolve(path).ok()?)? {
+            Inode::File { data, .. } => Some(data.as_slice()),
+            _ => None,
+        }
+    }
+
+    /// The names in the directory `dir` names (without following a symlink), in order; none if
+    /// it names no directory.
+    pub fn names_in(&self, dir: &RelPath) -> impl Iterator<Item = &str> {
+        let entries = self.resolve(dir).ok().and_then(|ino| self.dir(ino));
+        entries
+            .into_iter()
+            .flat_map(|d| d.keys().map(|name| &**name))
+    }
+
     /// One path of the visible tree as the fingerprints hash it: the path, its kind, and a
     /// file's mode, number of names, length and content hash, or a symlink's target.
     fn encode_entry(&self, path: &str, ino: Ino, inode: &Inode, entry: &mut Vec<u8>) {
@@ -853,6 +907,45 @@ mod tests {
 
     fn p(s: &str) -> RelPath {
         RelPath::new(s).unwrap()
+    }
+
+    #[test]
+    fn the_fingerprint_blind_to_unread_files_ignores_their_bytes_only() {
+        let image = |t: &[u8], other: &[u8]| {
+            let mut i = Image::new();
+            i.put_file(&p("d/t.tmp"), t);
+            i.put_file(&p("d/x"), other);
+            i
+        };
+        let unread = [p("d/t.tmp"), p("d/missing"), p("d")];
+        let base = image(b"one", b"x");
+        assert_eq!(base.fingerprint_unread(&[]), base.fingerprint());
+        assert_ne!(base.fingerprint_unread(&unread), base.fingerprint());
+        let blind = |i: &Image| i.fingerprint_unread(&unread);
+        assert_eq!(blind(&image(b"a longer content", b"x")), blind(&base));
+        assert_eq!(blind(&image(b"", b"x")), blind(&base), "nor its length");
+        assert_ne!(
+            blind(&image(b"one", b"y")),
+            blind(&base),
+            "other files count"
+        );
+        let mut gone = base.clone();
+        gone.unlink_entry(gone.resolve(&p("d")).unwrap(), "t.tmp");
+        assert_ne!(blind(&gone), blind(&base), "whether it exists counts");
+        let mut moded = base.clone();
+        let ino = moded.resolve(&p("d/t.tmp")).unwrap();
+        moded.set_file_mode(ino, FileMode::new(0o600).unwrap());
+        assert_ne!(blind(&moded), blind(&base), "its mode counts");
+        let linked = |t: &[u8]| {
+            let mut i = image(t, b"x");
+            i.put_hard_link(&p("d/t.tmp"), &p("d/u"));
+            i
+        };
+        assert_ne!(
+            blind(&linked(b"one")),
+            blind(&linked(b"two")),
+            "a file with two names is never blind"
+        );
     }
 
     #[test]
