@@ -170,9 +170,10 @@ fn is_len_prefix(bytes: &[u8]) -> bool {
 
 /// Whether a sector after the first is all zeros (the last one if it is at least 32 bytes).
 fn has_zeroed_sector(bytes: &[u8]) -> bool {
-    bytes.chunks(TORN_SECTOR).skip(1).any(|sector| {
-        (sector.len() == TORN_SECTOR || sector.len() >= 32) && sector.iter().all(|&b| b == 0)
-    })
+    bytes
+        .chunks(TORN_SECTOR)
+        .skip(1)
+        .any(|sector| sector.len() >= 32 && sector.iter().all(|&b| b == 0))
 }
 
 /// The registry as read from the journal directory.
