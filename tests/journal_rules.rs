@@ -1450,3 +1450,28 @@ fn a_change_prints_what_it_does_and_hides_a_streams_reader() {
     assert_eq!(format!("{:?}", stream.change), "Stream(..)");
     assert_eq!(format!("{:?}", Update::delete(p("t")).change), "Delete");
 }
+
+/// Recovery stats each registered directory before it changes anything. An I/O error there is
+/// that error, not a refusal of the directory as unsafe (which would send a user looking for a
+/// symlink that is not there): it stops recovery, and nothing is changed.
+#[test]
+fn an_io_error_stating_a_registered_directory_is_an_io_error_and_changes_nothing() {
+    let inner = sim_with(&[("d/t", OLD)], &["d"]);
+    Journal::open(&inner, jdir())
+        .unwrap()
+        .commit(Update::write(p("d/t"), NEW))
+        .unwrap();
+    let fs = OwnedSim {
+        inner,
+        refusal: FsErrorKind::PermissionDenied,
+        failing_stat: Some(p("d")),
+    };
+    let before = fs.inner.image();
+    let mut journal = Journal::open(&fs, jdir()).unwrap();
+    let err = journal.recover().unwrap_err();
+    assert!(
+        matches!(&err, JournalError::Fs(e) if e.op == Op::Stat && e.kind == FsErrorKind::Io),
+        "{err:?}"
+    );
+    assert_eq!(fs.inner.image(), before);
+}
