@@ -1403,23 +1403,31 @@ fn an_error_reading_an_updates_directory_stops_recovery_and_changes_nothing() {
     ))
     .unwrap();
     let name = ".crashsafe/journal/0000000000000001.intent";
+    let inner = sim_with(
+        &[("d/t", OLD), (name, &entry)],
+        &["d", ".crashsafe", jdir().as_str()],
+    );
+    let journal = recovery_stops_at_a_failed_stat_of_d(inner);
+    assert!(!journal.is_ready());
+}
+
+/// Recovers `inner` with every `stat` of `d` failing with an I/O error, and asserts that
+/// recovery returned that error having changed nothing; returns the journal.
+fn recovery_stops_at_a_failed_stat_of_d(inner: SimFs) -> Journal<OwnedSim> {
     let fs = OwnedSim {
-        inner: sim_with(
-            &[("d/t", OLD), (name, &entry)],
-            &["d", ".crashsafe", jdir().as_str()],
-        ),
+        inner,
         refusal: FsErrorKind::PermissionDenied,
         failing_stat: Some(p("d")),
     };
     let before = fs.inner.image();
-    let mut journal = Journal::open(&fs, jdir()).unwrap();
+    let mut journal = Journal::open(fs, jdir()).unwrap();
     let err = journal.recover().unwrap_err();
     assert!(
         matches!(&err, JournalError::Fs(e) if e.op == Op::Stat && e.kind == FsErrorKind::Io),
         "{err:?}"
     );
-    assert_eq!(fs.inner.image(), before);
-    assert!(!journal.is_ready());
+    assert_eq!(journal.fs().inner.image(), before);
+    journal
 }
 
 #[test]
@@ -1461,17 +1469,5 @@ fn an_io_error_stating_a_registered_directory_is_an_io_error_and_changes_nothing
         .unwrap()
         .commit(Update::write(p("d/t"), NEW))
         .unwrap();
-    let fs = OwnedSim {
-        inner,
-        refusal: FsErrorKind::PermissionDenied,
-        failing_stat: Some(p("d")),
-    };
-    let before = fs.inner.image();
-    let mut journal = Journal::open(&fs, jdir()).unwrap();
-    let err = journal.recover().unwrap_err();
-    assert!(
-        matches!(&err, JournalError::Fs(e) if e.op == Op::Stat && e.kind == FsErrorKind::Io),
-        "{err:?}"
-    );
-    assert_eq!(fs.inner.image(), before);
+    recovery_stops_at_a_failed_stat_of_d(inner);
 }
