@@ -79,28 +79,39 @@ pub(crate) fn process_crash(
     ));
 }
 
-/// The numbered operations of one level of a crash state. `died_at`: at level 0 of a process
-/// crash, the crash point where the last process died (operations from there on are recovery's).
-#[allow(clippy::too_many_arguments)]
+/// One level of a crash state, as [`level`] describes it.
+pub(crate) struct LevelState<'a, 'p> {
+    /// 0 for the workload's run, n for the n-th recovery nested inside it.
+    pub level: usize,
+    /// The crash point.
+    pub point: &'a CrashPoint<'p>,
+    /// The variant chosen for each of its pending operations.
+    pub choice: &'a [u16],
+    /// The state's index among the crash point's states.
+    pub index: usize,
+    /// At level 0 of a process crash, the crash point where the last process died (operations
+    /// from there on are recovery's).
+    pub died_at: Option<usize>,
+}
+
+/// The numbered operations of one level of a crash state.
 pub(crate) fn level(
     lines: &mut Vec<String>,
-    level: usize,
     trace: &[TraceOp],
-    point: &CrashPoint<'_>,
-    choice: &[u16],
-    index: usize,
+    state: LevelState<'_, '_>,
     block_size: usize,
-    died_at: Option<usize>,
 ) {
+    let point = state.point;
     let cp = point.cp;
-    let what = match (level, died_at) {
+    let what = match (state.level, state.died_at) {
         (0, None) => "workload".to_string(),
         (0, Some(_)) => "then power was lost: the workload and recovery".to_string(),
-        _ => format!("recovery #{level}, run on the state above,"),
+        _ => format!("recovery #{}, run on the state above,", state.level),
     };
     lines.push(format!(
-        "{what} crashed at crash point {cp} of {} (after {cp} operations), state {index}:",
-        trace.len()
+        "{what} crashed at crash point {cp} of {} (after {cp} operations), state {}:",
+        trace.len(),
+        state.index
     ));
     let durable = point.durable_prefix();
     let folded = if cp > LIST_ALL { durable } else { 0 };
@@ -115,7 +126,7 @@ pub(crate) fn level(
         let mark = if next < point.pending.len() && point.pending[next].index == j {
             let p = &point.pending[next];
             next += 1;
-            variant_mark(op, &p.variants[choice[next - 1] as usize], block_size)
+            variant_mark(op, &p.variants[state.choice[next - 1] as usize], block_size)
         } else if op.is_fsync_family() {
             "issued".into()
         } else if point.resolution(j).kept {
@@ -123,7 +134,7 @@ pub(crate) fn level(
         } else {
             "LOST (dropped by a failed sync)".into()
         };
-        let mark = match died_at {
+        let mark = match state.died_at {
             Some(d) if j >= d => format!("{mark} [recovery]"),
             Some(d) if op.changes_image() && !point.resolution(j).resolved_at(d) => {
                 let durable = point.resolution(j).resolved_at(cp) && point.resolution(j).kept;

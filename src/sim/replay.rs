@@ -160,16 +160,14 @@ impl<S: Subject> PathWalk<'_, '_, S> {
         let choice = point
             .state(sh.bounds_at(self.run.kind(), level), seed, index)
             .ok_or_else(|| format!("crash point {cp} has no state {index}"))?;
-        describe::level(
-            lines,
+        let state = describe::LevelState {
             level,
-            trace,
-            &point,
-            &choice,
+            point: &point,
+            choice: &choice,
             index,
-            sh.config.block_size,
-            self.died_at.filter(|_| level == 0),
-        );
+            died_at: self.died_at.filter(|_| level == 0),
+        };
+        describe::level(lines, trace, state, sh.config.block_size);
         Ok(point.build(&choice))
     }
 }
