@@ -373,13 +373,15 @@ fn outcome_line(o: &UpdateOutcome) -> String {
     format!("transaction {} {}: {verb}{removed}", o.seq, o.target)
 }
 
-/// Whether recovery found nothing to act on, discard, remove or refuse.
+/// Whether recovery changed nothing and refused nothing: no update acted on, no entry (stale,
+/// torn or acted on) or orphan removed, no file rewritten, no directory fsynced.
 fn nothing_done(report: &RecoveryReport) -> bool {
     report.outcomes.is_empty()
-        && report.discarded.is_empty()
+        && report.removed_entries.is_empty()
         && report.refused.is_empty()
         && report.orphans_removed.is_empty()
-        && report.registry_discarded.is_empty()
+        && report.files_rewritten == 0
+        && report.dirs_synced == 0
 }
 
 fn print_recovery(report: &RecoveryReport, out: &mut dyn std::io::Write) {
