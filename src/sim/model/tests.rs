@@ -1,0 +1,429 @@
+//! The models' rules, each shown on a small trace.
+
+use super::*;
+use crate::fs::Fs;
+use crate::path::RelPath;
+use crate::sim::{states_at, Bounds, Image, Node, SimFs};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+fn p(s: &str) -> RelPath {
+    RelPath::new(s).unwrap()
+}
+
+/// The contents of `path` in every state `model` allows at the end of `fs`'s trace.
+fn outcomes(model: &dyn Model, base: &Image, fs: &SimFs, path: &str) -> BTreeSet<String> {
+    let trace = fs.trace();
+    let states = states_at(model, base, &trace, trace.len(), &Bounds::default(), 4);
+    states
+        .iter()
+        .map(|img| match img.get(&p(path)) {
+            Some(Node::File(d)) => String::from_utf8_lossy(&d).into_owned(),
+            Some(other) => format!("{other:?}"),
+            None => "absent".into(),
+        })
+        .collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+fn base() -> Image {
+    let mut img = Image::new();
+    img.put_file(&p("d/old"), b"old");
+    img
+}
+
+#[test]
+fn posix_loses_a_write_that_was_not_fsynced_but_not_one_that_was() {
+    let fs = SimFs::from_image(&base());
+    let mut f = fs.open_read(&p("d/old")).unwrap();
+    drop(f);
+    f = fs.create_new(&p("d/new")).unwrap();
+    fs.fsync_dir(&p("d")).unwrap();
+    fs.write_at(&mut f, 0, b"abcdefgh").unwrap();
+    let got = outcomes(&Posix, &base(), &fs, "d/new");
+    // Lost, whole, as zeros, or torn at 4-byte blocks.
+    assert_eq!(
+        got,
+        set(&["", "abcdefgh", "\0\0\0\0\0\0\0\0", "abcd", "\0\0\0\0efgh"])
+    );
+    fs.fsync(&mut f).unwrap();
+    assert_eq!(outcomes(&Posix, &base(), &fs, "d/new"), set(&["abcdefgh"]));
+    assert_eq!(outcomes(&Prefix, &base(), &fs, "d/new"), set(&["abcdefgh"]));
+}
+
+#[test]
+fn posix_loses_a_create_until_its_directory_is_fsynced() {
+    let fs = SimFs::from_image(&base());
+    let mut f = fs.create_new(&p("d/new")).unwrap();
+    fs.write_at(&mut f, 0, b"x").unwrap();
+    fs.fsync(&mut f).unwrap();
+    // fsync of the file does not make its directory entry durable.
+    assert_eq!(
+        outcomes(&Posix, &base(), &fs, "d/new"),
+        set(&["absent", "x"])
+    );
+    fs.fsync_dir(&p("d")).unwrap();
+    assert_eq!(outcomes(&Posix, &base(), &fs, "d/new"), set(&["x"]));
+}
+
+#[test]
+fn prefix_loses_nothing() {
+    let fs = SimFs::from_image(&base());
+    let mut f = fs.create_new(&p("d/new")).unwrap();
+    fs.write_at(&mut f, 0, b"x").unwrap();
+    fs.rename(&p("d/new"), &p("d/old")).unwrap();
+    let trace = fs.trace();
+    for cp in 0..=trace.len() {
+        let states = states_at(&Prefix, &base(), &trace, cp, &Bounds::default(), 4096);
+        assert_eq!(states.len(), 1, "one state per crash point");
+    }
+    assert_eq!(outcomes(&Prefix, &base(), &fs, "d/old"), set(&["x"]));
+}
+
+#[test]
+fn a_rename_is_atomic_and_needs_both_directories_synced() {
+    let mut img = base();
+    img.put_dir(&p("e"));
+    let fs = SimFs::from_image(&img);
+    fs.rename(&p("d/old"), &p("e/moved")).unwrap();
+    fs.fsync_dir(&p("d")).unwrap();
+    let trace = fs.trace();
+    let states = states_at(&Posix, &img, &trace, trace.len(), &Bounds::default(), 4096);
+    let shapes: BTreeSet<(bool, bool)> = states
+        .iter()
+        .map(|s| (s.get(&p("d/old")).is_some(), s.get(&p("e/moved")).is_some()))
+        .collect();
+    assert_eq!(shapes, [(false, true), (true, false)].into_iter().collect());
+    fs.fsync_dir(&p("e")).unwrap();
+    let trace = fs.trace();
+    let states = states_at(&Posix, &img, &trace, trace.len(), &Bounds::default(), 4096);
+    assert_eq!(states.len(), 1);
+}
+
+#[test]
+fn a_failed_fsync_drops_the_data_for_good() {
+    let fs = SimFs::from_image(&base());
+    let mut f = fs.create_new(&p("d/new")).unwrap();
+    fs.fsync_dir(&p("d")).unwrap();
+    fs.write_at(&mut f, 0, b"x").unwrap();
+    fs.set_fault(Some(crate::sim::Fault {
+        at: 3,
+        kind: crate::sim::FaultKind::Eio,
+    }));
+    assert!(fs.fsync(&mut f).is_err());
+    fs.fsync(&mut f).unwrap();
+    assert_eq!(outcomes(&Posix, &base(), &fs, "d/new"), set(&[""]));
+    assert_eq!(
+        fs.image().get(&p("d/new")),
+        Some(Node::File(Arc::new(b"x".to_vec())))
+    );
+}
+
+#[test]
+fn ext4_keeps_directory_operations_in_order_and_renames_safe() {
+    let fs = SimFs::from_image(&base());
+    let mut f = fs.create_new(&p("d/t")).unwrap();
+    fs.write_at(&mut f, 0, b"new").unwrap();
+    fs.rename(&p("d/t"), &p("d/old")).unwrap();
+    fs.create_new(&p("d/later")).unwrap();
+    let trace = fs.trace();
+    let states = states_at(
+        &Ext4Ordered,
+        &base(),
+        &trace,
+        trace.len(),
+        &Bounds::default(),
+        4,
+    );
+    for s in &states {
+        let old = s.get(&p("d/old"));
+        // Safe rename: the renamed file never shows up empty.
+        assert!(
+            old == Some(Node::File(Arc::new(b"old".to_vec())))
+                || old == Some(Node::File(Arc::new(b"new".to_vec()))),
+            "{s:?}"
+        );
+        // In order: `later` persisted implies the rename persisted.
+        if s.get(&p("d/later")).is_some() {
+            assert_eq!(old, Some(Node::File(Arc::new(b"new".to_vec()))));
+        }
+    }
+    assert_eq!(
+        outcomes(&Ext4Ordered, &base(), &fs, "d/old"),
+        set(&["new", "old"])
+    );
+    // Posix has neither rule: the rename may persist without the data.
+    assert!(outcomes(&Posix, &base(), &fs, "d/old").contains(""));
+}
+
+#[test]
+fn models_are_found_by_name() {
+    let names: Vec<&str> = all_models().iter().map(|m| m.name()).collect();
+    assert_eq!(names, ["prefix", "ext4-ordered", "posix"]);
+    assert_eq!(model_by_name("posix").unwrap().name(), "posix");
+    assert!(model_by_name("ext3").is_none());
+}
+
+/// A durable image holding `path` with `data`.
+fn with_file(path: &str, data: &[u8]) -> Image {
+    let mut img = Image::new();
+    img.put_dir(&p("d"));
+    img.put_file(&p(path), data);
+    img
+}
+
+/// Runs `ops` on a `SimFs` over `base`, returning it for [`outcomes`].
+fn run(base: &Image, ops: impl FnOnce(&SimFs)) -> SimFs {
+    let fs = SimFs::from_image(base);
+    ops(&fs);
+    fs
+}
+
+/// The modes `path` may have after a crash at the end of the trace.
+fn modes(model: &dyn Model, base: &Image, fs: &SimFs, path: &str) -> BTreeSet<String> {
+    let trace = fs.trace();
+    states_at(model, base, &trace, trace.len(), &Bounds::default(), 4)
+        .iter()
+        .map(|img| {
+            img.mode(&p(path))
+                .map_or("absent".into(), |m| m.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn an_overwrite_within_one_block_is_atomic_and_across_blocks_tears() {
+    let base = with_file("d/f", b"abcdefgh");
+    let one = run(&base, |fs| {
+        let mut f = fs.open_write(&p("d/f")).unwrap();
+        fs.write_at(&mut f, 4, b"WXYZ").unwrap();
+    });
+    let two = run(&base, |fs| {
+        let mut f = fs.open_write(&p("d/f")).unwrap();
+        fs.write_at(&mut f, 2, b"WXYZ").unwrap();
+    });
+    for model in [&Posix as &dyn Model, &Ext4Ordered] {
+        assert_eq!(
+            outcomes(model, &base, &one, "d/f"),
+            set(&["abcdWXYZ", "abcdefgh"]),
+            "{}",
+            model.name()
+        );
+        assert_eq!(
+            outcomes(model, &base, &two, "d/f"),
+            set(&["abWXYZgh", "abWXefgh", "abcdYZgh", "abcdefgh"]),
+            "{}",
+            model.name()
+        );
+    }
+    assert_eq!(outcomes(&Prefix, &base, &two, "d/f"), set(&["abWXYZgh"]));
+}
+
+#[test]
+fn an_append_may_show_zeros_under_posix_never_under_ext4_ordered() {
+    let base = with_file("d/log", b"abcd");
+    let fs = run(&base, |fs| {
+        let mut f = fs.open_write(&p("d/log")).unwrap();
+        fs.write_at(&mut f, 4, b"efgh").unwrap();
+    });
+    assert_eq!(
+        outcomes(&Posix, &base, &fs, "d/log"),
+        set(&["abcd", "abcdefgh", "abcd\0\0\0\0"])
+    );
+    assert_eq!(
+        outcomes(&Ext4Ordered, &base, &fs, "d/log"),
+        set(&["abcd", "abcdefgh"])
+    );
+    let synced = run(&base, |fs| {
+        let mut f = fs.open_write(&p("d/log")).unwrap();
+        fs.write_at(&mut f, 4, b"efgh").unwrap();
+        fs.fdatasync(&mut f).unwrap();
+    });
+    for model in all_models() {
+        assert_eq!(
+            outcomes(model.as_ref(), &base, &synced, "d/log"),
+            set(&["abcdefgh"])
+        );
+    }
+}
+
+#[test]
+fn set_len_shrinks_or_grows_atomically_and_fdatasync_makes_it_durable() {
+    let base = with_file("d/f", b"abcdefgh");
+    let shrink = run(&base, |fs| {
+        let mut f = fs.open_write(&p("d/f")).unwrap();
+        fs.set_len(&mut f, 3).unwrap();
+    });
+    let grow = run(&base, |fs| {
+        let mut f = fs.open_write(&p("d/f")).unwrap();
+        fs.set_len(&mut f, 10).unwrap();
+    });
+    let synced = run(&base, |fs| {
+        let mut f = fs.open_write(&p("d/f")).unwrap();
+        fs.set_len(&mut f, 3).unwrap();
+        fs.fdatasync(&mut f).unwrap();
+    });
+    for model in [&Posix as &dyn Model, &Ext4Ordered] {
+        assert_eq!(
+            outcomes(model, &base, &shrink, "d/f"),
+            set(&["abc", "abcdefgh"])
+        );
+        assert_eq!(
+            outcomes(model, &base, &grow, "d/f"),
+            set(&["abcdefgh", "abcdefgh\0\0"])
+        );
+        assert_eq!(outcomes(model, &base, &synced, "d/f"), set(&["abc"]));
+    }
+}
+
+#[test]
+fn link_and_rmdir_are_directory_operations_covered_by_fsync_of_the_directory() {
+    let mut base = with_file("d/f", b"x");
+    base.put_dir(&p("d/sub"));
+    let unsynced = run(&base, |fs| {
+        fs.link(&p("d/f"), &p("d/g")).unwrap();
+        fs.rmdir(&p("d/sub")).unwrap();
+        let mut f = fs.open_write(&p("d/f")).unwrap();
+        fs.fsync(&mut f).unwrap(); // a file's fsync does not cover its names
+    });
+    let synced = run(&base, |fs| {
+        fs.link(&p("d/f"), &p("d/g")).unwrap();
+        fs.rmdir(&p("d/sub")).unwrap();
+        fs.fsync_dir(&p("d")).unwrap();
+    });
+    assert_eq!(
+        outcomes(&Posix, &base, &unsynced, "d/g"),
+        set(&["absent", "x"])
+    );
+    assert_eq!(
+        outcomes(&Posix, &base, &unsynced, "d/sub"),
+        set(&["Dir", "absent"])
+    );
+    for model in all_models() {
+        let m = model.as_ref();
+        assert_eq!(outcomes(m, &base, &synced, "d/g"), set(&["x"]));
+        assert_eq!(outcomes(m, &base, &synced, "d/sub"), set(&["absent"]));
+    }
+    // ext4-ordered: the rmdir persisted only with the earlier link.
+    let trace = unsynced.trace();
+    for s in states_at(
+        &Ext4Ordered,
+        &base,
+        &trace,
+        trace.len(),
+        &Bounds::default(),
+        4,
+    ) {
+        if s.get(&p("d/sub")).is_none() {
+            assert!(s.get(&p("d/g")).is_some(), "{s:?}");
+        }
+    }
+}
+
+#[test]
+fn set_mode_is_inode_metadata_covered_by_fsync_not_fdatasync() {
+    let base = with_file("d/f", b"x");
+    let with = |sync: fn(&SimFs, &mut crate::sim::SimFile)| {
+        run(&base, move |fs| {
+            let mut f = fs.open_write(&p("d/f")).unwrap();
+            fs.set_mode(&mut f, crate::fs::FileMode::new(0o600).unwrap())
+                .unwrap();
+            sync(fs, &mut f);
+        })
+    };
+    let datasynced = with(|fs, f| fs.fdatasync(f).unwrap());
+    let synced = with(|fs, f| fs.fsync(f).unwrap());
+    for model in [&Posix as &dyn Model, &Ext4Ordered] {
+        assert_eq!(
+            modes(model, &base, &datasynced, "d/f"),
+            set(&["0600", "0644"]),
+            "{}",
+            model.name()
+        );
+        assert_eq!(modes(model, &base, &synced, "d/f"), set(&["0600"]));
+    }
+}
+
+#[test]
+fn an_unsynced_write_to_one_file_may_be_lost_while_a_later_synced_one_to_another_is_not() {
+    let mut base = with_file("d/a", b"a0");
+    base.put_file(&p("d/b"), b"b0");
+    let fs = run(&base, |fs| {
+        let mut a = fs.open_write(&p("d/a")).unwrap();
+        fs.write_at(&mut a, 0, b"a1").unwrap();
+        let mut b = fs.open_write(&p("d/b")).unwrap();
+        fs.write_at(&mut b, 0, b"b1").unwrap();
+        fs.fsync(&mut b).unwrap();
+    });
+    let trace = fs.trace();
+    let pairs = |model: &dyn Model| -> BTreeSet<(Option<Node>, Option<Node>)> {
+        states_at(model, &base, &trace, trace.len(), &Bounds::default(), 4)
+            .iter()
+            .map(|s| (s.get(&p("d/a")), s.get(&p("d/b"))))
+            .collect()
+    };
+    let file = |s: &[u8]| Some(Node::File(Arc::new(s.to_vec())));
+    for model in [&Posix as &dyn Model, &Ext4Ordered] {
+        let got = pairs(model);
+        assert!(
+            got.contains(&(file(b"a0"), file(b"b1"))),
+            "{}",
+            model.name()
+        );
+        assert!(
+            got.iter().all(|(_, b)| *b == file(b"b1")),
+            "{}",
+            model.name()
+        );
+    }
+    assert_eq!(
+        pairs(&Prefix),
+        [(file(b"a1"), file(b"b1"))].into_iter().collect()
+    );
+}
+
+#[test]
+fn ext4_orders_set_len_and_set_mode_with_directory_operations() {
+    let base = with_file("d/f", b"abcdefgh");
+    let fs = run(&base, |fs| {
+        let mut f = fs.open_write(&p("d/f")).unwrap();
+        fs.set_len(&mut f, 2).unwrap();
+        fs.mkdir(&p("d/m")).unwrap();
+        fs.fsync_dir(&p("d")).unwrap();
+    });
+    // ext4: the mkdir is durable, so the earlier truncate (same journal) is too.
+    assert_eq!(outcomes(&Ext4Ordered, &base, &fs, "d/f"), set(&["ab"]));
+    // posix: the truncate was never synced.
+    assert_eq!(
+        outcomes(&Posix, &base, &fs, "d/f"),
+        set(&["ab", "abcdefgh"])
+    );
+}
+
+#[test]
+fn an_exchange_is_atomic_and_needs_both_directories_synced() {
+    let mut base = with_file("d/a", b"A");
+    base.put_file(&p("e/b"), b"B");
+    let half = run(&base, |fs| {
+        fs.rename_with(&p("d/a"), &p("e/b"), crate::fs::RenameFlags::EXCHANGE)
+            .unwrap();
+        fs.fsync_dir(&p("d")).unwrap();
+    });
+    let trace = half.trace();
+    let pairs: BTreeSet<(Option<Node>, Option<Node>)> =
+        states_at(&Posix, &base, &trace, trace.len(), &Bounds::default(), 4)
+            .iter()
+            .map(|s| (s.get(&p("d/a")), s.get(&p("e/b"))))
+            .collect();
+    let file = |s: &[u8]| Some(Node::File(Arc::new(s.to_vec())));
+    assert_eq!(
+        pairs,
+        [(file(b"A"), file(b"B")), (file(b"B"), file(b"A"))]
+            .into_iter()
+            .collect(),
+        "both names or neither: never one inode under two names"
+    );
+}
