@@ -68,14 +68,13 @@ fn atomic_replace(c: &mut Criterion) {
 /// A journal workload of `n` single updates, one after the other, cycling over four files of
 /// 4 KiB and a bit: about 17 operations per update. No increments, so the tree keeps its size and
 /// only the trace grows: what this measures is whether the cost of a crash state depends on the
-/// trace's length (it must not). Each update is an atomic transaction of one, which keeps the
-/// intent-first protocol: a plain replace writes its intent without ever fsyncing it, and under
-/// posix such a write stays pending for the rest of the trace (no barrier covers its inode, even
-/// once the intent's removal is durable), so the states per crash point grow with every update:
-/// 10, 20, 40 plain updates gave 0.18 M, 0.50 M and (with the journal directory fsynced by every
-/// transaction) 1.59 M crash states against 0.17 M for 20 atomic ones and 0.50 M for 60 (in
-/// release; `BENCHMARKS.md`, "Issue #12"), which would measure that growth instead of the
-/// trace's length.
+/// trace's length (it must not). Each update is an atomic transaction of one, which reaches 1,000
+/// operations with fewer crash states than plain replaces do: a plain replace (about 9
+/// operations) writes its intent without fsyncing it, and under posix that write is pending
+/// until the intent's removal is durable (`sim::model`'s unseen writes), so it carries about
+/// 18 k crash states per update against 8 k (60 plain updates: 555 operations, 1.08 M crash
+/// states; 60 atomic ones: 1,017 operations, 0.49 M; both grow linearly with the updates:
+/// `BENCHMARKS.md`, "Issue #11", session 20).
 fn journal_updates(n: usize) -> JournalSubject {
     let p = |s: String| RelPath::new(&s).expect("plain");
     let txns = (0..n)

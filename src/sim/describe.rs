@@ -131,6 +131,8 @@ pub(crate) fn level(
             "issued".into()
         } else if point.resolution(j).kept {
             "durable".into()
+        } else if point.resolution(j).unseen {
+            "unseen (its file's only name is durably gone)".into()
         } else {
             "LOST (dropped by a failed sync)".into()
         };

@@ -28,6 +28,7 @@ mod posix;
 mod prefix;
 #[cfg(test)]
 mod tests;
+mod unseen;
 
 pub use ext4::Ext4Ordered;
 pub use posix::{posix_resolutions, write_variants, Posix};
@@ -62,6 +63,9 @@ pub struct Resolution {
     pub at: usize,
     /// Whether it is then on disk (durable) or dropped (lost in every later crash state).
     pub kept: bool,
+    /// Whether it is dropped because no crash state could show it anyway (a write to a file
+    /// whose only name is durably gone: `model/unseen.rs`), rather than by a failed sync.
+    pub unseen: bool,
 }
 
 impl Resolution {
@@ -69,16 +73,35 @@ impl Resolution {
     pub const PENDING: Resolution = Resolution {
         at: usize::MAX,
         kept: false,
+        unseen: false,
     };
 
     /// Durable from crash point `at` on.
     pub fn durable(at: usize) -> Resolution {
-        Resolution { at, kept: true }
+        Resolution {
+            at,
+            kept: true,
+            unseen: false,
+        }
     }
 
     /// Dropped (never on disk) from crash point `at` on.
     pub fn dropped(at: usize) -> Resolution {
-        Resolution { at, kept: false }
+        Resolution {
+            at,
+            kept: false,
+            unseen: false,
+        }
+    }
+
+    /// Not applied from crash point `at` on because no crash state from then on can show it:
+    /// every way it could reach the disk gives the same images (`model/unseen.rs`).
+    pub fn unseen(at: usize) -> Resolution {
+        Resolution {
+            at,
+            kept: false,
+            unseen: true,
+        }
     }
 
     /// Whether the operation is resolved at crash point `cp`.

@@ -89,8 +89,17 @@ pub fn write_variants(op: &TraceOp, cx: &OpContext, zeros: bool) -> Vec<Variant>
 /// `set_len`s and `set_mode`s, fdatasync its writes and `set_len`s only (the size is needed to
 /// read the data back; the mode is not, `fdatasync(2)`), fsync of a directory its earlier entry
 /// operations (a rename or exchange once every directory it touches is synced), syncfs
-/// everything; a failed sync drops what it would have covered.
+/// everything; a failed sync drops what it would have covered. A write that no crash state can
+/// show any more (to a file whose only name is durably gone) is then settled as unseen
+/// (`model/unseen.rs`: the crash images stay the same).
 pub fn posix_resolutions(trace: &[TraceOp]) -> Vec<Resolution> {
+    let mut res = barrier_coverage(trace);
+    super::unseen::settle_unseen_writes(trace, &mut res);
+    res
+}
+
+/// The barriers' coverage alone (see [`posix_resolutions`]).
+pub(super) fn barrier_coverage(trace: &[TraceOp]) -> Vec<Resolution> {
     let mut cover = Coverage {
         res: vec![Resolution::PENDING; trace.len()],
         ..Coverage::default()
