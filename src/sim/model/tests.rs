@@ -3,7 +3,7 @@
 use super::*;
 use crate::fs::Fs;
 use crate::path::RelPath;
-use crate::sim::{states_at, Bounds, Image, Node, SimFs};
+use crate::sim::{states_at, Bounds, Image, Node, SimFs, SyncCall};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -468,8 +468,8 @@ fn images_per_point(
 }
 
 /// Two files written and unlinked without an fsync (as the journal's intents of plain replaces
-/// are), around a replace of `d/old`; the second one written again after its unlink, through
-/// its still open handle.
+/// are), around a replace of `d/old`; the second one written again through its still open
+/// handle after its unlink, and again after the unlink is durable.
 fn written_then_unlinked() -> (Image, Vec<TraceOp>) {
     let mut base = base();
     base.put_dir(&p("j"));
@@ -487,6 +487,7 @@ fn written_then_unlinked() -> (Image, Vec<TraceOp>) {
     fs.unlink(&p("j/2.intent")).unwrap();
     fs.write_at(&mut second, 8, b"late").unwrap();
     fs.fsync_dir(&p("j")).unwrap();
+    fs.write_at(&mut second, 12, b"later").unwrap();
     let mut other = fs.create_new(&p("d/other")).unwrap();
     fs.write_at(&mut other, 0, b"xy").unwrap();
     (base, fs.trace())
@@ -505,16 +506,90 @@ fn a_write_to_a_file_whose_only_name_is_durably_gone_is_settled_unseen() {
         .collect();
     assert_eq!(
         writes.len(),
-        3,
-        "two intents, one written again after its unlink"
+        4,
+        "two intents, one written again twice after its unlink"
     );
-    for w in writes {
-        assert_eq!(res[w], Resolution::unseen(fsync_j + 1), "{}", trace[w]);
+    for &w in &writes {
+        // Unseen from the fsync of `j` on, or from right after a write issued later than that.
+        let at = (fsync_j + 1).max(w + 1);
+        assert_eq!(res[w], Resolution::unseen(at), "{}", trace[w]);
         assert_eq!(posix::barrier_coverage(&trace)[w], Resolution::PENDING);
     }
+    assert!(
+        writes[3] > fsync_j,
+        "one write issued after the unlink was durable"
+    );
     // The write to `d/other`, whose name is not gone, stays pending.
     let last = trace.len() - 1;
     assert_eq!(res[last], Resolution::PENDING);
+}
+
+/// A write made durable by the same `syncfs` that makes its file's unlink durable stays
+/// durable: only a write still pending, or resolved later, is settled unseen.
+#[test]
+fn a_write_made_durable_with_its_unlink_stays_durable() {
+    let fs = SimFs::from_image(&base());
+    let mut f = fs.create_new(&p("d/s")).unwrap();
+    fs.write_at(&mut f, 0, b"ss").unwrap();
+    fs.unlink(&p("d/s")).unwrap();
+    fs.syncfs().unwrap();
+    let trace = fs.trace();
+    assert_eq!(Posix.resolve(&trace)[1], Resolution::durable(4));
+}
+
+/// A trace by hand, for what a `SimFs` never records: the file created as inode 10 in
+/// directory 1 (`j`), written, unlinked, then `then`.
+fn by_hand(then: Vec<TraceOp>) -> Vec<TraceOp> {
+    let (j, x) = (p("j"), p("j/x"));
+    let mut trace = vec![
+        TraceOp::Create {
+            path: x.clone(),
+            ino: 10,
+            dir: 1,
+            mode: crate::fs::FileMode::FILE_DEFAULT,
+        },
+        TraceOp::Write {
+            ino: 10,
+            path: x.clone(),
+            offset: 0,
+            len: 2,
+            data: Arc::new(b"xx".to_vec()),
+        },
+        TraceOp::Unlink {
+            path: x,
+            ino: 10,
+            dir: 1,
+        },
+    ];
+    trace.extend(then);
+    trace.push(TraceOp::FsyncDir { path: j, ino: 1 });
+    trace
+}
+
+#[test]
+fn a_write_is_not_settled_when_its_unlink_was_dropped_or_its_inode_number_reused() {
+    let settled = |trace: &[TraceOp]| Posix.resolve(trace)[1].unseen;
+    assert!(
+        settled(&by_hand(Vec::new())),
+        "the reference case is settled"
+    );
+    // A failed fsync of `j` drops the unlink: the name may still be there.
+    let failed = TraceOp::FailedFsync {
+        call: SyncCall::FsyncDir,
+        path: p("j"),
+        ino: 1,
+    };
+    let trace = by_hand(vec![failed]);
+    assert!(!Posix.resolve(&trace)[2].kept, "the unlink is dropped");
+    assert!(!settled(&trace));
+    // Inode 10 created a second time: a write to it may be to the second file.
+    let again = TraceOp::Create {
+        path: p("j/y"),
+        ino: 10,
+        dir: 1,
+        mode: crate::fs::FileMode::FILE_DEFAULT,
+    };
+    assert!(!settled(&by_hand(vec![again])));
 }
 
 /// The reduction of `model/unseen.rs` changes no crash image: with every state enumerated, each
@@ -551,6 +626,14 @@ fn a_write_is_not_settled_while_its_file_has_another_name_or_its_unlink_is_not_d
     fs.write_at(&mut renamed, 0, b"bb").unwrap();
     fs.rename(&p("j/b"), &p("j/c")).unwrap();
     fs.unlink(&p("j/c")).unwrap();
+    // Exchanged with another file before its unlink: a lost exchange would leave its name.
+    let mut swapped = fs.create_new(&p("j/f")).unwrap();
+    fs.write_at(&mut swapped, 0, b"ff").unwrap();
+    fs.create_new(&p("j/g")).unwrap();
+    fs.rename_with(&p("j/f"), &p("j/g"), crate::fs::RenameFlags::EXCHANGE)
+        .unwrap();
+    fs.unlink(&p("j/g")).unwrap();
+    fs.unlink(&p("j/f")).unwrap();
     fs.fsync_dir(&p("j")).unwrap();
     // Unlinked, but its directory never fsynced afterwards.
     let mut pending = fs.create_new(&p("d/e")).unwrap();

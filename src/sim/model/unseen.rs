@@ -18,20 +18,23 @@
 //! the trace such that:
 //!
 //! 1. it is created once, at `i₁`, as name `n` in directory `D` (a `Create` of inode `f`);
-//! 2. it is unlinked once, at `i₂ > i₁`, by an `Unlink` of `n` in `D` naming inode `f`, which is
-//!    resolved as kept from crash point `c₂` on;
-//! 3. no operation of the trace links, renames or exchanges `f`, and none between `i₁` and `i₂`
-//!    creates, removes, renames or exchanges the name `n` in `D`;
+//! 2. it is unlinked at `i₂ > i₁` (an `Unlink` naming inode `f`), which is resolved as kept
+//!    from crash point `c₂` on;
+//! 3. no operation of the trace links, renames or exchanges `f`;
 //!
-//! and let `c ≥ c₂`. If the `Create` at `i₁` does not apply in a state (lost, or its name taken),
-//! inode `f` never exists there, and a write to it is a no-op. If it applies, `n` in `D` names
-//! `f`; by 3 nothing changes that name until `i₂` (and `D`, holding it, cannot be removed), so
-//! the `Unlink` at `i₂`, kept at `c`, finds `n` naming `f` and removes it; by 3 it was `f`'s only
-//! name, so `f` is released and, no operation naming it again, absent from the state. Either way
-//! `f` has no name in any crash state at `c`, whatever any write to it became: lost, whole, torn
-//! or zeros give one and the same image. So resolving such a write as not applied from
-//! `max(c₂, its own index + 1)` on leaves the set of crash images of every crash point exactly as
-//! it was.
+//! and let `c ≥ c₂`. The trace is one the filesystem carried out, so in it `n` in `D` was `f`'s
+//! only name from `i₁` to `i₂`, which is therefore an unlink of `n` in `D`, and no operation in
+//! between created, removed, renamed or exchanged that name (a create or link onto it fails, a
+//! rename onto it would have released `f`, and by 3 nothing renamed or exchanged `f` away).
+//! If the `Create` at `i₁` does not apply in a crash state (lost, or its name taken), inode `f`
+//! never exists there, and a write to it is a no-op. If it applies, `n` in `D` names `f`, and
+//! nothing changes that name until `i₂` (nor removes `D`, which holds it), so the `Unlink` at
+//! `i₂`, kept at `c`, finds `n` naming `f` and removes it; it was `f`'s only name, so `f` is
+//! released and, no operation naming it again, absent from the state. Either way `f` has no
+//! name in any crash state at `c`, whatever any write to it became: lost, whole, torn or zeros
+//! give one and the same image. So resolving such a write as not applied from
+//! `max(c₂, its own index + 1)` on leaves the set of crash images of every crash point exactly
+//! as it was.
 //!
 //! Only writes are settled: a `set_len` or a `set_mode` is a metadata operation that ext4's
 //! ordering rule chains to the others (`super::Ext4Ordered`), so a lost one constrains which
@@ -39,7 +42,6 @@
 //! excludes. An inode created twice in one trace (a number reused) is never settled.
 
 use super::Resolution;
-use crate::path::RelPath;
 use crate::sim::trace::{Ino, TraceOp};
 use std::collections::BTreeMap;
 
@@ -62,7 +64,7 @@ pub(crate) fn settle_unseen_writes(trace: &[TraceOp], res: &mut [Resolution]) {
 
 /// The one life of a file created by the trace (conditions 1 to 3 of the module doc).
 struct Life {
-    /// Where its one unlink is (condition 2), once met.
+    /// Where it was unlinked (condition 2), once it was.
     unlinked_at: Option<usize>,
     /// Whether conditions 1 and 3 still hold.
     single: bool,
@@ -72,44 +74,29 @@ struct Life {
 /// which its unlink is kept: from then on it has no name in any crash state.
 fn nameless_from(trace: &[TraceOp], res: &[Resolution]) -> BTreeMap<Ino, usize> {
     let mut lives: BTreeMap<Ino, Life> = BTreeMap::new();
-    // The names of the lives created and not yet unlinked, to the file they name.
-    let mut open: BTreeMap<(Ino, &str), Ino> = BTreeMap::new();
     for (j, op) in trace.iter().enumerate() {
-        let unlinking = match op {
-            TraceOp::Unlink { path, ino, dir } => Some((*dir, path.file_name(), *ino)),
-            _ => None,
-        };
-        for (dir, name) in touched_names(op) {
-            let Some(&f) = open.get(&(dir, name)) else {
-                continue;
-            };
-            if unlinking == Some((dir, Some(name), f)) {
-                open.remove(&(dir, name));
-                if let Some(life) = lives.get_mut(&f) {
+        match op {
+            TraceOp::Create { ino, .. } => {
+                let reused = lives.contains_key(ino);
+                let life = Life {
+                    unlinked_at: None,
+                    single: !reused,
+                };
+                lives.insert(*ino, life);
+            }
+            TraceOp::Unlink { ino, .. } => {
+                if let Some(life) = lives.get_mut(ino) {
                     life.unlinked_at = Some(j);
                 }
-            } else if let Some(life) = lives.get_mut(&f) {
-                life.single = false;
             }
-        }
-        for f in named_inodes(op) {
-            if let Some(life) = lives.get_mut(&f) {
-                life.single = false;
+            TraceOp::Link { ino, .. } | TraceOp::Rename { ino, .. } => disqualify(&mut lives, *ino),
+            TraceOp::Exchange {
+                from_ino, to_ino, ..
+            } => {
+                disqualify(&mut lives, *from_ino);
+                disqualify(&mut lives, *to_ino);
             }
-        }
-        if let TraceOp::Create { path, ino, dir, .. } = op {
-            match lives.get_mut(ino) {
-                Some(life) => life.single = false,
-                None => {
-                    let name = path.file_name().unwrap_or_default();
-                    let life = Life {
-                        unlinked_at: None,
-                        single: true,
-                    };
-                    lives.insert(*ino, life);
-                    open.insert((*dir, name), *ino);
-                }
-            }
+            _ => {}
         }
     }
     lives
@@ -117,48 +104,14 @@ fn nameless_from(trace: &[TraceOp], res: &[Resolution]) -> BTreeMap<Ino, usize> 
         .filter(|(_, life)| life.single)
         .filter_map(|(f, life)| {
             let i2 = life.unlinked_at?;
-            (res[i2].kept && res[i2].at != usize::MAX).then_some((f, res[i2].at))
+            res[i2].kept.then_some((f, res[i2].at))
         })
         .collect()
 }
 
-/// The names (directory, name) an operation creates, removes, renames or exchanges.
-fn touched_names(op: &TraceOp) -> Vec<(Ino, &str)> {
-    fn name(p: &RelPath) -> &str {
-        p.file_name().unwrap_or_default()
-    }
-    match op {
-        TraceOp::Create { path, dir, .. }
-        | TraceOp::Mkdir { path, dir, .. }
-        | TraceOp::Symlink { path, dir, .. }
-        | TraceOp::Unlink { path, dir, .. }
-        | TraceOp::Rmdir { path, dir, .. } => vec![(*dir, name(path))],
-        TraceOp::Link { new, dir, .. } => vec![(*dir, name(new))],
-        TraceOp::Rename {
-            from,
-            to,
-            from_dir,
-            to_dir,
-            ..
-        }
-        | TraceOp::Exchange {
-            from,
-            to,
-            from_dir,
-            to_dir,
-            ..
-        } => vec![(*from_dir, name(from)), (*to_dir, name(to))],
-        _ => Vec::new(),
-    }
-}
-
-/// The inodes an operation links, renames or exchanges (gives a name other than their first).
-fn named_inodes(op: &TraceOp) -> Vec<Ino> {
-    match op {
-        TraceOp::Link { ino, .. } | TraceOp::Rename { ino, .. } => vec![*ino],
-        TraceOp::Exchange {
-            from_ino, to_ino, ..
-        } => vec![*from_ino, *to_ino],
-        _ => Vec::new(),
+/// Marks the file `ino`, if the trace created it, as not meeting condition 3 (or 1).
+fn disqualify(lives: &mut BTreeMap<Ino, Life>, ino: Ino) {
+    if let Some(life) = lives.get_mut(&ino) {
+        life.single = false;
     }
 }
