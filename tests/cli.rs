@@ -312,6 +312,9 @@ fn inspect_and_recover_exit_1_on_a_corrupt_entry() {
     let out = crashsafe(&[&"recover", &f.root]);
     assert_eq!(code(&out), 1, "{out:?}");
     assert_eq!(f.entries().len(), 1, "a refused entry stays");
+    // A refusal is something recovery has to say, though it changed nothing.
+    let text = stdout(&out);
+    assert!(!text.contains("nothing to do"), "{text}");
     // An update is blocked by the refused entry.
     let out = crashsafe(&[&"update", &f.root, &"t", &"--delete"]);
     assert_eq!(code(&out), 1, "{out:?}");
