@@ -467,29 +467,75 @@ mod tests {
     /// What recovery left at one factor's paths: each path with a digest of its node.
     type Projection = (u32, Vec<(RelPath, u64)>);
 
-    /// The journal's subject with its factors declared or not, recording, per factor, every
-    /// distinct content recovery left at that factor's paths.
-    struct FactorProbe {
-        inner: JournalSubject,
-        declare: bool,
-        factoring: crate::sim::Factoring,
-        recovered: std::sync::Mutex<BTreeSet<Projection>>,
+    /// Which reduction a [`Probe`]'s subject declares to the explorer.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Declares {
+        /// None: the full exploration, the reference.
+        Nothing,
+        /// The workload's independent factors (`Subject::factoring`).
+        Factors,
+        /// An atomic batch's unread files (`Subject::unread_files`, [`Workload::unread_files`],
+        /// here for a known-bad protocol too).
+        UnreadFiles,
     }
 
-    impl FactorProbe {
-        fn new(name: &str, declare: bool) -> FactorProbe {
+    /// The journal's subject, declaring one reduction or none, and recording what recovery
+    /// left in the states it judged: per factor of the workload (if it has factors), every
+    /// distinct content at that factor's paths; and every distinct recovered image, with the
+    /// acks it was judged against.
+    struct Probe {
+        inner: JournalSubject,
+        declares: Declares,
+        factoring: Option<crate::sim::Factoring>,
+        per_factor: std::sync::Mutex<BTreeSet<Projection>>,
+        judged: std::sync::Mutex<BTreeSet<(u128, usize)>>,
+    }
+
+    impl Probe {
+        fn new(name: &str, declares: Declares) -> Probe {
             let inner = subject(name);
-            let factoring = inner.factoring().expect("these workloads declare factors");
-            FactorProbe {
+            let factoring = inner.factoring();
+            assert!(
+                declares != Declares::Factors || factoring.is_some(),
+                "{name} declares no factors"
+            );
+            Probe {
                 inner,
-                declare,
+                declares,
                 factoring,
-                recovered: Default::default(),
+                per_factor: Default::default(),
+                judged: Default::default(),
+            }
+        }
+
+        /// Records, per factor, the contents `recovered` holds at that factor's paths.
+        fn record_factors(&self, recovered: &crate::sim::Image) {
+            use std::hash::{DefaultHasher, Hash, Hasher};
+            let Some(factoring) = &self.factoring else {
+                return;
+            };
+            let all = recovered.walk();
+            let mut seen = self.per_factor.lock().unwrap();
+            for factor in 0..factoring.len() as u32 {
+                let paths = factoring.paths_of(factor, all.keys());
+                let projection = paths
+                    .into_iter()
+                    .map(|path| {
+                        let mut h = DefaultHasher::new();
+                        match &all[path] {
+                            crate::sim::Node::File(bytes) => (1u8, bytes.as_slice()).hash(&mut h),
+                            crate::sim::Node::Dir => 2u8.hash(&mut h),
+                            crate::sim::Node::Symlink(t) => (3u8, t).hash(&mut h),
+                        }
+                        (path.clone(), h.finish())
+                    })
+                    .collect();
+                seen.insert((factor, projection));
             }
         }
     }
 
-    impl Subject for FactorProbe {
+    impl Subject for Probe {
         type Ack = JournalAck;
         fn name(&self) -> String {
             self.inner.name()
@@ -507,32 +553,25 @@ mod tests {
             &self,
             ctx: &crate::sim::CheckContext<'_, JournalAck>,
         ) -> Vec<crate::sim::Violation> {
-            use std::hash::{DefaultHasher, Hash, Hasher};
-            let all = ctx.recovered.walk();
-            let mut seen = self.recovered.lock().unwrap();
-            for factor in 0..self.factoring.len() as u32 {
-                let paths = self.factoring.paths_of(factor, all.keys());
-                let projection = paths
-                    .into_iter()
-                    .map(|path| {
-                        let mut h = DefaultHasher::new();
-                        match &all[path] {
-                            crate::sim::Node::File(bytes) => (1u8, bytes.as_slice()).hash(&mut h),
-                            crate::sim::Node::Dir => 2u8.hash(&mut h),
-                            crate::sim::Node::Symlink(t) => (3u8, t).hash(&mut h),
-                        }
-                        (path.clone(), h.finish())
-                    })
-                    .collect();
-                seen.insert((factor, projection));
-            }
+            self.record_factors(ctx.recovered);
+            let judged = (ctx.recovered.fingerprint(), ctx.acks.len());
+            self.judged.lock().unwrap().insert(judged);
             self.inner.check(ctx)
         }
         fn check_reads_crashed(&self) -> bool {
             false
         }
         fn factoring(&self) -> Option<crate::sim::Factoring> {
-            self.declare.then(|| self.factoring.clone())
+            match self.declares {
+                Declares::Factors => self.factoring.clone(),
+                Declares::Nothing | Declares::UnreadFiles => None,
+            }
+        }
+        fn unread_files(&self, image: &crate::sim::Image) -> Vec<crate::path::RelPath> {
+            match self.declares {
+                Declares::UnreadFiles => self.inner.workload.unread_files(image),
+                Declares::Nothing | Declares::Factors => Vec::new(),
+            }
         }
     }
 
@@ -650,16 +689,16 @@ mod tests {
             "independent-batch+rename-before-temp-fsync",
             "create-delete+decide-by-temp-presence",
         ] {
-            let full = FactorProbe::new(name, false);
-            let reduced = FactorProbe::new(name, true);
+            let full = Probe::new(name, Declares::Nothing);
+            let reduced = Probe::new(name, Declares::Factors);
             let f = crate::sim::explore(&full, &crate::sim::Ext4Ordered, &config);
             let r = crate::sim::explore(&reduced, &crate::sim::Ext4Ordered, &config);
             assert_eq!(r.factors, 0, "{name}: no factored enumeration");
             assert_eq!(without_distinct(&r), without_distinct(&f), "{name}");
             assert!(r.distinct_states <= f.distinct_states, "{name}");
             assert_eq!(
-                *reduced.recovered.lock().unwrap(),
-                *full.recovered.lock().unwrap(),
+                *reduced.per_factor.lock().unwrap(),
+                *full.per_factor.lock().unwrap(),
                 "{name}: the contents recovery left, factor by factor"
             );
             violations += f.violation_count;
@@ -679,8 +718,8 @@ mod tests {
         for &name in names {
             for model in crate::sim::all_models() {
                 let at = format!("{name} under {}", model.name());
-                let full = FactorProbe::new(name, false);
-                let reduced = FactorProbe::new(name, true);
+                let full = Probe::new(name, Declares::Nothing);
+                let reduced = Probe::new(name, Declares::Factors);
                 let f = crate::sim::explore(&full, model.as_ref(), &config);
                 let r = crate::sim::explore(&reduced, model.as_ref(), &config);
                 assert_eq!(distinct_violations(&r), distinct_violations(&f), "{at}");
@@ -692,73 +731,18 @@ mod tests {
                 };
                 assert_eq!(invariants(&r), invariants(&f), "{at}");
                 assert_eq!(
-                    *reduced.recovered.lock().unwrap(),
-                    *full.recovered.lock().unwrap(),
+                    *reduced.per_factor.lock().unwrap(),
+                    *full.per_factor.lock().unwrap(),
                     "{at}: the contents recovery left, factor by factor"
                 );
                 assert!(r.crash_states <= f.crash_states, "{at}");
                 fewer_states |= r.crash_states < f.crash_states;
                 violations += f.violation_count;
-                // Replay rebuilds the state a token of the reduced exploration names: its first
-                // violation is one the exploration found in that state.
-                for c in &r.violations {
-                    let again = crate::sim::replay(&reduced, model.as_ref(), &config, &c.token)
-                        .expect("the token fits")
-                        .expect("the state still breaks an invariant");
-                    assert!(
-                        r.violations
-                            .iter()
-                            .any(|d| d.token == c.token && d.violation == again.violation),
-                        "{at}: {}",
-                        c.token
-                    );
-                }
+                assert_tokens_replay(&reduced, model.as_ref(), &config, &r, &at);
             }
         }
         assert!(violations > 0, "the defects give verdicts to compare");
         assert!(fewer_states, "the reduction leaves some states out");
-    }
-
-    /// The journal's subject with the unread files of an atomic batch declared or not
-    /// ([`Workload::unread_files`], here for a known-bad protocol too), recording every
-    /// distinct recovered image it judged, with the acks.
-    struct UnreadProbe {
-        inner: JournalSubject,
-        declare: bool,
-        recovered: std::sync::Mutex<BTreeSet<(u128, usize)>>,
-    }
-
-    impl Subject for UnreadProbe {
-        type Ack = JournalAck;
-        fn name(&self) -> String {
-            self.inner.name()
-        }
-        fn setup(&self) -> crate::sim::Image {
-            self.inner.setup()
-        }
-        fn run(&self, fs: &SimFs, acks: &mut AckLog<JournalAck>) {
-            self.inner.run(fs, acks)
-        }
-        fn recover(&self, fs: &SimFs) -> Result<(), String> {
-            self.inner.recover(fs)
-        }
-        fn check(
-            &self,
-            ctx: &crate::sim::CheckContext<'_, JournalAck>,
-        ) -> Vec<crate::sim::Violation> {
-            let judged = (ctx.recovered.fingerprint(), ctx.acks.len());
-            self.recovered.lock().unwrap().insert(judged);
-            self.inner.check(ctx)
-        }
-        fn check_reads_crashed(&self) -> bool {
-            false
-        }
-        fn unread_files(&self, image: &crate::sim::Image) -> Vec<crate::path::RelPath> {
-            match self.declare {
-                true => self.inner.workload.unread_files(image),
-                false => Vec::new(),
-            }
-        }
     }
 
     #[test]
@@ -787,12 +771,8 @@ mod tests {
         ] {
             for model in crate::sim::all_models() {
                 let at = format!("{name} under {}", model.name());
-                let probe = |declare| UnreadProbe {
-                    inner: subject(name),
-                    declare,
-                    recovered: Default::default(),
-                };
-                let (full, reduced) = (probe(false), probe(true));
+                let full = Probe::new(name, Declares::Nothing);
+                let reduced = Probe::new(name, Declares::UnreadFiles);
                 let f = crate::sim::explore(&full, model.as_ref(), &config);
                 let r = crate::sim::explore(&reduced, model.as_ref(), &config);
                 assert_eq!(distinct_violations(&r), distinct_violations(&f), "{at}");
@@ -804,8 +784,8 @@ mod tests {
                 };
                 assert_eq!(invariants(&r), invariants(&f), "{at}");
                 assert_eq!(
-                    *reduced.recovered.lock().unwrap(),
-                    *full.recovered.lock().unwrap(),
+                    *reduced.judged.lock().unwrap(),
+                    *full.judged.lock().unwrap(),
                     "{at}: the recovered images judged"
                 );
                 // Which states go deeper is chosen by this value, so one exploration may check
