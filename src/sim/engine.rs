@@ -547,6 +547,14 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
         Some(parts.keys(image, self.item.acks))
     }
 
+    /// [`Nest::keys`] of `image`, a state built on `reference.image`, from that image's part
+    /// hashes (the same keys, hashing only the paths where the two differ).
+    fn keys_from(&self, image: &Image, reference: &Reference<'_>) -> Option<Vec<u128>> {
+        let parts = self.sh.parts.as_ref()?;
+        let hashes = parts.hashes_from(image, reference.image, &reference.hashes);
+        Some(parts.keys_of(&hashes, self.item.acks))
+    }
+
     /// Whether every one of `keys` (a state's, see [`super::cover`]) was recorded clean, before
     /// this item's batch or in this item's subtree.
     fn all_clean(&self, keys: &[u128]) -> bool {
@@ -571,6 +579,7 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
         parent_fp: u128,
         remaining: usize,
         deeper: Option<&BTreeSet<u128>>,
+        reference: Option<&Reference<'_>>,
     ) -> Option<Child> {
         let (fp, depth) = if remaining == 1 {
             (None, 0)
@@ -581,7 +590,11 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
                 _ => (Some(fp), remaining - 1),
             }
         };
-        let keys = if depth == 0 { self.keys(&image) } else { None };
+        let keys = match (depth, reference) {
+            (0, Some(reference)) => self.keys_from(&image, reference),
+            (0, None) => self.keys(&image),
+            _ => None,
+        };
         if keys.as_ref().is_some_and(|k| self.all_clean(k)) {
             return None;
         }
@@ -636,17 +649,38 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
         deeper: Option<&BTreeSet<u128>>,
     ) {
         let bounds = *self.sh.bounds_at(self.run.kind(), self.path.len());
+        // The part hashes of the checkpoint, recomputed when a barrier moves it.
+        let mut reference: Option<(usize, Vec<u128>)> = None;
         for cp in 0..=walk.last_point() {
             self.out.crash_points += 1;
             let point = walk.point(cp).only_new_after(0);
             let seed = sample_seed(self.sh.config.seed, self.run.fault, &self.path, cp);
+            let reference = self.sh.parts.as_ref().map(|parts| {
+                let durable = point.durable_prefix();
+                if reference.as_ref().is_none_or(|(d, _)| *d != durable) {
+                    reference = Some((durable, parts.hashes(point.checkpoint())));
+                }
+                Reference {
+                    image: point.checkpoint(),
+                    hashes: reference
+                        .as_ref()
+                        .map(|(_, h)| h.clone())
+                        .unwrap_or_default(),
+                }
+            });
             let mut children: Vec<Child> = Vec::new();
             point.for_each_state(&bounds, seed, |index, choice| {
                 self.out.crash_states += 1;
                 let image = point.build(choice);
-                if let Some(child) = self.child(image, index, parent_fp, remaining, deeper) {
-                    children.push(child);
-                }
+                let child = self.child(
+                    image,
+                    index,
+                    parent_fp,
+                    remaining,
+                    deeper,
+                    reference.as_ref(),
+                );
+                children.extend(child);
                 ControlFlow::Continue(())
             });
             for child in children {
@@ -656,6 +690,13 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
             }
         }
     }
+}
+
+/// The image the states of a crash point are built on, with its part hashes
+/// ([`super::cover::PartGroups::hashes`]).
+struct Reference<'i> {
+    image: &'i Image,
+    hashes: Vec<u128>,
 }
 
 /// A crash state inside a recovery, to visit once its crash point is enumerated.

@@ -267,6 +267,12 @@ impl CrashPoint<'_> {
         self.walk.durable
     }
 
+    /// The image every state of this crash point is built on: the checkpoint (see the module
+    /// doc). States share its file bytes and directory tables where they did not change them.
+    pub fn checkpoint(&self) -> &Image {
+        &self.walk.checkpoint
+    }
+
     /// The resolution of operation `j` (for display).
     pub fn resolution(&self, j: usize) -> Resolution {
         self.walk.res[j]
