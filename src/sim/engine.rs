@@ -533,7 +533,8 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
         };
         let res = sh.model.resolve(&rtrace);
         let walk = CrashWalk::new(sh.model, image, &rtrace, &res, sh.config.block_size)
-            .factored(sh.factoring());
+            .factored(sh.factoring())
+            .keeping_prefixes();
         let parent_fp = sh.state_fp(image);
         let deeper = (remaining >= 2 && sh.config.recovery_fanout > 0)
             .then(|| self.chosen_deeper(&walk, parent_fp, remaining));
@@ -547,11 +548,11 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
         Some(parts.keys(image, self.item.acks))
     }
 
-    /// [`Nest::keys`] of `image`, a state built on `reference.image`, from that image's part
-    /// hashes (the same keys, hashing only the paths where the two differ).
-    fn keys_from(&self, image: &Image, reference: &Reference<'_>) -> Option<Vec<u128>> {
+    /// [`Nest::keys`] of `image`, a state built on `base`, from that image's part `hashes` (the
+    /// same keys, hashing only the paths where the two differ).
+    fn keys_from(&self, image: &Image, (base, hashes): (&Image, &[u128])) -> Option<Vec<u128>> {
         let parts = self.sh.parts.as_ref()?;
-        let hashes = parts.hashes_from(image, reference.image, &reference.hashes);
+        let hashes = parts.hashes_from(image, base, hashes);
         Some(parts.keys_of(&hashes, self.item.acks))
     }
 
@@ -579,7 +580,7 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
         parent_fp: u128,
         remaining: usize,
         deeper: Option<&BTreeSet<u128>>,
-        reference: Option<&Reference<'_>>,
+        reference: Option<(&Image, &[u128])>,
     ) -> Option<Child> {
         let (fp, depth) = if remaining == 1 {
             (None, 0)
@@ -649,37 +650,27 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
         deeper: Option<&BTreeSet<u128>>,
     ) {
         let bounds = *self.sh.bounds_at(self.run.kind(), self.path.len());
-        // The part hashes of the checkpoint, recomputed when a barrier moves it.
-        let mut reference: Option<(usize, Vec<u128>)> = None;
+        let parts = self.sh.parts.as_ref();
+        let derive = |image: &Image, previous: Option<(&Image, &[u128])>| {
+            let parts = parts.expect("only with parts");
+            match previous {
+                None => parts.hashes(image),
+                Some((before, hashes)) => parts.hashes_from(image, before, hashes),
+            }
+        };
         for cp in 0..=walk.last_point() {
             self.out.crash_points += 1;
             let point = walk.point(cp).only_new_after(0);
             let seed = sample_seed(self.sh.config.seed, self.run.fault, &self.path, cp);
-            let reference = self.sh.parts.as_ref().map(|parts| {
-                let durable = point.durable_prefix();
-                if reference.as_ref().is_none_or(|(d, _)| *d != durable) {
-                    reference = Some((durable, parts.hashes(point.checkpoint())));
-                }
-                Reference {
-                    image: point.checkpoint(),
-                    hashes: reference
-                        .as_ref()
-                        .map(|(_, h)| h.clone())
-                        .unwrap_or_default(),
-                }
-            });
             let mut children: Vec<Child> = Vec::new();
             point.for_each_state(&bounds, seed, |index, choice| {
                 self.out.crash_states += 1;
-                let image = point.build(choice);
-                let child = self.child(
-                    image,
-                    index,
-                    parent_fp,
-                    remaining,
-                    deeper,
-                    reference.as_ref(),
-                );
+                let (image, base) = point.build_on(choice);
+                // The part hashes of the image it was built on, to key it from.
+                let reference = base
+                    .filter(|_| parts.is_some())
+                    .map(|i| (point.prefix(i), point.prefix_memo(i, &derive)));
+                let child = self.child(image, index, parent_fp, remaining, deeper, reference);
                 children.extend(child);
                 ControlFlow::Continue(())
             });
@@ -690,13 +681,6 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
             }
         }
     }
-}
-
-/// The image the states of a crash point are built on, with its part hashes
-/// ([`super::cover::PartGroups::hashes`]).
-struct Reference<'i> {
-    image: &'i Image,
-    hashes: Vec<u128>,
 }
 
 /// A crash state inside a recovery, to visit once its crash point is enumerated.

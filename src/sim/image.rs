@@ -867,6 +867,8 @@ impl TreeDiff<'_, '_> {
                 (None, None) => return,
                 (Some(_), None) => std::cmp::Ordering::Less,
                 (None, Some(_)) => std::cmp::Ordering::Greater,
+                // Names a copied table still shares are one allocation: equal at a glance.
+                (Some((x, _)), Some((y, _))) if Arc::ptr_eq(x, y) => std::cmp::Ordering::Equal,
                 (Some((x, _)), Some((y, _))) => x.cmp(y),
             };
             match order {
@@ -891,16 +893,20 @@ impl TreeDiff<'_, '_> {
     /// `new` (`new_ino`); `None`: no such entry, or its inode is missing (which the walks of
     /// [`Image::visit`] skip alike).
     fn pair(&mut self, name: &str, old_ino: Option<Ino>, new_ino: Option<Ino>) {
+        let a = old_ino.and_then(|i| Some((i, self.old.inode(i)?)));
+        let b = new_ino.and_then(|i| Some((i, self.new.inode(i)?)));
+        if let (Some((x, i)), Some((y, j))) = (a, b) {
+            if self.same_entry(x, i, y, j) {
+                return;
+            }
+        }
         let len = self.path.len();
         if len > 0 {
             self.path.push('/');
         }
         self.path.push_str(name);
-        let a = old_ino.and_then(|i| Some((i, self.old.inode(i)?)));
-        let b = new_ino.and_then(|i| Some((i, self.new.inode(i)?)));
         match (a, b) {
             (Some((x, Inode::Dir(_))), Some((y, Inode::Dir(_)))) => self.dirs(x, y),
-            (Some((x, i)), Some((y, j))) if self.same_entry(x, i, y, j) => {}
             _ => {
                 if let Some((x, _)) = a {
                     self.subtree(false, x);
