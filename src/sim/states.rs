@@ -97,6 +97,10 @@ struct Prefixes {
     applied: Vec<bool>,
 }
 
+/// How [`CrashPoint::prefix_memo`] derives a prefix image's value: from the image alone (the
+/// first), or from the image, the previous one and its value.
+pub type DeriveMemo<'f> = dyn Fn(&Image, Option<(&Image, &[u128])>) -> Vec<u128> + 'f;
+
 /// One prefix image, with a value derived from it, computed once (see
 /// [`CrashPoint::prefix_memo`]).
 #[derive(Clone)]
@@ -420,11 +424,7 @@ impl CrashPoint<'_> {
     /// A value derived from prefix image `i`, computed once per image: `derive(image, None)`
     /// for the first, `derive(image, Some((previous image, its value)))` for the others (which
     /// differ from the previous by one operation at most).
-    pub fn prefix_memo(
-        &self,
-        i: usize,
-        derive: &dyn Fn(&Image, Option<(&Image, &[u128])>) -> Vec<u128>,
-    ) -> &[u128] {
+    pub fn prefix_memo(&self, i: usize, derive: &DeriveMemo<'_>) -> &[u128] {
         let images = &self.prefixes().images;
         let known = (0..=i).rev().find(|&k| images[k].memo.get().is_some());
         let first = match known {
