@@ -16,7 +16,8 @@ use crate::fs::{FileKind, FileMode, FsErrorKind};
 use crate::path::RelPath;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// The root directory's inode number.
 pub(crate) const ROOT: Ino = 0;
@@ -46,7 +47,7 @@ pub(crate) enum Inode {
     File {
         data: Arc<Vec<u8>>,
         mode: FileMode,
-        hash: OnceLock<u128>,
+        hash: ContentHash,
     },
     Dir(Arc<Entries>),
     Symlink(Arc<str>),
@@ -58,7 +59,7 @@ impl Inode {
         Inode::File {
             data,
             mode,
-            hash: OnceLock::new(),
+            hash: ContentHash::default(),
         }
     }
 
@@ -84,6 +85,56 @@ impl Inode {
             Inode::File { data, .. } => Node::File(data.clone()),
             Inode::Dir(_) => Node::Dir,
             Inode::Symlink(t) => Node::Symlink(t.to_string()),
+        }
+    }
+}
+
+/// A file's content hash, computed on first use and then kept (see [`Inode::File`]). Cloning
+/// it copies the value (three loads), which a `OnceLock` does through its synchronisation: a
+/// crash state's image clones every inode of its checkpoint.
+///
+/// Threads may race to fill it: each computes the hash of the same bytes (the bytes cannot
+/// change while the inode is shared: [`Image::file_mut`] takes it by `&mut` and resets the
+/// cache), so they store the same two halves, and a reader reads them only after one writer
+/// published both (`known`, release and acquire).
+#[derive(Debug, Default)]
+pub(crate) struct ContentHash {
+    known: AtomicBool,
+    low: AtomicU64,
+    high: AtomicU64,
+}
+
+impl ContentHash {
+    /// The hash, computed by `hash` if it is not known yet.
+    fn get_or_init(&self, hash: impl FnOnce() -> u128) -> u128 {
+        if let Some(known) = self.get() {
+            return known;
+        }
+        let value = hash();
+        self.low.store(value as u64, Ordering::Relaxed);
+        self.high.store((value >> 64) as u64, Ordering::Relaxed);
+        self.known.store(true, Ordering::Release);
+        value
+    }
+
+    fn get(&self) -> Option<u128> {
+        self.known.load(Ordering::Acquire).then(|| {
+            let low = self.low.load(Ordering::Relaxed);
+            let high = self.high.load(Ordering::Relaxed);
+            (u128::from(high) << 64) | u128::from(low)
+        })
+    }
+}
+
+impl Clone for ContentHash {
+    fn clone(&self) -> Self {
+        match self.get() {
+            None => ContentHash::default(),
+            Some(value) => ContentHash {
+                known: AtomicBool::new(true),
+                low: AtomicU64::new(value as u64),
+                high: AtomicU64::new((value >> 64) as u64),
+            },
         }
     }
 }
@@ -326,7 +377,7 @@ impl Image {
         entry.extend_from_slice(path.as_bytes());
         match inode {
             Inode::File { data, mode, hash } => {
-                let content = *hash.get_or_init(|| xxhash_rust::xxh3::xxh3_128(data));
+                let content = hash.get_or_init(|| xxhash_rust::xxh3::xxh3_128(data));
                 entry.push(1);
                 entry.extend_from_slice(&mode.bits().to_le_bytes());
                 entry.extend_from_slice(&self.links_of(ino).to_le_bytes());
@@ -645,7 +696,7 @@ impl Image {
     pub(crate) fn file_mut(&mut self, ino: Ino) -> Option<&mut Vec<u8>> {
         match self.inodes.get_mut(&ino) {
             Some(Inode::File { data, hash, .. }) => {
-                *hash = OnceLock::new();
+                *hash = ContentHash::default();
                 Some(Arc::make_mut(data))
             }
             _ => None,
