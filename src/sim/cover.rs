@@ -53,7 +53,8 @@
 use super::factor::Factoring;
 use super::image::Image;
 use crate::path::RelPath;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
@@ -136,9 +137,32 @@ impl PartGroups {
     }
 }
 
-/// The keys of the factors of clean states checked so far (see the module doc).
+/// The keys of the factors of clean states checked so far (see the module doc). Only asked
+/// whether it holds a key, never listed, so a hash set: the keys are themselves 128-bit hashes,
+/// and their low 64 bits are the set's hash ([`KeyHasher`]).
 #[derive(Default)]
-pub(crate) struct CleanParts(BTreeSet<u128>);
+pub(crate) struct CleanParts(HashSet<u128, BuildHasherDefault<KeyHasher>>);
+
+/// Hashes a key of [`CleanParts`] to its own low 64 bits: a key is an xxh3-128 hash already.
+#[derive(Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by `u128` keys (`write_u128`); any other input is folded in, whole.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u128(&mut self, key: u128) {
+        self.0 ^= key as u64;
+    }
+}
 
 impl CleanParts {
     /// Whether `key` was recorded.
