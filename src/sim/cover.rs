@@ -53,7 +53,8 @@
 use super::factor::Factoring;
 use super::image::Image;
 use crate::path::RelPath;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
@@ -80,25 +81,53 @@ impl PartGroups {
     /// The keys of `image`'s factors, seen with `acks` acknowledgements, one per factor in
     /// factor order (see the module doc).
     pub(crate) fn keys(&self, image: &Image, acks: usize) -> Vec<u128> {
-        let groups = self.factoring.len() + 1;
-        let hashes = {
-            let mut known = self.group_of.lock().unwrap_or_else(|e| e.into_inner());
-            image.group_hashes(groups, &mut |path| {
-                if let Some(&g) = known.get(path) {
-                    return g;
-                }
-                let g = RelPath::new(path)
-                    .ok()
-                    .and_then(|p| self.factoring.factor_of_path(&p))
-                    .map_or(0, |f| f as usize + 1);
-                known.insert(path.to_owned(), g);
-                g
-            })
-        };
+        self.keys_of(&self.hashes(image), acks)
+    }
+
+    /// The part hashes of `image`: its shared part's, then each factor's
+    /// ([`Image::group_hashes`]).
+    pub(crate) fn hashes(&self, image: &Image) -> Vec<u128> {
+        let mut known = self.group_of.lock().unwrap_or_else(|e| e.into_inner());
+        image.group_hashes(self.factoring.len() + 1, &mut |path| {
+            self.group(&mut known, path)
+        })
+    }
+
+    /// [`PartGroups::hashes`] of `image`, from those of `reference` (`reference_hashes`): the
+    /// same values, computed from the paths where the two trees differ
+    /// ([`Image::group_hashes_from`]).
+    pub(crate) fn hashes_from(
+        &self,
+        image: &Image,
+        reference: &Image,
+        reference_hashes: &[u128],
+    ) -> Vec<u128> {
+        let mut known = self.group_of.lock().unwrap_or_else(|e| e.into_inner());
+        image.group_hashes_from(reference, reference_hashes, &mut |path| {
+            self.group(&mut known, path)
+        })
+    }
+
+    /// The group of `path` (0: shared; `i + 1`: factor `i`), through the cache `known`.
+    fn group(&self, known: &mut HashMap<String, usize, Xxh3DefaultBuilder>, path: &str) -> usize {
+        if let Some(&g) = known.get(path) {
+            return g;
+        }
+        let g = RelPath::new(path)
+            .ok()
+            .and_then(|p| self.factoring.factor_of_path(&p))
+            .map_or(0, |f| f as usize + 1);
+        known.insert(path.to_owned(), g);
+        g
+    }
+
+    /// The keys of the factors of a state whose part hashes are `hashes`, seen with `acks`
+    /// acknowledgements, one per factor in factor order.
+    pub(crate) fn keys_of(&self, hashes: &[u128], acks: usize) -> Vec<u128> {
         let mut bytes = [0u8; 8 + 16 + 4 + 16];
         bytes[..8].copy_from_slice(&(acks as u64).to_le_bytes());
         bytes[8..24].copy_from_slice(&hashes[0].to_le_bytes());
-        (1..groups)
+        (1..hashes.len())
             .map(|g| {
                 bytes[24..28].copy_from_slice(&(g as u32).to_le_bytes());
                 bytes[28..].copy_from_slice(&hashes[g].to_le_bytes());
@@ -108,9 +137,32 @@ impl PartGroups {
     }
 }
 
-/// The keys of the factors of clean states checked so far (see the module doc).
+/// The keys of the factors of clean states checked so far (see the module doc). Only asked
+/// whether it holds a key, never listed, so a hash set: the keys are themselves 128-bit hashes,
+/// and their low 64 bits are the set's hash ([`KeyHasher`]).
 #[derive(Default)]
-pub(crate) struct CleanParts(BTreeSet<u128>);
+pub(crate) struct CleanParts(HashSet<u128, BuildHasherDefault<KeyHasher>>);
+
+/// Hashes a key of [`CleanParts`] to its own low 64 bits: a key is an xxh3-128 hash already.
+#[derive(Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by `u128` keys (`write_u128`); any other input is folded in, whole.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u128(&mut self, key: u128) {
+        self.0 ^= key as u64;
+    }
+}
 
 impl CleanParts {
     /// Whether `key` was recorded.

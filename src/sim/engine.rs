@@ -533,7 +533,8 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
         };
         let res = sh.model.resolve(&rtrace);
         let walk = CrashWalk::new(sh.model, image, &rtrace, &res, sh.config.block_size)
-            .factored(sh.factoring());
+            .factored(sh.factoring())
+            .keeping_prefixes();
         let parent_fp = sh.state_fp(image);
         let deeper = (remaining >= 2 && sh.config.recovery_fanout > 0)
             .then(|| self.chosen_deeper(&walk, parent_fp, remaining));
@@ -545,6 +546,14 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
     fn keys(&self, image: &Image) -> Option<Vec<u128>> {
         let parts = self.sh.parts.as_ref()?;
         Some(parts.keys(image, self.item.acks))
+    }
+
+    /// [`Nest::keys`] of `image`, a state built on `base`, from that image's part `hashes` (the
+    /// same keys, hashing only the paths where the two differ).
+    fn keys_from(&self, image: &Image, (base, hashes): (&Image, &[u128])) -> Option<Vec<u128>> {
+        let parts = self.sh.parts.as_ref()?;
+        let hashes = parts.hashes_from(image, base, hashes);
+        Some(parts.keys_of(&hashes, self.item.acks))
     }
 
     /// Whether every one of `keys` (a state's, see [`super::cover`]) was recorded clean, before
@@ -571,6 +580,7 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
         parent_fp: u128,
         remaining: usize,
         deeper: Option<&BTreeSet<u128>>,
+        reference: Option<(&Image, &[u128])>,
     ) -> Option<Child> {
         let (fp, depth) = if remaining == 1 {
             (None, 0)
@@ -581,7 +591,11 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
                 _ => (Some(fp), remaining - 1),
             }
         };
-        let keys = if depth == 0 { self.keys(&image) } else { None };
+        let keys = match (depth, reference) {
+            (0, Some(reference)) => self.keys_from(&image, reference),
+            (0, None) => self.keys(&image),
+            _ => None,
+        };
         if keys.as_ref().is_some_and(|k| self.all_clean(k)) {
             return None;
         }
@@ -636,6 +650,14 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
         deeper: Option<&BTreeSet<u128>>,
     ) {
         let bounds = *self.sh.bounds_at(self.run.kind(), self.path.len());
+        let parts = self.sh.parts.as_ref();
+        let derive = |image: &Image, previous: Option<(&Image, &[u128])>| {
+            let parts = parts.expect("only with parts");
+            match previous {
+                None => parts.hashes(image),
+                Some((before, hashes)) => parts.hashes_from(image, before, hashes),
+            }
+        };
         for cp in 0..=walk.last_point() {
             self.out.crash_points += 1;
             let point = walk.point(cp).only_new_after(0);
@@ -643,10 +665,13 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
             let mut children: Vec<Child> = Vec::new();
             point.for_each_state(&bounds, seed, |index, choice| {
                 self.out.crash_states += 1;
-                let image = point.build(choice);
-                if let Some(child) = self.child(image, index, parent_fp, remaining, deeper) {
-                    children.push(child);
-                }
+                let (image, base) = point.build_on(choice);
+                // The part hashes of the image it was built on, to key it from.
+                let reference = base
+                    .filter(|_| parts.is_some())
+                    .map(|i| (point.prefix(i), point.prefix_memo(i, &derive)));
+                let child = self.child(image, index, parent_fp, remaining, deeper, reference);
+                children.extend(child);
                 ControlFlow::Continue(())
             });
             for child in children {

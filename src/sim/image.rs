@@ -16,7 +16,8 @@ use crate::fs::{FileKind, FileMode, FsErrorKind};
 use crate::path::RelPath;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// The root directory's inode number.
 pub(crate) const ROOT: Ino = 0;
@@ -46,7 +47,7 @@ pub(crate) enum Inode {
     File {
         data: Arc<Vec<u8>>,
         mode: FileMode,
-        hash: OnceLock<u128>,
+        hash: ContentHash,
     },
     Dir(Arc<Entries>),
     Symlink(Arc<str>),
@@ -58,7 +59,7 @@ impl Inode {
         Inode::File {
             data,
             mode,
-            hash: OnceLock::new(),
+            hash: ContentHash::default(),
         }
     }
 
@@ -84,6 +85,56 @@ impl Inode {
             Inode::File { data, .. } => Node::File(data.clone()),
             Inode::Dir(_) => Node::Dir,
             Inode::Symlink(t) => Node::Symlink(t.to_string()),
+        }
+    }
+}
+
+/// A file's content hash, computed on first use and then kept (see [`Inode::File`]). Cloning
+/// it copies the value (three loads), which a `OnceLock` does through its synchronisation: a
+/// crash state's image clones every inode of its checkpoint.
+///
+/// Threads may race to fill it: each computes the hash of the same bytes (the bytes cannot
+/// change while the inode is shared: [`Image::file_mut`] takes it by `&mut` and resets the
+/// cache), so they store the same two halves, and a reader reads them only after one writer
+/// published both (`known`, release and acquire).
+#[derive(Debug, Default)]
+pub(crate) struct ContentHash {
+    known: AtomicBool,
+    low: AtomicU64,
+    high: AtomicU64,
+}
+
+impl ContentHash {
+    /// The hash, computed by `hash` if it is not known yet.
+    fn get_or_init(&self, hash: impl FnOnce() -> u128) -> u128 {
+        if let Some(known) = self.get() {
+            return known;
+        }
+        let value = hash();
+        self.low.store(value as u64, Ordering::Relaxed);
+        self.high.store((value >> 64) as u64, Ordering::Relaxed);
+        self.known.store(true, Ordering::Release);
+        value
+    }
+
+    fn get(&self) -> Option<u128> {
+        self.known.load(Ordering::Acquire).then(|| {
+            let low = self.low.load(Ordering::Relaxed);
+            let high = self.high.load(Ordering::Relaxed);
+            (u128::from(high) << 64) | u128::from(low)
+        })
+    }
+}
+
+impl Clone for ContentHash {
+    fn clone(&self) -> Self {
+        match self.get() {
+            None => ContentHash::default(),
+            Some(value) => ContentHash {
+                known: AtomicBool::new(true),
+                low: AtomicU64::new(value as u64),
+                high: AtomicU64::new((value >> 64) as u64),
+            },
         }
     }
 }
@@ -326,7 +377,7 @@ impl Image {
         entry.extend_from_slice(path.as_bytes());
         match inode {
             Inode::File { data, mode, hash } => {
-                let content = *hash.get_or_init(|| xxhash_rust::xxh3::xxh3_128(data));
+                let content = hash.get_or_init(|| xxhash_rust::xxh3::xxh3_128(data));
                 entry.push(1);
                 entry.extend_from_slice(&mode.bits().to_le_bytes());
                 entry.extend_from_slice(&self.links_of(ino).to_le_bytes());
@@ -351,20 +402,43 @@ impl Image {
         groups: usize,
         group: &mut dyn FnMut(&str) -> usize,
     ) -> Vec<u128> {
-        // Each path's entry hashed on its own, folded into its group's hash in path order by
-        // a bijective step (xor, then multiplication by an odd constant), so that the hash of
-        // a group depends on its entries and their order, which the sorted walk fixes.
-        const ODD: u128 = 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835;
+        // A group's hash is the sum (mod 2^128) of the xxh3-128 hashes of its paths' entries.
+        // A path occurs once in a tree, and its entry starts with the path, so the sum is over a
+        // set of distinct entries: two different sets collide only by chance, as two random
+        // 128-bit values do. A sum, unlike a chained hash, can be updated by the entries that
+        // changed alone ([`Image::group_hashes_from`]).
         let mut out = vec![0u128; groups];
         let mut entry = Vec::with_capacity(128);
         self.visit(ROOT, &mut String::new(), &mut |path, ino, inode| {
             self.encode_entry(path, ino, inode, &mut entry);
             let g = group(path);
-            out[g] = (out[g] ^ xxhash_rust::xxh3::xxh3_128(&entry)).wrapping_mul(ODD);
+            out[g] = out[g].wrapping_add(xxhash_rust::xxh3::xxh3_128(&entry));
         });
         out
     }
 
+    /// [`Image::group_hashes`] of this image, computed from those of `reference`
+    /// (`reference_hashes`, computed with the same `group`): only the paths whose entries differ
+    /// between the two trees are hashed. Equal to `self.group_hashes(..)` for any two images;
+    /// cheap when this one was made from a clone of `reference` (the directory tables and file
+    /// bytes it did not change are shared, and found equal by pointer).
+    pub(crate) fn group_hashes_from(
+        &self,
+        reference: &Image,
+        reference_hashes: &[u128],
+        group: &mut dyn FnMut(&str) -> usize,
+    ) -> Vec<u128> {
+        let mut diff = TreeDiff {
+            old: reference,
+            new: self,
+            sums: reference_hashes.to_vec(),
+            group,
+            path: String::new(),
+            entry: Vec::with_capacity(128),
+        };
+        diff.dirs(ROOT, ROOT);
+        diff.sums
+    }
     /// Puts a file with `data` at `path`, creating missing parent directories and replacing
     /// whatever was there. A test-setup helper; panics if a parent is not a directory.
     pub fn put_file(&mut self, path: &RelPath, data: &[u8]) {
@@ -622,7 +696,7 @@ impl Image {
     pub(crate) fn file_mut(&mut self, ino: Ino) -> Option<&mut Vec<u8>> {
         match self.inodes.get_mut(&ino) {
             Some(Inode::File { data, hash, .. }) => {
-                *hash = OnceLock::new();
+                *hash = ContentHash::default();
                 Some(Arc::make_mut(data))
             }
             _ => None,
@@ -813,6 +887,133 @@ impl Image {
     }
 }
 
+/// The walk of [`Image::group_hashes_from`]: two trees side by side, the group sums of `old`
+/// turned into those of `new` by taking out each entry of `old` that `new` does not have
+/// unchanged and adding each entry of `new` that `old` does not have unchanged.
+struct TreeDiff<'a, 'g> {
+    old: &'a Image,
+    new: &'a Image,
+    sums: Vec<u128>,
+    group: &'g mut dyn FnMut(&str) -> usize,
+    /// The path of the directory being compared (the root: empty).
+    path: String,
+    entry: Vec<u8>,
+}
+
+impl TreeDiff<'_, '_> {
+    /// Compares directory `old_dir` of `old` with directory `new_dir` of `new`, both at `path`.
+    fn dirs(&mut self, old_dir: Ino, new_dir: Ino) {
+        let (Some(a), Some(b)) = (self.old.dir(old_dir), self.new.dir(new_dir)) else {
+            return;
+        };
+        if std::ptr::eq(a, b) {
+            for (name, &ino) in a.iter() {
+                self.pair(name, Some(ino), Some(ino));
+            }
+            return;
+        }
+        let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
+        loop {
+            let order = match (a.peek(), b.peek()) {
+                (None, None) => return,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                // Names a copied table still shares are one allocation: equal at a glance.
+                (Some((x, _)), Some((y, _))) if Arc::ptr_eq(x, y) => std::cmp::Ordering::Equal,
+                (Some((x, _)), Some((y, _))) => x.cmp(y),
+            };
+            match order {
+                std::cmp::Ordering::Less => {
+                    let (name, &ino) = a.next().expect("peeked");
+                    self.pair(name, Some(ino), None);
+                }
+                std::cmp::Ordering::Greater => {
+                    let (name, &ino) = b.next().expect("peeked");
+                    self.pair(name, None, Some(ino));
+                }
+                std::cmp::Ordering::Equal => {
+                    let (name, &x) = a.next().expect("peeked");
+                    let (_, &y) = b.next().expect("peeked");
+                    self.pair(name, Some(x), Some(y));
+                }
+            }
+        }
+    }
+
+    /// Compares what `name` (in the directory at `path`) names in `old` (`old_ino`) and in
+    /// `new` (`new_ino`); `None`: no such entry, or its inode is missing (which the walks of
+    /// [`Image::visit`] skip alike).
+    fn pair(&mut self, name: &str, old_ino: Option<Ino>, new_ino: Option<Ino>) {
+        let a = old_ino.and_then(|i| Some((i, self.old.inode(i)?)));
+        let b = new_ino.and_then(|i| Some((i, self.new.inode(i)?)));
+        if let (Some((x, i)), Some((y, j))) = (a, b) {
+            if self.same_entry(x, i, y, j) {
+                return;
+            }
+        }
+        let len = self.path.len();
+        if len > 0 {
+            self.path.push('/');
+        }
+        self.path.push_str(name);
+        match (a, b) {
+            (Some((x, Inode::Dir(_))), Some((y, Inode::Dir(_)))) => self.dirs(x, y),
+            _ => {
+                if let Some((x, _)) = a {
+                    self.subtree(false, x);
+                }
+                if let Some((y, _)) = b {
+                    self.subtree(true, y);
+                }
+            }
+        }
+        self.path.truncate(len);
+    }
+
+    /// Whether entry `x` (`i`) of `old` and `y` (`j`) of `new`, at one path and neither a
+    /// directory, encode alike: the same kind, mode, number of names and bytes or target.
+    fn same_entry(&self, x: Ino, i: &Inode, y: Ino, j: &Inode) -> bool {
+        let contents = match (i, j) {
+            (
+                Inode::File {
+                    data: d, mode: m, ..
+                },
+                Inode::File {
+                    data: e, mode: n, ..
+                },
+            ) => m == n && (Arc::ptr_eq(d, e) || d == e),
+            (Inode::Symlink(s), Inode::Symlink(t)) => s == t,
+            _ => false,
+        };
+        contents && self.old.links_of(x) == self.new.links_of(y)
+    }
+
+    /// Takes out of the sums (`add` false: from `old`) or adds to them (`add` true: from
+    /// `new`) the entry at `path`, inode `ino`, and every entry below it.
+    fn subtree(&mut self, add: bool, ino: Ino) {
+        let image = if add { self.new } else { self.old };
+        let Some(inode) = image.inode(ino) else {
+            return;
+        };
+        let (sums, group, entry) = (&mut self.sums, &mut *self.group, &mut self.entry);
+        let mut account = |path: &str, ino: Ino, inode: &Inode| {
+            image.encode_entry(path, ino, inode, entry);
+            let h = xxhash_rust::xxh3::xxh3_128(entry);
+            let g = group(path);
+            sums[g] = if add {
+                sums[g].wrapping_add(h)
+            } else {
+                sums[g].wrapping_sub(h)
+            };
+        };
+        account(&self.path, ino, inode);
+        if matches!(inode, Inode::Dir(_)) {
+            let mut path = self.path.clone();
+            image.visit(ino, &mut path, &mut account);
+        }
+    }
+}
+
 /// The byte range `[start, end)` of the `i`-th block a write of `len` bytes at `offset` touches.
 pub(crate) fn block_range(offset: u64, len: u64, i: u64, block_size: u64) -> (u64, u64) {
     let first = offset / block_size;
@@ -946,6 +1147,108 @@ mod tests {
             blind(&linked(b"two")),
             "a file with two names is never blind"
         );
+    }
+
+    /// Group hashes computed from a reference equal those computed from scratch, whatever
+    /// was changed since the clone: files written, created, removed, renamed across
+    /// directories, given a second name, modes set, symlinks, whole subtrees dropped.
+    #[test]
+    fn group_hashes_from_a_reference_equal_those_from_scratch() {
+        use super::super::rng::SplitMix64;
+        let mut group = |path: &str| path.bytes().map(usize::from).sum::<usize>() % 3;
+        let mut reference = Image::new();
+        for d in ["a", "b", "b/c"] {
+            reference.put_dir(&p(d));
+        }
+        for (i, f) in ["a/x", "a/y", "b/z", "b/c/w", "top"].iter().enumerate() {
+            reference.put_file(&p(f), &[i as u8; 3]);
+        }
+        reference.put_symlink(&p("b/l"), "../a/x");
+        reference.put_hard_link(&p("a/x"), &p("b/x2"));
+        let hashes = reference.group_hashes(3, &mut group);
+        assert_eq!(
+            reference.group_hashes_from(&reference, &hashes, &mut group),
+            hashes
+        );
+        let names = [
+            "a/x", "a/y", "b/z", "b/c/w", "top", "b/l", "b/x2", "a/n", "b/c/n",
+        ];
+        let dirs = ["a", "b", "b/c", "a/sub"];
+        let mut rng = SplitMix64::new(11);
+        let mut pick = |n: usize| rng.below(n as u64).unwrap_or(0) as usize;
+        let mut changed = 0;
+        for round in 0..300 {
+            let mut image = reference.clone();
+            for _ in 0..1 + round % 4 {
+                let name = p(names[pick(names.len())]);
+                let other = p(names[pick(names.len())]);
+                match pick(7) {
+                    0 => {
+                        if let Ok(ino) = image.resolve(&name) {
+                            if let Some(data) = image.file_mut(ino) {
+                                data.push(round as u8);
+                            }
+                        }
+                    }
+                    1 => {
+                        if image.get(&name) != Some(Node::Dir) {
+                            image.put_file(&name, &[round as u8]);
+                        }
+                    }
+                    2 => {
+                        if let (Some(parent), Some(last)) = (name.parent(), name.file_name()) {
+                            if let Ok(dir) = image.resolve(&parent) {
+                                image.unlink_entry(dir, last);
+                            }
+                        }
+                    }
+                    3 => {
+                        let (Ok(ino), Ok((to_dir, to_name))) =
+                            (image.resolve(&name), image.resolve_parent(&other))
+                        else {
+                            continue;
+                        };
+                        let from_dir = image.resolve(&name.parent().unwrap()).unwrap();
+                        if image.check_rename(ino, to_dir, to_name).is_ok() {
+                            image.move_entry(from_dir, name.file_name().unwrap(), to_dir, to_name);
+                        }
+                    }
+                    4 => {
+                        let linkable = matches!(image.get(&name), Some(Node::File(_)));
+                        if linkable && image.get(&other) != Some(Node::Dir) {
+                            image.put_hard_link(&name, &other);
+                        }
+                    }
+                    5 => {
+                        if let Ok(ino) = image.resolve(&name) {
+                            image.set_file_mode(ino, FileMode::new(0o600).unwrap());
+                        }
+                    }
+                    _ => {
+                        let dir = p(dirs[pick(dirs.len())]);
+                        if let (Some(parent), Some(last)) = (dir.parent(), dir.file_name()) {
+                            match image.resolve(&parent) {
+                                Ok(at) if pick(2) == 0 => {
+                                    image.unlink_entry(at, last);
+                                }
+                                Ok(_) if image.get(&dir).is_none() => image.put_dir(&dir),
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+            }
+            assert_eq!(
+                image.group_hashes_from(&reference, &hashes, &mut group),
+                image.group_hashes(3, &mut group),
+                "round {round}: {image:?}"
+            );
+            let back =
+                reference.group_hashes_from(&image, &image.group_hashes(3, &mut group), &mut group);
+            assert_eq!(back, hashes, "round {round}, the other way");
+            changed += usize::from(back != image.group_hashes(3, &mut group));
+        }
+        assert!(changed > 200, "the rounds change the tree: {changed}");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use super::rng::SplitMix64;
 use super::trace::TraceOp;
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// How many states to enumerate at one crash point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +75,38 @@ pub struct CrashWalk<'a> {
     durable: usize,
     at: usize,
     factors: Option<Arc<TraceFactors>>,
+    /// The all-persisted prefixes of the current crash point, when kept
+    /// ([`CrashWalk::keeping_prefixes`]).
+    prefixes: Option<Prefixes>,
+}
+
+/// The images a walk keeping prefixes builds its states on: `images[i]` is the checkpoint with
+/// the operations `from .. from + i` applied as the crash point's all-persisted state applies
+/// them (a pending one as [`Variant::Full`], a resolved one if kept). A state persisting every
+/// pending operation before its first departure is that prefix image, with the operations from
+/// the departure on applied as its choice says: the same image [`CrashPoint::build`] makes
+/// from the checkpoint, since it applies the same operations in the same order with the same
+/// variants. In a recovery's long stretch without a barrier, that saves applying every earlier
+/// operation again for each state.
+#[derive(Clone, Default)]
+struct Prefixes {
+    /// The operation the first image starts after (the durable prefix it was made at).
+    from: usize,
+    images: Vec<Prefix>,
+    /// Whether operation `from + i` was applied to make `images[i + 1]`.
+    applied: Vec<bool>,
+}
+
+/// How [`CrashPoint::prefix_memo`] derives a prefix image's value: from the image alone (the
+/// first), or from the image, the previous one and its value.
+pub type DeriveMemo<'f> = dyn Fn(&Image, Option<(&Image, &[u128])>) -> Vec<u128> + 'f;
+
+/// One prefix image, with a value derived from it, computed once (see
+/// [`CrashPoint::prefix_memo`]).
+#[derive(Clone)]
+struct Prefix {
+    image: Image,
+    memo: OnceLock<Vec<u128>>,
 }
 
 /// A factored walk's view of its trace, computed once per walk.
@@ -106,7 +138,17 @@ impl<'a> CrashWalk<'a> {
             durable: 0,
             at: 0,
             factors: None,
+            prefixes: None,
         }
+    }
+
+    /// This walk, keeping the all-persisted prefix images of its crash point as it advances, so
+    /// that [`CrashPoint::build_on`] builds a state from the longest prefix it shares (see
+    /// `Prefixes`). Costs one image per operation since the checkpoint.
+    pub fn keeping_prefixes(mut self) -> CrashWalk<'a> {
+        self.prefixes = Some(Prefixes::default());
+        self.update_prefixes();
+        self
     }
 
     /// This walk, its crash points enumerating only the states that depart from their base in
@@ -158,6 +200,53 @@ impl<'a> CrashWalk<'a> {
             }
             self.durable += 1;
         }
+        self.update_prefixes();
+    }
+
+    /// Whether operation `j` changes the all-persisted state of the current crash point.
+    fn applied_in_full(&self, j: usize) -> bool {
+        let res = self.res[j];
+        self.trace[j].changes_image() && (res.kept || !res.resolved_at(self.at))
+    }
+
+    /// Brings the prefix images (if kept) to the current crash point: those still right (every
+    /// operation applied or not as the all-persisted state now does) are kept from the
+    /// checkpoint on, the others made again from the checkpoint.
+    fn update_prefixes(&mut self) {
+        let Some(mut pre) = self.prefixes.take() else {
+            return;
+        };
+        let end = pre.from + pre.applied.len();
+        let still = !pre.images.is_empty()
+            && pre.from <= self.durable
+            && self.durable <= end
+            && (pre.from..end).all(|j| self.applied_in_full(j) == pre.applied[j - pre.from]);
+        if still {
+            let gone = self.durable - pre.from;
+            pre.images.drain(..gone);
+            pre.applied.drain(..gone);
+        } else {
+            pre.images = vec![Prefix {
+                image: self.checkpoint.clone(),
+                memo: OnceLock::new(),
+            }];
+            pre.applied.clear();
+        }
+        pre.from = self.durable;
+        while pre.from + pre.applied.len() < self.at {
+            let j = pre.from + pre.applied.len();
+            let mut image = pre.images.last().expect("one image at least").image.clone();
+            let applied = self.applied_in_full(j);
+            if applied {
+                image.apply(&self.trace[j], &Variant::Full, self.block_size);
+            }
+            pre.images.push(Prefix {
+                image,
+                memo: OnceLock::new(),
+            });
+            pre.applied.push(applied);
+        }
+        self.prefixes = Some(pre);
     }
 
     /// Moves to crash point `cp` (never backwards) and describes it.
@@ -290,10 +379,31 @@ impl CrashPoint<'_> {
 
     /// Builds the crash state `choice` names (one variant position per pending operation).
     pub fn build(&self, choice: &[u16]) -> Image {
+        self.build_on(choice).0
+    }
+
+    /// [`CrashPoint::build`], and the prefix image it built the state on (on a walk
+    /// [keeping prefixes](CrashWalk::keeping_prefixes): the longest whose operations the state
+    /// persists; `None`: built on the checkpoint). The state shares with that image the file
+    /// bytes and directory tables it did not change.
+    pub fn build_on(&self, choice: &[u16]) -> (Image, Option<usize>) {
         let walk = self.walk;
-        let mut image = walk.checkpoint.clone();
-        let mut next = 0;
-        for j in walk.durable..self.cp {
+        // The first pending operation the state does not persist in full.
+        let departs = self
+            .pending
+            .iter()
+            .zip(choice)
+            .position(|(_, &c)| c != 0)
+            .map_or(self.cp, |i| self.pending[i].index);
+        let (mut image, from, base) = match &walk.prefixes {
+            Some(pre) if pre.from == walk.durable && departs - pre.from < pre.images.len() => {
+                let i = departs - pre.from;
+                (pre.images[i].image.clone(), departs, Some(i))
+            }
+            _ => (walk.checkpoint.clone(), walk.durable, None),
+        };
+        let mut next = self.pending.partition_point(|p| p.index < from);
+        for j in from..self.cp {
             let op = &walk.trace[j];
             if next < self.pending.len() && self.pending[next].index == j {
                 let variant = &self.pending[next].variants[choice[next] as usize];
@@ -303,7 +413,44 @@ impl CrashPoint<'_> {
                 image.apply(op, &Variant::Full, walk.block_size);
             }
         }
-        image
+        (image, base)
+    }
+
+    /// Prefix image `i` of this crash point ([`CrashPoint::build_on`]).
+    pub fn prefix(&self, i: usize) -> &Image {
+        &self.prefixes().images[i].image
+    }
+
+    /// A value derived from prefix image `i`, computed once per image: `derive(image, None)`
+    /// for the first, `derive(image, Some((previous image, its value)))` for the others (which
+    /// differ from the previous by one operation at most).
+    pub fn prefix_memo(&self, i: usize, derive: &DeriveMemo<'_>) -> &[u128] {
+        let images = &self.prefixes().images;
+        let known = (0..=i).rev().find(|&k| images[k].memo.get().is_some());
+        let first = match known {
+            Some(k) => k + 1,
+            None => {
+                images[0]
+                    .memo
+                    .get_or_init(|| derive(&images[0].image, None));
+                1
+            }
+        };
+        for k in first..=i {
+            let previous = &images[k - 1];
+            let value = previous.memo.get().expect("computed in order");
+            images[k]
+                .memo
+                .get_or_init(|| derive(&images[k].image, Some((&previous.image, value))));
+        }
+        images[i].memo.get().expect("just computed")
+    }
+
+    fn prefixes(&self) -> &Prefixes {
+        self.walk
+            .prefixes
+            .as_ref()
+            .expect("a prefix index comes from a walk keeping prefixes")
     }
 
     /// Calls `f(state_index, choice)` for each state of this crash point, in a fixed order, the
@@ -597,6 +744,79 @@ mod tests {
         assert_eq!(a, count(&sampled, 7), "seeded");
         let (i, choice) = a.last().unwrap();
         assert_eq!(point.state(&sampled, 7, *i).as_ref(), Some(choice));
+    }
+
+    /// A walk keeping prefixes builds every state (every crash point, every model, every
+    /// choice enumerated, random samples included) as the walk building from the checkpoint
+    /// does, on a trace with barriers, a failed fsync (writes dropped for good), renames over
+    /// names, unlinks and hard links; and most states are built on a prefix past the
+    /// checkpoint.
+    #[test]
+    fn states_built_on_prefixes_are_the_states_built_on_the_checkpoint() {
+        use crate::sim::fs::{Fault, FaultKind};
+        let fs = SimFs::new();
+        fs.mkdir(&p("d")).unwrap();
+        fs.fsync_dir(&RelPath::root()).unwrap();
+        let mut a = fs.create_new(&p("d/a")).unwrap();
+        fs.write_at(&mut a, 0, b"first").unwrap();
+        fs.fsync(&mut a).unwrap();
+        fs.fsync_dir(&p("d")).unwrap();
+        // Mutating call 14 fails: the fsync of `b`.
+        fs.set_fault(Some(Fault {
+            at: 14,
+            kind: FaultKind::Eio,
+        }));
+        for (i, name) in ["d/t1", "d/t2", "d/t3"].iter().enumerate() {
+            let mut t = fs.create_new(&p(name)).unwrap();
+            fs.write_at(&mut t, 0, &[b'x'; 9000][..3000 * (i + 1)])
+                .unwrap();
+        }
+        let mut b = fs.create_new(&p("d/b")).unwrap();
+        fs.write_at(&mut b, 0, b"bee").unwrap();
+        assert!(fs.fsync(&mut b).is_err(), "the fault fires");
+        fs.rename(&p("d/t1"), &p("d/a")).unwrap();
+        fs.link(&p("d/t2"), &p("d/t2-also")).unwrap();
+        fs.unlink(&p("d/t3")).unwrap();
+        fs.rename(&p("d/t2"), &p("d/b")).unwrap();
+        fs.write_at(&mut a, 3, b"late").unwrap();
+        fs.fsync_dir(&p("d")).unwrap();
+        fs.unlink(&p("d/t2-also")).unwrap();
+        let trace = fs.trace();
+        assert!(trace
+            .iter()
+            .any(|op| matches!(op, TraceOp::FailedFsync { .. })));
+        let bounds = Bounds {
+            full_bound: 64,
+            k: 1,
+            samples: 8,
+        };
+        let mut on_prefix = 0;
+        let mut states = 0;
+        for model in crate::sim::all_models() {
+            let res = model.resolve(&trace);
+            let mut plain = CrashWalk::new(model.as_ref(), &Image::new(), &trace, &res, 4096);
+            let mut kept = plain.clone().keeping_prefixes();
+            for cp in 0..=trace.len() {
+                let (x, y) = (plain.point(cp), kept.point(cp));
+                x.for_each_state(&bounds, cp as u64, |_, choice| {
+                    let (image, base) = y.build_on(choice);
+                    assert_eq!(
+                        image,
+                        x.build(choice),
+                        "{} at {cp}: {choice:?}",
+                        model.name()
+                    );
+                    assert_eq!(x.build_on(choice).1, None);
+                    on_prefix += usize::from(base.is_some_and(|i| i > 0));
+                    states += 1;
+                    ControlFlow::Continue(())
+                });
+            }
+        }
+        assert!(
+            on_prefix * 3 > states,
+            "{on_prefix} of {states} on a prefix"
+        );
     }
 
     #[test]
