@@ -157,7 +157,7 @@ pub fn budget(name: &str, model: &dyn Model) -> Option<Budget> {
         // Crashes nested to depth 2 in the non-atomic batch cost 3 s of CPU more under prefix
         // and 10 s more under ext4-ordered; under posix, where each of its states' recoveries
         // has hundreds of crash states, more than the whole check's CPU (BENCHMARKS.md).
-        max_depth: if several_factors && model.name() != "posix" {
+        max_depth: if several_factors && model.name() != crate::sim::Posix.name() {
             2
         } else {
             1
