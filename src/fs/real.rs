@@ -11,7 +11,11 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, Dir, FileType, FlockOperation, Mode, OFlags, Stat};
 use rustix::io::Errno;
 use std::path::Path;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+mod workers;
+use workers::Workers;
 
 /// Flags to open a directory that is walked through or listed: never a symlink.
 const DIR_FLAGS: OFlags = OFlags::RDONLY
@@ -27,7 +31,20 @@ const DIR_FLAGS: OFlags = OFlags::RDONLY
 #[derive(Debug)]
 pub struct RealFs {
     root: OwnedFd,
+    /// The threads that fsync a barrier group's files together ([`Fs::sync_group`]).
+    syncers: Workers,
+    /// The threads that close the descriptors holding replaced and unlinked files (see
+    /// [`RealFs::release`]).
+    closers: Workers,
 }
+
+/// How many threads close the descriptors of replaced and unlinked files at most.
+pub const MAX_CLOSE_THREADS: usize = 8;
+
+/// How many replaced or unlinked files may wait for their descriptor's close before
+/// [`RealFs`] closes them on the caller's thread again (so that the space they hold is never
+/// far behind).
+pub const MAX_DEFERRED_CLOSES: usize = 1024;
 
 /// How many threads [`RealFs`]'s barrier group ([`Fs::sync_group`]) uses at most.
 pub const MAX_SYNC_THREADS: usize = 16;
@@ -41,32 +58,6 @@ pub const MIN_CONCURRENT_FSYNCS: usize = 4;
 /// `fsync` of one file of a barrier group.
 fn fsync_file(file: &RealFile) -> FsResult<()> {
     rustix::fs::fsync(&file.fd).map_err(|e| os_error(Op::Fsync, &file.path, e))
-}
-
-/// Fsyncs `files`, several at once if there are at least [`MIN_CONCURRENT_FSYNCS`], returning
-/// the results in order.
-fn fsync_concurrently(files: &[&RealFile]) -> Vec<FsResult<()>> {
-    if files.len() < MIN_CONCURRENT_FSYNCS {
-        return files.iter().map(|f| fsync_file(f)).collect();
-    }
-    let per_thread = files.len().div_ceil(MAX_SYNC_THREADS);
-    std::thread::scope(|scope| {
-        let mut chunks = files.chunks(per_thread);
-        let mine = chunks.next().unwrap_or_default();
-        let others: Vec<_> = chunks
-            .map(|chunk| {
-                scope.spawn(move || chunk.iter().map(|f| fsync_file(f)).collect::<Vec<_>>())
-            })
-            .collect();
-        let mut results: Vec<FsResult<()>> = mine.iter().map(|f| fsync_file(f)).collect();
-        for handle in others {
-            let chunk = handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            results.extend(chunk);
-        }
-        results
-    })
 }
 
 /// A file opened by [`RealFs`]: its descriptor (closed on drop) and the path it was opened at,
@@ -159,6 +150,81 @@ fn metadata_of(st: &Stat) -> Metadata {
 }
 
 impl RealFs {
+    /// The backend of the open directory `root`; its worker threads start when first needed.
+    fn with_root(root: OwnedFd) -> RealFs {
+        RealFs {
+            root,
+            syncers: Workers::new("crashsafe-fsync", MAX_SYNC_THREADS - 1),
+            closers: Workers::new("crashsafe-close", MAX_CLOSE_THREADS),
+        }
+    }
+
+    /// Fsyncs `files`, several at once if there are at least [`MIN_CONCURRENT_FSYNCS`] (the
+    /// first on this thread, each other one on a worker, through a duplicate of its descriptor),
+    /// returning the results in order.
+    fn fsync_concurrently(&self, files: &[&RealFile]) -> Vec<FsResult<()>> {
+        if files.len() < MIN_CONCURRENT_FSYNCS {
+            return files.iter().map(|f| fsync_file(f)).collect();
+        }
+        let mut results: Vec<Option<FsResult<()>>> = files.iter().map(|_| None).collect();
+        let (sender, receiver) = mpsc::channel();
+        for (index, file) in files.iter().enumerate().skip(1) {
+            match file.fd.try_clone() {
+                Ok(fd) => {
+                    let sender = sender.clone();
+                    let path = file.path.clone();
+                    self.syncers.submit(Box::new(move || {
+                        let result =
+                            rustix::fs::fsync(&fd).map_err(|e| os_error(Op::Fsync, &path, e));
+                        let _ = sender.send((index, result));
+                    }));
+                }
+                // No descriptor to spare: this one is fsynced here.
+                Err(_) => results[index] = Some(fsync_file(file)),
+            }
+        }
+        drop(sender);
+        results[0] = Some(fsync_file(files[0]));
+        for (index, result) in receiver {
+            results[index] = Some(result);
+        }
+        results
+            .into_iter()
+            .zip(files)
+            .map(|(result, file)| {
+                // A job that never reported (its thread panicked) did not make its file durable.
+                result
+                    .unwrap_or_else(|| Err(FsError::new(Op::Fsync, &file.path, FsErrorKind::Other)))
+            })
+            .collect()
+    }
+
+    /// A descriptor holding the file `name` in `dir` (`O_PATH`: no access, no side effect), taken
+    /// before a rename over it or an unlink of it, or `None` if there is none to take.
+    fn hold(dir: &DirFd<'_>, name: &str) -> Option<OwnedFd> {
+        let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        rustix::fs::openat(dir, name, flags, Mode::empty()).ok()
+    }
+
+    /// Closes a descriptor taken by [`RealFs::hold`] on a worker thread, unless
+    /// [`MAX_DEFERRED_CLOSES`] are waiting already.
+    ///
+    /// Renaming over a file, or unlinking it, frees its blocks when its last name and
+    /// descriptor are gone — on ext4 inside the `rename` or `unlink` call itself, and on a
+    /// filesystem mounted with `discard` that includes a synchronous discard request to the
+    /// device for each file, which a virtual disk may answer in milliseconds (`BENCHMARKS.md`,
+    /// "Issue #12"). Holding the file open until a worker closes it moves that off the caller's
+    /// path, and lets the discards of a batch's replaced files overlap. It changes nothing the
+    /// caller relies on: the name's change is what the call did, and the durability of that is
+    /// the directory's fsync; only the space comes back a little later.
+    fn release(&self, fd: Option<OwnedFd>) {
+        if let Some(fd) = fd {
+            if self.closers.backlog() < MAX_DEFERRED_CLOSES {
+                self.closers.submit(Box::new(move || drop(fd)));
+            }
+        }
+    }
+
     /// Opens the directory at `root` (`O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC`). A root whose
     /// last component is a symlink is refused with [`FsErrorKind::Symlink`]; one that is not a
     /// directory with [`FsErrorKind::NotADirectory`].
@@ -170,7 +236,7 @@ impl RealFs {
             errno: Some(e.raw_os_error()),
         };
         match rustix::fs::open(root, DIR_FLAGS, Mode::empty()) {
-            Ok(fd) => Ok(RealFs { root: fd }),
+            Ok(fd) => Ok(RealFs::with_root(fd)),
             Err(e @ Errno::NOTDIR) => match rustix::fs::lstat(root) {
                 Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {
                     Err(error(e, FsErrorKind::Symlink))
@@ -363,7 +429,10 @@ impl Fs for RealFs {
         let (from_dir, from_name) = self.open_parent(op, from)?;
         let (to_dir, to_name) = self.open_parent(op, to)?;
         let result = if flags == RenameFlags::REPLACE {
-            rustix::fs::renameat(&from_dir, from_name, &to_dir, to_name)
+            let replaced = Self::hold(&to_dir, to_name);
+            let result = rustix::fs::renameat(&from_dir, from_name, &to_dir, to_name);
+            self.release(replaced);
+            result
         } else {
             let raw = if flags.exchange {
                 rustix::fs::RenameFlags::EXCHANGE
@@ -378,7 +447,10 @@ impl Fs for RealFs {
     fn unlink(&self, path: &RelPath) -> FsResult<()> {
         const OP: Op = Op::Unlink;
         let (dir, name) = self.open_parent(OP, path)?;
-        rustix::fs::unlinkat(&dir, name, AtFlags::empty()).map_err(|e| os_error(OP, path, e))
+        let unlinked = Self::hold(&dir, name);
+        let result = rustix::fs::unlinkat(&dir, name, AtFlags::empty());
+        self.release(unlinked);
+        result.map_err(|e| os_error(OP, path, e))
     }
 
     fn rmdir(&self, path: &RelPath) -> FsResult<()> {
@@ -473,7 +545,7 @@ impl Fs for RealFs {
     /// reported in the order of the calls, after all returned.
     fn sync_group(&self, files: &mut [&mut RealFile], dirs: &[RelPath]) -> FsResult<()> {
         let files: Vec<&RealFile> = files.iter().map(|f| &**f).collect();
-        let mut results = fsync_concurrently(&files);
+        let mut results = self.fsync_concurrently(&files);
         results.extend(dirs.iter().map(|d| self.fsync_dir(d)));
         results.into_iter().collect()
     }

@@ -1,0 +1,183 @@
+//! [`RealFs`](super::RealFs)'s worker threads: a small pool that lives as long as the backend,
+//! started on first use and growing to a bound while jobs wait, for the work a caller should not
+//! wait for one call at a time — a barrier group's fsyncs, issued together, and the closing of
+//! descriptors that hold a replaced or unlinked file, whose blocks are freed (and, on a
+//! filesystem mounted with `discard`, discarded, one synchronous device request per file) when
+//! the last descriptor closes.
+//!
+//! A pool started per call would pay a thread creation per file on every barrier, which on a
+//! busy 2-core machine can cost more than the fsync it overlaps (`BENCHMARKS.md`, "Issue #12").
+
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+
+/// One unit of work for a pool.
+pub(super) type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// A pool of at most `max` threads running [`Job`]s in the order given.
+#[derive(Debug)]
+pub(super) struct Workers {
+    name: &'static str,
+    max: usize,
+    shared: std::sync::Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Job>,
+    /// Threads waiting for a job.
+    idle: usize,
+    /// Set when the pool is dropped: the threads finish the queue, then exit.
+    closing: bool,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("queued", &self.queue.len())
+            .field("idle", &self.idle)
+            .field("closing", &self.closing)
+            .finish()
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A job never runs under the lock, so a poisoned lock holds a consistent state.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A worker's loop: runs jobs until the pool closes and its queue is empty.
+    fn work(&self) {
+        let mut state = self.lock();
+        loop {
+            if let Some(job) = state.queue.pop_front() {
+                drop(state);
+                // A panicking job must not take the worker (and the jobs queued behind it)
+                // down; what it was to report is lost with it, which its submitter sees as a
+                // closed channel.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                state = self.lock();
+            } else if state.closing {
+                return;
+            } else {
+                state.idle += 1;
+                state = self
+                    .wake
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+                state.idle -= 1;
+            }
+        }
+    }
+}
+
+impl Workers {
+    /// A pool named `name` (its threads' name) of at most `max` threads, none started yet.
+    pub(super) fn new(name: &'static str, max: usize) -> Workers {
+        Workers {
+            name,
+            max: max.max(1),
+            shared: Default::default(),
+            threads: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// How many jobs wait for a thread.
+    pub(super) fn backlog(&self) -> usize {
+        self.shared.lock().queue.len()
+    }
+
+    /// Queues `job`, starting a thread if every started one is busy and the bound allows. If no
+    /// thread can be started (the system refuses one) and none is running, the job runs here.
+    pub(super) fn submit(&self, job: Job) {
+        let mut state = self.shared.lock();
+        state.queue.push_back(job);
+        let waiting = state.queue.len();
+        let idle = state.idle;
+        drop(state);
+        if waiting <= idle {
+            self.shared.wake.notify_one();
+            return;
+        }
+        let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
+        if threads.len() < self.max {
+            let shared = std::sync::Arc::clone(&self.shared);
+            let spawned = std::thread::Builder::new()
+                .name(self.name.to_string())
+                .spawn(move || shared.work());
+            if let Ok(handle) = spawned {
+                threads.push(handle);
+                return;
+            }
+        }
+        if threads.is_empty() {
+            // No thread to run it: run what is queued on the caller's.
+            drop(threads);
+            let jobs: Vec<Job> = self.shared.lock().queue.drain(..).collect();
+            jobs.into_iter().for_each(|job| job());
+        } else {
+            self.shared.wake.notify_one();
+        }
+    }
+}
+
+impl Drop for Workers {
+    /// Lets the threads finish every queued job, then waits for them.
+    fn drop(&mut self) {
+        self.shared.lock().closing = true;
+        self.shared.wake.notify_all();
+        let threads = std::mem::take(
+            self.threads
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for handle in threads {
+            let _ = handle.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Workers;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn every_job_runs_once_and_dropping_the_pool_waits_for_them() {
+        let done = Arc::new(AtomicUsize::new(0));
+        let pool = Workers::new("test-worker", 3);
+        for _ in 0..100 {
+            let done = Arc::clone(&done);
+            pool.submit(Box::new(move || {
+                std::thread::sleep(std::time::Duration::from_micros(50));
+                done.fetch_add(1, Ordering::SeqCst);
+            }));
+        }
+        assert!(pool.threads.lock().unwrap().len() <= 3);
+        drop(pool);
+        assert_eq!(done.load(Ordering::SeqCst), 100);
+    }
+
+    #[test]
+    fn a_panicking_job_does_not_stop_the_ones_behind_it() {
+        let done = Arc::new(AtomicUsize::new(0));
+        let pool = Workers::new("test-worker", 1);
+        pool.submit(Box::new(|| panic!("a job's own failure")));
+        let counter = Arc::clone(&done);
+        pool.submit(Box::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }));
+        drop(pool);
+        assert_eq!(done.load(Ordering::SeqCst), 1);
+    }
+}
