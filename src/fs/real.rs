@@ -49,11 +49,9 @@ pub const MAX_DEFERRED_CLOSES: usize = 1024;
 /// How many threads [`RealFs`]'s barrier group ([`Fs::sync_group`]) uses at most.
 pub const MAX_SYNC_THREADS: usize = 16;
 
-/// How many files a barrier group must have for [`RealFs`] to fsync them on several threads.
-/// Fewer are fsynced one after another: on a busy machine a new thread may wait for a CPU longer
-/// than the fsync it would overlap (an update with an increment measured slower on two
-/// threads, `benches/journal.rs`).
-pub const MIN_CONCURRENT_FSYNCS: usize = 4;
+/// How many calls (files and directories) a barrier group must have for [`RealFs`] to issue
+/// them on several threads; a single call is issued on the caller's.
+pub const MIN_CONCURRENT_SYNCS: usize = 2;
 
 /// `fsync` of one file of a barrier group.
 fn fsync_file(file: &RealFile) -> FsResult<()> {
@@ -104,6 +102,19 @@ fn error_kind(e: Errno) -> FsErrorKind {
         Errno::XDEV => FsErrorKind::CrossDevice,
         Errno::ACCESS | Errno::PERM => FsErrorKind::PermissionDenied,
         _ => FsErrorKind::Other,
+    }
+}
+
+/// An [`FsError`] from `op` on `path` that failed with the standard library's `e`.
+fn io_error(op: Op, path: &RelPath, e: &std::io::Error) -> FsError {
+    let errno = e.raw_os_error();
+    FsError {
+        op,
+        path: path.to_string(),
+        kind: errno.map_or(FsErrorKind::Other, |n| {
+            error_kind(Errno::from_raw_os_error(n))
+        }),
+        errno,
     }
 }
 
@@ -159,44 +170,78 @@ impl RealFs {
         }
     }
 
-    /// Fsyncs `files`, several at once if there are at least [`MIN_CONCURRENT_FSYNCS`] (the
-    /// first on this thread, each other one on a worker, through a duplicate of its descriptor),
-    /// returning the results in order.
-    fn fsync_concurrently(&self, files: &[&RealFile]) -> Vec<FsResult<()>> {
-        if files.len() < MIN_CONCURRENT_FSYNCS {
-            return files.iter().map(|f| fsync_file(f)).collect();
+    /// Carries out a barrier group's calls (`files`' fsyncs, then `dirs`'), several at once if
+    /// there are at least [`MIN_CONCURRENT_SYNCS`]: the first on this thread, every other one
+    /// on a worker, through a descriptor of its own (a duplicate of the file's, or the
+    /// directory opened here). Returns the results in the order of the calls.
+    fn sync_calls(&self, files: &[&RealFile], dirs: &[RelPath]) -> Vec<FsResult<()>> {
+        let count = files.len() + dirs.len();
+        if count < MIN_CONCURRENT_SYNCS {
+            let mut results: Vec<FsResult<()>> = files.iter().map(|f| fsync_file(f)).collect();
+            results.extend(dirs.iter().map(|d| self.fsync_dir(d)));
+            return results;
         }
-        let mut results: Vec<Option<FsResult<()>>> = files.iter().map(|_| None).collect();
+        let mut results: Vec<Option<FsResult<()>>> = (0..count).map(|_| None).collect();
         let (sender, receiver) = mpsc::channel();
-        for (index, file) in files.iter().enumerate().skip(1) {
-            match file.fd.try_clone() {
-                Ok(fd) => {
+        for (index, result) in results.iter_mut().enumerate().skip(1) {
+            let call = match index.checked_sub(files.len()) {
+                None => self.file_call(files[index]),
+                Some(d) => self.dir_call(&dirs[d]),
+            };
+            match call {
+                Ok((fd, op, path)) => {
                     let sender = sender.clone();
-                    let path = file.path.clone();
                     self.syncers.submit(Box::new(move || {
-                        let result =
-                            rustix::fs::fsync(&fd).map_err(|e| os_error(Op::Fsync, &path, e));
-                        let _ = sender.send((index, result));
+                        let done = rustix::fs::fsync(&fd).map_err(|e| os_error(op, &path, e));
+                        let _ = sender.send((index, done));
                     }));
                 }
-                // No descriptor to spare: this one is fsynced here.
-                Err(_) => results[index] = Some(fsync_file(file)),
+                Err(e) => *result = Some(Err(e)),
             }
         }
         drop(sender);
-        results[0] = Some(fsync_file(files[0]));
+        results[0] = Some(match files.first() {
+            Some(file) => fsync_file(file),
+            None => self.fsync_dir(&dirs[0]),
+        });
         for (index, result) in receiver {
             results[index] = Some(result);
         }
         results
             .into_iter()
-            .zip(files)
-            .map(|(result, file)| {
-                // A job that never reported (its thread panicked) did not make its file durable.
-                result
-                    .unwrap_or_else(|| Err(FsError::new(Op::Fsync, &file.path, FsErrorKind::Other)))
+            .enumerate()
+            .map(|(index, result)| {
+                // A call that never reported (its worker panicked) made nothing durable.
+                result.unwrap_or_else(|| {
+                    let (op, path) = match index.checked_sub(files.len()) {
+                        None => (Op::Fsync, &files[index].path),
+                        Some(d) => (Op::FsyncDir, &dirs[d]),
+                    };
+                    Err(FsError::new(op, path, FsErrorKind::Other))
+                })
             })
             .collect()
+    }
+
+    /// A file's fsync for a worker: a duplicate of its descriptor.
+    fn file_call(&self, file: &RealFile) -> FsResult<(OwnedFd, Op, RelPath)> {
+        let fd = file
+            .fd
+            .try_clone()
+            .map_err(|e| io_error(Op::Fsync, &file.path, &e))?;
+        Ok((fd, Op::Fsync, file.path.clone()))
+    }
+
+    /// A directory's fsync for a worker: the directory opened as [`Fs::fsync_dir`] opens it.
+    fn dir_call(&self, path: &RelPath) -> FsResult<(OwnedFd, Op, RelPath)> {
+        const OP: Op = Op::FsyncDir;
+        let fd = match self.open_dir(OP, path)? {
+            DirFd::Root(root) => root
+                .try_clone_to_owned()
+                .map_err(|e| io_error(OP, path, &e))?,
+            DirFd::Owned(fd) => fd,
+        };
+        Ok((fd, OP, path.clone()))
     }
 
     /// A descriptor holding the file `name` in `dir` (`O_PATH`: no access, no side effect), taken
@@ -223,6 +268,14 @@ impl RealFs {
                 self.closers.submit(Box::new(move || drop(fd)));
             }
         }
+    }
+
+    /// Returns once every replaced or unlinked file whose close this backend deferred (its
+    /// `rename` over a file and its `unlink` close the file's last descriptor on a worker thread,
+    /// off the caller's path) is closed, and so its space freed. Nothing needs it for
+    /// correctness; a caller that measures its own work, or the free space, may.
+    pub fn settle(&self) {
+        self.closers.settle();
     }
 
     /// Opens the directory at `root` (`O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC`). A root whose
@@ -545,9 +598,7 @@ impl Fs for RealFs {
     /// reported in the order of the calls, after all returned.
     fn sync_group(&self, files: &mut [&mut RealFile], dirs: &[RelPath]) -> FsResult<()> {
         let files: Vec<&RealFile> = files.iter().map(|f| &**f).collect();
-        let mut results = self.fsync_concurrently(&files);
-        results.extend(dirs.iter().map(|d| self.fsync_dir(d)));
-        results.into_iter().collect()
+        self.sync_calls(&files, dirs).into_iter().collect()
     }
 
     fn lock_dir(
@@ -628,7 +679,43 @@ fn flock_holder_in(line: &str, (major, minor): (u32, u32), ino: u64) -> Option<u
 
 #[cfg(test)]
 mod tests {
-    use super::flock_holder_in;
+    use super::{flock_holder_in, RealFs};
+    use crate::fs::Fs;
+    use crate::path::RelPath;
+    use std::os::unix::fs::MetadataExt;
+
+    /// Whether a descriptor of this process refers to the inode `(dev, ino)`.
+    fn held(dev: u64, ino: u64) -> bool {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| std::fs::metadata(e.ok()?.path()).ok())
+            .any(|m| m.dev() == dev && m.ino() == ino)
+    }
+
+    #[test]
+    fn a_file_replaced_or_unlinked_is_closed_once_the_backend_settles() {
+        let tmp = tempfile::tempdir().unwrap();
+        for name in ["new", "old", "gone"] {
+            std::fs::write(tmp.path().join(name), name).unwrap();
+        }
+        let old = std::fs::metadata(tmp.path().join("old")).unwrap();
+        let gone = std::fs::metadata(tmp.path().join("gone")).unwrap();
+        let fs = RealFs::open(tmp.path()).unwrap();
+        let path = |s: &str| RelPath::new(s).unwrap();
+        fs.rename(&path("new"), &path("old")).unwrap();
+        fs.unlink(&path("gone")).unwrap();
+        assert_eq!(std::fs::read(tmp.path().join("old")).unwrap(), b"new");
+        assert!(!tmp.path().join("gone").exists());
+        fs.settle();
+        assert!(
+            !held(old.dev(), old.ino()),
+            "the replaced file is still open"
+        );
+        assert!(
+            !held(gone.dev(), gone.ino()),
+            "the unlinked file is still open"
+        );
+    }
 
     #[test]
     fn a_granted_flock_line_names_its_pid_and_others_do_not() {

@@ -27,7 +27,10 @@ pub(super) struct Workers {
 #[derive(Debug, Default)]
 struct Shared {
     state: Mutex<State>,
+    /// Signalled when a job is queued or the pool closes.
     wake: Condvar,
+    /// Signalled when the last running job finishes with nothing queued.
+    settled: Condvar,
 }
 
 #[derive(Default)]
@@ -35,6 +38,8 @@ struct State {
     queue: VecDeque<Job>,
     /// Threads waiting for a job.
     idle: usize,
+    /// Jobs running now.
+    running: usize,
     /// Set when the pool is dropped: the threads finish the queue, then exit.
     closing: bool,
 }
@@ -44,6 +49,7 @@ impl std::fmt::Debug for State {
         f.debug_struct("State")
             .field("queued", &self.queue.len())
             .field("idle", &self.idle)
+            .field("running", &self.running)
             .field("closing", &self.closing)
             .finish()
     }
@@ -60,12 +66,17 @@ impl Shared {
         let mut state = self.lock();
         loop {
             if let Some(job) = state.queue.pop_front() {
+                state.running += 1;
                 drop(state);
                 // A panicking job must not take the worker (and the jobs queued behind it)
                 // down; what it was to report is lost with it, which its submitter sees as a
                 // closed channel.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                 state = self.lock();
+                state.running -= 1;
+                if state.running == 0 && state.queue.is_empty() {
+                    self.settled.notify_all();
+                }
             } else if state.closing {
                 return;
             } else {
@@ -94,6 +105,18 @@ impl Workers {
     /// How many jobs wait for a thread.
     pub(super) fn backlog(&self) -> usize {
         self.shared.lock().queue.len()
+    }
+
+    /// Returns once every job submitted so far has run.
+    pub(super) fn settle(&self) {
+        let mut state = self.shared.lock();
+        while state.running > 0 || !state.queue.is_empty() {
+            state = self
+                .shared
+                .settled
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
     }
 
     /// Queues `job`, starting a thread if every started one is busy and the bound allows. If no
@@ -153,7 +176,7 @@ mod tests {
     use std::sync::Arc;
 
     #[test]
-    fn every_job_runs_once_and_dropping_the_pool_waits_for_them() {
+    fn every_job_runs_once_and_settling_or_dropping_the_pool_waits_for_them() {
         let done = Arc::new(AtomicUsize::new(0));
         let pool = Workers::new("test-worker", 3);
         for _ in 0..100 {
@@ -164,8 +187,15 @@ mod tests {
             }));
         }
         assert!(pool.threads.lock().unwrap().len() <= 3);
-        drop(pool);
+        pool.settle();
         assert_eq!(done.load(Ordering::SeqCst), 100);
+        let counter = Arc::clone(&done);
+        pool.submit(Box::new(move || {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            counter.fetch_add(1, Ordering::SeqCst);
+        }));
+        drop(pool);
+        assert_eq!(done.load(Ordering::SeqCst), 101);
     }
 
     #[test]
