@@ -39,7 +39,7 @@ pub struct RealFs {
 }
 
 /// How many threads close the descriptors of replaced and unlinked files at most.
-pub const MAX_CLOSE_THREADS: usize = 8;
+pub const MAX_CLOSE_THREADS: usize = 16;
 
 /// How many replaced or unlinked files may wait for their descriptor's close before
 /// [`RealFs`] closes them on the caller's thread again (so that the space they hold is never
