@@ -1,6 +1,12 @@
 //! The real Linux backend: every operation is resolved relative to a descriptor of the root,
 //! walking the path one component at a time with `O_NOFOLLOW`, so that no symlink, intermediate
 //! or final, is ever followed and nothing outside the root can be reached through one.
+//!
+//! Two small pools of threads that live as long as the backend take work off the caller's
+//! thread (`workers`): a barrier group's fsyncs, issued together ([`Fs::sync_group`]), and the
+//! closing of a descriptor held on a file that a `rename` replaced or an `unlink` removed, so
+//! that freeing (and, with `discard`, discarding) its blocks happens beside the caller's next
+//! calls instead of inside this one ([`RealFs::settle`] waits for them).
 
 use super::{
     DirEntry, DirName, FileKind, FileMode, Fs, FsError, FsErrorKind, FsResult, LockError, LockMode,
@@ -46,7 +52,8 @@ pub const MAX_CLOSE_THREADS: usize = 16;
 /// far behind).
 pub const MAX_DEFERRED_CLOSES: usize = 1024;
 
-/// How many threads [`RealFs`]'s barrier group ([`Fs::sync_group`]) uses at most.
+/// How many threads [`RealFs`]'s barrier group ([`Fs::sync_group`]) uses at most: the caller's
+/// and up to this many less one workers, which live as long as the backend.
 pub const MAX_SYNC_THREADS: usize = 16;
 
 /// How many calls (files and directories) a barrier group must have for [`RealFs`] to issue
@@ -590,12 +597,11 @@ impl Fs for RealFs {
         rustix::fs::syncfs(&self.root).map_err(|e| os_error(Op::Syncfs, &RelPath::root(), e))
     }
 
-    /// Issues the files' fsyncs at once when there are several ([`MIN_CONCURRENT_FSYNCS`]), on up to [`MAX_SYNC_THREADS`]
-    /// threads (this one included), so that the filesystem writes their data together; then the
-    /// directories' one after another (on ext4 a file's fsync commits the journal transaction
-    /// holding the directory changes made before it, so a directory's fsync after it is cheap,
-    /// and a thread started for it would mostly wait for a CPU on a busy machine). Errors are
-    /// reported in the order of the calls, after all returned.
+    /// Issues the group's calls — the files' fsyncs and the directories' — at once when there are
+    /// at least [`MIN_CONCURRENT_SYNCS`], on up to [`MAX_SYNC_THREADS`] threads (this one and the
+    /// backend's long-lived workers: no thread is created per group once the pool has grown), so
+    /// that the device sees their writes and cache flushes together and may merge them. Errors
+    /// are reported in the order of the calls, after all returned.
     fn sync_group(&self, files: &mut [&mut RealFile], dirs: &[RelPath]) -> FsResult<()> {
         let files: Vec<&RealFile> = files.iter().map(|f| &**f).collect();
         self.sync_calls(&files, dirs).into_iter().collect()

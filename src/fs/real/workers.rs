@@ -7,6 +7,10 @@
 //!
 //! A pool started per call would pay a thread creation per file on every barrier, which on a
 //! busy 2-core machine can cost more than the fsync it overlaps (`BENCHMARKS.md`, "Issue #12").
+//!
+//! As with any backend that owns threads, a child process created by `fork` without `exec`
+//! inherits none of them: it must not use a [`RealFs`](super::RealFs) its parent had used (its
+//! jobs would wait for threads that do not exist in it); it opens its own.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
