@@ -112,19 +112,6 @@ fn error_kind(e: Errno) -> FsErrorKind {
     }
 }
 
-/// An [`FsError`] from `op` on `path` that failed with the standard library's `e`.
-fn io_error(op: Op, path: &RelPath, e: &std::io::Error) -> FsError {
-    let errno = e.raw_os_error();
-    FsError {
-        op,
-        path: path.to_string(),
-        kind: errno.map_or(FsErrorKind::Other, |n| {
-            error_kind(Errno::from_raw_os_error(n))
-        }),
-        errno,
-    }
-}
-
 /// An [`FsError`] from `op` on `path` that failed with `e`.
 fn os_error(op: Op, path: &RelPath, e: Errno) -> FsError {
     FsError {
@@ -203,14 +190,14 @@ impl RealFs {
                         let _ = sender.send((index, done));
                     }));
                 }
-                Err(e) => *result = Some(Err(e)),
+                // No descriptor for a worker (out of descriptors, or the directory cannot be
+                // opened): the call is made here, as without workers, and reports what it finds.
+                Err(_) => *result = Some(self.sync_here(index, files, dirs)),
             }
         }
         drop(sender);
-        results[0] = Some(match files.first() {
-            Some(file) => fsync_file(file),
-            None => self.fsync_dir(&dirs[0]),
-        });
+        results[0] = Some(self.sync_here(0, files, dirs));
+        self.syncers.help();
         for (index, result) in receiver {
             results[index] = Some(result);
         }
@@ -230,12 +217,18 @@ impl RealFs {
             .collect()
     }
 
+    /// Call `index` of a barrier group (`files`' fsyncs, then `dirs`'), made on this thread.
+    fn sync_here(&self, index: usize, files: &[&RealFile], dirs: &[RelPath]) -> FsResult<()> {
+        match index.checked_sub(files.len()) {
+            None => fsync_file(files[index]),
+            Some(d) => self.fsync_dir(&dirs[d]),
+        }
+    }
+
     /// A file's fsync for a worker: a duplicate of its descriptor.
     fn file_call(&self, file: &RealFile) -> FsResult<(OwnedFd, Op, RelPath)> {
-        let fd = file
-            .fd
-            .try_clone()
-            .map_err(|e| io_error(Op::Fsync, &file.path, &e))?;
+        let fd = rustix::io::fcntl_dupfd_cloexec(&file.fd, 0)
+            .map_err(|e| os_error(Op::Fsync, &file.path, e))?;
         Ok((fd, Op::Fsync, file.path.clone()))
     }
 
@@ -243,9 +236,9 @@ impl RealFs {
     fn dir_call(&self, path: &RelPath) -> FsResult<(OwnedFd, Op, RelPath)> {
         const OP: Op = Op::FsyncDir;
         let fd = match self.open_dir(OP, path)? {
-            DirFd::Root(root) => root
-                .try_clone_to_owned()
-                .map_err(|e| io_error(OP, path, &e))?,
+            DirFd::Root(root) => {
+                rustix::io::fcntl_dupfd_cloexec(root, 0).map_err(|e| os_error(OP, path, e))?
+            }
             DirFd::Owned(fd) => fd,
         };
         Ok((fd, OP, path.clone()))

@@ -8,9 +8,9 @@
 //! A pool started per call would pay a thread creation per file on every barrier, which on a
 //! busy 2-core machine can cost more than the fsync it overlaps (`BENCHMARKS.md`, "Issue #12").
 //!
-//! As with any backend that owns threads, a child process created by `fork` without `exec`
-//! inherits none of them: it must not use a [`RealFs`](super::RealFs) its parent had used (its
-//! jobs would wait for threads that do not exist in it); it opens its own.
+//! The pool only makes work happen sooner: a caller that needs its jobs done helps run the
+//! queue ([`Workers::help`]), so every job completes even with no worker (none could be started,
+//! or a child process created by `fork` inherited the pool but not its threads).
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -65,32 +65,44 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Runs the next queued job, if any, on this thread; returns whether there was one.
+    fn run_one(&self) -> bool {
+        let mut state = self.lock();
+        let Some(job) = state.queue.pop_front() else {
+            return false;
+        };
+        state.running += 1;
+        drop(state);
+        // A panicking job must not take the thread (and the jobs queued behind it) down; what it
+        // was to report is lost with it, which its submitter sees as a closed channel.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+        let mut state = self.lock();
+        state.running -= 1;
+        if state.running == 0 && state.queue.is_empty() {
+            self.settled.notify_all();
+        }
+        true
+    }
+
     /// A worker's loop: runs jobs until the pool closes and its queue is empty.
     fn work(&self) {
-        let mut state = self.lock();
         loop {
-            if let Some(job) = state.queue.pop_front() {
-                state.running += 1;
-                drop(state);
-                // A panicking job must not take the worker (and the jobs queued behind it)
-                // down; what it was to report is lost with it, which its submitter sees as a
-                // closed channel.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                state = self.lock();
-                state.running -= 1;
-                if state.running == 0 && state.queue.is_empty() {
-                    self.settled.notify_all();
-                }
-            } else if state.closing {
-                return;
-            } else {
-                state.idle += 1;
-                state = self
-                    .wake
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
-                state.idle -= 1;
+            if self.run_one() {
+                continue;
             }
+            let mut state = self.lock();
+            if !state.queue.is_empty() {
+                continue;
+            }
+            if state.closing {
+                return;
+            }
+            state.idle += 1;
+            state = self
+                .wake
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+            state.idle -= 1;
         }
     }
 }
@@ -111,8 +123,9 @@ impl Workers {
         self.shared.lock().queue.len()
     }
 
-    /// Returns once every job submitted so far has run.
+    /// Returns once every job submitted so far has run (helping with the queued ones).
     pub(super) fn settle(&self) {
+        self.help();
         let mut state = self.shared.lock();
         while state.running > 0 || !state.queue.is_empty() {
             state = self
@@ -123,37 +136,37 @@ impl Workers {
         }
     }
 
-    /// Queues `job`, starting a thread if every started one is busy and the bound allows. If no
-    /// thread can be started (the system refuses one) and none is running, the job runs here.
+    /// Runs queued jobs on the caller's thread until none is left: a caller about to wait for
+    /// its jobs' results helps instead, so that they complete even when no worker runs (none
+    /// could be started, or the process is a `fork` child that inherited the pool but not its
+    /// threads), and sooner when the workers are busy.
+    pub(super) fn help(&self) {
+        while self.shared.run_one() {}
+    }
+
+    /// Queues `job`, starting a thread if every started one is busy and the bound allows. A job
+    /// for which no thread can be started waits for a running one, or for a caller's
+    /// [`Workers::help`] or [`Workers::settle`].
     pub(super) fn submit(&self, job: Job) {
         let mut state = self.shared.lock();
         state.queue.push_back(job);
         let waiting = state.queue.len();
         let idle = state.idle;
         drop(state);
-        if waiting <= idle {
-            self.shared.wake.notify_one();
-            return;
-        }
-        let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
-        if threads.len() < self.max {
-            let shared = std::sync::Arc::clone(&self.shared);
-            let spawned = std::thread::Builder::new()
-                .name(self.name.to_string())
-                .spawn(move || shared.work());
-            if let Ok(handle) = spawned {
-                threads.push(handle);
-                return;
+        if waiting > idle {
+            let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
+            if threads.len() < self.max {
+                let shared = std::sync::Arc::clone(&self.shared);
+                let spawned = std::thread::Builder::new()
+                    .name(self.name.to_string())
+                    .spawn(move || shared.work());
+                if let Ok(handle) = spawned {
+                    threads.push(handle);
+                    return;
+                }
             }
         }
-        if threads.is_empty() {
-            // No thread to run it: run what is queued on the caller's.
-            drop(threads);
-            let jobs: Vec<Job> = self.shared.lock().queue.drain(..).collect();
-            jobs.into_iter().for_each(|job| job());
-        } else {
-            self.shared.wake.notify_one();
-        }
+        self.shared.wake.notify_one();
     }
 }
 
