@@ -23,6 +23,10 @@ use std::time::{Duration, Instant};
 mod workers;
 use workers::Workers;
 
+/// Flags to hold a name's file without opening it for access (`O_PATH`, which never blocks, on a
+/// fifo either) and without following a symlink.
+const HOLD_FLAGS: OFlags = OFlags::PATH.union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
+
 /// Flags to open a directory that is walked through or listed: never a symlink.
 const DIR_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::DIRECTORY)
@@ -247,8 +251,7 @@ impl RealFs {
     /// A descriptor holding the file `name` in `dir` (`O_PATH`: no access, no side effect), taken
     /// before a rename over it or an unlink of it, or `None` if there is none to take.
     fn hold(dir: &DirFd<'_>, name: &str) -> Option<OwnedFd> {
-        let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        rustix::fs::openat(dir, name, flags, Mode::empty()).ok()
+        rustix::fs::openat(dir, name, HOLD_FLAGS, Mode::empty()).ok()
     }
 
     /// Closes a descriptor taken by [`RealFs::hold`] on a worker thread, unless
