@@ -155,6 +155,77 @@ fn sync_group_issues_every_call_and_reports_the_first_failure_in_order() {
 }
 
 #[test]
+fn sync_group_of_two_calls_or_of_directories_only_reports_like_one_call_at_a_time() {
+    let fx = fixture();
+    let mut files: Vec<_> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let mut f = fx.fs.create_new(&p(name)).unwrap();
+            fx.fs.write_at(&mut f, 0, name.as_bytes()).unwrap();
+            f
+        })
+        .collect();
+    let mut refs: Vec<_> = files.iter_mut().collect();
+    fx.fs.sync_group(&mut refs, &[]).unwrap();
+    fx.fs
+        .sync_group(&mut refs[..1], &[RelPath::root()])
+        .unwrap();
+    let err = fx
+        .fs
+        .sync_group(&mut refs[..1], &[p("missing")])
+        .unwrap_err();
+    assert_eq!((err.op, err.kind), (Op::FsyncDir, FsErrorKind::NotFound));
+    assert_eq!(err.path, "missing");
+    fx.fs.mkdir(&p("d")).unwrap();
+    let dirs = [p("gone"), RelPath::root(), p("d"), p("also-gone")];
+    let err = fx.fs.sync_group(&mut [], &dirs).unwrap_err();
+    assert_eq!((err.op, err.path.as_str()), (Op::FsyncDir, "gone"));
+    fx.fs.sync_group(&mut [], &dirs[1..3]).unwrap();
+}
+
+/// The files under `dir` that a descriptor of this process still holds although their name is
+/// gone (`/proc/self/fd` shows them as `PATH (deleted)`).
+fn held_deleted(dir: &Path) -> Vec<String> {
+    let prefix = dir.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .map(|target| target.to_string_lossy().into_owned())
+        .filter(|t| t.starts_with(&prefix) && t.ends_with(" (deleted)"))
+        .collect()
+}
+
+#[test]
+fn no_file_replaced_or_unlinked_is_left_open_after_settle_or_drop() {
+    let fx = fixture();
+    for k in 0..20 {
+        for name in [format!("new{k}"), format!("old{k}"), format!("gone{k}")] {
+            write_file(&fx.fs, &name, name.as_bytes());
+        }
+        let (new, old, gone) = (
+            p(&format!("new{k}")),
+            p(&format!("old{k}")),
+            p(&format!("gone{k}")),
+        );
+        fx.fs.rename(&new, &old).unwrap();
+        fx.fs.unlink(&gone).unwrap();
+        assert_eq!(
+            read_file(&fx.fs, &format!("old{k}")),
+            format!("new{k}").as_bytes()
+        );
+        assert_eq!(fx.fs.stat(&gone).unwrap(), None);
+    }
+    fx.fs.settle();
+    assert_eq!(held_deleted(&fx.root), Vec::<String>::new());
+    let Fixture { fs, root, _tmp, .. } = fx;
+    write_file(&fs, "x", b"1");
+    write_file(&fs, "y", b"2");
+    fs.rename(&p("x"), &p("y")).unwrap();
+    drop(fs);
+    assert_eq!(held_deleted(&root), Vec::<String>::new());
+}
+
+#[test]
 fn open_read_refuses_a_directory_and_a_missing_file() {
     let fx = fixture();
     fx.fs.mkdir(&p("d")).unwrap();
@@ -189,6 +260,35 @@ fn open_read_refuses_a_fifo_without_blocking() {
         fx.fs.stat(&p("fifo")).unwrap().unwrap().kind,
         FileKind::Other
     );
+}
+
+#[test]
+fn renaming_over_a_fifo_and_unlinking_one_never_block() {
+    let fx = fixture();
+    for name in ["fifo-1", "fifo-2"] {
+        let status = std::process::Command::new("mkfifo")
+            .arg(fx.root.join(name))
+            .status();
+        if !status.is_ok_and(|s| s.success()) {
+            return; // no mkfifo on this machine
+        }
+    }
+    write_file(&fx.fs, "new", b"new");
+    let Fixture { fs, root, _tmp, .. } = fx;
+    // Opening a fifo to read waits for a writer: the calls run on a thread of their own, so that
+    // a backend that did would fail this test instead of hanging it.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        fs.rename(&p("new"), &p("fifo-1")).unwrap();
+        fs.unlink(&p("fifo-2")).unwrap();
+        fs.settle();
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("rename over a fifo or unlink of one blocked");
+    assert_eq!(std::fs::read(root.join("fifo-1")).unwrap(), b"new");
+    assert!(!root.join("fifo-2").exists());
 }
 
 #[test]

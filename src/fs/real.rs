@@ -1,6 +1,12 @@
 //! The real Linux backend: every operation is resolved relative to a descriptor of the root,
 //! walking the path one component at a time with `O_NOFOLLOW`, so that no symlink, intermediate
 //! or final, is ever followed and nothing outside the root can be reached through one.
+//!
+//! Two small pools of threads that live as long as the backend take work off the caller's
+//! thread (`workers`): a barrier group's fsyncs, issued together ([`Fs::sync_group`]), and the
+//! closing of a descriptor held on a file that a `rename` replaced or an `unlink` removed, so
+//! that freeing (and, with `discard`, discarding) its blocks happens beside the caller's next
+//! calls instead of inside this one ([`RealFs::settle`] waits for them).
 
 use super::{
     DirEntry, DirName, FileKind, FileMode, Fs, FsError, FsErrorKind, FsResult, LockError, LockMode,
@@ -11,7 +17,15 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, Dir, FileType, FlockOperation, Mode, OFlags, Stat};
 use rustix::io::Errno;
 use std::path::Path;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+mod workers;
+use workers::Workers;
+
+/// Flags to hold a name's file without opening it for access (`O_PATH`, which never blocks, on a
+/// fifo either) and without following a symlink.
+const HOLD_FLAGS: OFlags = OFlags::PATH.union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
 
 /// Flags to open a directory that is walked through or listed: never a symlink.
 const DIR_FLAGS: OFlags = OFlags::RDONLY
@@ -27,46 +41,32 @@ const DIR_FLAGS: OFlags = OFlags::RDONLY
 #[derive(Debug)]
 pub struct RealFs {
     root: OwnedFd,
+    /// The threads that fsync a barrier group's files together ([`Fs::sync_group`]).
+    syncers: Workers,
+    /// The threads that close the descriptors holding replaced and unlinked files (see
+    /// [`RealFs::release`]).
+    closers: Workers,
 }
 
-/// How many threads [`RealFs`]'s barrier group ([`Fs::sync_group`]) uses at most.
+/// How many threads close the descriptors of replaced and unlinked files at most.
+pub const MAX_CLOSE_THREADS: usize = 16;
+
+/// How many replaced or unlinked files may wait for their descriptor's close before
+/// [`RealFs`] closes them on the caller's thread again (so that the space they hold is never
+/// far behind).
+pub const MAX_DEFERRED_CLOSES: usize = 1024;
+
+/// How many threads [`RealFs`]'s barrier group ([`Fs::sync_group`]) uses at most: the caller's
+/// and up to this many less one workers, which live as long as the backend.
 pub const MAX_SYNC_THREADS: usize = 16;
 
-/// How many files a barrier group must have for [`RealFs`] to fsync them on several threads.
-/// Fewer are fsynced one after another: on a busy machine a new thread may wait for a CPU longer
-/// than the fsync it would overlap (an update with an increment measured slower on two
-/// threads, `benches/journal.rs`).
-pub const MIN_CONCURRENT_FSYNCS: usize = 4;
+/// How many calls (files and directories) a barrier group must have for [`RealFs`] to issue
+/// them on several threads; a single call is issued on the caller's.
+pub const MIN_CONCURRENT_SYNCS: usize = 2;
 
 /// `fsync` of one file of a barrier group.
 fn fsync_file(file: &RealFile) -> FsResult<()> {
     rustix::fs::fsync(&file.fd).map_err(|e| os_error(Op::Fsync, &file.path, e))
-}
-
-/// Fsyncs `files`, several at once if there are at least [`MIN_CONCURRENT_FSYNCS`], returning
-/// the results in order.
-fn fsync_concurrently(files: &[&RealFile]) -> Vec<FsResult<()>> {
-    if files.len() < MIN_CONCURRENT_FSYNCS {
-        return files.iter().map(|f| fsync_file(f)).collect();
-    }
-    let per_thread = files.len().div_ceil(MAX_SYNC_THREADS);
-    std::thread::scope(|scope| {
-        let mut chunks = files.chunks(per_thread);
-        let mine = chunks.next().unwrap_or_default();
-        let others: Vec<_> = chunks
-            .map(|chunk| {
-                scope.spawn(move || chunk.iter().map(|f| fsync_file(f)).collect::<Vec<_>>())
-            })
-            .collect();
-        let mut results: Vec<FsResult<()>> = mine.iter().map(|f| fsync_file(f)).collect();
-        for handle in others {
-            let chunk = handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            results.extend(chunk);
-        }
-        results
-    })
 }
 
 /// A file opened by [`RealFs`]: its descriptor (closed on drop) and the path it was opened at,
@@ -159,6 +159,128 @@ fn metadata_of(st: &Stat) -> Metadata {
 }
 
 impl RealFs {
+    /// The backend of the open directory `root`; its worker threads start when first needed.
+    fn with_root(root: OwnedFd) -> RealFs {
+        RealFs {
+            root,
+            syncers: Workers::new("crashsafe-fsync", MAX_SYNC_THREADS - 1),
+            closers: Workers::new("crashsafe-close", MAX_CLOSE_THREADS),
+        }
+    }
+
+    /// Carries out a barrier group's calls (`files`' fsyncs, then `dirs`'), several at once if
+    /// there are at least [`MIN_CONCURRENT_SYNCS`]: the first on this thread, every other one
+    /// on a worker, through a descriptor of its own (a duplicate of the file's, or the
+    /// directory opened here). Returns the results in the order of the calls.
+    fn sync_calls(&self, files: &[&RealFile], dirs: &[RelPath]) -> Vec<FsResult<()>> {
+        let count = files.len() + dirs.len();
+        if count < MIN_CONCURRENT_SYNCS {
+            let mut results: Vec<FsResult<()>> = files.iter().map(|f| fsync_file(f)).collect();
+            results.extend(dirs.iter().map(|d| self.fsync_dir(d)));
+            return results;
+        }
+        let mut results: Vec<Option<FsResult<()>>> = (0..count).map(|_| None).collect();
+        let (sender, receiver) = mpsc::channel();
+        for (index, result) in results.iter_mut().enumerate().skip(1) {
+            let call = match index.checked_sub(files.len()) {
+                None => self.file_call(files[index]),
+                Some(d) => self.dir_call(&dirs[d]),
+            };
+            match call {
+                Ok((fd, op, path)) => {
+                    let sender = sender.clone();
+                    self.syncers.submit(Box::new(move || {
+                        let done = rustix::fs::fsync(&fd).map_err(|e| os_error(op, &path, e));
+                        let _ = sender.send((index, done));
+                    }));
+                }
+                // No descriptor for a worker (out of descriptors, or the directory cannot be
+                // opened): the call is made here, as without workers, and reports what it finds.
+                Err(_) => *result = Some(self.sync_here(index, files, dirs)),
+            }
+        }
+        drop(sender);
+        results[0] = Some(self.sync_here(0, files, dirs));
+        self.syncers.help();
+        for (index, result) in receiver {
+            results[index] = Some(result);
+        }
+        results
+            .into_iter()
+            .enumerate()
+            .map(|(index, result)| {
+                // A call that never reported (its worker panicked) made nothing durable.
+                result.unwrap_or_else(|| {
+                    let (op, path) = match index.checked_sub(files.len()) {
+                        None => (Op::Fsync, &files[index].path),
+                        Some(d) => (Op::FsyncDir, &dirs[d]),
+                    };
+                    Err(FsError::new(op, path, FsErrorKind::Other))
+                })
+            })
+            .collect()
+    }
+
+    /// Call `index` of a barrier group (`files`' fsyncs, then `dirs`'), made on this thread.
+    fn sync_here(&self, index: usize, files: &[&RealFile], dirs: &[RelPath]) -> FsResult<()> {
+        match index.checked_sub(files.len()) {
+            None => fsync_file(files[index]),
+            Some(d) => self.fsync_dir(&dirs[d]),
+        }
+    }
+
+    /// A file's fsync for a worker: a duplicate of its descriptor.
+    fn file_call(&self, file: &RealFile) -> FsResult<(OwnedFd, Op, RelPath)> {
+        let fd = rustix::io::fcntl_dupfd_cloexec(&file.fd, 0)
+            .map_err(|e| os_error(Op::Fsync, &file.path, e))?;
+        Ok((fd, Op::Fsync, file.path.clone()))
+    }
+
+    /// A directory's fsync for a worker: the directory opened as [`Fs::fsync_dir`] opens it.
+    fn dir_call(&self, path: &RelPath) -> FsResult<(OwnedFd, Op, RelPath)> {
+        const OP: Op = Op::FsyncDir;
+        let fd = match self.open_dir(OP, path)? {
+            DirFd::Root(root) => {
+                rustix::io::fcntl_dupfd_cloexec(root, 0).map_err(|e| os_error(OP, path, e))?
+            }
+            DirFd::Owned(fd) => fd,
+        };
+        Ok((fd, OP, path.clone()))
+    }
+
+    /// A descriptor holding the file `name` in `dir` (`O_PATH`: no access, no side effect), taken
+    /// before a rename over it or an unlink of it, or `None` if there is none to take.
+    fn hold(dir: &DirFd<'_>, name: &str) -> Option<OwnedFd> {
+        rustix::fs::openat(dir, name, HOLD_FLAGS, Mode::empty()).ok()
+    }
+
+    /// Closes a descriptor taken by [`RealFs::hold`] on a worker thread, unless
+    /// [`MAX_DEFERRED_CLOSES`] are waiting already.
+    ///
+    /// Renaming over a file, or unlinking it, frees its blocks when its last name and
+    /// descriptor are gone — on ext4 inside the `rename` or `unlink` call itself, and on a
+    /// filesystem mounted with `discard` that includes a synchronous discard request to the
+    /// device for each file, which a virtual disk may answer in milliseconds (`BENCHMARKS.md`,
+    /// "Issue #12"). Holding the file open until a worker closes it moves that off the caller's
+    /// path, and lets the discards of a batch's replaced files overlap. It changes nothing the
+    /// caller relies on: the name's change is what the call did, and the durability of that is
+    /// the directory's fsync; only the space comes back a little later.
+    fn release(&self, fd: Option<OwnedFd>) {
+        if let Some(fd) = fd {
+            if self.closers.backlog() < MAX_DEFERRED_CLOSES {
+                self.closers.submit(Box::new(move || drop(fd)));
+            }
+        }
+    }
+
+    /// Returns once every replaced or unlinked file whose close this backend deferred (its
+    /// `rename` over a file and its `unlink` close the file's last descriptor on a worker thread,
+    /// off the caller's path) is closed, and so its space freed. Nothing needs it for
+    /// correctness; a caller that measures its own work, or the free space, may.
+    pub fn settle(&self) {
+        self.closers.settle();
+    }
+
     /// Opens the directory at `root` (`O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC`). A root whose
     /// last component is a symlink is refused with [`FsErrorKind::Symlink`]; one that is not a
     /// directory with [`FsErrorKind::NotADirectory`].
@@ -170,7 +292,7 @@ impl RealFs {
             errno: Some(e.raw_os_error()),
         };
         match rustix::fs::open(root, DIR_FLAGS, Mode::empty()) {
-            Ok(fd) => Ok(RealFs { root: fd }),
+            Ok(fd) => Ok(RealFs::with_root(fd)),
             Err(e @ Errno::NOTDIR) => match rustix::fs::lstat(root) {
                 Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {
                     Err(error(e, FsErrorKind::Symlink))
@@ -363,7 +485,10 @@ impl Fs for RealFs {
         let (from_dir, from_name) = self.open_parent(op, from)?;
         let (to_dir, to_name) = self.open_parent(op, to)?;
         let result = if flags == RenameFlags::REPLACE {
-            rustix::fs::renameat(&from_dir, from_name, &to_dir, to_name)
+            let replaced = Self::hold(&to_dir, to_name);
+            let result = rustix::fs::renameat(&from_dir, from_name, &to_dir, to_name);
+            self.release(replaced);
+            result
         } else {
             let raw = if flags.exchange {
                 rustix::fs::RenameFlags::EXCHANGE
@@ -378,7 +503,10 @@ impl Fs for RealFs {
     fn unlink(&self, path: &RelPath) -> FsResult<()> {
         const OP: Op = Op::Unlink;
         let (dir, name) = self.open_parent(OP, path)?;
-        rustix::fs::unlinkat(&dir, name, AtFlags::empty()).map_err(|e| os_error(OP, path, e))
+        let unlinked = Self::hold(&dir, name);
+        let result = rustix::fs::unlinkat(&dir, name, AtFlags::empty());
+        self.release(unlinked);
+        result.map_err(|e| os_error(OP, path, e))
     }
 
     fn rmdir(&self, path: &RelPath) -> FsResult<()> {
@@ -465,17 +593,14 @@ impl Fs for RealFs {
         rustix::fs::syncfs(&self.root).map_err(|e| os_error(Op::Syncfs, &RelPath::root(), e))
     }
 
-    /// Issues the files' fsyncs at once when there are several ([`MIN_CONCURRENT_FSYNCS`]), on up to [`MAX_SYNC_THREADS`]
-    /// threads (this one included), so that the filesystem writes their data together; then the
-    /// directories' one after another (on ext4 a file's fsync commits the journal transaction
-    /// holding the directory changes made before it, so a directory's fsync after it is cheap,
-    /// and a thread started for it would mostly wait for a CPU on a busy machine). Errors are
-    /// reported in the order of the calls, after all returned.
+    /// Issues the group's calls — the files' fsyncs and the directories' — at once when there are
+    /// at least [`MIN_CONCURRENT_SYNCS`], on up to [`MAX_SYNC_THREADS`] threads (this one and the
+    /// backend's long-lived workers: no thread is created per group once the pool has grown), so
+    /// that the device sees their writes and cache flushes together and may merge them. Errors
+    /// are reported in the order of the calls, after all returned.
     fn sync_group(&self, files: &mut [&mut RealFile], dirs: &[RelPath]) -> FsResult<()> {
         let files: Vec<&RealFile> = files.iter().map(|f| &**f).collect();
-        let mut results = fsync_concurrently(&files);
-        results.extend(dirs.iter().map(|d| self.fsync_dir(d)));
-        results.into_iter().collect()
+        self.sync_calls(&files, dirs).into_iter().collect()
     }
 
     fn lock_dir(
@@ -556,7 +681,37 @@ fn flock_holder_in(line: &str, (major, minor): (u32, u32), ino: u64) -> Option<u
 
 #[cfg(test)]
 mod tests {
-    use super::flock_holder_in;
+    use super::{flock_holder_in, RealFs};
+    use crate::fs::Fs;
+    use crate::path::RelPath;
+
+    /// The files under `dir` that a descriptor of this process still holds although their name
+    /// is gone (`/proc/self/fd` shows them as `PATH (deleted)`).
+    fn held_deleted(dir: &std::path::Path) -> Vec<String> {
+        let prefix = dir.to_string_lossy().into_owned();
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .map(|target| target.to_string_lossy().into_owned())
+            .filter(|t| t.starts_with(&prefix) && t.ends_with(" (deleted)"))
+            .collect()
+    }
+
+    #[test]
+    fn no_file_replaced_or_unlinked_is_left_open_once_the_backend_settles() {
+        let tmp = tempfile::tempdir().unwrap();
+        for name in ["new", "old", "gone"] {
+            std::fs::write(tmp.path().join(name), name).unwrap();
+        }
+        let fs = RealFs::open(tmp.path()).unwrap();
+        let path = |s: &str| RelPath::new(s).unwrap();
+        fs.rename(&path("new"), &path("old")).unwrap();
+        fs.unlink(&path("gone")).unwrap();
+        assert_eq!(std::fs::read(tmp.path().join("old")).unwrap(), b"new");
+        assert!(!tmp.path().join("gone").exists());
+        fs.settle();
+        assert_eq!(held_deleted(tmp.path()), Vec::<String>::new());
+    }
 
     #[test]
     fn a_granted_flock_line_names_its_pid_and_others_do_not() {
