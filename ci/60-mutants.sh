@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Mutation testing of new code: cargo-mutants (with .cargo/mutants.toml: the test binary
 # tests/mutation_suite.rs, run by cargo-nextest) on the lines of src/ that differ from the merge
-# base with origin/main. Any mutant the tests miss fails the gate.
+# base with origin/main. Any mutant the tests miss fails the gate; one that makes them time out
+# (hang) is caught.
 #
 # Skipped, with the reason printed, when there is no origin/main (CI's fresh clone of main), no
 # merge base, or no change under src/: then it takes no time. Otherwise it stops after
@@ -56,6 +57,13 @@ timeout "$time_limit" cargo mutants --in-diff "$out/src.diff" -j "${MUTANTS_JOBS
 results="$out/mutants.out"
 case "$status" in
   0) echo "mutants: every mutant in the diff was caught" ;;
+  3)
+    # Timeouts and no miss: a mutant that makes the suite hang (a worker pool that never runs
+    # its jobs) is caught, since the suite does not pass with it.
+    [ -s "$results/missed.txt" ] && { echo "mutants: missed:" >&2; cat "$results/missed.txt" >&2; exit 2; }
+    echo "mutants: every mutant in the diff was caught; these made the suite time out:"
+    cat "$results/timeout.txt"
+    ;;
   124)
     if [ -s "$results/missed.txt" ]; then
       echo "mutants: missed within ${time_limit}s:" >&2
