@@ -22,8 +22,9 @@ use std::collections::BTreeMap;
 ///   exposes it, not writes among themselves) or torn at block granularity across blocks, while
 ///   an overwrite within one block is atomic;
 /// - an append never shows zeros (ordered mode writes data blocks before committing the new
-///   size), unlike [`Posix`];
-/// - fsync, fdatasync, fsync of a directory and syncfs cover what they cover under [`Posix`].
+///   size), unlike [`Posix`](super::Posix);
+/// - fsync, fdatasync, fsync of a directory and syncfs cover what they cover under
+///   [`Posix`](super::Posix).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Ext4Ordered;
 
