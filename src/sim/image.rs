@@ -1149,13 +1149,14 @@ mod tests {
         );
     }
 
-    /// Group hashes computed from a reference equal those computed from scratch, whatever
-    /// was changed since the clone: files written, created, removed, renamed across
-    /// directories, given a second name, modes set, symlinks, whole subtrees dropped.
-    #[test]
-    fn group_hashes_from_a_reference_equal_those_from_scratch() {
-        use super::super::rng::SplitMix64;
-        let mut group = |path: &str| path.bytes().map(usize::from).sum::<usize>() % 3;
+    /// The names and directories [`random_change`] picks from.
+    const CHANGED_NAMES: [&str; 9] = [
+        "a/x", "a/y", "b/z", "b/c/w", "top", "b/l", "b/x2", "a/n", "b/c/n",
+    ];
+    const CHANGED_DIRS: [&str; 4] = ["a", "b", "b/c", "a/sub"];
+
+    /// A tree of files, directories, a symlink and a hard link, for the hash tests.
+    fn diff_reference() -> Image {
         let mut reference = Image::new();
         for d in ["a", "b", "b/c"] {
             reference.put_dir(&p(d));
@@ -1165,78 +1166,91 @@ mod tests {
         }
         reference.put_symlink(&p("b/l"), "../a/x");
         reference.put_hard_link(&p("a/x"), &p("b/x2"));
+        reference
+    }
+
+    /// One change to `image`, chosen by `pick`: a file written, created, removed, renamed,
+    /// given a second name or its mode set, or a directory removed or made.
+    fn random_change(image: &mut Image, round: usize, pick: &mut impl FnMut(usize) -> usize) {
+        let name = p(CHANGED_NAMES[pick(CHANGED_NAMES.len())]);
+        let other = p(CHANGED_NAMES[pick(CHANGED_NAMES.len())]);
+        match pick(7) {
+            0 => {
+                if let Ok(ino) = image.resolve(&name) {
+                    if let Some(data) = image.file_mut(ino) {
+                        data.push(round as u8);
+                    }
+                }
+            }
+            1 => {
+                if image.get(&name) != Some(Node::Dir) {
+                    image.put_file(&name, &[round as u8]);
+                }
+            }
+            2 => {
+                if let (Some(parent), Some(last)) = (name.parent(), name.file_name()) {
+                    if let Ok(dir) = image.resolve(&parent) {
+                        image.unlink_entry(dir, last);
+                    }
+                }
+            }
+            3 => {
+                let (Ok(ino), Ok((to_dir, to_name))) =
+                    (image.resolve(&name), image.resolve_parent(&other))
+                else {
+                    return;
+                };
+                let from_dir = image.resolve(&name.parent().unwrap()).unwrap();
+                if image.check_rename(ino, to_dir, to_name).is_ok() {
+                    image.move_entry(from_dir, name.file_name().unwrap(), to_dir, to_name);
+                }
+            }
+            4 => {
+                let linkable = matches!(image.get(&name), Some(Node::File(_)));
+                if linkable && image.get(&other) != Some(Node::Dir) {
+                    image.put_hard_link(&name, &other);
+                }
+            }
+            5 => {
+                if let Ok(ino) = image.resolve(&name) {
+                    image.set_file_mode(ino, FileMode::new(0o600).unwrap());
+                }
+            }
+            _ => {
+                let dir = p(CHANGED_DIRS[pick(CHANGED_DIRS.len())]);
+                if let (Some(parent), Some(last)) = (dir.parent(), dir.file_name()) {
+                    match image.resolve(&parent) {
+                        Ok(at) if pick(2) == 0 => {
+                            image.unlink_entry(at, last);
+                        }
+                        Ok(_) if image.get(&dir).is_none() => image.put_dir(&dir),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Group hashes computed from a reference equal those computed from scratch, whatever
+    /// was changed since the clone: files written, created, removed, renamed across
+    /// directories, given a second name, modes set, symlinks, whole subtrees dropped.
+    #[test]
+    fn group_hashes_from_a_reference_equal_those_from_scratch() {
+        use super::super::rng::SplitMix64;
+        let mut group = |path: &str| path.bytes().map(usize::from).sum::<usize>() % 3;
+        let reference = diff_reference();
         let hashes = reference.group_hashes(3, &mut group);
         assert_eq!(
             reference.group_hashes_from(&reference, &hashes, &mut group),
             hashes
         );
-        let names = [
-            "a/x", "a/y", "b/z", "b/c/w", "top", "b/l", "b/x2", "a/n", "b/c/n",
-        ];
-        let dirs = ["a", "b", "b/c", "a/sub"];
         let mut rng = SplitMix64::new(11);
         let mut pick = |n: usize| rng.below(n as u64).unwrap_or(0) as usize;
         let mut changed = 0;
         for round in 0..300 {
             let mut image = reference.clone();
             for _ in 0..1 + round % 4 {
-                let name = p(names[pick(names.len())]);
-                let other = p(names[pick(names.len())]);
-                match pick(7) {
-                    0 => {
-                        if let Ok(ino) = image.resolve(&name) {
-                            if let Some(data) = image.file_mut(ino) {
-                                data.push(round as u8);
-                            }
-                        }
-                    }
-                    1 => {
-                        if image.get(&name) != Some(Node::Dir) {
-                            image.put_file(&name, &[round as u8]);
-                        }
-                    }
-                    2 => {
-                        if let (Some(parent), Some(last)) = (name.parent(), name.file_name()) {
-                            if let Ok(dir) = image.resolve(&parent) {
-                                image.unlink_entry(dir, last);
-                            }
-                        }
-                    }
-                    3 => {
-                        let (Ok(ino), Ok((to_dir, to_name))) =
-                            (image.resolve(&name), image.resolve_parent(&other))
-                        else {
-                            continue;
-                        };
-                        let from_dir = image.resolve(&name.parent().unwrap()).unwrap();
-                        if image.check_rename(ino, to_dir, to_name).is_ok() {
-                            image.move_entry(from_dir, name.file_name().unwrap(), to_dir, to_name);
-                        }
-                    }
-                    4 => {
-                        let linkable = matches!(image.get(&name), Some(Node::File(_)));
-                        if linkable && image.get(&other) != Some(Node::Dir) {
-                            image.put_hard_link(&name, &other);
-                        }
-                    }
-                    5 => {
-                        if let Ok(ino) = image.resolve(&name) {
-                            image.set_file_mode(ino, FileMode::new(0o600).unwrap());
-                        }
-                    }
-                    _ => {
-                        let dir = p(dirs[pick(dirs.len())]);
-                        if let (Some(parent), Some(last)) = (dir.parent(), dir.file_name()) {
-                            match image.resolve(&parent) {
-                                Ok(at) if pick(2) == 0 => {
-                                    image.unlink_entry(at, last);
-                                }
-                                Ok(_) if image.get(&dir).is_none() => image.put_dir(&dir),
-                                _ => {}
-                            }
-                        }
-                    }
-                }
+                random_change(&mut image, round, &mut pick);
             }
             assert_eq!(
                 image.group_hashes_from(&reference, &hashes, &mut group),

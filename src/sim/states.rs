@@ -746,13 +746,9 @@ mod tests {
         assert_eq!(point.state(&sampled, 7, *i).as_ref(), Some(choice));
     }
 
-    /// A walk keeping prefixes builds every state (every crash point, every model, every
-    /// choice enumerated, random samples included) as the walk building from the checkpoint
-    /// does, on a trace with barriers, a failed fsync (writes dropped for good), renames over
-    /// names, unlinks and hard links; and most states are built on a prefix past the
-    /// checkpoint.
-    #[test]
-    fn states_built_on_prefixes_are_the_states_built_on_the_checkpoint() {
+    /// The trace of [`states_built_on_prefixes_are_the_states_built_on_the_checkpoint`]:
+    /// barriers, a failed fsync, renames over names, unlinks and hard links.
+    fn prefix_test_trace() -> Vec<TraceOp> {
         use crate::sim::fs::{Fault, FaultKind};
         let fs = SimFs::new();
         fs.mkdir(&p("d")).unwrap();
@@ -781,7 +777,17 @@ mod tests {
         fs.write_at(&mut a, 3, b"late").unwrap();
         fs.fsync_dir(&p("d")).unwrap();
         fs.unlink(&p("d/t2-also")).unwrap();
-        let trace = fs.trace();
+        fs.trace()
+    }
+
+    /// A walk keeping prefixes builds every state (every crash point, every model, every
+    /// choice enumerated, random samples included) as the walk building from the checkpoint
+    /// does, on a trace with barriers, a failed fsync (writes dropped for good), renames over
+    /// names, unlinks and hard links; and most states are built on a prefix past the
+    /// checkpoint.
+    #[test]
+    fn states_built_on_prefixes_are_the_states_built_on_the_checkpoint() {
+        let trace = prefix_test_trace();
         assert!(trace
             .iter()
             .any(|op| matches!(op, TraceOp::FailedFsync { .. })));
