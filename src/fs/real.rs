@@ -681,37 +681,7 @@ fn flock_holder_in(line: &str, (major, minor): (u32, u32), ino: u64) -> Option<u
 
 #[cfg(test)]
 mod tests {
-    use super::{flock_holder_in, RealFs};
-    use crate::fs::Fs;
-    use crate::path::RelPath;
-
-    /// The files under `dir` that a descriptor of this process still holds although their name
-    /// is gone (`/proc/self/fd` shows them as `PATH (deleted)`).
-    fn held_deleted(dir: &std::path::Path) -> Vec<String> {
-        let prefix = dir.to_string_lossy().into_owned();
-        std::fs::read_dir("/proc/self/fd")
-            .unwrap()
-            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-            .map(|target| target.to_string_lossy().into_owned())
-            .filter(|t| t.starts_with(&prefix) && t.ends_with(" (deleted)"))
-            .collect()
-    }
-
-    #[test]
-    fn no_file_replaced_or_unlinked_is_left_open_once_the_backend_settles() {
-        let tmp = tempfile::tempdir().unwrap();
-        for name in ["new", "old", "gone"] {
-            std::fs::write(tmp.path().join(name), name).unwrap();
-        }
-        let fs = RealFs::open(tmp.path()).unwrap();
-        let path = |s: &str| RelPath::new(s).unwrap();
-        fs.rename(&path("new"), &path("old")).unwrap();
-        fs.unlink(&path("gone")).unwrap();
-        assert_eq!(std::fs::read(tmp.path().join("old")).unwrap(), b"new");
-        assert!(!tmp.path().join("gone").exists());
-        fs.settle();
-        assert_eq!(held_deleted(tmp.path()), Vec::<String>::new());
-    }
+    use super::flock_holder_in;
 
     #[test]
     fn a_granted_flock_line_names_its_pid_and_others_do_not() {

@@ -347,6 +347,19 @@ fn skipping_states_whose_parts_were_seen_clean_changes_no_verdict() {
     assert!(skipped > 0, "some states are skipped as clean");
 }
 
+/// The reduced exploration `r` found the same distinct violations as the full one `f`, and
+/// the same invariants broken per crash kind.
+fn assert_same_violations(f: &crate::sim::ExploreReport, r: &crate::sim::ExploreReport, at: &str) {
+    assert_eq!(distinct_violations(r), distinct_violations(f), "{at}");
+    let invariants = |r: &crate::sim::ExploreReport| -> BTreeSet<_> {
+        r.by_invariant
+            .iter()
+            .map(|x| (x.kind, x.invariant.clone()))
+            .collect()
+    };
+    assert_eq!(invariants(r), invariants(f), "{at}");
+}
+
 /// Explores each of `names` under every model with and without its factors declared: the
 /// same distinct violations, the same invariants per crash kind, the same contents
 /// recovered per factor, no more states, and tokens that replay.
@@ -361,14 +374,7 @@ fn compare_factored_and_full(names: &[&str], config: &crate::sim::ExploreConfig)
             let reduced = Probe::new(name, Declares::Factors);
             let f = crate::sim::explore(&full, model.as_ref(), &config);
             let r = crate::sim::explore(&reduced, model.as_ref(), &config);
-            assert_eq!(distinct_violations(&r), distinct_violations(&f), "{at}");
-            let invariants = |r: &crate::sim::ExploreReport| -> BTreeSet<_> {
-                r.by_invariant
-                    .iter()
-                    .map(|x| (x.kind, x.invariant.clone()))
-                    .collect()
-            };
-            assert_eq!(invariants(&r), invariants(&f), "{at}");
+            assert_same_violations(&f, &r, &at);
             assert_eq!(
                 *reduced.per_factor.lock().unwrap(),
                 *full.per_factor.lock().unwrap(),
@@ -413,14 +419,7 @@ fn an_atomic_batchs_states_that_differ_in_unread_bytes_are_checked_once_with_the
             let reduced = Probe::new(name, Declares::UnreadFiles);
             let f = crate::sim::explore(&full, model.as_ref(), &config);
             let r = crate::sim::explore(&reduced, model.as_ref(), &config);
-            assert_eq!(distinct_violations(&r), distinct_violations(&f), "{at}");
-            let invariants = |r: &crate::sim::ExploreReport| -> BTreeSet<_> {
-                r.by_invariant
-                    .iter()
-                    .map(|x| (x.kind, x.invariant.clone()))
-                    .collect()
-            };
-            assert_eq!(invariants(&r), invariants(&f), "{at}");
+            assert_same_violations(&f, &r, &at);
             assert_eq!(
                 *reduced.judged.lock().unwrap(),
                 *full.judged.lock().unwrap(),
