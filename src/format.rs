@@ -157,8 +157,22 @@ pub fn try_temp_path(target: &RelPath, seq: u64, index: usize) -> Result<RelPath
     target.sibling(DerivedName::new(seq, index, TEMP_SUFFIX).as_str())
 }
 
+/// The name an increment is written under until its transaction's switch, for update `index`
+/// of transaction `seq`, in the increment's directory: `.crashsafe-<seq>-<index>.inc`, or why it
+/// cannot be made (the directory is too long to hold it). Derived, never recorded (see
+/// `journal::commit`, `Shape::IntentWithData`).
+pub fn try_increment_temp_path(
+    increment: &RelPath,
+    seq: u64,
+    index: usize,
+) -> Result<RelPath, PathError> {
+    increment.sibling(DerivedName::new(seq, index, INCREMENT_TEMP_SUFFIX).as_str())
+}
+
 /// The last part of a temp file's name.
 const TEMP_SUFFIX: &str = ".tmp";
+/// The last part of an increment's temp name.
+const INCREMENT_TEMP_SUFFIX: &str = ".inc";
 /// The last part of a scratch file's name.
 const SCRATCH_SUFFIX: &str = ".rec";
 

@@ -434,7 +434,8 @@ fn a_finished_write_whose_target_was_deleted_since_is_left_deleted_and_recovery_
     let report = f.journal().recover().unwrap();
     assert!(report.outcomes[0].done, "{report:?}");
     assert!(!report.outcomes[0].rewritten, "{report:?}");
-    assert_eq!(report.files_rewritten, 0);
+    // The increment is rewritten (its rename into place may not be durable); the target is not.
+    assert_eq!(report.files_rewritten, 1);
     assert!(!f.exists("t"));
     assert_eq!(f.read("t.1").unwrap(), INC);
     assert!(f.entries().is_empty());
@@ -597,7 +598,8 @@ fn recovery_trusting_the_live_view_rewrites_nothing_and_syncs_no_directory_it_di
     switched_or_not(&f, Some(NEW), Some(NEW));
     let report = f.journal().recover().unwrap();
     assert!(report.outcomes[0].rewritten, "{report:?}");
-    assert_eq!(report.files_rewritten, 1);
+    // The target and the increment (whose rename into place may not be durable).
+    assert_eq!(report.files_rewritten, 2);
 
     // Not done, temp already gone: the correct recovery still fsyncs the temp's directory `d`
     // (and the journal's); the defect only the journal's.
@@ -833,14 +835,33 @@ fn a_commit_makes_each_step_durable_before_the_next() {
     let trace = fs.trace().split_off(before);
     let intent = ".crashsafe/journal/0000000000000001.intent";
     let temp = "d/.crashsafe-0000000000000001-0.tmp";
-    // 1. The intent, then the journal directory, before anything else is created.
-    assert!(fsync_of(&trace, intent) < fsync_dir_of(&trace, ".crashsafe/journal"));
-    assert!(fsync_dir_of(&trace, ".crashsafe/journal") < created(&trace, temp));
-    // 2. The temp and the increment, and the increment's name, before the switch.
+    let staged = "inc/.crashsafe-0000000000000001-0.inc";
+    // 1, 2. Registered before anything under the journal's names is created: the target's and
+    // the increment's directories.
+    let registered = fsync_of(&trace, ".crashsafe/journal/0000000000000001.dirs");
+    assert!(registered < created(&trace, temp));
+    assert!(registered < created(&trace, staged));
+    // The intent, the journal directory, the temp, the increment under its temp name and that
+    // name's directory, all durable before either rename of the switch.
+    let increment_switch = renamed_onto(&trace, "inc/t.1");
     let switch = renamed_onto(&trace, "d/t");
-    assert!(fsync_of(&trace, temp) < switch);
-    assert!(fsync_of(&trace, "inc/t.1") < switch);
-    assert!(fsync_dir_of(&trace, "inc") < switch);
+    let first_rename = increment_switch.min(switch);
+    assert!(fsync_of(&trace, intent) < first_rename);
+    assert!(fsync_dir_of(&trace, ".crashsafe/journal") < first_rename);
+    assert!(fsync_of(&trace, temp) < first_rename);
+    assert!(fsync_of(&trace, staged) < first_rename);
+    assert!(fsync_dir_of(&trace, "inc") < first_rename);
+    // The increment appears at its own path only through that rename.
+    assert!(!trace
+        .iter()
+        .any(|op| matches!(op, TraceOp::Create { path: q, .. } if q.as_str() == "inc/t.1")));
+    // 5. The increment's directory is published with the target's, after the switch.
+    let publish_inc = trace
+        .iter()
+        .rposition(|op| matches!(op, TraceOp::FsyncDir { path: q, .. } if q.as_str() == "inc"))
+        .unwrap();
+    assert!(increment_switch < publish_inc);
+    assert!(publish_inc < unlinked(&trace, intent));
     // 5. The target's directory before the entry goes.
     assert!(switch < fsync_dir_of(&trace, "d"));
     assert!(fsync_dir_of(&trace, "d") < unlinked(&trace, intent));

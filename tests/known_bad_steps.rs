@@ -75,7 +75,11 @@ fn every_name_parses_back_to_its_protocol() {
 const JOURNAL_FSYNC: &str = "fsync_dir .crashsafe/journal";
 const TEMP_WRITE: &str = "write d/.crashsafe-0000000000000001-0.tmp @0+5";
 const SWITCH: &str = "rename d/.crashsafe-0000000000000001-0.tmp -> d/t";
-const INCREMENT_FSYNC: &str = "fsync inc/1";
+const REGISTRY_CREATE: &str = "create .crashsafe/journal/0000000000000001.dirs";
+const INTENT_FSYNC: &str = "fsync .crashsafe/journal/0000000000000001.intent";
+const INCREMENT_CREATE: &str = "create inc/.crashsafe-0000000000000001-0.inc";
+const INCREMENT_FSYNC: &str = "fsync inc/.crashsafe-0000000000000001-0.inc";
+const INCREMENT_SWITCH: &str = "rename inc/.crashsafe-0000000000000001-0.inc -> inc/1";
 const PUBLISH: &str = "fsync_dir d";
 const CLEAN: &str = "unlink .crashsafe/journal/0000000000000001.intent";
 
@@ -83,6 +87,14 @@ const CLEAN: &str = "unlink .crashsafe/journal/0000000000000001.intent";
 fn without(trace: &[String], line: &str) -> Vec<String> {
     let mut out = trace.to_vec();
     out.remove(position(trace, line));
+    out
+}
+
+/// `trace` without the first line `line` after the line `after`, which it must hold.
+fn without_after(trace: &[String], line: &str, after: &str) -> Vec<String> {
+    let start = position(trace, after);
+    let mut out = trace.to_vec();
+    out.remove(start + position(&trace[start..], line));
     out
 }
 
@@ -97,21 +109,27 @@ fn moved_before(trace: &[String], line: &str, before: &str) -> Vec<String> {
 fn the_journal_s_own_steps_run_in_protocol_order() {
     let expected = [
         "create .crashsafe/journal/0000000000000001.floor",
+        REGISTRY_CREATE,
+        "write .crashsafe/journal/0000000000000001.dirs @0+46",
+        "fsync .crashsafe/journal/0000000000000001.dirs",
+        JOURNAL_FSYNC,
         "create .crashsafe/journal/0000000000000001.intent",
         "write .crashsafe/journal/0000000000000001.intent @0+170",
-        "fsync .crashsafe/journal/0000000000000001.intent",
-        JOURNAL_FSYNC,
         "create d/.crashsafe-0000000000000001-0.tmp",
         "set_mode d/.crashsafe-0000000000000001-0.tmp 0644",
         TEMP_WRITE,
-        "create inc/1",
-        "set_mode inc/1 0644",
-        "write inc/1 @0+1",
+        INCREMENT_CREATE,
+        "set_mode inc/.crashsafe-0000000000000001-0.inc 0644",
+        "write inc/.crashsafe-0000000000000001-0.inc @0+1",
+        INTENT_FSYNC,
         "fsync d/.crashsafe-0000000000000001-0.tmp",
         INCREMENT_FSYNC,
+        JOURNAL_FSYNC,
         "fsync_dir inc",
+        INCREMENT_SWITCH,
         SWITCH,
         PUBLISH,
+        "fsync_dir inc",
         CLEAN,
     ];
     assert_eq!(commit_trace(Standard, Txn::One), expected);
@@ -122,16 +140,19 @@ fn each_commit_side_protocol_changes_its_step_and_nothing_else() {
     let standard = commit_trace(Standard, Txn::One);
     let cases = [
         (
+            // The journal directory's fsync in the first round (the registration's, before
+            // the intent is created, stays).
             KnownBad::NoJournalDirFsync,
-            without(&standard, JOURNAL_FSYNC),
+            without_after(&standard, JOURNAL_FSYNC, INTENT_FSYNC),
         ),
         (
             KnownBad::NoIncrementFsync,
             without(&standard, INCREMENT_FSYNC),
         ),
         (
+            // No publish: neither the target's directory nor the increment's.
             KnownBad::AckBeforeTargetDirFsync,
-            without(&standard, PUBLISH),
+            without_after(&without(&standard, PUBLISH), "fsync_dir inc", SWITCH),
         ),
         (
             KnownBad::EntryRemovedBeforeTargetDirFsync,
@@ -139,7 +160,11 @@ fn each_commit_side_protocol_changes_its_step_and_nothing_else() {
         ),
         (
             KnownBad::RenameBeforeTempFsync,
-            moved_before(&standard, SWITCH, "create inc/1"),
+            moved_before(&standard, SWITCH, INCREMENT_CREATE),
+        ),
+        (
+            KnownBad::IncrementInPlaceBeforeIntentDurable,
+            moved_before(&standard, INCREMENT_SWITCH, INTENT_FSYNC),
         ),
     ];
     for (known_bad, expected) in cases {

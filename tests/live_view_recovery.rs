@@ -97,7 +97,7 @@ fn consistent(image: &Image) -> Result<(), String> {
         .keys()
         .map(|k| k.to_string())
         .filter(|k| k.starts_with("a/.crashsafe") || k.starts_with(".crashsafe/journal/"))
-        .filter(|k| !is_floor(k))
+        .filter(|k| !is_kept_journal_file(k))
         .collect();
     if leftovers.is_empty() {
         Ok(())
@@ -163,12 +163,16 @@ fn recovery_that_trusts_the_live_view_loses_the_history_under_posix_and_ext4() {
     scenario(prefix.as_ref(), KnownBad::RecoveryTrustsLiveView).unwrap();
 }
 
-/// Whether a path names a journal floor file, which the journal keeps on purpose (see
-/// `src/journal/recover.rs`, "The floor").
-fn is_floor(path: &str) -> bool {
+/// Whether a path names a journal floor or registry file, which the journal keeps on purpose
+/// (see `src/journal/recover.rs`, "The floor", and `src/journal/registry.rs`).
+fn is_kept_journal_file(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     matches!(
         crashsafe::journal::recover::parse_name(name),
-        Some((_, crashsafe::journal::recover::EntryFile::Floor))
+        Some((
+            _,
+            crashsafe::journal::recover::EntryFile::Floor
+                | crashsafe::journal::recover::EntryFile::Dirs
+        ))
     )
 }

@@ -13,7 +13,7 @@ use crashsafe::check::workload::{
 };
 use crashsafe::journal::commit::MAX_PENDING_INTENTS;
 use crashsafe::journal::registry::RegistryError;
-use crashsafe::journal::{registry, Journal, JournalError, Update};
+use crashsafe::journal::{registry, Journal, JournalError, Source, Update};
 use crashsafe::path::RelPath;
 use crashsafe::sim::{explore, model_by_name, ExploreConfig, Image, SimFs};
 
@@ -73,6 +73,75 @@ fn a_single_update_without_an_increment_costs_two_fsyncs_in_two_rounds() {
     ];
     assert_eq!(trace, expected);
     assert_eq!(fsyncs, 2);
+}
+
+/// The operations of a session's second commit of `a/x` with an increment `inc/2` (the first,
+/// with `inc/1`, registered `a` and `inc`), one line each, and how many are fsync-family calls.
+fn second_increment_commit_trace() -> (Vec<String>, usize) {
+    let mut image = Image::new();
+    image.put_file(&p("a/x"), b"old");
+    image.put_dir(&p("inc"));
+    let fs = SimFs::from_image(&image);
+    let mut journal = Journal::open(&fs, jdir()).unwrap();
+    let update = |content: &str, inc: &str| {
+        Update::write(p("a/x"), content.to_string())
+            .with_increment(p(inc), Source::Bytes(b"d".to_vec()))
+    };
+    journal.commit(update("v1", "inc/1")).unwrap();
+    let start = fs.op_count();
+    journal.commit(update("new", "inc/2")).unwrap();
+    let trace = &fs.trace()[start..];
+    let fsyncs = trace.iter().filter(|op| op.is_fsync_family()).count();
+    (trace.iter().map(|op| op.to_string()).collect(), fsyncs)
+}
+
+#[test]
+fn a_single_update_with_an_increment_costs_seven_fsyncs_in_two_rounds() {
+    // The intent, the temp, the increment under its temp name, the journal directory and the
+    // increment's directory in one round; the switch renames the increment into place, then the
+    // temp over the target; the target's and the increment's directories in the second round.
+    let (trace, fsyncs) = second_increment_commit_trace();
+    let expected = [
+        "create .crashsafe/journal/0000000000000002.intent",
+        "write .crashsafe/journal/0000000000000002.intent @0+170",
+        "create a/.crashsafe-0000000000000002-0.tmp",
+        "set_mode a/.crashsafe-0000000000000002-0.tmp 0644",
+        "write a/.crashsafe-0000000000000002-0.tmp @0+3",
+        "create inc/.crashsafe-0000000000000002-0.inc",
+        "set_mode inc/.crashsafe-0000000000000002-0.inc 0644",
+        "write inc/.crashsafe-0000000000000002-0.inc @0+1",
+        "fsync .crashsafe/journal/0000000000000002.intent",
+        "fsync a/.crashsafe-0000000000000002-0.tmp",
+        "fsync inc/.crashsafe-0000000000000002-0.inc",
+        "fsync_dir .crashsafe/journal",
+        "fsync_dir inc",
+        "rename inc/.crashsafe-0000000000000002-0.inc -> inc/2",
+        "rename a/.crashsafe-0000000000000002-0.tmp -> a/x",
+        "fsync_dir a",
+        "fsync_dir inc",
+        "unlink .crashsafe/journal/0000000000000002.intent",
+    ];
+    assert_eq!(trace, expected);
+    assert_eq!(fsyncs, 7);
+}
+
+#[test]
+fn an_orphan_increment_temp_in_a_registered_directory_is_removed() {
+    let f = Fixture::new();
+    f.write("a/x", b"old");
+    std::fs::create_dir(f.at("inc")).unwrap();
+    let mut journal = f.journal();
+    let update =
+        Update::write(p("a/x"), "new").with_increment(p("inc/1"), Source::Bytes(b"d".to_vec()));
+    journal.commit(update).unwrap();
+    drop(journal);
+    let orphan = "inc/.crashsafe-00000000000000ff-0.inc";
+    f.write(orphan, b"an increment whose intent never became durable");
+    let report = f.journal().recover().unwrap();
+    assert_eq!(sorted(&report.orphans_removed), [orphan]);
+    assert!(!f.exists(orphan));
+    assert_eq!(f.read("inc/1").unwrap(), b"d");
+    assert_eq!(f.read("a/x").unwrap(), b"new");
 }
 
 #[test]

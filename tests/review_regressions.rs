@@ -56,7 +56,7 @@ fn a_stream_equal_to_the_old_content_is_refused_before_the_switch() {
         .walk()
         .into_keys()
         .map(|k| k.to_string())
-        .filter(|k| !is_floor(k))
+        .filter(|k| !is_kept_journal_file(k))
         .collect();
     assert_eq!(names, [".crashsafe", ".crashsafe/journal", "a.txt", "inc"]);
 }
@@ -129,12 +129,16 @@ fn a_target_too_deep_for_its_temp_name_is_an_error_not_a_panic() {
     assert!(decode(&bytes).is_err());
 }
 
-/// Whether a path names a journal floor file, which the journal keeps on purpose (see
-/// `src/journal/recover.rs`, "The floor").
-fn is_floor(path: &str) -> bool {
+/// Whether a path names a journal floor or registry file, which the journal keeps on purpose
+/// (see `src/journal/recover.rs`, "The floor", and `src/journal/registry.rs`).
+fn is_kept_journal_file(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     matches!(
         crashsafe::journal::recover::parse_name(name),
-        Some((_, crashsafe::journal::recover::EntryFile::Floor))
+        Some((
+            _,
+            crashsafe::journal::recover::EntryFile::Floor
+                | crashsafe::journal::recover::EntryFile::Dirs
+        ))
     )
 }

@@ -65,11 +65,16 @@ pub enum KnownBad {
     /// Recovery does not sweep the registered directories: a temp file written with an intent
     /// that never became durable stays forever, since no entry names it.
     NoOrphanSweep,
+    /// In a transaction that makes its intent durable with its data, each increment is renamed
+    /// from its temp name into place as soon as it is written, before the barrier that makes
+    /// the intent durable: a crash can leave an increment at its own path that no durable entry
+    /// names, beside a target that never changed — history nobody undoes.
+    IncrementInPlaceBeforeIntentDurable,
 }
 
 impl KnownBad {
     /// Every known-bad protocol, in a fixed order.
-    pub const ALL: [KnownBad; 12] = [
+    pub const ALL: [KnownBad; 13] = [
         KnownBad::NoJournalDirFsync,
         KnownBad::RenameBeforeTempFsync,
         KnownBad::EntryRemovedBeforeTargetDirFsync,
@@ -82,6 +87,7 @@ impl KnownBad {
         KnownBad::RollForwardWithoutCommitRecord,
         KnownBad::RecoveryTrustsLiveView,
         KnownBad::NoOrphanSweep,
+        KnownBad::IncrementInPlaceBeforeIntentDurable,
     ];
 
     /// A short kebab-case name, for reports and the command line.
@@ -99,6 +105,9 @@ impl KnownBad {
             KnownBad::RollForwardWithoutCommitRecord => "roll-forward-without-commit-record",
             KnownBad::RecoveryTrustsLiveView => "recovery-trusts-live-view",
             KnownBad::NoOrphanSweep => "no-orphan-sweep",
+            KnownBad::IncrementInPlaceBeforeIntentDurable => {
+                "increment-in-place-before-intent-durable"
+            }
         }
     }
 
@@ -148,6 +157,8 @@ impl KnownBad {
             KnownBad::RecoveryTrustsLiveView => &[History, Clean],
             // An orphan temp stays.
             KnownBad::NoOrphanSweep => &[Clean],
+            // An increment beside a target that never changed.
+            KnownBad::IncrementInPlaceBeforeIntentDurable => &[History],
         }
     }
 
@@ -162,13 +173,12 @@ impl KnownBad {
 
 impl Steps for KnownBad {
     /// `no-journal-dir-fsync`: the intent's barrier leaves the journal directory out (in a
-    /// transaction whose intent is durable before its data).
+    /// transaction whose intent is made durable, before or with its data).
     fn intent<F: Fs>(&self, t: &mut Transaction<'_, F>) -> Result<(), JournalError> {
         match self {
             KnownBad::NoJournalDirFsync if !t.joins_intent_and_data() => {
-                let mut barrier = t.barrier();
-                barrier.file(t.write_intent()?);
-                Ok(barrier.finish(t.fs())?)
+                let file = t.write_intent()?;
+                t.intent_barrier(file, false)
             }
             _ => Standard.intent(t),
         }
@@ -186,7 +196,7 @@ impl Steps for KnownBad {
     ) -> Result<(), JournalError> {
         match self {
             KnownBad::RenameBeforeTempFsync => {
-                t.switch_update(index)?;
+                t.switch_target(index)?;
                 barrier.file(file);
                 Ok(())
             }
@@ -194,16 +204,19 @@ impl Steps for KnownBad {
                 if t.sync_mode() == SyncMode::PerFile {
                     t.fs().fsync(&mut file)?;
                 }
-                t.switch_update(index)
+                t.switch_target(index)
             }
             _ => Standard.temp_written(t, index, file, barrier),
         }
     }
 
     /// `no-increment-fsync`: the increment is left out of the barrier (its directory is not).
+    /// `increment-in-place-before-intent-durable`: the increment is renamed into place at once,
+    /// then joins the barrier.
     fn increment_written<F: Fs>(
         &self,
         t: &mut Transaction<'_, F>,
+        index: UpdateIndex,
         file: F::File,
         barrier: &mut Barrier<F::File>,
     ) -> Result<(), JournalError> {
@@ -212,17 +225,33 @@ impl Steps for KnownBad {
                 drop(file);
                 Ok(())
             }
-            _ => Standard.increment_written(t, file, barrier),
+            KnownBad::IncrementInPlaceBeforeIntentDurable => {
+                t.switch_increment(index)?;
+                barrier.file(file);
+                Ok(())
+            }
+            _ => Standard.increment_written(t, index, file, barrier),
         }
     }
 
-    /// The protocols that switched each temp in the data step switch only the deletions here.
+    /// The protocols that switched each temp in the data step switch only the increments and
+    /// the deletions here; the one that renamed each increment into place there switches only
+    /// the targets.
     fn switch<F: Fs>(&self, t: &mut Transaction<'_, F>) -> Result<(), JournalError> {
+        let updates: Vec<UpdateIndex> = t.updates().collect();
+        if *self == KnownBad::IncrementInPlaceBeforeIntentDurable {
+            return updates.into_iter().try_for_each(|i| t.switch_target(i));
+        }
         if !self.renames_early() {
             return Standard.switch(t);
         }
-        let deletions: Vec<UpdateIndex> = t.updates().filter(|&i| !t.has_temp(i)).collect();
-        deletions.into_iter().try_for_each(|i| t.switch_update(i))
+        for i in updates {
+            t.switch_increment(i)?;
+            if !t.has_temp(i) {
+                t.switch_target(i)?;
+            }
+        }
+        Ok(())
     }
 
     /// `ack-before-target-dir-fsync`: no publish. `entry-removed-before-target-dir-fsync`: the

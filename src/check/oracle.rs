@@ -582,7 +582,7 @@ fn check_clean_and_confined(
             continue;
         }
         let name = path.file_name().unwrap_or_default();
-        if name.starts_with(".crashsafe-") && name.ends_with(".tmp") {
+        if name.starts_with(".crashsafe-") && (name.ends_with(".tmp") || name.ends_with(".inc")) {
             out.push(violation(
                 Invariant::Clean,
                 format!("the temp file {path} remains"),

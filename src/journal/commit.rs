@@ -12,7 +12,7 @@ use super::registry::{self, SessionRegistry};
 use super::steps::Steps;
 use super::update::{digest_stream, open_host_file, Prepared};
 use super::{JournalError, SyncMode};
-use crate::format::{self, Content, Entry, EntryKind};
+use crate::format::{self, Content, Entry, EntryKind, UpdateRecord};
 use crate::fs::{Fs, FsError};
 use crate::path::RelPath;
 use std::collections::BTreeSet;
@@ -48,6 +48,49 @@ pub struct Transaction<'a, F: Fs> {
 /// [`Transaction::updates`] and to [`Steps::temp_written`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct UpdateIndex(usize);
+
+/// When a transaction's intent becomes durable relative to its data: the one rule that picks
+/// the protocol's variant, shared by the commit and by recovery (which derives an entry's shape
+/// from the entry, see [`Shape::of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// The intent is made durable (file and journal directory) before anything else changes,
+    /// and increments are written at their own paths: atomic batches (whose rollback must find
+    /// nothing of theirs changed before the commit point) and transactions with a deletion
+    /// (recovery makes a deletion durable through a tombstone at the target's name, which must
+    /// never appear without a durable entry).
+    IntentFirst,
+    /// The intent is made durable in the same barrier as the data, and each increment is
+    /// written under a name of the journal's own beside it
+    /// ([`crate::format::try_increment_temp_path`]) and renamed into place at the switch: a
+    /// transaction that is not atomic, writes a content in every update, and has an increment.
+    /// Until that barrier it changes nothing but files under the journal's names in registered
+    /// directories (orphans if the intent never becomes durable, see [`super::recover`],
+    /// "Orphans"); an increment appears at its own path only once its entry is durable.
+    IntentWithData,
+    /// The intent is written with the data and never made durable (see
+    /// [`Transaction::joins_intent_and_data`]): as [`Shape::IntentWithData`] without an
+    /// increment.
+    Joined,
+}
+
+impl Shape {
+    /// The shape of a transaction, atomic or not, with these updates.
+    pub fn of<'r>(atomic: bool, updates: impl Iterator<Item = &'r UpdateRecord> + Clone) -> Shape {
+        if atomic || updates.clone().any(|u| u.temp.is_none()) {
+            Shape::IntentFirst
+        } else if updates.clone().any(|u| u.increment.is_some()) {
+            Shape::IntentWithData
+        } else {
+            Shape::Joined
+        }
+    }
+
+    /// Whether increments are written under the journal's temp name and renamed at the switch.
+    pub fn stages_increments(self) -> bool {
+        self == Shape::IntentWithData
+    }
+}
 
 /// What [`Transaction::new`] needs from the journal.
 pub(super) struct Session<'a> {
@@ -153,8 +196,9 @@ impl<'a, F: Fs> Transaction<'a, F> {
 
     /// Runs every step, in order, calling the ones that vary through `steps`.
     pub(super) fn run<S: Steps>(mut self, steps: &S) -> Result<(), JournalError> {
-        let joined = self.joins_intent_and_data();
-        if joined {
+        let shape = self.shape();
+        let joined = shape == Shape::Joined;
+        if shape != Shape::IntentFirst {
             self.register()?;
         }
         steps.intent(&mut self)?;
@@ -179,15 +223,18 @@ impl<'a, F: Fs> Transaction<'a, F> {
     /// a deletion durable by putting a tombstone at the target's name for an instant) need the
     /// entry durable first.
     pub fn joins_intent_and_data(&self) -> bool {
-        !self.atomic
-            && self
-                .prepared
-                .iter()
-                .all(|p| p.record.increment.is_none() && p.record.temp.is_some())
+        self.shape() == Shape::Joined
     }
 
-    /// Before a joined transaction's first temp: registers the directories of its targets (where
-    /// its temps go, and recovery's scratch files) that this session has not registered yet,
+    /// The transaction's [`Shape`]: when its intent becomes durable relative to its data.
+    pub fn shape(&self) -> Shape {
+        Shape::of(self.atomic, self.prepared.iter().map(|p| &p.record))
+    }
+
+    /// Before the first temp of a transaction whose intent is not durable first (a shape other
+    /// than [`Shape::IntentFirst`]): registers the directories of its targets and increments
+    /// (where its temps and increments' temps go, and recovery's scratch files) that this
+    /// session has not registered yet,
     /// durably (see [`super::registry`]): the registry file `<seq>.dirs`, naming them and every
     /// directory the registry names already, and the journal directory fsynced (with the
     /// session's floor, if this transaction starts it); then the older registry files unlinked.
@@ -195,7 +242,10 @@ impl<'a, F: Fs> Transaction<'a, F> {
         let mut all: BTreeSet<RelPath> = self
             .prepared
             .iter()
-            .map(|p| parent(&p.record.target))
+            .flat_map(|p| {
+                let increment = p.record.increment.as_ref().map(|i| parent(&i.path));
+                std::iter::once(parent(&p.record.target)).chain(increment)
+            })
             .filter(|d| !self.registry.durable.contains(d))
             .collect();
         if all.is_empty() {
@@ -277,7 +327,8 @@ impl<'a, F: Fs> Transaction<'a, F> {
     }
 
     /// Step 1, **intent**: [`Transaction::write_intent`], then the intent file and the journal
-    /// directory made durable together. A joined transaction
+    /// directory made durable together: at once for [`Shape::IntentFirst`], in the data step's
+    /// barrier (with the temps and increments) for [`Shape::IntentWithData`]. A joined transaction
     /// ([`Transaction::joins_intent_and_data`]) never makes its intent file durable: only its
     /// first barrier, the data step's, waits, and it holds the journal directory only when this
     /// transaction writes a floor (which must be durable before its switch), when earlier
@@ -288,18 +339,36 @@ impl<'a, F: Fs> Transaction<'a, F> {
     /// or has a zero-filled first or later sector) and recovery discards it.
     pub fn intent(&mut self) -> Result<(), JournalError> {
         let file = self.write_intent()?;
+        self.intent_barrier(file, true)
+    }
+
+    /// Step 1, second half: the barrier for the intent file `file` written by
+    /// [`Transaction::write_intent`], with the journal directory if `journal_dir` (the protocol
+    /// always wants it; a known-bad one may leave it out). For [`Shape::IntentFirst`] the barrier
+    /// is issued now; otherwise it is left for the data step's barrier to join: a joined
+    /// transaction's without the intent file (and with the journal directory only when due, see
+    /// [`Transaction::intent`]), a [`Shape::IntentWithData`] one's with both.
+    pub fn intent_barrier(&mut self, file: F::File, journal_dir: bool) -> Result<(), JournalError> {
         let mut step = self.barrier();
-        if self.joins_intent_and_data() {
-            if self.new_floor || self.journal_dir.due() {
-                step.dir(self.dir.clone());
-            }
+        let shape = self.shape();
+        let dir_due = match shape {
+            Shape::Joined => self.new_floor || self.journal_dir.due(),
+            Shape::IntentWithData | Shape::IntentFirst => journal_dir,
+        };
+        if shape != Shape::Joined {
+            step.file(file);
+        }
+        if dir_due {
+            step.dir(self.dir.clone());
+        }
+        if shape != Shape::IntentFirst {
             self.first_round = Some(step);
             return Ok(());
         }
-        step.file(file);
-        step.dir(self.dir.clone());
         step.finish(self.fs)?;
-        self.journal_dir.synced();
+        if dir_due {
+            self.journal_dir.synced();
+        }
         Ok(())
     }
 
@@ -318,7 +387,7 @@ impl<'a, F: Fs> Transaction<'a, F> {
                 }
             }
             if let Some((increment, file)) = self.write_increment(index)? {
-                steps.increment_written(self, file, &mut step)?;
+                steps.increment_written(self, index, file, &mut step)?;
                 step.dir(parent(&increment));
             }
             step.flush_if_full(self.fs)?;
@@ -355,19 +424,26 @@ impl<'a, F: Fs> Transaction<'a, F> {
         }
     }
 
-    /// Writes update `index`'s increment; returns its path and file (none without one).
+    /// Writes update `index`'s increment, under its temp name if the transaction stages its
+    /// increments ([`Shape::stages_increments`]); returns the path written and the file (none
+    /// without an increment).
     fn write_increment(
         &mut self,
         index: UpdateIndex,
     ) -> Result<Option<(RelPath, F::File)>, JournalError> {
-        let fs = self.fs;
+        let (fs, seq) = (self.fs, self.seq);
+        let staged = self.shape().stages_increments();
         let p = &mut self.prepared[index.0];
         let (Some(inc), Some(source)) = (&p.record.increment, p.increment.take()) else {
             return Ok(None);
         };
-        let mut file = p.attrs.create(fs, &inc.path)?;
+        let path = match staged {
+            true => format::try_increment_temp_path(&inc.path, seq, index.0)?,
+            false => inc.path.clone(),
+        };
+        let mut file = p.attrs.create(fs, &path)?;
         copy_source(fs, &mut file, source)?;
-        Ok(Some((inc.path.clone(), file)))
+        Ok(Some((path, file)))
     }
 
     /// Step 3, **commit point** (atomic batches only): the commit record written and made
@@ -390,10 +466,34 @@ impl<'a, F: Fs> Transaction<'a, F> {
         Ok(())
     }
 
-    /// Switches update `index`: its temp renamed over its target, or its target unlinked for a
+    /// Switches update `index`: its staged increment renamed into place
+    /// ([`Transaction::switch_increment`]), then [`Transaction::switch_target`].
+    pub fn switch_update(&mut self, index: UpdateIndex) -> Result<(), JournalError> {
+        self.switch_increment(index)?;
+        self.switch_target(index)
+    }
+
+    /// Renames update `index`'s increment from its temp name into place, if the transaction
+    /// stages its increments ([`Shape::stages_increments`]); its directory is then published
+    /// by [`Transaction::publish`]. Recovery finishes or undoes this rename by the update's
+    /// verdict, whichever order the two renames of an update reach the disk in.
+    pub fn switch_increment(&mut self, index: UpdateIndex) -> Result<(), JournalError> {
+        if !self.shape().stages_increments() {
+            return Ok(());
+        }
+        let Some(inc) = &self.prepared[index.0].record.increment else {
+            return Ok(());
+        };
+        let temp = format::try_increment_temp_path(&inc.path, self.seq, index.0)?;
+        self.fs.rename(&temp, &inc.path)?;
+        self.target_dirs.insert(parent(&inc.path));
+        Ok(())
+    }
+
+    /// Switches update `index`'s target: its temp renamed over it, or the target unlinked for a
     /// deletion of an existing file; the target's directory is then published by
     /// [`Transaction::publish`].
-    pub fn switch_update(&mut self, index: UpdateIndex) -> Result<(), JournalError> {
+    pub fn switch_target(&mut self, index: UpdateIndex) -> Result<(), JournalError> {
         let record = &self.prepared[index.0].record;
         let target = &record.target;
         match &record.temp {
@@ -410,7 +510,8 @@ impl<'a, F: Fs> Transaction<'a, F> {
         (0..self.prepared.len()).try_for_each(|i| self.switch_update(UpdateIndex(i)))
     }
 
-    /// Step 5, **publish**: the directories of the targets switched made durable together.
+    /// Step 5, **publish**: the directories of the targets switched (and of the increments
+    /// renamed into place) made durable together.
     pub fn publish(&mut self) -> Result<(), JournalError> {
         let mut step = self.barrier();
         std::mem::take(&mut self.target_dirs)

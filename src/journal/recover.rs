@@ -123,6 +123,7 @@
 //! same decisions: recovery is idempotent. Its barriers are one fsync per rewritten file and one
 //! per directory touched.
 
+use super::commit::Shape;
 use super::registry::{self, Registry};
 use super::steps::{Standard, Steps};
 use super::update::{current_content, digest_file, NewFileAttrs};
@@ -458,6 +459,11 @@ pub struct Observed {
     pub temp_dir_exists: bool,
     /// Whether the increment's directory exists.
     pub increment_dir_exists: bool,
+    /// The name the increment is written under until the switch, for an entry whose shape
+    /// stages its increments ([`Shape::stages_increments`]); `None` otherwise.
+    pub increment_temp: Option<RelPath>,
+    /// Whether that name exists.
+    pub increment_temp_exists: bool,
     /// Scratch files left by an earlier recovery that crashed.
     pub scratches: Vec<RelPath>,
 }
@@ -466,6 +472,8 @@ pub struct Observed {
 /// unsafe. Nothing is changed.
 fn observe<F: Fs>(fs: &F, dir: &RelPath, entry: &Entry) -> Result<Vec<Observed>, ObserveError> {
     let mut observed = Vec::with_capacity(entry.updates.len());
+    let atomic = matches!(entry.kind, EntryKind::Intent { atomic: true });
+    let staged = Shape::of(atomic, entry.updates.iter()).stages_increments();
     for (index, u) in entry.updates.iter().enumerate() {
         let paths = std::iter::once(&u.target)
             .chain(u.temp.as_ref())
@@ -493,6 +501,14 @@ fn observe<F: Fs>(fs: &F, dir: &RelPath, entry: &Entry) -> Result<Vec<Observed>,
             Some(i) => exists_as_file(fs, &i.path)?,
             None => false,
         };
+        let increment_temp = match (&u.increment, staged) {
+            (Some(inc), true) => format::try_increment_temp_path(&inc.path, entry.seq, index).ok(),
+            _ => None,
+        };
+        let increment_temp_exists = match &increment_temp {
+            Some(t) => exists_as_file(fs, t)?,
+            None => false,
+        };
         let mut scratches = Vec::new();
         let increment = u.increment.as_ref().map(|i| &i.path);
         for beside in std::iter::once(&u.target).chain(increment) {
@@ -511,6 +527,8 @@ fn observe<F: Fs>(fs: &F, dir: &RelPath, entry: &Entry) -> Result<Vec<Observed>,
                 Some(path) => dir_exists(fs, path)?,
                 None => false,
             },
+            increment_temp,
+            increment_temp_exists,
             scratches,
         });
     }
@@ -583,8 +601,13 @@ fn switched(u: &UpdateRecord, s: &Observed) -> bool {
 /// Whether the temp file `temp` holds the update's recorded new content (a streamed content,
 /// recorded as unknown, cannot be checked).
 pub fn temp_holds_new<F: Fs>(fs: &F, u: &UpdateRecord, temp: &RelPath) -> bool {
-    match u.new {
-        Content::Present(d) => digest_file(fs, temp).is_ok_and(|f| f == d),
+    holds_content(fs, &u.new, temp)
+}
+
+/// Whether `path` holds `content` (an unknown content, a stream's, cannot be checked: true).
+fn holds_content<F: Fs>(fs: &F, content: &Content, path: &RelPath) -> bool {
+    match content {
+        Content::Present(d) => digest_file(fs, path).is_ok_and(|f| f == *d),
         _ => true,
     }
 }
@@ -627,7 +650,7 @@ fn dir_exists<F: Fs>(fs: &F, path: &RelPath) -> Result<bool, ObserveError> {
 pub enum Action {
     /// Unlink a name the live view shows.
     Remove(RelPath),
-    /// Rename a durable temp over its target (roll-forward).
+    /// Rename a durable temp over its target (roll-forward), or a staged increment into place.
     Rename(RelPath, RelPath),
     /// Make `target`'s live content durable with fresh operations: copy it into `scratch`,
     /// fsync, rename over `temp` (when the update has one), then over `target`.
@@ -670,8 +693,10 @@ pub enum Durability<'a> {
         /// What the target holds in the live view.
         found: Content,
     },
-    /// The complete increment of a done update whose new content equals its old (judged done
-    /// from that increment): it is rewritten.
+    /// The increment of a done update, in place in the live view, when the disk may not hold it
+    /// there: one whose new content equals its old (judged done from that increment), or one
+    /// renamed from its temp name at the switch. It is rewritten, through its temp name if it
+    /// has one (so that a temp the disk may still hold there is replaced and moved away).
     Increment {
         /// The transaction.
         seq: u64,
@@ -679,6 +704,8 @@ pub enum Durability<'a> {
         index: usize,
         /// The increment's path.
         path: &'a RelPath,
+        /// Its temp name, for an increment staged under one.
+        temp: Option<&'a RelPath>,
     },
     /// A name that must be gone and that the live view already shows gone (an earlier recovery
     /// unlinked it): its directory is fsynced.
@@ -718,10 +745,15 @@ impl Durability<'_> {
                     },
                 }
             }
-            Durability::Increment { seq, index, path } => Action::Rewrite {
+            Durability::Increment {
+                seq,
+                index,
+                path,
+                temp,
+            } => Action::Rewrite {
                 target: path.clone(),
                 scratch: scratch(path, seq, index)?,
-                temp: None,
+                temp: temp.cloned(),
             },
             Durability::Absence(name) => {
                 Action::SyncDir(name.parent().unwrap_or_else(RelPath::root))
@@ -804,40 +836,81 @@ impl UpdateStep {
             outcome.removed.push(leftover.clone());
         }
         let temp_handled = self.plan_target(fs, steps, u, s, actions, &mut outcome)?;
-        // An update that changes nothing on its target is judged done by its increment being
-        // complete — in the live view, which may show data that is not durable: rewrite it.
-        if let (true, Some(inc), true) = (
-            self.done,
-            &u.increment,
-            u.new == u.old && s.increment_exists,
-        ) {
-            let need = Durability::Increment {
-                seq: self.seq,
-                index: self.index,
-                path: &inc.path,
-            };
-            actions.extend(steps.secure(need)?);
-        }
         if let (Some(temp), false) = (&u.temp, temp_handled) {
             make_absent(steps, temp, s.temp_exists, s.temp_dir_exists, actions)?;
             if s.temp_exists {
                 outcome.removed.push(temp.clone());
             }
         }
-        if let (Some(inc), false) = (&u.increment, self.done) {
-            let path = &inc.path;
+        self.plan_increment(fs, steps, u, s, actions, &mut outcome)?;
+        Ok(outcome)
+    }
+
+    /// The increment's actions: for an update not done, its name and its temp name (see
+    /// [`Observed::increment_temp`]) made absent; for a done one, the rename into place
+    /// finished if the live view shows it not done, or, if it shows the increment in place,
+    /// the increment made durable when the verdict or the live view may be ahead of the disk
+    /// (a staged increment's rename, or an increment that judged an update whose new content
+    /// equals its old done); any temp name left is made absent.
+    fn plan_increment<F: Fs, S: Steps>(
+        &self,
+        fs: &F,
+        steps: &S,
+        u: &UpdateRecord,
+        s: &Observed,
+        actions: &mut Vec<Action>,
+        outcome: &mut UpdateOutcome,
+    ) -> Result<(), Refusal> {
+        let Some(inc) = &u.increment else {
+            return Ok(());
+        };
+        let staged = s.increment_temp.as_ref();
+        let mut staged_handled = false;
+        if !self.done {
             make_absent(
                 steps,
-                path,
+                &inc.path,
                 s.increment_exists,
                 s.increment_dir_exists,
                 actions,
             )?;
             if s.increment_exists {
-                outcome.removed.push(path.clone());
+                outcome.removed.push(inc.path.clone());
+            }
+        } else if s.increment_exists && (u.new == u.old || staged.is_some()) {
+            let need = Durability::Increment {
+                seq: self.seq,
+                index: self.index,
+                path: &inc.path,
+                temp: staged,
+            };
+            if let Some(action) = steps.secure(need)? {
+                actions.push(action);
+                staged_handled = staged.is_some();
+            }
+        } else if let (false, Some(temp), true) =
+            (s.increment_exists, staged, s.increment_temp_exists)
+        {
+            // Done, and the increment's rename not (yet) shown: its temp is durable (the barrier
+            // before the switch made it so), so the rename is finished.
+            if holds_content(fs, &inc.content, temp) {
+                actions.push(Action::Rename(temp.clone(), inc.path.clone()));
+                staged_handled = true;
             }
         }
-        Ok(outcome)
+        if let (Some(temp), false) = (staged, staged_handled) {
+            make_absent(
+                steps,
+                temp,
+                s.increment_temp_exists,
+                s.increment_dir_exists,
+                actions,
+            )?;
+            if s.increment_temp_exists {
+                outcome.removed.push(temp.clone());
+            }
+        }
+        Ok(())
     }
 
     /// The target's actions: the roll-forward's rename (or unlink), or, for a done update

@@ -45,19 +45,22 @@ pub trait Steps {
         Ok(())
     }
 
-    /// Commit, step 2, for each increment once written: the file joins the data step's barrier.
+    /// Commit, step 2, for update `index`'s increment once written (under its temp name, if the
+    /// transaction stages its increments): the file joins the data step's barrier.
     fn increment_written<F: Fs>(
         &self,
         t: &mut Transaction<'_, F>,
+        index: UpdateIndex,
         file: F::File,
         barrier: &mut Barrier<F::File>,
     ) -> Result<(), JournalError> {
-        let _ = t;
+        let _ = (t, index);
         barrier.file(file);
         Ok(())
     }
 
-    /// Commit, step 4: each temp renamed over its target, each deleted target unlinked.
+    /// Commit, step 4: each staged increment renamed into place, each temp renamed over its
+    /// target, each deleted target unlinked.
     fn switch<F: Fs>(&self, t: &mut Transaction<'_, F>) -> Result<(), JournalError> {
         t.switch()
     }

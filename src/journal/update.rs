@@ -3,7 +3,8 @@
 
 use super::JournalError;
 use crate::format::{
-    try_scratch_path, try_temp_path, Content, Digest, IncrementRecord, UpdateRecord,
+    try_increment_temp_path, try_scratch_path, try_temp_path, Content, Digest, IncrementRecord,
+    UpdateRecord,
 };
 use crate::fs::{read_chunks, FileKind, FileMode, Fs, FsError, FsErrorKind, Metadata, Owner};
 use crate::path::RelPath;
@@ -202,16 +203,16 @@ pub(crate) fn prepare<F: Fs>(
             Change::Delete => (None, Content::Absent),
         };
         if let Some(temp) = &temp {
-            if fs.stat(temp)?.is_some() {
-                return Err(JournalError::Fs(FsError::new(
-                    crate::fs::Op::CreateNew,
-                    temp,
-                    FsErrorKind::AlreadyExists,
-                )));
-            }
+            refuse_existing(fs, temp)?;
         }
         let (increment_record, increment_source) =
             prepare_increment(fs, journal_dir, &mut seen, increment)?;
+        if let Some(inc) = &increment_record {
+            // The increment may be written under its temp name, and recovery may need a scratch
+            // file beside it: refuse now if either cannot fit.
+            refuse_existing(fs, &try_increment_temp_path(&inc.path, seq, index)?)?;
+            try_scratch_path(&inc.path, seq, index)?;
+        }
         out.push(Prepared {
             record: UpdateRecord {
                 target,
@@ -226,6 +227,18 @@ pub(crate) fn prepare<F: Fs>(
         });
     }
     Ok(out)
+}
+
+/// Refuses a name the journal derives for its own file (a temp) that exists already.
+fn refuse_existing<F: Fs>(fs: &F, path: &RelPath) -> Result<(), JournalError> {
+    if fs.stat(path)?.is_some() {
+        return Err(JournalError::Fs(FsError::new(
+            crate::fs::Op::CreateNew,
+            path,
+            FsErrorKind::AlreadyExists,
+        )));
+    }
+    Ok(())
 }
 
 /// Checks an update's increment (placed outside the journal, named once, not existing yet) and

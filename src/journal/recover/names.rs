@@ -106,18 +106,22 @@ pub enum BesideFile {
     Temp,
     /// `.crashsafe-<seq>-<index>.rec`: recovery's scratch file.
     Scratch,
+    /// `.crashsafe-<seq>-<index>.inc`: an increment before its transaction's switch (beside the
+    /// increment, see [`crate::format::try_increment_temp_path`]).
+    IncrementTemp,
 }
 
 /// A name the journal gives a file beside a target, parsed: exactly
-/// `.crashsafe-<16 hex digits>-<decimal index>.tmp` or `.rec`, as
-/// [`crate::format::try_temp_path`] and [`crate::format::try_scratch_path`] spell them.
+/// `.crashsafe-<16 hex digits>-<decimal index>.tmp`, `.rec` or `.inc`, as
+/// [`crate::format::try_temp_path`], [`crate::format::try_scratch_path`] and
+/// [`crate::format::try_increment_temp_path`] spell them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BesideName {
     /// The transaction's sequence number.
     pub seq: u64,
     /// The update's index in it.
     pub index: usize,
-    /// Temp or scratch.
+    /// Temp, scratch or increment temp.
     pub kind: BesideFile,
 }
 
@@ -128,6 +132,8 @@ pub fn parse_beside_name(name: &str) -> Option<BesideName> {
     let rest = name.strip_prefix(".crashsafe-")?;
     let (rest, kind) = if let Some(r) = rest.strip_suffix(".tmp") {
         (r, BesideFile::Temp)
+    } else if let Some(r) = rest.strip_suffix(".inc") {
+        (r, BesideFile::IncrementTemp)
     } else {
         (rest.strip_suffix(".rec")?, BesideFile::Scratch)
     };
