@@ -269,15 +269,15 @@ impl Subject for JournalSubject {
 impl Workload {
     /// The workload's independent factors ([`crate::sim::factor`]): each update of a
     /// non-atomic transaction is a factor of its target, its increment and the names the journal
-    /// and its recovery give that update beside them (`.crashsafe-<seq>-<index>.tmp` and
-    /// `.rec`); an atomic batch is one factor; updates sharing any of those are one factor.
+    /// and its recovery give that update beside them (`.crashsafe-<seq>-<index>.tmp`, `.inc`
+    /// beside the increment, and `.rec`); an atomic batch is one factor; updates sharing any of those are one factor.
     /// Everything else (the journal directory and its entries and floors, the directories) is
     /// shared. `None` where the argument below does not hold: a target, increment or
     /// directory of them that the setup does not have as it needs, or a path under the journal.
     ///
     /// Why the journal keeps the promise (see `src/journal/recover.rs` for the rules):
     /// recovery reads the journal directory (shared), then for each update of an entry observes
-    /// its target, temp, increment and scratch names (the update's factor) and the target's
+    /// its target, temp, increment, increment temp and scratch names (the update's factor) and the target's
     /// directory (shared, from the setup), and decides *done* from those alone for a non-atomic
     /// entry; what it does for the update (rewrite through the scratch name, unlink the temp,
     /// the increment, leftovers) touches that factor's names only; the directory fsyncs and the
@@ -322,6 +322,9 @@ impl Workload {
                     group.push(names(&dir, index, "rec"));
                     if path == &u.target {
                         group.push(names(&dir, index, "tmp"));
+                    } else {
+                        // The increment's temp name (`journal::commit::Shape::IntentWithData`).
+                        group.push(names(&dir, index, "inc"));
                     }
                 }
                 if txn.atomic {

@@ -1,6 +1,6 @@
 //! The commit protocol's steps (see the module doc of [`crate::journal`], "Protocol"), as named
-//! functions on one [`Transaction`]: `Transaction::register` (a *joined* transaction's new
-//! directories, see [`Transaction::joins_intent_and_data`]), [`Transaction::intent`],
+//! functions on one [`Transaction`]: `Transaction::register` (the new directories of a
+//! transaction whose intent is not made durable first, see [`Shape`]), [`Transaction::intent`],
 //! `Transaction::data` (the journal's
 //! own; what joins its barrier goes through [`Steps::temp_written`] and
 //! [`Steps::increment_written`]), [`Transaction::commit_point`], [`Transaction::switch`],
@@ -218,10 +218,11 @@ impl<'a, F: Fs> Transaction<'a, F> {
     /// does for it with a live view, where the intent is whole (rewriting a switched target with
     /// the content it shows, through a scratch file), leaves nothing but such files and the
     /// content the target already showed if the intent never becomes durable; and an intent
-    /// whose name became durable without its bytes reads as torn and is discarded. An increment,
-    /// whose name is the caller's, a batch that must roll forward, and a deletion (recovery makes
-    /// a deletion durable by putting a tombstone at the target's name for an instant) need the
-    /// entry durable first.
+    /// whose name became durable without its bytes reads as torn and is discarded. An increment
+    /// (whose name is the caller's: it must not appear without a durable entry, so its intent is
+    /// made durable with the data, [`Shape::IntentWithData`]), a batch that must roll forward,
+    /// and a deletion (recovery makes a deletion durable by putting a tombstone at the target's
+    /// name for an instant) need the entry durable, the last two before the data.
     pub fn joins_intent_and_data(&self) -> bool {
         self.shape() == Shape::Joined
     }

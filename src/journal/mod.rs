@@ -3,43 +3,56 @@
 //! # Protocol
 //!
 //! A transaction (one update, or a batch) goes through these steps; a crash may stop it after
-//! any filesystem operation, and [`Journal::recover`] finishes or undoes it. A *joined*
-//! transaction — not atomic, every update writing a content without an increment
-//! ([`commit::Transaction::joins_intent_and_data`]), the common case of replacing files — writes
-//! its intent together with its data and never makes it durable.
+//! any filesystem operation, and [`Journal::recover`] finishes or undoes it. When its intent
+//! becomes durable depends on its [`commit::Shape`]: *intent first* (an atomic batch, or a
+//! transaction with a deletion) makes it durable before anything else changes; *intent with
+//! data* (not atomic, every update writing a content, some with an increment) makes it durable
+//! in the same barrier as its data, each increment written under a name of the journal's own
+//! until the switch; a *joined* transaction ([`commit::Transaction::joins_intent_and_data`]:
+//! the same without any increment, the common case of replacing files) writes its intent
+//! together with its data and never makes it durable.
 //!
-//! 0. **Register** (joined transactions, once per session and directory): the directories of
-//!    its targets that this session has not registered yet are named, with every directory
-//!    registered before, in the registry file `<journal>/<seq>.dirs`, made durable — the file,
-//!    then the journal directory, with the session's floor if it starts here — before the first
-//!    temp file there; the older registry files are then unlinked (see [`registry`]).
-//! 1. **Intent.** Every update is checked (paths, old content, increment not yet present) and
-//!    recorded, with digests of the old and (when known) the new content, in the entry file
-//!    `<journal>/<seq>.intent`. For a transaction that is not joined it is made durable — the
-//!    file, then the journal directory — before anything else changes. Nothing is created that
-//!    this entry does not name, except, in a session's first transaction, the empty *floor* file
+//! 0. **Register** (every shape but intent first, once per session and directory): the
+//!    directories of its targets and increments that this session has not registered yet are
+//!    named, with every directory registered before, in the registry file
+//!    `<journal>/<seq>.dirs`, made durable — the file, then the journal directory, with the
+//!    session's floor if it starts here — before the first temp file there; the older registry
+//!    files are then unlinked (see [`registry`]).
+//! 1. **Intent.** Every update is checked (paths, old content, increment and the temp names
+//!    not yet present) and recorded, with digests of the old and (when known) the new content,
+//!    in the entry file `<journal>/<seq>.intent`. Intent first: it is made durable — the file,
+//!    then the journal directory — before anything else changes. Nothing is created that this
+//!    entry does not name, except, in a session's first transaction, the empty *floor* file
 //!    `<journal>/<seq>.floor`, made durable by the same barrier as the intent's name (see
 //!    [`recover`], "The floor").
 //! 2. **Data.** Each new content goes to a temp file beside its target
-//!    (`.crashsafe-<seq>-<index>.tmp`), each increment to its own path; all are made durable, and
-//!    so are the directory entries of the increments (and, for an atomic batch, of the temps).
-//!    A joined transaction's intent file is never made durable: recovery needs it only after a
-//!    process crash, whose live view shows it whole. The journal directory joins this barrier
-//!    when the transaction writes a floor, when a transaction with an increment or commit point
-//!    removed its entries since the journal directory was last fsynced (such an entry must not
-//!    come back once a later switch changed what it names), or when
-//!    [`commit::MAX_PENDING_INTENTS`] joined transactions have created and removed their intents
-//!    since (a bound on what a crash state may hold, not a need of recovery). The intent's name
-//!    may then be durable while its bytes are not: it reads as torn (empty, shorter than its
-//!    header says, or with a zero-filled sector: [`format::DecodeError::is_torn`]) and recovery
-//!    discards it. A crash before the switch may leave a temp that no durable entry names,
-//!    which recovery finds in the registered directories and removes (see [`recover`],
-//!    "Orphans"). An entry of a joined transaction that comes back after a crash (its removal
-//!    never durable) is harmless: it has no increment, and recovery judging it finds its target
-//!    as later transactions left it and keeps that.
+//!    (`.crashsafe-<seq>-<index>.tmp`); each increment to its own path (intent first) or, with
+//!    the intent, to its temp name beside that path (`.crashsafe-<seq>-<index>.inc`,
+//!    [`format::try_increment_temp_path`]); all are made durable, and so are the directory
+//!    entries of the increments (and, for an atomic batch, of the temps). Intent with data: the
+//!    intent file and the journal directory join this barrier. Until it completes, such a
+//!    transaction has changed nothing but files under the journal's names in registered
+//!    directories; recovery removes them if the intent never became durable (see [`recover`],
+//!    "Orphans"). A joined transaction's intent file is never made durable: recovery needs it
+//!    only after a process crash, whose live view shows it whole. The journal directory joins
+//!    a joined transaction's barrier when it writes a floor, when a transaction with an
+//!    increment or commit point removed its entries since the journal directory was last
+//!    fsynced (such an entry must not come back once a later switch changed what it names), or
+//!    when [`commit::MAX_PENDING_INTENTS`] joined transactions have created and removed their
+//!    intents since (a bound on what a crash state may hold, not a need of recovery). The
+//!    intent's name may then be durable while its bytes are not: it reads as torn (empty,
+//!    shorter than its header says, or with a zero-filled sector:
+//!    [`format::DecodeError::is_torn`]) and recovery discards it. An entry of a joined
+//!    transaction that comes back after a crash (its removal never durable) is harmless: it
+//!    has no increment, and recovery judging it finds its target as later transactions left it
+//!    and keeps that.
 //! 3. **Commit point** (atomic batches only): the record `<journal>/<seq>.commit` is made durable.
-//! 4. **Switch.** Each temp file is renamed over its target (a deletion unlinks the target).
-//! 5. **Publish.** Each target's directory is made durable; then the commit returns `Ok`.
+//! 4. **Switch.** For each update, its increment renamed from its temp name into place (intent
+//!    with data), then its temp file renamed over its target (a deletion unlinks the target).
+//!    The two renames of an update may reach the disk in either order; recovery finishes or
+//!    undoes the increment's by the update's verdict.
+//! 5. **Publish.** Each target's directory, and each directory an increment was renamed in, is
+//!    made durable; then the commit returns `Ok`.
 //! 6. **Clean.** The entry files are removed, and so are the floors older than the session's.
 //!    Their removal becomes durable with the next barrier on the journal directory; an entry
 //!    that survives a crash is recognised as done by recovery, and one whose removal a failed
@@ -49,7 +62,9 @@
 //! directory (and written its floor), two fsync-family calls in two rounds of barriers (the
 //! temp; the target's directory after the switch), as the usual replace recipe does, and one
 //! more, the journal directory's in the first round, every [`commit::MAX_PENDING_INTENTS`]
-//! updates; with an increment, six in three rounds.
+//! updates. With an increment, two rounds too: the intent, the temp, the increment, the journal
+//! directory and the increment's directory; then the target's and the increment's directories
+//! (seven calls, six when the increment is beside its target).
 //!
 //! Each step is a named function of [`commit::Transaction`]; the journal calls those that a
 //! known-bad protocol of the harness's self-test may swap or skip through [`steps::Steps`], whose
@@ -62,9 +77,9 @@
 //! The barriers that end a step (the fsyncs of its files and directories) do not depend on
 //! each other, only the next step depends on all of them: with [`SyncMode::PerFile`] they are one
 //! barrier group ([`Fs::sync_group`]), which the real backend issues concurrently so that the
-//! filesystem commits them together; a single update without an increment waits for two rounds
-//! of barriers (temp file; target directory), one with an increment for three (intent file and
-//! journal directory; temp, increment and its directory; target directory). With
+//! filesystem commits them together; a single update waits for two rounds of barriers (temp
+//! file, and with an increment the intent, the increment and their directories; the target's
+//! directory, and the increment's). With
 //! [`SyncMode::Syncfs`] every step's group is one `syncfs` instead: the cheapest scheme for large
 //! batches on a filesystem the journal has to itself.
 

@@ -53,14 +53,20 @@
 //!   itself, whatever an earlier fsync of this boot reported; only then are the entry files
 //!   removed, and the journal directory fsynced.
 //!
-//! The increment of a done update that changed its target needs nothing: an update is only
-//! switched after its increment and the increment's directory entry were made durable (a failed
-//! fsync stops the transaction before its switch), so "switched" implies a durable increment. An
-//! update whose new content equals its old is judged done from its increment being complete,
-//! which the live view may show before it is durable: that increment is rewritten like a target. The target of an update not done
-//! holds its old content, which no step of this transaction touched. Nor does the entry itself:
-//! recovery only creates files (scratch) for an update the live view shows switched, and the
-//! switch comes after the entry was made durable.
+//! An increment written at its own path before the switch (intent first) needs nothing when its
+//! update changed its target: an update is only switched after its increment and the
+//! increment's directory entry were made durable (a failed fsync stops the transaction before
+//! its switch), so "switched" implies a durable increment. An increment written under its temp
+//! name (intent with data, see `commit::Shape`) is renamed into place at the switch, and the
+//! two renames of an update reach the disk in either order: for a done update, recovery
+//! finishes a rename the live view does not show (the temp, durable before the switch, holds
+//! the recorded content) and rewrites an increment the live view shows in place, through the
+//! temp name, as it rewrites a target; for an update not done, both names go. An update whose
+//! new content equals its old is judged done from its increment being complete, which the live
+//! view may show before it is durable: that increment is rewritten like a target. The target
+//! of an update not done holds its old content, which no step of this transaction touched. Nor
+//! does the entry itself: recovery only creates files (scratch) for an update the live view
+//! shows switched, and the switch comes after the entry was made durable.
 //!
 //! What this does not cover: a failed fsync *inside* recovery makes it return an error with the
 //! entries kept; a second recovery in the same boot then sees the removals the failure dropped as
@@ -102,15 +108,17 @@
 //!
 //! # Orphans: temp files no entry names
 //!
-//! A transaction without an increment or a commit point writes its intent with its temp files and
-//! never fsyncs it, so a crash may leave a temp file durable while its intent never was (or was
-//! torn): nothing names it. Such a transaction switched nothing (its switch follows the barrier),
-//! so the temp is all it left; and a recovery that crashed after making the switch of a live
+//! A transaction that does not make its intent durable first (see `commit::Shape`) writes its
+//! temp files (and its increments, under their temp names) before its intent is durable, or
+//! never makes it durable, so a crash may leave such a file durable while its intent never was
+//! (or was torn): nothing names it. Such a transaction switched nothing (its switch follows the
+//! barrier), so those files are all it left; and a recovery that crashed after making the
+//! switch of a live
 //! view durable may likewise leave its scratch file beside a target whose intent is gone. The
 //! journal registers every directory it creates such files in before the first one there
 //! ([`crate::journal::registry`]), so recovery's **sweep** step ([`Recovery::sweep`]) looks in
-//! each registered directory for the names the journal gives temp and scratch files
-//! ([`parse_beside_name`]) and removes every one whose sequence number no entry in the journal
+//! each registered directory for the names the journal gives temp, increment temp and scratch
+//! files ([`parse_beside_name`]) and removes every one whose sequence number no entry in the journal
 //! directory has (an entry acted on removes its own; a refused one keeps its own, as it keeps
 //! everything it names). The removals are made durable by the retire step's directory fsyncs. A
 //! registered directory that is gone has nothing to sweep; one reached through a symlink, or

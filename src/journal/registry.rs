@@ -1,9 +1,10 @@
 //! The registry: the directories the journal may create temp files in without a durable entry
 //! naming them first.
 //!
-//! A transaction without an increment or a commit point writes its intent with its temp files
-//! and never fsyncs it (see the module doc of [`crate::journal`], "Protocol"), so a crash can
-//! leave a temp file durable while the intent is not: an *orphan* that no entry names.
+//! A transaction that is not atomic and deletes nothing writes its temp files (and its
+//! increments, under temp names) before its intent is durable, or never makes it durable (see
+//! the module doc of [`crate::journal`], "Protocol"), so a crash can leave such a file durable
+//! while the intent is not: an *orphan* that no entry names.
 //! Recovery finds orphans by looking, in every registered directory, for the names the journal
 //! gives its temp and scratch files ([`super::recover::parse_beside_name`]) that no entry in the
 //! journal directory accounts for, and removes them (see [`super::recover`], "Orphans").
