@@ -509,14 +509,8 @@ fn observe<F: Fs>(fs: &F, dir: &RelPath, entry: &Entry) -> Result<Vec<Observed>,
             Some(i) => exists_as_file(fs, &i.path)?,
             None => false,
         };
-        let increment_temp = match (&u.increment, staged) {
-            (Some(inc), true) => format::try_increment_temp_path(&inc.path, entry.seq, index).ok(),
-            _ => None,
-        };
-        let increment_temp_exists = match &increment_temp {
-            Some(t) => exists_as_file(fs, t)?,
-            None => false,
-        };
+        let (increment_temp, increment_temp_exists) =
+            observe_increment_temp(fs, u, staged.then_some((entry.seq, index)))?;
         let mut scratches = Vec::new();
         let increment = u.increment.as_ref().map(|i| &i.path);
         for beside in std::iter::once(&u.target).chain(increment) {
@@ -541,6 +535,23 @@ fn observe<F: Fs>(fs: &F, dir: &RelPath, entry: &Entry) -> Result<Vec<Observed>,
         });
     }
     Ok(observed)
+}
+
+/// The temp name of `u`'s increment, for update `(seq, index)` of an entry that stages its
+/// increments (`None`: it does not), and whether it exists.
+fn observe_increment_temp<F: Fs>(
+    fs: &F,
+    u: &UpdateRecord,
+    staged: Option<(u64, usize)>,
+) -> Result<(Option<RelPath>, bool), ObserveError> {
+    let (Some(inc), Some((seq, index))) = (&u.increment, staged) else {
+        return Ok((None, false));
+    };
+    let Ok(temp) = format::try_increment_temp_path(&inc.path, seq, index) else {
+        return Ok((None, false));
+    };
+    let exists = exists_as_file(fs, &temp)?;
+    Ok((Some(temp), exists))
 }
 
 enum ObserveError {
