@@ -26,6 +26,8 @@ pub struct Transaction<'a, F: Fs> {
     intent: &'a [u8],
     prepared: Vec<Prepared>,
     atomic: bool,
+    /// When its intent becomes durable ([`Shape::of`] its updates), fixed at its start.
+    shape: Shape,
     /// Whether this transaction writes its session's floor (see [`super::recover`], "The floor").
     new_floor: bool,
     /// The session's floor, set when this transaction writes a new one.
@@ -176,6 +178,7 @@ impl<'a, F: Fs> Transaction<'a, F> {
         atomic: bool,
         new_floor: bool,
     ) -> Self {
+        let shape = Shape::of(atomic, prepared.iter().map(|p| &p.record));
         Transaction {
             fs,
             dir: session.dir,
@@ -184,6 +187,7 @@ impl<'a, F: Fs> Transaction<'a, F> {
             intent,
             prepared,
             atomic,
+            shape,
             new_floor,
             floor: session.floor,
             old_floors: session.old_floors,
@@ -229,7 +233,7 @@ impl<'a, F: Fs> Transaction<'a, F> {
 
     /// The transaction's [`Shape`]: when its intent becomes durable relative to its data.
     pub fn shape(&self) -> Shape {
-        Shape::of(self.atomic, self.prepared.iter().map(|p| &p.record))
+        self.shape
     }
 
     /// Before the first temp of a transaction whose intent is not durable first (a shape other
