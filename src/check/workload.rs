@@ -374,25 +374,28 @@ impl Workload {
         {
             return Vec::new();
         }
-        let setup: BTreeMap<&RelPath, &[u8]> =
-            self.files.iter().map(|(p, b)| (p, b.as_slice())).collect();
-        let held = |path: &RelPath| setup.get(path).copied();
-        let untouched = txn
-            .updates
+        let setup: BTreeMap<&str, &[u8]> = self
+            .files
             .iter()
-            .all(|u| image.file_bytes(&u.target) == held(&u.target));
+            .map(|(p, b)| (p.as_str(), b.as_slice()))
+            .collect();
+        let held = |path: &RelPath| setup.get(path.as_str()).copied();
         let changes = txn
             .updates
             .iter()
             .any(|u| u.new.as_deref() != held(&u.target));
-        if !untouched || !changes {
+        if !changes {
             return Vec::new();
         }
-        // The updates by their target's directory, each directory's names listed once.
-        let mut by_dir: BTreeMap<RelPath, Vec<usize>> = BTreeMap::new();
+        // The updates by their target's directory, each directory resolved and listed once.
+        let mut by_dir: BTreeMap<&str, (RelPath, Vec<usize>)> = BTreeMap::new();
         for (index, u) in txn.updates.iter().enumerate() {
-            if let Some(dir) = u.target.parent() {
-                by_dir.entry(dir).or_default().push(index);
+            if let Some(dir) = u.target.parent_str() {
+                let (_, indexes) = by_dir.entry(dir).or_insert_with(|| {
+                    let dir = u.target.parent().expect("a path with a parent string");
+                    (dir, Vec::new())
+                });
+                indexes.push(index);
             }
         }
         let mut unread: Vec<RelPath> = txn
@@ -400,9 +403,21 @@ impl Workload {
             .iter()
             .filter_map(|u| u.increment.as_ref().map(|(path, _)| path.clone()))
             .collect();
-        for (dir, indexes) in &by_dir {
-            let temps = image
-                .names_in(dir)
+        for (dir, indexes) in by_dir.values() {
+            let view = image.dir_view(dir);
+            let untouched = indexes.iter().all(|&i| {
+                let target = &txn.updates[i].target;
+                let name = target
+                    .file_name()
+                    .expect("a target with a parent has a name");
+                view.as_ref().and_then(|v| v.file_bytes(name)) == held(target)
+            });
+            if !untouched {
+                return Vec::new();
+            }
+            let Some(view) = view else { continue };
+            let temps = view
+                .names()
                 .filter(|name| temp_index(name).is_some_and(|i| indexes.contains(&i)));
             unread.extend(temps.filter_map(|name| dir.join(name).ok()));
         }

@@ -33,7 +33,7 @@ pub use explore::{
 };
 pub use factor::{Factoring, PathSet};
 pub use fs::{CallRecord, Fault, FaultKind, SimDirLock, SimFile, SimFs};
-pub use image::{Image, Node};
+pub use image::{DirView, Image, Node};
 pub use model::{
     all_models, model_by_name, Ext4Ordered, Model, OpContext, PendingOp, Posix, Prefix, Resolution,
     Variant,
