@@ -1193,6 +1193,13 @@ mod tests {
             blind(&linked(b"two")),
             "a file with two names is never blind"
         );
+        let mut through = base.clone();
+        through.put_symlink(&p("s"), "d");
+        assert_eq!(
+            through.fingerprint_unread(&[p("s/t.tmp")]),
+            through.fingerprint(),
+            "a path through a symlink names nothing"
+        );
     }
 
     /// The names and directories [`random_change`] picks from.

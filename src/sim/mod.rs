@@ -29,7 +29,7 @@ pub mod trace;
 
 pub use explore::{
     explore, replay, AckLog, CheckContext, Counterexample, CrashKind, ExploreConfig, ExploreReport,
-    InvariantFindings, KindCounts, Progress, Subject, UsedBounds, Violation,
+    InvariantFindings, KindCounts, Progress, Subject, UnreadFilesFn, UsedBounds, Violation,
 };
 pub use factor::{Factoring, PathSet};
 pub use fs::{CallRecord, Fault, FaultKind, SimDirLock, SimFile, SimFs};
