@@ -518,14 +518,7 @@ impl Image {
     /// Walks `path` from the root: every component but the last must be a directory (a symlink
     /// is [`FsErrorKind::Symlink`], anything else [`FsErrorKind::NotADirectory`]).
     pub(crate) fn resolve(&self, path: &RelPath) -> Result<Ino, FsErrorKind> {
-        let mut cur = ROOT;
-        for name in path.components() {
-            cur = *self
-                .dir_or_err(cur)?
-                .get(name)
-                .ok_or(FsErrorKind::NotFound)?;
-        }
-        Ok(cur)
+        self.walk_from(ROOT, path.as_str())
     }
 
     /// Resolves `path`'s parent, which must be a directory, and returns it with the last name.
@@ -533,17 +526,37 @@ impl Image {
         &self,
         path: &'p RelPath,
     ) -> Result<(Ino, &'p str), FsErrorKind> {
-        let mut names = path.components();
-        let name = names.next_back().ok_or(FsErrorKind::Other)?;
-        let mut dir = ROOT;
-        for parent in names {
-            dir = *self
-                .dir_or_err(dir)?
-                .get(parent)
-                .ok_or(FsErrorKind::NotFound)?;
+        let s = path.as_str();
+        // A checked path has no empty component: no leading, trailing or doubled `/`.
+        let (parents, name) = match s.bytes().rposition(|b| b == b'/') {
+            Some(i) => (&s[..i], &s[i + 1..]),
+            None => ("", s),
+        };
+        if name.is_empty() {
+            return Err(FsErrorKind::Other);
         }
+        let dir = self.walk_from(ROOT, parents)?;
         self.dir_or_err(dir)?;
         Ok((dir, name))
+    }
+
+    /// Walks the components of `path` (a checked path's string; `""` for none) from `dir`.
+    /// The components are split by a plain scan of their bytes: they are short, and `str`'s
+    /// searchers cost more than the scan there.
+    fn walk_from(&self, mut dir: Ino, path: &str) -> Result<Ino, FsErrorKind> {
+        let mut rest = path;
+        while !rest.is_empty() {
+            let (name, tail) = match rest.bytes().position(|b| b == b'/') {
+                Some(i) => (&rest[..i], &rest[i + 1..]),
+                None => (rest, ""),
+            };
+            dir = *self
+                .dir_or_err(dir)?
+                .get(name)
+                .ok_or(FsErrorKind::NotFound)?;
+            rest = tail;
+        }
+        Ok(dir)
     }
 
     fn dir_or_err(&self, ino: Ino) -> Result<&Entries, FsErrorKind> {
