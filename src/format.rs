@@ -628,8 +628,13 @@ pub fn validate(entry: &Entry) -> Result<(), DecodeError> {
     if entry.kind == EntryKind::Commit && !entry.updates.is_empty() {
         return invalid("a commit record lists no updates".into());
     }
-    // Paths compare as their strings: borrowed, nothing is copied. Only membership is asked,
-    // so the set's order (none) cannot change which name is reported: the first one repeated.
+    if updates_valid(entry) {
+        return Ok(());
+    }
+    // Something is wrong: find the first update that shows it, as the rules are checked in
+    // order. Paths compare as their strings: borrowed, nothing is copied. Only membership is
+    // asked, so the set's order (none) cannot change which name is reported: the first one
+    // repeated.
     let mut names = std::collections::HashSet::with_capacity(entry.updates.len());
     for (index, u) in entry.updates.iter().enumerate() {
         match (&u.temp, u.new) {
@@ -662,6 +667,40 @@ pub fn validate(entry: &Entry) -> Result<(), DecodeError> {
         }
     }
     Ok(())
+}
+
+/// Whether every update of `entry` passes [`validate`]'s rules on updates: the same rules, in
+/// one pass that stops at nothing and finds repeated paths by sorting their hashes, the common
+/// case of a valid entry made cheap. On `false` the rules are checked again in order, to report
+/// the first failure.
+fn updates_valid(entry: &Entry) -> bool {
+    let mut names: Vec<(u64, &str)> = Vec::with_capacity(entry.updates.len() * 3);
+    for (index, u) in entry.updates.iter().enumerate() {
+        let temp_ok = match (&u.temp, u.new) {
+            (None, Content::Absent) => true,
+            (None, _) | (Some(_), Content::Absent) => false,
+            (Some(temp), _) => {
+                temp.parent_str() == u.target.parent_str()
+                    && temp.file_name()
+                        == Some(DerivedName::new(entry.seq, index, TEMP_SUFFIX).as_str())
+            }
+        };
+        if !temp_ok || u.old == Content::Unknown {
+            return false;
+        }
+        let paths = std::iter::once(&u.target)
+            .chain(u.temp.as_ref())
+            .chain(u.increment.as_ref().map(|i| &i.path));
+        names.extend(paths.map(|p| {
+            (
+                xxhash_rust::xxh3::xxh3_64(p.as_str().as_bytes()),
+                p.as_str(),
+            )
+        }));
+    }
+    // Equal paths have equal hashes, so they end up side by side once sorted by hash and path.
+    names.sort_unstable();
+    names.windows(2).all(|pair| pair[0] != pair[1])
 }
 
 #[cfg(test)]

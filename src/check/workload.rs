@@ -11,7 +11,7 @@ use crate::journal::{
 };
 use crate::path::RelPath;
 use crate::sim::{
-    AckLog, CheckContext, Factoring, Image, Node, PathSet, SimFs, Subject, Violation,
+    AckLog, CheckContext, Factoring, Image, Node, PathSet, SimFs, Subject, UnreadFilesFn, Violation,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -264,6 +264,17 @@ impl Subject for JournalSubject {
             Some(_) => Vec::new(),
         }
     }
+
+    /// [`Subject::unread_files`] with the workload's [`UnreadPlan`] made once.
+    fn unread_files_fn(&self) -> UnreadFilesFn<'_> {
+        match self.known_bad {
+            None => {
+                let plan = UnreadPlan::new(&self.workload);
+                Box::new(move |image| plan.unread_files(image))
+            }
+            Some(_) => Box::new(|_| Vec::new()),
+        }
+    }
 }
 
 impl Workload {
@@ -366,48 +377,107 @@ impl Workload {
     /// images are equal and so are the oracle's verdicts; one that fails, fails for what the
     /// journal directory or a target shows.
     pub fn unread_files(&self, image: &Image) -> Vec<RelPath> {
-        let [txn] = self.txns.as_slice() else {
-            return Vec::new();
+        UnreadPlan::new(self).unread_files(image)
+    }
+}
+
+/// What [`Workload::unread_files`] needs from the workload alone, worked out once: whether it
+/// is one atomic batch that changes some target, its increments, and its targets by directory
+/// with their content in the setup. It is then asked for every crash state the explorer builds.
+pub struct UnreadPlan<'w> {
+    /// `None` unless the workload is one atomic batch that changes some target.
+    batch: Option<BatchPlan<'w>>,
+}
+
+/// [`UnreadPlan`] of one atomic batch that changes some target.
+struct BatchPlan<'w> {
+    journal: RelPath,
+    increments: Vec<RelPath>,
+    /// Each directory holding a target, in order, with its targets.
+    dirs: Vec<TargetDir<'w>>,
+}
+
+/// The targets of an atomic batch in one directory.
+struct TargetDir<'w> {
+    dir: RelPath,
+    /// Each target's name and its content in the setup (`None`: the setup has no such file).
+    targets: Vec<(&'w str, Option<&'w [u8]>)>,
+    /// The indexes of the updates whose target is here.
+    indexes: Vec<usize>,
+}
+
+impl<'w> UnreadPlan<'w> {
+    /// The plan of `workload`.
+    pub fn new(workload: &'w Workload) -> UnreadPlan<'w> {
+        let [txn] = workload.txns.as_slice() else {
+            return UnreadPlan { batch: None };
         };
-        // Cheapest first: this runs for every crash state the explorer builds.
-        if !txn.atomic
-            || image
-                .names_in(&journal_dir())
-                .any(|n| n.ends_with(".commit"))
-        {
-            return Vec::new();
-        }
-        let setup: BTreeMap<&RelPath, &[u8]> =
-            self.files.iter().map(|(p, b)| (p, b.as_slice())).collect();
-        let held = |path: &RelPath| setup.get(path).copied();
-        let untouched = txn
-            .updates
+        let setup: BTreeMap<&str, &[u8]> = workload
+            .files
             .iter()
-            .all(|u| image.file_bytes(&u.target) == held(&u.target));
+            .map(|(p, b)| (p.as_str(), b.as_slice()))
+            .collect();
+        let held = |path: &RelPath| setup.get(path.as_str()).copied();
         let changes = txn
             .updates
             .iter()
             .any(|u| u.new.as_deref() != held(&u.target));
-        if !untouched || !changes {
+        if !txn.atomic || !changes {
+            return UnreadPlan { batch: None };
+        }
+        let mut dirs: BTreeMap<&str, TargetDir<'w>> = BTreeMap::new();
+        for (index, u) in txn.updates.iter().enumerate() {
+            let (Some(dir), Some(name)) = (u.target.parent_str(), u.target.file_name()) else {
+                continue;
+            };
+            let here = dirs.entry(dir).or_insert_with(|| TargetDir {
+                dir: u.target.parent().expect("a path with a parent string"),
+                targets: Vec::new(),
+                indexes: Vec::new(),
+            });
+            here.targets.push((name, held(&u.target)));
+            here.indexes.push(index);
+        }
+        UnreadPlan {
+            batch: Some(BatchPlan {
+                journal: journal_dir(),
+                increments: txn
+                    .updates
+                    .iter()
+                    .filter_map(|u| u.increment.as_ref().map(|(path, _)| path.clone()))
+                    .collect(),
+                dirs: dirs.into_values().collect(),
+            }),
+        }
+    }
+
+    /// [`Workload::unread_files`] of the plan's workload in `image`.
+    pub fn unread_files(&self, image: &Image) -> Vec<RelPath> {
+        let Some(batch) = &self.batch else {
+            return Vec::new();
+        };
+        // Cheapest first: this runs for every crash state the explorer builds.
+        if image
+            .names_in(&batch.journal)
+            .any(|n| n.ends_with(".commit"))
+        {
             return Vec::new();
         }
-        // The updates by their target's directory, each directory's names listed once.
-        let mut by_dir: BTreeMap<RelPath, Vec<usize>> = BTreeMap::new();
-        for (index, u) in txn.updates.iter().enumerate() {
-            if let Some(dir) = u.target.parent() {
-                by_dir.entry(dir).or_default().push(index);
+        let mut unread = batch.increments.clone();
+        for here in &batch.dirs {
+            let view = image.dir_view(&here.dir);
+            let untouched = here
+                .targets
+                .iter()
+                .all(|&(name, held)| view.as_ref().and_then(|v| v.file_bytes(name)) == held);
+            if !untouched {
+                return Vec::new();
             }
-        }
-        let mut unread: Vec<RelPath> = txn
-            .updates
-            .iter()
-            .filter_map(|u| u.increment.as_ref().map(|(path, _)| path.clone()))
-            .collect();
-        for (dir, indexes) in &by_dir {
-            let temps = image
-                .names_in(dir)
-                .filter(|name| temp_index(name).is_some_and(|i| indexes.contains(&i)));
-            unread.extend(temps.filter_map(|name| dir.join(name).ok()));
+            let Some(view) = view else { continue };
+            let temps = view
+                .names()
+                .filter(|name| temp_index(name).is_some_and(|i| here.indexes.contains(&i)));
+            unread.extend(temps.filter_map(|name| here.dir.join(name).ok()));
         }
         unread
     }

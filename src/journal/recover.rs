@@ -482,6 +482,7 @@ fn observe<F: Fs>(fs: &F, dir: &RelPath, entry: &Entry) -> Result<Vec<Observed>,
     let mut observed = Vec::with_capacity(entry.updates.len());
     let atomic = matches!(entry.kind, EntryKind::Intent { atomic: true });
     let staged = Shape::of(atomic, entry.updates.iter()).stages_increments();
+    let mut dirs = DirsSeen::default();
     for (index, u) in entry.updates.iter().enumerate() {
         let paths = std::iter::once(&u.target)
             .chain(u.temp.as_ref())
@@ -524,9 +525,9 @@ fn observe<F: Fs>(fs: &F, dir: &RelPath, entry: &Entry) -> Result<Vec<Observed>,
             target,
             temp_exists,
             increment_exists,
-            temp_dir_exists: dir_exists(fs, &u.target)?,
+            temp_dir_exists: dirs.exists(fs, &u.target)?,
             increment_dir_exists: match increment {
-                Some(path) => dir_exists(fs, path)?,
+                Some(path) => dirs.exists(fs, path)?,
                 None => false,
             },
             increment_temp,
@@ -552,6 +553,28 @@ fn observe_increment_temp<F: Fs>(
     };
     let exists = exists_as_file(fs, &temp)?;
     Ok((Some(temp), exists))
+}
+
+/// Whether the directories holding an entry's paths exist, each asked of the filesystem once
+/// per observe step: many updates of a batch share a directory, and the step changes nothing,
+/// so the answer for a directory cannot change within it. Only answers are kept: a directory
+/// whose `stat` fails refuses the entry at once, as [`dir_exists`] does.
+#[derive(Default)]
+struct DirsSeen<'e> {
+    seen: BTreeMap<&'e str, bool>,
+}
+
+impl<'e> DirsSeen<'e> {
+    /// [`dir_exists`] for `path`, from the answer already found for its directory if any.
+    fn exists<F: Fs>(&mut self, fs: &F, path: &'e RelPath) -> Result<bool, ObserveError> {
+        let dir = path.parent_str().unwrap_or("");
+        if let Some(&exists) = self.seen.get(dir) {
+            return Ok(exists);
+        }
+        let exists = dir_exists(fs, path)?;
+        self.seen.insert(dir, exists);
+        Ok(exists)
+    }
 }
 
 enum ObserveError {

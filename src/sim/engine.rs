@@ -9,7 +9,7 @@
 use super::cover::{CleanParts, PartGroups};
 use super::explore::{
     AckLog, CheckContext, CrashKind, ExploreConfig, ExploreReport, InvariantFindings, KindCounts,
-    Subject, UsedBounds, Violation,
+    Subject, UnreadFilesFn, UsedBounds, Violation,
 };
 use super::factor::Factoring;
 use super::fs::{CallRecord, Fault, FaultKind, SimFs};
@@ -42,6 +42,8 @@ pub(crate) struct Shared<'a, S: Subject> {
     pub factoring: Option<Factoring>,
     /// The keys of crash states' parts under those factors ([`super::cover`]).
     pub parts: Option<PartGroups>,
+    /// The subject's unread files ([`Subject::unread_files_fn`]).
+    unread: UnreadFilesFn<'a>,
 }
 
 impl<'a, S: Subject> Shared<'a, S> {
@@ -61,6 +63,7 @@ impl<'a, S: Subject> Shared<'a, S> {
             setup: subject.setup(),
             parts: PartGroups::new(factoring.as_ref()),
             factoring,
+            unread: subject.unread_files_fn(),
         }
     }
 
@@ -87,7 +90,7 @@ impl<'a, S: Subject> Shared<'a, S> {
     /// show them are smaller). The narrowing by factors and clean parts key states by their
     /// parts, not by this value, so they are unaffected.
     pub(crate) fn state_fp(&self, image: &Image) -> u128 {
-        image.fingerprint_unread(&self.subject.unread_files(image))
+        image.fingerprint_unread(&(self.unread)(image))
     }
 
     /// The bounds at `level` (0: the workload's trace; 1 and more: inside recovery) of a state

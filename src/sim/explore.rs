@@ -103,7 +103,19 @@ pub trait Subject: Sync {
     fn unread_files(&self, _image: &Image) -> Vec<RelPath> {
         Vec::new()
     }
+
+    /// [`Subject::unread_files`] as one function of the crash image, for a subject that works
+    /// out once what it needs from itself alone: the explorer asks for it once per exploration
+    /// and calls it for every crash state. It must name, in every image, what `unread_files`
+    /// names. The default calls `unread_files`.
+    fn unread_files_fn(&self) -> UnreadFilesFn<'_> {
+        Box::new(|image| self.unread_files(image))
+    }
 }
+
+/// What [`Subject::unread_files_fn`] returns: the files of a crash image whose bytes recovery
+/// and the check never read.
+pub type UnreadFilesFn<'a> = Box<dyn Fn(&Image) -> Vec<RelPath> + Sync + 'a>;
 
 /// The acknowledgements a workload pushed, each with the trace length when it was pushed.
 #[derive(Debug, Clone)]

@@ -325,19 +325,34 @@ impl Image {
         if unread.is_empty() {
             return self.fingerprint();
         }
-        let mut masked: Vec<Ino> = unread
+        // A file with one name is reached by the walk at that name only, and a path of
+        // `unread` names it exactly when the walk reaches it there (a path through a symlink or
+        // a file resolves to nothing, and the walk enters directories only): so the files
+        // masked are those the walk reaches at a path of `unread`, with one name. The paths
+        // are looked up by their xxh3-64 hash first, not resolved one by one.
+        let mut masked: Vec<(u64, &str)> = unread
             .iter()
-            .filter_map(|path| self.resolve(path).ok())
-            .filter(|ino| {
-                matches!(self.inodes.get(ino), Some(Inode::File { .. })) && self.links_of(*ino) == 1
+            .map(|path| {
+                (
+                    xxhash_rust::xxh3::xxh3_64(path.as_str().as_bytes()),
+                    path.as_str(),
+                )
             })
             .collect();
         masked.sort_unstable();
+        let is_masked = |path: &str| {
+            let key = xxhash_rust::xxh3::xxh3_64(path.as_bytes());
+            let from = masked.partition_point(|&(k, _)| k < key);
+            masked[from..]
+                .iter()
+                .take_while(|&&(k, _)| k == key)
+                .any(|&(_, p)| p == path)
+        };
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         let mut entry = Vec::with_capacity(128);
         self.visit(ROOT, &mut String::new(), &mut |path, ino, inode| {
             match inode {
-                Inode::File { mode, .. } if masked.binary_search(&ino).is_ok() => {
+                Inode::File { mode, .. } if self.links_of(ino) == 1 && is_masked(path) => {
                     entry.clear();
                     entry.extend_from_slice(&(path.len() as u64).to_le_bytes());
                     entry.extend_from_slice(path.as_bytes());
@@ -367,6 +382,16 @@ impl Image {
         entries
             .into_iter()
             .flat_map(|d| d.keys().map(|name| &**name))
+    }
+
+    /// The directory `dir` names (without following a symlink), resolved once, to look at
+    /// several of its names; `None` if it names no directory.
+    pub fn dir_view(&self, dir: &RelPath) -> Option<DirView<'_>> {
+        let entries = self.resolve(dir).ok().and_then(|ino| self.dir(ino))?;
+        Some(DirView {
+            image: self,
+            entries,
+        })
     }
 
     /// One path of the visible tree as the fingerprints hash it: the path, its kind, and a
@@ -493,14 +518,7 @@ impl Image {
     /// Walks `path` from the root: every component but the last must be a directory (a symlink
     /// is [`FsErrorKind::Symlink`], anything else [`FsErrorKind::NotADirectory`]).
     pub(crate) fn resolve(&self, path: &RelPath) -> Result<Ino, FsErrorKind> {
-        let mut cur = ROOT;
-        for name in path.components() {
-            cur = *self
-                .dir_or_err(cur)?
-                .get(name)
-                .ok_or(FsErrorKind::NotFound)?;
-        }
-        Ok(cur)
+        self.walk_from(ROOT, path.as_str())
     }
 
     /// Resolves `path`'s parent, which must be a directory, and returns it with the last name.
@@ -508,17 +526,37 @@ impl Image {
         &self,
         path: &'p RelPath,
     ) -> Result<(Ino, &'p str), FsErrorKind> {
-        let mut names = path.components();
-        let name = names.next_back().ok_or(FsErrorKind::Other)?;
-        let mut dir = ROOT;
-        for parent in names {
-            dir = *self
-                .dir_or_err(dir)?
-                .get(parent)
-                .ok_or(FsErrorKind::NotFound)?;
+        let s = path.as_str();
+        // A checked path has no empty component: no leading, trailing or doubled `/`.
+        let (parents, name) = match s.bytes().rposition(|b| b == b'/') {
+            Some(i) => (&s[..i], &s[i + 1..]),
+            None => ("", s),
+        };
+        if name.is_empty() {
+            return Err(FsErrorKind::Other);
         }
+        let dir = self.walk_from(ROOT, parents)?;
         self.dir_or_err(dir)?;
         Ok((dir, name))
+    }
+
+    /// Walks the components of `path` (a checked path's string; `""` for none) from `dir`.
+    /// The components are split by a plain scan of their bytes: they are short, and `str`'s
+    /// searchers cost more than the scan there.
+    fn walk_from(&self, mut dir: Ino, path: &str) -> Result<Ino, FsErrorKind> {
+        let mut rest = path;
+        while !rest.is_empty() {
+            let (name, tail) = match rest.bytes().position(|b| b == b'/') {
+                Some(i) => (&rest[..i], &rest[i + 1..]),
+                None => (rest, ""),
+            };
+            dir = *self
+                .dir_or_err(dir)?
+                .get(name)
+                .ok_or(FsErrorKind::NotFound)?;
+            rest = tail;
+        }
+        Ok(dir)
     }
 
     fn dir_or_err(&self, ino: Ino) -> Result<&Entries, FsErrorKind> {
@@ -887,6 +925,27 @@ impl Image {
     }
 }
 
+/// One directory of an [`Image`] ([`Image::dir_view`]).
+pub struct DirView<'a> {
+    image: &'a Image,
+    entries: &'a Entries,
+}
+
+impl<'a> DirView<'a> {
+    /// The bytes of the regular file `name` names in this directory, if it does.
+    pub fn file_bytes(&self, name: &str) -> Option<&'a [u8]> {
+        match self.image.inodes.get(self.entries.get(name)?)? {
+            Inode::File { data, .. } => Some(data.as_slice()),
+            _ => None,
+        }
+    }
+
+    /// The names in this directory, in order.
+    pub fn names(&self) -> impl Iterator<Item = &'a str> {
+        self.entries.keys().map(|name| &**name)
+    }
+}
+
 /// The walk of [`Image::group_hashes_from`]: two trees side by side, the group sums of `old`
 /// turned into those of `new` by taking out each entry of `old` that `new` does not have
 /// unchanged and adding each entry of `new` that `old` does not have unchanged.
@@ -1146,6 +1205,13 @@ mod tests {
             blind(&linked(b"one")),
             blind(&linked(b"two")),
             "a file with two names is never blind"
+        );
+        let mut through = base.clone();
+        through.put_symlink(&p("s"), "d");
+        assert_eq!(
+            through.fingerprint_unread(&[p("s/t.tmp")]),
+            through.fingerprint(),
+            "a path through a symlink names nothing"
         );
     }
 

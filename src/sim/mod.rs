@@ -29,11 +29,11 @@ pub mod trace;
 
 pub use explore::{
     explore, replay, AckLog, CheckContext, Counterexample, CrashKind, ExploreConfig, ExploreReport,
-    InvariantFindings, KindCounts, Progress, Subject, UsedBounds, Violation,
+    InvariantFindings, KindCounts, Progress, Subject, UnreadFilesFn, UsedBounds, Violation,
 };
 pub use factor::{Factoring, PathSet};
 pub use fs::{CallRecord, Fault, FaultKind, SimDirLock, SimFile, SimFs};
-pub use image::{Image, Node};
+pub use image::{DirView, Image, Node};
 pub use model::{
     all_models, model_by_name, Ext4Ordered, Model, OpContext, PendingOp, Posix, Prefix, Resolution,
     Variant,
