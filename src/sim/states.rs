@@ -20,6 +20,7 @@ use super::image::Image;
 use super::model::{Model, OpContext, PendingOp, Resolution, Variant};
 use super::rng::SplitMix64;
 use super::trace::TraceOp;
+use super::unbuilt::{EntryChange, Step, TracePrints};
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 use std::sync::{Arc, OnceLock};
@@ -78,6 +79,9 @@ pub struct CrashWalk<'a> {
     /// The all-persisted prefixes of the current crash point, when kept
     /// ([`CrashWalk::keeping_prefixes`]).
     prefixes: Option<Prefixes>,
+    /// The footprints of the trace's operations, when prefixes are kept (for
+    /// [`CrashPoint::changed_entries`]).
+    prints: Option<Arc<TracePrints<'a>>>,
 }
 
 /// The images a walk keeping prefixes builds its states on: `images[i]` is the checkpoint with
@@ -139,6 +143,7 @@ impl<'a> CrashWalk<'a> {
             at: 0,
             factors: None,
             prefixes: None,
+            prints: None,
         }
     }
 
@@ -147,6 +152,7 @@ impl<'a> CrashWalk<'a> {
     /// `Prefixes`). Costs one image per operation since the checkpoint.
     pub fn keeping_prefixes(mut self) -> CrashWalk<'a> {
         self.prefixes = Some(Prefixes::default());
+        self.prints = Some(Arc::new(TracePrints::new(self.trace)));
         self.update_prefixes();
         self
     }
@@ -416,6 +422,62 @@ impl CrashPoint<'_> {
         (image, base)
     }
 
+    /// For two choices at this crash point of a walk [keeping
+    /// prefixes](CrashWalk::keeping_prefixes): the entries at which the state `choice` names
+    /// may differ from the state `reference` names, with their hashes in both, computed
+    /// without building either ([`super::unbuilt`]); `None` when that computation gives up.
+    pub(crate) fn changed_entries(
+        &self,
+        reference: &[u16],
+        choice: &[u16],
+    ) -> Option<Vec<EntryChange<'_>>> {
+        let walk = self.walk;
+        let (pre, prints) = (walk.prefixes.as_ref()?, walk.prints.as_ref()?);
+        if pre.from != walk.durable || self.cp - pre.from >= pre.images.len() {
+            return None;
+        }
+        let Some(first) = (0..self.pending.len()).find(|&i| reference[i] != 0 || choice[i] != 0)
+        else {
+            return Some(Vec::new());
+        };
+        let departs = self.pending[first].index;
+        let mut steps = Vec::with_capacity(self.cp - departs);
+        let mut next = first;
+        for j in departs..self.cp {
+            if next < self.pending.len() && self.pending[next].index == j {
+                let variants = &self.pending[next].variants;
+                steps.push(Step {
+                    at: j,
+                    reference: &variants[reference[next] as usize],
+                    state: &variants[choice[next] as usize],
+                });
+                next += 1;
+            } else if walk.res[j].kept && walk.trace[j].changes_image() {
+                steps.push(Step {
+                    at: j,
+                    reference: &Variant::Full,
+                    state: &Variant::Full,
+                });
+            }
+        }
+        prints.changed_entries(&pre.images[departs - pre.from].image, &steps, walk.block_size)
+    }
+
+    /// The index of this crash point's all-persisted prefix image (the state persisting every
+    /// pending operation), on a walk keeping prefixes.
+    pub(crate) fn all_persisted_prefix(&self) -> usize {
+        self.cp - self.prefixes().from
+    }
+
+    /// The choice that loses every pending operation that can be lost (the base of the "at
+    /// most k" states).
+    pub(crate) fn all_lost(&self) -> Vec<u16> {
+        self.pending
+            .iter()
+            .map(|p| p.position(&Variant::Lost).unwrap_or(0))
+            .collect()
+    }
+
     /// Prefix image `i` of this crash point ([`CrashPoint::build_on`]).
     pub fn prefix(&self, i: usize) -> &Image {
         &self.prefixes().images[i].image
@@ -546,11 +608,7 @@ impl CrashPoint<'_> {
         for m in 0..=k.min(n) {
             moves.each(self.scope.fixed(), m, 0, &mut choice)?;
         }
-        let lost: Vec<u16> = self
-            .pending
-            .iter()
-            .map(|p| p.position(&Variant::Lost).unwrap_or(0))
-            .collect();
+        let lost = self.all_lost();
         moves.alts = &at_most;
         for m in 0..=k.min(n) {
             choice.copy_from_slice(&lost);
