@@ -124,7 +124,9 @@ impl PartGroups {
         let mut known = self.group_of.lock().unwrap_or_else(|e| e.into_inner());
         for change in changes {
             let g = self.group(&mut known, change.path.as_str());
-            sums[g] = sums[g].wrapping_sub(change.before).wrapping_add(change.after);
+            sums[g] = sums[g]
+                .wrapping_sub(change.before)
+                .wrapping_add(change.after);
         }
         sums
     }

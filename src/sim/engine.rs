@@ -568,13 +568,8 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
         references: &mut References,
     ) -> Option<Vec<u128>> {
         let parts = self.sh.parts.as_ref()?;
-        let departures = |reference: &[u16]| {
-            reference
-                .iter()
-                .zip(choice)
-                .filter(|(r, c)| r != c)
-                .count()
-        };
+        let departures =
+            |reference: &[u16]| reference.iter().zip(choice).filter(|(r, c)| r != c).count();
         let from_lost = departures(&references.lost) < departures(&references.full);
         let (reference, hashes) = if from_lost {
             references.hash_lost(point, parts, derive);
@@ -716,10 +711,7 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
                 let unbuilt = (remaining == 1)
                     .then(|| self.unbuilt_keys(&point, choice, &derive, &mut references))
                     .flatten();
-                if remaining == 1 { TMP[0].fetch_add(1, Ordering::Relaxed); }
-                if unbuilt.is_some() { TMP[1].fetch_add(1, Ordering::Relaxed); }
                 if unbuilt.as_ref().is_some_and(|k| self.all_clean(k)) {
-                    TMP[2].fetch_add(1, Ordering::Relaxed);
                     return ControlFlow::Continue(());
                 }
                 let (image, base) = point.build_on(choice);
@@ -746,7 +738,6 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
     }
 }
 
-pub static TMP: [AtomicUsize; 3] = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
 /// The two states of a crash point that [`Nest::unbuilt_keys`] keys the others from: the
 /// all-persisted one (whose part hashes are its prefix image's) and the all-lost one (built
 /// once, when first needed).
@@ -1202,7 +1193,6 @@ pub(crate) fn explore<S: Subject>(
         }
     }
     totals.trim(config.max_violations);
-    eprintln!("TMP {:?}", TMP.iter().map(|a| a.load(Ordering::Relaxed)).collect::<Vec<_>>());
     report(&sh, totals, n as u64, fsync_calls, started)
 }
 

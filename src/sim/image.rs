@@ -463,7 +463,10 @@ impl Image {
     /// has, and the inodes these name, with their link counts; nothing else. `None` when one of
     /// the directories is missing, or a name names a directory or an inode with another name
     /// (the excerpt would not hold everything that inode's change shows).
-    pub(crate) fn excerpt<'n>(&self, names: impl IntoIterator<Item = (Ino, &'n str)>) -> Option<Image> {
+    pub(crate) fn excerpt<'n>(
+        &self,
+        names: impl IntoIterator<Item = (Ino, &'n str)>,
+    ) -> Option<Image> {
         let mut out = Image {
             inodes: Table::default(),
             links: Table::default(),

@@ -460,7 +460,11 @@ impl CrashPoint<'_> {
                 });
             }
         }
-        prints.changed_entries(&pre.images[departs - pre.from].image, &steps, walk.block_size)
+        prints.changed_entries(
+            &pre.images[departs - pre.from].image,
+            &steps,
+            walk.block_size,
+        )
     }
 
     /// The index of this crash point's all-persisted prefix image (the state persisting every
@@ -881,6 +885,96 @@ mod tests {
             on_prefix * 3 > states,
             "{on_prefix} of {states} on a prefix"
         );
+    }
+
+    /// The trace of [`changed_entries_give_the_hashes_of_the_built_state`]: files in two
+    /// directories, writes (one through a handle whose name was renamed), a truncation, a mode
+    /// change, renames over names and across directories, unlinks, a symlink, a barrier, and at
+    /// the end a hard link and a directory made (operations past which the computation gives up).
+    fn unbuilt_test_trace() -> Vec<TraceOp> {
+        let fs = SimFs::new();
+        fs.mkdir(&p("d")).unwrap();
+        fs.mkdir(&p("e")).unwrap();
+        fs.fsync_dir(&RelPath::root()).unwrap();
+        for name in ["d/a", "d/b", "e/c"] {
+            let mut f = fs.create_new(&p(name)).unwrap();
+            fs.write_at(&mut f, 0, name.as_bytes()).unwrap();
+            fs.fsync(&mut f).unwrap();
+        }
+        fs.fsync_dir(&p("d")).unwrap();
+        fs.fsync_dir(&p("e")).unwrap();
+        let mut t = fs.create_new(&p("d/t")).unwrap();
+        fs.write_at(&mut t, 0, &[b'x'; 5000]).unwrap();
+        fs.rename(&p("d/t"), &p("d/a")).unwrap();
+        fs.write_at(&mut t, 4000, b"late").unwrap();
+        fs.unlink(&p("d/b")).unwrap();
+        let mut u = fs.create_new(&p("e/u")).unwrap();
+        fs.write_at(&mut u, 0, b"you").unwrap();
+        fs.set_len(&mut u, 2).unwrap();
+        fs.set_mode(&mut u, crate::fs::FileMode::new(0o600).unwrap())
+            .unwrap();
+        fs.rename(&p("e/u"), &p("d/b")).unwrap();
+        fs.symlink(&p("e/s"), "c").unwrap();
+        fs.rename(&p("e/c"), &p("e/c2")).unwrap();
+        fs.fsync_dir(&p("d")).unwrap();
+        fs.unlink(&p("e/c2")).unwrap();
+        fs.link(&p("d/a"), &p("e/a-also")).unwrap();
+        fs.mkdir(&p("e/sub")).unwrap();
+        fs.trace()
+    }
+
+    /// Wherever [`CrashPoint::changed_entries`] tells a state's entries from another's without
+    /// building them, the group hashes it gives are those of the state built (every model,
+    /// every crash point, every state against the all-persisted, the all-lost and the first
+    /// state enumerated); and it tells most states apart before the trace's hard operations.
+    #[test]
+    fn changed_entries_give_the_hashes_of_the_built_state() {
+        let trace = unbuilt_test_trace();
+        let bounds = Bounds {
+            full_bound: 256,
+            k: 1,
+            samples: 8,
+        };
+        // Three groups: the paths in `d`, in `e`, and the directories.
+        let mut group = |path: &str| match path.split_once('/') {
+            Some(("d", _)) => 1,
+            Some(("e", _)) => 2,
+            _ => 0,
+        };
+        let (mut told, mut states) = (0, 0);
+        for model in crate::sim::all_models() {
+            let res = model.resolve(&trace);
+            let mut walk = CrashWalk::new(model.as_ref(), &Image::new(), &trace, &res, 4096)
+                .keeping_prefixes();
+            for cp in 0..=trace.len() {
+                let point = walk.point(cp);
+                let mut chosen = Vec::new();
+                point.for_each_state(&bounds, cp as u64, |_, c| {
+                    chosen.push(c.to_vec());
+                    ControlFlow::Continue(())
+                });
+                let full = vec![0u16; point.pending.len()];
+                let references = [full, point.all_lost(), chosen[0].clone()];
+                for reference in &references {
+                    let base = point.build(reference).group_hashes(3, &mut group);
+                    for choice in &chosen {
+                        states += 1;
+                        let Some(changes) = point.changed_entries(reference, choice) else {
+                            continue;
+                        };
+                        told += 1;
+                        let mut sums = base.clone();
+                        for c in &changes {
+                            let g = group(c.path.as_str());
+                            sums[g] = sums[g].wrapping_sub(c.before).wrapping_add(c.after);
+                        }
+                        let built = point.build(choice).group_hashes(3, &mut group);
+                        assert_eq!(sums, built, "{} at {cp}: {choice:?}", model.name());
+                    }
+                }
+            }
+        }
+        assert!(told * 2 > states, "{told} of {states} told unbuilt");
     }
 
     #[test]

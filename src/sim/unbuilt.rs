@@ -108,6 +108,10 @@ pub(crate) struct TracePrints<'t> {
     /// Each operation's footprint; `None` for an operation that is not simple (a rename is
     /// checked again against the image the steps start from: it must not move a directory).
     of_op: Vec<Option<Footprint>>,
+    /// The operations naming each numbered entry, in trace order.
+    by_entry: Vec<Vec<usize>>,
+    /// The operations naming each inode number, in trace order.
+    by_ino: BTreeMap<Ino, Vec<usize>>,
 }
 
 /// The entries (numbers in [`TracePrints::entries`]) and the inode number an operation names.
@@ -172,60 +176,92 @@ impl<'t> TracePrints<'t> {
                     | TraceOp::Exchange { .. } => None,
                 }
             })
-            .collect();
+            .collect::<Vec<Option<Footprint>>>();
+        let mut by_entry = vec![Vec::new(); entries.len()];
+        let mut by_ino: BTreeMap<Ino, Vec<usize>> = BTreeMap::new();
+        for (j, print) in of_op.iter().enumerate() {
+            let Some(print) = print else { continue };
+            for &e in print.entries.iter().flatten() {
+                by_entry[e as usize].push(j);
+            }
+            if let Some(ino) = print.ino {
+                by_ino.entry(ino).or_default().push(j);
+            }
+        }
         TracePrints {
             trace,
             entries,
             of_op,
+            by_entry,
+            by_ino,
         }
     }
 
     /// The affected steps (flags, in order), their entries (numbers) and their inode numbers,
     /// as the module doc defines them, for steps starting from `first`; `None` when a step is
     /// not simple, or past [`MOST_AFFECTED`] entries and inode numbers.
-    fn affected(&self, first: &Image, steps: &[Step<'_>]) -> Option<(Vec<bool>, Vec<u32>, Vec<Ino>)> {
-        let mut prints = Vec::with_capacity(steps.len());
-        for step in steps {
+    fn affected(
+        &self,
+        first: &Image,
+        steps: &[Step<'_>],
+    ) -> Option<(Vec<bool>, Vec<u32>, Vec<Ino>)> {
+        let start = steps.first().map_or(0, |s| s.at);
+        // The position in `steps` of each trace operation from `start` on, if it is a step.
+        let mut position = vec![usize::MAX; steps.last().map_or(0, |s| s.at + 1 - start)];
+        let mut queue = Vec::new();
+        for (i, step) in steps.iter().enumerate() {
             let print = self.of_op[step.at]?;
             if print.rename && print.ino.is_some_and(|ino| first.dir(ino).is_some()) {
                 return None;
             }
-            prints.push(print);
+            position[step.at - start] = i;
+            if step.reference != step.state {
+                queue.push(i);
+            }
         }
         let mut flags = vec![false; steps.len()];
         let (mut entries, mut inos): (Vec<u32>, Vec<Ino>) = (Vec::new(), Vec::new());
-        let mut grew = true;
-        while grew {
-            grew = false;
-            for (i, (step, print)) in steps.iter().zip(&prints).enumerate() {
-                if flags[i] {
+        let step_of = |j: &usize| {
+            (*j >= start)
+                .then(|| position.get(j - start).copied())
+                .flatten()
+        };
+        while let Some(i) = queue.pop() {
+            if flags[i] {
+                continue;
+            }
+            let print = self.of_op[steps[i].at]?;
+            if print.ino.is_none() && print.entries[0].is_none() {
+                continue;
+            }
+            flags[i] = true;
+            let mut named = Vec::new();
+            if let Some(ino) = print.ino {
+                named.push(ino);
+            }
+            for &e in print.entries.iter().flatten() {
+                if entries.contains(&e) {
                     continue;
                 }
-                let named = print.entries.iter().flatten();
-                let joins = (step.reference != step.state
-                    && (print.ino.is_some() || print.entries[0].is_some()))
-                    || print.ino.is_some_and(|ino| inos.contains(&ino))
-                    || named.clone().any(|e| entries.contains(e));
-                if !joins {
+                entries.push(e);
+                let ops = &self.by_entry[e as usize];
+                queue.extend(ops.iter().filter_map(step_of).filter(|&p| p != usize::MAX));
+                let (dir, name, _) = self.entries[e as usize];
+                if let Some(&ino) = first.dir(dir).and_then(|d| d.get(name)) {
+                    named.push(ino);
+                }
+            }
+            for ino in named {
+                if inos.contains(&ino) {
                     continue;
                 }
-                flags[i] = true;
-                grew = true;
-                if entries.len() + inos.len() > MOST_AFFECTED {
-                    return None;
+                inos.push(ino);
+                if let Some(ops) = self.by_ino.get(&ino) {
+                    queue.extend(ops.iter().filter_map(step_of).filter(|&p| p != usize::MAX));
                 }
-                inos.extend(print.ino.filter(|ino| !inos.contains(ino)));
-                for &e in named {
-                    if !entries.contains(&e) {
-                        entries.push(e);
-                        let (dir, name, _) = self.entries[e as usize];
-                        if let Some(&ino) = first.dir(dir).and_then(|d| d.get(name)) {
-                            if !inos.contains(&ino) {
-                                inos.push(ino);
-                            }
-                        }
-                    }
-                }
+            }
+            if entries.len() + inos.len() > MOST_AFFECTED {
+                return None;
             }
         }
         Some((flags, entries, inos))
@@ -247,7 +283,8 @@ impl<'t> TracePrints<'t> {
             (dir, name)
         });
         let mut reference = first.excerpt(names)?;
-        let used_elsewhere = |ino: Ino| reference.inode(ino).is_none() && first.inode(ino).is_some();
+        let used_elsewhere =
+            |ino: Ino| reference.inode(ino).is_none() && first.inode(ino).is_some();
         if inos
             .iter()
             .any(|&ino| first.dir(ino).is_some() || used_elsewhere(ino))
