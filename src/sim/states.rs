@@ -888,7 +888,8 @@ mod tests {
     }
 
     /// The trace of [`changed_entries_give_the_hashes_of_the_built_state`]: files in two
-    /// directories, writes (one through a handle whose name was renamed), a truncation, a mode
+    /// directories, writes (through a handle whose name was renamed, through handles whose
+    /// only name was unlinked or replaced), a truncation, a mode
     /// change, renames over names and across directories, unlinks, a symlink, a barrier, and at
     /// the end a hard link and a directory made (operations past which the computation gives up).
     fn unbuilt_test_trace() -> Vec<TraceOp> {
@@ -896,18 +897,26 @@ mod tests {
         fs.mkdir(&p("d")).unwrap();
         fs.mkdir(&p("e")).unwrap();
         fs.fsync_dir(&RelPath::root()).unwrap();
-        for name in ["d/a", "d/b", "e/c"] {
-            let mut f = fs.create_new(&p(name)).unwrap();
-            fs.write_at(&mut f, 0, name.as_bytes()).unwrap();
-            fs.fsync(&mut f).unwrap();
-        }
+        let mut files: Vec<_> = ["d/a", "d/b", "e/c"]
+            .iter()
+            .map(|name| {
+                let mut f = fs.create_new(&p(name)).unwrap();
+                fs.write_at(&mut f, 0, name.as_bytes()).unwrap();
+                fs.fsync(&mut f).unwrap();
+                f
+            })
+            .collect();
         fs.fsync_dir(&p("d")).unwrap();
         fs.fsync_dir(&p("e")).unwrap();
         let mut t = fs.create_new(&p("d/t")).unwrap();
         fs.write_at(&mut t, 0, &[b'x'; 5000]).unwrap();
         fs.rename(&p("d/t"), &p("d/a")).unwrap();
         fs.write_at(&mut t, 4000, b"late").unwrap();
+        // Through a handle on the inode the rename replaced.
+        fs.write_at(&mut files[0], 1, b"replaced").unwrap();
         fs.unlink(&p("d/b")).unwrap();
+        // Through a handle whose only name is gone (in states where the unlink persisted).
+        fs.write_at(&mut files[1], 0, b"gone").unwrap();
         let mut u = fs.create_new(&p("e/u")).unwrap();
         fs.write_at(&mut u, 0, b"you").unwrap();
         fs.set_len(&mut u, 2).unwrap();
