@@ -1,17 +1,27 @@
-//! A crash state's changed entries, computed without building the state (issue 11).
+//! A crash state's entries, told from another state's without building either (issue 11).
 //!
 //! # What is computed
 //!
-//! A state of a crash point of a walk keeping prefixes ([`super::CrashWalk::keeping_prefixes`])
-//! is `P_d` (the prefix image before its first departing operation `d`) with the operations
-//! `d .. cp` applied as [`super::CrashPoint::build_on`] applies them: each pending one in the
-//! variant the state chose, each resolved and kept one in full. The crash point's all-persisted
-//! state `P_cp` is `P_d` with the same operations applied, every one in full. [`changed_entries`]
-//! gives, for a state whose operations are all *simple*, the entries (paths) at which the state
-//! and `P_cp` may differ, with each entry's hash in both as [`Image::group_hashes`] sums them;
-//! the state's group hashes are then `P_cp`'s, minus the old entries' hashes, plus the new ones',
-//! each in its path's group. The state itself is never built: only an [`Image::excerpt`] of
-//! `P_d` holding a few names.
+//! Inside a recovery almost every crash state is skipped as clean ([`super::cover`]) once its
+//! part keys are known, and building it (a clone of its prefix image, the operations since
+//! applied again, a walk of the two trees) cost more than checking the few kept. So the keys are
+//! told from the operations when they can be.
+//!
+//! Take two states of one crash point of a walk keeping prefixes
+//! ([`super::CrashWalk::keeping_prefixes`]): a *reference* `R`, whose group hashes are known,
+//! and the state `S` to key. Let `d` be the first pending operation either departs in (does not
+//! persist in full). Both are `P_d` (the prefix image before `d`: every operation before it as
+//! the all-persisted state applies them) with the operations `d .. cp` applied as
+//! [`super::CrashPoint::build_on`] applies them: each pending one in the variant the state
+//! chose, each resolved and kept one in full. [`TracePrints::changed_entries`] gives, when every
+//! one of those operations is *simple*, the entries (paths) at which `S` and `R` may differ, with
+//! each entry's hash in both as [`Image::group_hashes`] sums them; `S`'s group hashes are then
+//! `R`'s, minus the old entries' hashes, plus the new ones', each in its path's group
+//! ([`super::cover::PartGroups::hashes_changed`]). Neither state is built: only an
+//! [`Image::excerpt`] of `P_d` holding a few names, twice. The explorer's references are the
+//! crash point's all-persisted state (its prefix image, hashed already) and its all-lost state
+//! (the base of the "at most k" states, built once per crash point), whichever the state
+//! departs from in fewer operations (`engine::Nest::unbuilt_keys`).
 //!
 //! # Which operations are simple, and what each may touch
 //!
@@ -30,42 +40,47 @@
 //! was its last name); a write, a truncation or a mode change changes its inode wherever that is
 //! named. None reads or changes a directory's existence.
 //!
-//! # The affected operations, and why the rest act alike in both images
+//! # The affected operations, and why the rest act alike in both states
 //!
-//! The *affected* operations `A` are the smallest set holding every departing operation that
-//! changes an image, and every operation of `d .. cp` whose footprint shares an entry or an
-//! inode number with the footprint of an operation of `A`, or names an inode that `P_d` names at
-//! one of `A`'s entries. Let `E` be `A`'s entries and `I` the inode numbers of `A`'s footprints
-//! together with the inodes `P_d` names at `E`. Require (else give up) that every inode `P_d`
-//! names at `E` is not a directory and has exactly one name, and that every number in `I` is
-//! either such an inode or not in use in `P_d` (in particular, not a directory's).
+//! The *affected* operations `A` are the smallest set holding every operation of `d .. cp` that
+//! `R` and `S` apply in different variants and that has a footprint, and every operation of
+//! `d .. cp` whose footprint shares an entry or an inode number with an operation of `A`, or names
+//! an inode that `P_d` names at one of `A`'s entries. Let `E` be `A`'s entries and `I` the inode
+//! numbers of `A`'s footprints together with the inodes `P_d` names at `E`. Require (else give
+//! up) that every inode `P_d` names at `E` is not a directory and has exactly one name, and that
+//! every number in `I` is either such an inode or not in use in `P_d` (in particular, not a
+//! directory's).
 //!
-//! Claim: applying `d .. cp` to `P_d`, once as the state chose and once all in full, every
-//! operation outside `A` does the same in both, and after each step the two images agree at
-//! every entry outside `E` and on every inode outside `I`, and name the inodes of `I` at entries
-//! of `E` only. By induction on the steps: at the start both are `P_d`, whose inodes of `I` are
-//! named at `E` only (one name each, or not in use). An operation outside `A` is applied in full
-//! in both (departing operations are in `A`); its footprint is outside `E` and `I`, so what it
-//! reads is the same in both: its entries and the inodes they name (outside `I`, since `I`'s are
-//! named at `E` only), its inode number's use (a number outside `I` is used alike), its
-//! directories (no simple operation changes a directory's existence). It changes the same
-//! entries and inodes, outside `E` and `I`, the same way. An operation of `A` changes only
-//! entries of `E` and inodes of `I` (the inode it names, or one its entries name), and puts an
-//! inode at an entry of `E` only. So the state and `P_cp` differ at most at the entries of `E`
-//! (every other entry names the same inode with the same bytes, mode and, the inodes of `I`
-//! staying out of reach, the same number of names); directory entries do not change (no simple
-//! operation makes or removes a directory, and `E`'s entries never name one).
+//! Claim: applying `d .. cp` to `P_d`, once as `R` chose and once as `S` chose, every operation
+//! outside `A` does the same in both, and after each step the two images agree at every entry
+//! outside `E` and on every inode outside `I`, and name the inodes of `I` at entries of `E` only.
+//! By induction on the steps: at the start both are `P_d`, whose inodes of `I` are named at `E`
+//! only (one name each, or not in use). An operation outside `A` is applied in the same variant
+//! in both; its footprint is outside `E` and `I`, so what it reads is the same in both: its
+//! entries and the inodes they name (outside `I`, since `I`'s are named at `E` only), its inode
+//! number's use (a number outside `I` is used alike), its directories (no simple operation
+//! changes a directory's existence). It changes the same entries and inodes, outside `E` and
+//! `I`, the same way. An operation of `A` changes only entries of `E` and inodes of `I` (the
+//! inode it names, or one its entries name), and puts an inode at an entry of `E` only. So `R`
+//! and `S` differ at most at the entries of `E` (every other entry names the same inode with the
+//! same bytes, mode and, the inodes of `I` staying out of reach, the same number of names);
+//! directory entries do not change (no simple operation makes or removes a directory, and `E`'s
+//! entries never name one).
 //!
-//! At the entries of `E`, the state is what applying the operations of `A` alone, in order, to
-//! the excerpt of `P_d` at `E` gives: by the same induction the state restricted to `E` and `I`
-//! is changed by `A`'s operations only, and each reads only entries of `E`, inodes of `I`, the
-//! use of numbers of `I` (the excerpt holds `I`'s inodes that `P_d` uses, and no other in use in
-//! `P_d` is asked about) and its directories' existence (the excerpt holds every directory of
-//! `E`). Entries are hashed by path: each of `E`'s paths is the operation's own path, checked to
-//! resolve to that directory and name in `P_d`, and no simple operation moves a directory, so the
-//! path is the same in the state and in `P_cp`. So the state's group hashes are exact, not
-//! estimates: keys computed from them are the keys of the built state (test
-//! `changed_entries_give_the_hashes_of_the_built_state`).
+//! At the entries of `E`, each state is what applying the operations of `A` alone, in order and
+//! in that state's variants, to the excerpt of `P_d` at `E` gives: by the same induction each
+//! state restricted to `E` and `I` is changed by `A`'s operations only, and each reads only
+//! entries of `E`, inodes of `I`, the use of numbers of `I` (the excerpt holds `I`'s inodes that
+//! `P_d` uses, and no other in use in `P_d` is asked about) and its directories' existence (the
+//! excerpt holds every directory of `E`). Entries are hashed by path: each of `E`'s paths is the
+//! operation's own path, checked to resolve to that directory and name in `P_d`, and no simple
+//! operation moves a directory, so the path is the same in both states. So the hashes are exact,
+//! not estimates: keys computed from them are the keys of the built state, and a state left out
+//! unbuilt because they were all seen clean is one `engine::Nest::child` would have dropped,
+//! built, for the same keys. Nothing else changes: the state is counted in `crash_states` as
+//! before, the verdicts, violations, distinct states and tokens are the same (test
+//! `sim::states::tests::changed_entries_give_the_hashes_of_the_built_state`; in debug builds
+//! every state that is built after all is checked against its keys told this way).
 
 use super::image::Image;
 use super::model::Variant;
