@@ -138,6 +138,52 @@ struct Footprint {
     rename: bool,
 }
 
+impl Footprint {
+    /// `op`'s footprint, its entries numbered by `number` (`None` when `op` is not simple).
+    fn of<'t>(
+        op: &'t TraceOp,
+        number: &mut impl FnMut(Ino, &'t RelPath) -> Option<u32>,
+    ) -> Option<Footprint> {
+        let print = |entries: [Option<u32>; 2], ino, rename| {
+            Some(Footprint {
+                entries,
+                ino,
+                rename,
+            })
+        };
+        match op {
+            TraceOp::Create { path, ino, dir, .. }
+            | TraceOp::Symlink { path, ino, dir, .. }
+            | TraceOp::Unlink { path, ino, dir } => {
+                print([Some(number(*dir, path)?), None], Some(*ino), false)
+            }
+            TraceOp::Rename {
+                from,
+                to,
+                ino,
+                from_dir,
+                to_dir,
+                ..
+            } => {
+                let entries = [Some(number(*from_dir, from)?), Some(number(*to_dir, to)?)];
+                print(entries, Some(*ino), true)
+            }
+            TraceOp::Write { ino, .. }
+            | TraceOp::SetLen { ino, .. }
+            | TraceOp::SetMode { ino, .. } => print([None, None], Some(*ino), false),
+            TraceOp::Fsync { .. }
+            | TraceOp::Fdatasync { .. }
+            | TraceOp::FsyncDir { .. }
+            | TraceOp::Syncfs
+            | TraceOp::FailedFsync { .. } => print([None, None], None, false),
+            TraceOp::Mkdir { .. }
+            | TraceOp::Rmdir { .. }
+            | TraceOp::Link { .. }
+            | TraceOp::Exchange { .. } => None,
+        }
+    }
+}
+
 impl<'t> TracePrints<'t> {
     /// The footprints of `trace`'s operations.
     pub(crate) fn new(trace: &'t [TraceOp]) -> TracePrints<'t> {
@@ -150,48 +196,10 @@ impl<'t> TracePrints<'t> {
                 entries.len() as u32 - 1
             }))
         };
-        let of_op = trace
+        let of_op: Vec<Option<Footprint>> = trace
             .iter()
-            .map(|op| {
-                let print = |entries: [Option<u32>; 2], ino, rename| {
-                    Some(Footprint {
-                        entries,
-                        ino,
-                        rename,
-                    })
-                };
-                match op {
-                    TraceOp::Create { path, ino, dir, .. }
-                    | TraceOp::Symlink { path, ino, dir, .. }
-                    | TraceOp::Unlink { path, ino, dir } => {
-                        print([Some(number(*dir, path)?), None], Some(*ino), false)
-                    }
-                    TraceOp::Rename {
-                        from,
-                        to,
-                        ino,
-                        from_dir,
-                        to_dir,
-                        ..
-                    } => {
-                        let entries = [Some(number(*from_dir, from)?), Some(number(*to_dir, to)?)];
-                        print(entries, Some(*ino), true)
-                    }
-                    TraceOp::Write { ino, .. }
-                    | TraceOp::SetLen { ino, .. }
-                    | TraceOp::SetMode { ino, .. } => print([None, None], Some(*ino), false),
-                    TraceOp::Fsync { .. }
-                    | TraceOp::Fdatasync { .. }
-                    | TraceOp::FsyncDir { .. }
-                    | TraceOp::Syncfs
-                    | TraceOp::FailedFsync { .. } => print([None, None], None, false),
-                    TraceOp::Mkdir { .. }
-                    | TraceOp::Rmdir { .. }
-                    | TraceOp::Link { .. }
-                    | TraceOp::Exchange { .. } => None,
-                }
-            })
-            .collect::<Vec<Option<Footprint>>>();
+            .map(|op| Footprint::of(op, &mut number))
+            .collect();
         let mut by_entry = vec![Vec::new(); entries.len()];
         let mut by_ino: BTreeMap<Ino, Vec<usize>> = BTreeMap::new();
         for (j, print) in of_op.iter().enumerate() {
@@ -221,19 +229,7 @@ impl<'t> TracePrints<'t> {
         steps: &[Step<'_>],
     ) -> Option<(Vec<bool>, Vec<u32>, Vec<Ino>)> {
         let start = steps.first().map_or(0, |s| s.at);
-        // The position in `steps` of each trace operation from `start` on, if it is a step.
-        let mut position = vec![usize::MAX; steps.last().map_or(0, |s| s.at + 1 - start)];
-        let mut queue = Vec::new();
-        for (i, step) in steps.iter().enumerate() {
-            let print = self.of_op[step.at]?;
-            if print.rename && print.ino.is_some_and(|ino| first.dir(ino).is_some()) {
-                return None;
-            }
-            position[step.at - start] = i;
-            if step.reference != step.state {
-                queue.push(i);
-            }
-        }
+        let (position, mut queue) = self.positions(first, steps)?;
         let mut flags = vec![false; steps.len()];
         let (mut entries, mut inos): (Vec<u32>, Vec<Ino>) = (Vec::new(), Vec::new());
         let step_of = |j: &usize| {
@@ -280,6 +276,26 @@ impl<'t> TracePrints<'t> {
             }
         }
         Some((flags, entries, inos))
+    }
+
+    /// For `steps` starting from `first`: the position in `steps` of each trace operation from
+    /// the first step's on (`usize::MAX`: not a step), and the steps the two states apply in
+    /// different variants; `None` when a step is not simple.
+    fn positions(&self, first: &Image, steps: &[Step<'_>]) -> Option<(Vec<usize>, Vec<usize>)> {
+        let start = steps.first().map_or(0, |s| s.at);
+        let mut position = vec![usize::MAX; steps.last().map_or(0, |s| s.at + 1 - start)];
+        let mut differ = Vec::new();
+        for (i, step) in steps.iter().enumerate() {
+            let print = self.of_op[step.at]?;
+            if print.rename && print.ino.is_some_and(|ino| first.dir(ino).is_some()) {
+                return None;
+            }
+            position[step.at - start] = i;
+            if step.reference != step.state {
+                differ.push(i);
+            }
+        }
+        Some((position, differ))
     }
 
     /// The entries at which the state applying `steps` to `first` (the prefix image before the
