@@ -712,6 +712,11 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
                     .then(|| self.unbuilt_keys(&point, choice, &derive, &mut references))
                     .flatten();
                 if unbuilt.as_ref().is_some_and(|k| self.all_clean(k)) {
+                    debug_assert_eq!(
+                        unbuilt,
+                        self.keys(&point.build(choice)),
+                        "keys told from the operations are the built state's"
+                    );
                     return ControlFlow::Continue(());
                 }
                 let (image, base) = point.build_on(choice);
