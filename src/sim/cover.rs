@@ -52,6 +52,7 @@
 
 use super::factor::Factoring;
 use super::image::Image;
+use super::unbuilt::EntryChange;
 use crate::path::RelPath;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -106,6 +107,28 @@ impl PartGroups {
         image.group_hashes_from(reference, reference_hashes, &mut |path| {
             self.group(&mut known, path)
         })
+    }
+
+    /// [`PartGroups::hashes`] of a state that differs from an image whose hashes are
+    /// `reference_hashes` only at the entries `changes` lists ([`super::unbuilt`]): each
+    /// entry's old hash taken out of its path's group, its new one added.
+    pub(crate) fn hashes_changed(
+        &self,
+        reference_hashes: &[u128],
+        changes: &[EntryChange<'_>],
+    ) -> Vec<u128> {
+        let mut sums = reference_hashes.to_vec();
+        if changes.is_empty() {
+            return sums;
+        }
+        let mut known = self.group_of.lock().unwrap_or_else(|e| e.into_inner());
+        for change in changes {
+            let g = self.group(&mut known, change.path.as_str());
+            sums[g] = sums[g]
+                .wrapping_sub(change.before)
+                .wrapping_add(change.after);
+        }
+        sums
     }
 
     /// The group of `path` (0: shared; `i + 1`: factor `i`), through the cache `known`.

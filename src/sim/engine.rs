@@ -15,7 +15,7 @@ use super::factor::Factoring;
 use super::fs::{CallRecord, Fault, FaultKind, SimFs};
 use super::image::Image;
 use super::model::{Model, Resolution};
-use super::states::{Bounds, CrashWalk};
+use super::states::{Bounds, CrashPoint, CrashWalk, DeriveMemo};
 use super::trace::TraceOp;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::{ControlFlow, Range};
@@ -559,6 +559,33 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
         Some(parts.keys_of(&hashes, self.item.acks))
     }
 
+    /// The keys of the state `choice` names at `point` (a crash point of a walk keeping
+    /// prefixes), computed without building it ([`CrashPoint::changed_entries`]) from the part
+    /// hashes of whichever of `references` it departs from in fewer pending operations; `None`
+    /// when the subject has no factors or that computation gives up.
+    fn unbuilt_keys(
+        &self,
+        point: &CrashPoint<'_>,
+        choice: &[u16],
+        derive: &DeriveMemo<'_>,
+        references: &mut References,
+    ) -> Option<Vec<u128>> {
+        let parts = self.sh.parts.as_ref()?;
+        let departures =
+            |reference: &[u16]| reference.iter().zip(choice).filter(|(r, c)| r != c).count();
+        let from_lost = departures(&references.lost) < departures(&references.full);
+        let (reference, hashes) = if from_lost {
+            references.hash_lost(point, parts, derive);
+            (&references.lost, references.lost_hashes.as_deref()?)
+        } else {
+            let all = point.all_persisted_prefix();
+            (&references.full, point.prefix_memo(all, derive))
+        };
+        let changes = point.changed_entries(reference, choice)?;
+        let hashes = parts.hashes_changed(hashes, &changes);
+        Some(parts.keys_of(&hashes, self.item.acks))
+    }
+
     /// Whether every one of `keys` (a state's, see [`super::cover`]) was recorded clean, before
     /// this item's batch or in this item's subtree.
     fn all_clean(&self, keys: &[u128]) -> bool {
@@ -567,8 +594,8 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
             .all(|&k| self.out.clean.contains(k) || self.before.clean(k, acks))
     }
 
-    /// `image`, a state at index `index` of a crash point of the recovery of the state whose
-    /// fingerprint is `parent_fp`, as a child to visit, unless there is nothing to visit.
+    /// `state`, built at a crash point of the recovery of the state whose fingerprint is
+    /// `parent_fp`, as a child to visit, unless there is nothing to visit.
     ///
     /// A state that will go no deeper (`deeper` does not choose it, or `remaining` is 1) and
     /// whose every part was already seen clean is dropped here (when `remaining` is 1, before
@@ -578,13 +605,17 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
     /// skipped the same way. Only the states kept are fingerprinted and deduplicated.
     fn child(
         &mut self,
-        image: Image,
-        index: usize,
+        state: Built<'_>,
         parent_fp: u128,
         remaining: usize,
         deeper: Option<&BTreeSet<u128>>,
-        reference: Option<(&Image, &[u128])>,
     ) -> Option<Child> {
+        let Built {
+            image,
+            index,
+            reference,
+            keys: known,
+        } = state;
         let (fp, depth) = if remaining == 1 {
             (None, 0)
         } else {
@@ -594,9 +625,17 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
                 _ => (Some(fp), remaining - 1),
             }
         };
-        let keys = match (depth, reference) {
-            (0, Some(reference)) => self.keys_from(&image, reference),
-            (0, None) => self.keys(&image),
+        let keys = match (depth, reference, known) {
+            (0, _, Some(known)) => {
+                debug_assert_eq!(
+                    Some(&known),
+                    self.keys(&image).as_ref(),
+                    "keys told from the operations are the built state's"
+                );
+                Some(known)
+            }
+            (0, Some(reference), None) => self.keys_from(&image, reference),
+            (0, None, None) => self.keys(&image),
             _ => None,
         };
         if keys.as_ref().is_some_and(|k| self.all_clean(k)) {
@@ -666,14 +705,35 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
             let point = walk.point(cp).only_new_after(0);
             let seed = sample_seed(self.sh.config.seed, self.run.fault, &self.path, cp);
             let mut children: Vec<Child> = Vec::new();
+            let mut references = References::of(&point);
             point.for_each_state(&bounds, seed, |index, choice| {
                 self.out.crash_states += 1;
+                // A state that goes no deeper is keyed before it is built, where its keys can
+                // be told from the operations (`super::unbuilt`), and left out unbuilt when
+                // every part was seen clean: `child` would drop it, built, for the same keys.
+                let unbuilt = (remaining == 1)
+                    .then(|| self.unbuilt_keys(&point, choice, &derive, &mut references))
+                    .flatten();
+                if unbuilt.as_ref().is_some_and(|k| self.all_clean(k)) {
+                    debug_assert_eq!(
+                        unbuilt,
+                        self.keys(&point.build(choice)),
+                        "keys told from the operations are the built state's"
+                    );
+                    return ControlFlow::Continue(());
+                }
                 let (image, base) = point.build_on(choice);
                 // The part hashes of the image it was built on, to key it from.
                 let reference = base
                     .filter(|_| parts.is_some())
                     .map(|i| (point.prefix(i), point.prefix_memo(i, &derive)));
-                let child = self.child(image, index, parent_fp, remaining, deeper, reference);
+                let state = Built {
+                    image,
+                    index,
+                    reference,
+                    keys: unbuilt,
+                };
+                let child = self.child(state, parent_fp, remaining, deeper);
                 children.extend(child);
                 ControlFlow::Continue(())
             });
@@ -684,6 +744,49 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
             }
         }
     }
+}
+
+/// The two states of a crash point that [`Nest::unbuilt_keys`] keys the others from: the
+/// all-persisted one (whose part hashes are its prefix image's) and the all-lost one (built
+/// once, when first needed).
+struct References {
+    full: Vec<u16>,
+    lost: Vec<u16>,
+    /// The all-lost state's part hashes, once computed.
+    lost_hashes: Option<Vec<u128>>,
+}
+
+impl References {
+    fn of(point: &CrashPoint<'_>) -> References {
+        References {
+            full: vec![0; point.pending.len()],
+            lost: point.all_lost(),
+            lost_hashes: None,
+        }
+    }
+
+    /// Computes the all-lost state's part hashes, on the first call (building it).
+    fn hash_lost(&mut self, point: &CrashPoint<'_>, parts: &PartGroups, derive: &DeriveMemo<'_>) {
+        if self.lost_hashes.is_none() {
+            let (image, base) = point.build_on(&self.lost);
+            let hashes = match base {
+                Some(i) => parts.hashes_from(&image, point.prefix(i), point.prefix_memo(i, derive)),
+                None => parts.hashes(&image),
+            };
+            self.lost_hashes = Some(hashes);
+        }
+    }
+}
+
+/// A crash state inside a recovery, built, before [`Nest::child`] decides whether to visit it.
+struct Built<'r> {
+    image: Image,
+    /// Its index at its crash point.
+    index: usize,
+    /// The prefix image it was built on, with that image's part hashes.
+    reference: Option<(&'r Image, &'r [u128])>,
+    /// Its parts' keys, when they were told without building it.
+    keys: Option<Vec<u128>>,
 }
 
 /// A crash state inside a recovery, to visit once its crash point is enumerated.

@@ -464,6 +464,62 @@ impl Image {
         diff.dirs(ROOT, ROOT);
         diff.sums
     }
+    /// The hash [`Image::group_hashes`] adds to its group for the entry `name` of directory
+    /// `dir`, whose path is `path`: `Some(0)` when there is no such entry (or its inode is
+    /// missing, which the walks skip alike), `None` when it names a directory (whose hash is not
+    /// its entry's alone: the entries below it count too).
+    pub(crate) fn entry_hash(&self, path: &str, dir: Ino, name: &str) -> Option<u128> {
+        let Some(&ino) = self.dir(dir).and_then(|d| d.get(name)) else {
+            return Some(0);
+        };
+        match self.inodes.get(&ino) {
+            None => Some(0),
+            Some(Inode::Dir(_)) => None,
+            Some(inode) => {
+                let mut entry = Vec::with_capacity(64 + path.len());
+                self.encode_entry(path, ino, inode, &mut entry);
+                Some(xxhash_rust::xxh3::xxh3_128(&entry))
+            }
+        }
+    }
+
+    /// An excerpt of this image (see [`super::unbuilt`]): the directories of `names` (pairs of a
+    /// directory's inode number and a name in it), each holding only those of `names` this image
+    /// has, and the inodes these name, with their link counts; nothing else. `None` when one of
+    /// the directories is missing, or a name names a directory or an inode with another name
+    /// (the excerpt would not hold everything that inode's change shows).
+    pub(crate) fn excerpt<'n>(
+        &self,
+        names: impl IntoIterator<Item = (Ino, &'n str)>,
+    ) -> Option<Image> {
+        let mut out = Image {
+            inodes: Table::default(),
+            links: Table::default(),
+            next_ino: self.next_ino,
+        };
+        for (dir, name) in names {
+            let entries = self.dir(dir)?;
+            if !out.inodes.contains_key(&dir) {
+                out.inodes.insert(dir, Inode::Dir(Arc::default()));
+            }
+            let Some((key, &ino)) = entries.get_key_value(name) else {
+                continue;
+            };
+            let Some(inode) = self.inodes.get(&ino) else {
+                continue;
+            };
+            if matches!(inode, Inode::Dir(_)) || self.links_of(ino) != 1 {
+                return None;
+            }
+            out.inodes.insert(ino, inode.clone());
+            out.links.insert(ino, 1);
+            if let Some(Inode::Dir(d)) = out.inodes.get_mut(&dir) {
+                Arc::make_mut(d).insert(Arc::clone(key), ino);
+            }
+        }
+        Some(out)
+    }
+
     /// Puts a file with `data` at `path`, creating missing parent directories and replacing
     /// whatever was there. A test-setup helper; panics if a parent is not a directory.
     pub fn put_file(&mut self, path: &RelPath, data: &[u8]) {

@@ -26,6 +26,7 @@ pub mod rng;
 pub mod states;
 pub mod token;
 pub mod trace;
+mod unbuilt;
 
 pub use explore::{
     explore, replay, AckLog, CheckContext, Counterexample, CrashKind, ExploreConfig, ExploreReport,

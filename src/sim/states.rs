@@ -20,6 +20,7 @@ use super::image::Image;
 use super::model::{Model, OpContext, PendingOp, Resolution, Variant};
 use super::rng::SplitMix64;
 use super::trace::TraceOp;
+use super::unbuilt::{EntryChange, Step, TracePrints};
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 use std::sync::{Arc, OnceLock};
@@ -78,6 +79,9 @@ pub struct CrashWalk<'a> {
     /// The all-persisted prefixes of the current crash point, when kept
     /// ([`CrashWalk::keeping_prefixes`]).
     prefixes: Option<Prefixes>,
+    /// The footprints of the trace's operations, when prefixes are kept (for
+    /// [`CrashPoint::changed_entries`]).
+    prints: Option<Arc<TracePrints<'a>>>,
 }
 
 /// The images a walk keeping prefixes builds its states on: `images[i]` is the checkpoint with
@@ -139,6 +143,7 @@ impl<'a> CrashWalk<'a> {
             at: 0,
             factors: None,
             prefixes: None,
+            prints: None,
         }
     }
 
@@ -147,6 +152,7 @@ impl<'a> CrashWalk<'a> {
     /// `Prefixes`). Costs one image per operation since the checkpoint.
     pub fn keeping_prefixes(mut self) -> CrashWalk<'a> {
         self.prefixes = Some(Prefixes::default());
+        self.prints = Some(Arc::new(TracePrints::new(self.trace)));
         self.update_prefixes();
         self
     }
@@ -416,6 +422,66 @@ impl CrashPoint<'_> {
         (image, base)
     }
 
+    /// For two choices at this crash point of a walk [keeping
+    /// prefixes](CrashWalk::keeping_prefixes): the entries at which the state `choice` names
+    /// may differ from the state `reference` names, with their hashes in both, computed
+    /// without building either ([`super::unbuilt`]); `None` when that computation gives up.
+    pub(crate) fn changed_entries(
+        &self,
+        reference: &[u16],
+        choice: &[u16],
+    ) -> Option<Vec<EntryChange<'_>>> {
+        let walk = self.walk;
+        let (pre, prints) = (walk.prefixes.as_ref()?, walk.prints.as_ref()?);
+        if pre.from != walk.durable || self.cp - pre.from >= pre.images.len() {
+            return None;
+        }
+        let Some(first) = (0..self.pending.len()).find(|&i| reference[i] != 0 || choice[i] != 0)
+        else {
+            return Some(Vec::new());
+        };
+        let departs = self.pending[first].index;
+        let mut steps = Vec::with_capacity(self.cp - departs);
+        let mut next = first;
+        for j in departs..self.cp {
+            if next < self.pending.len() && self.pending[next].index == j {
+                let variants = &self.pending[next].variants;
+                steps.push(Step {
+                    at: j,
+                    reference: &variants[reference[next] as usize],
+                    state: &variants[choice[next] as usize],
+                });
+                next += 1;
+            } else if walk.res[j].kept && walk.trace[j].changes_image() {
+                steps.push(Step {
+                    at: j,
+                    reference: &Variant::Full,
+                    state: &Variant::Full,
+                });
+            }
+        }
+        prints.changed_entries(
+            &pre.images[departs - pre.from].image,
+            &steps,
+            walk.block_size,
+        )
+    }
+
+    /// The index of this crash point's all-persisted prefix image (the state persisting every
+    /// pending operation), on a walk keeping prefixes.
+    pub(crate) fn all_persisted_prefix(&self) -> usize {
+        self.cp - self.prefixes().from
+    }
+
+    /// The choice that loses every pending operation that can be lost (the base of the "at
+    /// most k" states).
+    pub(crate) fn all_lost(&self) -> Vec<u16> {
+        self.pending
+            .iter()
+            .map(|p| p.position(&Variant::Lost).unwrap_or(0))
+            .collect()
+    }
+
     /// Prefix image `i` of this crash point ([`CrashPoint::build_on`]).
     pub fn prefix(&self, i: usize) -> &Image {
         &self.prefixes().images[i].image
@@ -546,11 +612,7 @@ impl CrashPoint<'_> {
         for m in 0..=k.min(n) {
             moves.each(self.scope.fixed(), m, 0, &mut choice)?;
         }
-        let lost: Vec<u16> = self
-            .pending
-            .iter()
-            .map(|p| p.position(&Variant::Lost).unwrap_or(0))
-            .collect();
+        let lost = self.all_lost();
         moves.alts = &at_most;
         for m in 0..=k.min(n) {
             choice.copy_from_slice(&lost);
@@ -823,6 +885,105 @@ mod tests {
             on_prefix * 3 > states,
             "{on_prefix} of {states} on a prefix"
         );
+    }
+
+    /// The trace of [`changed_entries_give_the_hashes_of_the_built_state`]: files in two
+    /// directories, writes (through a handle whose name was renamed, through handles whose
+    /// only name was unlinked or replaced), a truncation, a mode
+    /// change, renames over names and across directories, unlinks, a symlink, a barrier, and at
+    /// the end a hard link and a directory made (operations past which the computation gives up).
+    fn unbuilt_test_trace() -> Vec<TraceOp> {
+        let fs = SimFs::new();
+        fs.mkdir(&p("d")).unwrap();
+        fs.mkdir(&p("e")).unwrap();
+        fs.fsync_dir(&RelPath::root()).unwrap();
+        let mut files: Vec<_> = ["d/a", "d/b", "e/c"]
+            .iter()
+            .map(|name| {
+                let mut f = fs.create_new(&p(name)).unwrap();
+                fs.write_at(&mut f, 0, name.as_bytes()).unwrap();
+                fs.fsync(&mut f).unwrap();
+                f
+            })
+            .collect();
+        fs.fsync_dir(&p("d")).unwrap();
+        fs.fsync_dir(&p("e")).unwrap();
+        let mut t = fs.create_new(&p("d/t")).unwrap();
+        fs.write_at(&mut t, 0, &[b'x'; 5000]).unwrap();
+        fs.rename(&p("d/t"), &p("d/a")).unwrap();
+        fs.write_at(&mut t, 4000, b"late").unwrap();
+        // Through a handle on the inode the rename replaced.
+        fs.write_at(&mut files[0], 1, b"replaced").unwrap();
+        fs.unlink(&p("d/b")).unwrap();
+        // Through a handle whose only name is gone (in states where the unlink persisted).
+        fs.write_at(&mut files[1], 0, b"gone").unwrap();
+        let mut u = fs.create_new(&p("e/u")).unwrap();
+        fs.write_at(&mut u, 0, b"you").unwrap();
+        fs.set_len(&mut u, 2).unwrap();
+        fs.set_mode(&mut u, crate::fs::FileMode::new(0o600).unwrap())
+            .unwrap();
+        fs.rename(&p("e/u"), &p("d/b")).unwrap();
+        fs.symlink(&p("e/s"), "c").unwrap();
+        fs.rename(&p("e/c"), &p("e/c2")).unwrap();
+        fs.fsync_dir(&p("d")).unwrap();
+        fs.unlink(&p("e/c2")).unwrap();
+        fs.link(&p("d/a"), &p("e/a-also")).unwrap();
+        fs.mkdir(&p("e/sub")).unwrap();
+        fs.trace()
+    }
+
+    /// Wherever [`CrashPoint::changed_entries`] tells a state's entries from another's without
+    /// building them, the group hashes it gives are those of the state built (every model,
+    /// every crash point, every state against the all-persisted, the all-lost and the first
+    /// state enumerated); and it tells most states apart before the trace's hard operations.
+    #[test]
+    fn changed_entries_give_the_hashes_of_the_built_state() {
+        let trace = unbuilt_test_trace();
+        let bounds = Bounds {
+            full_bound: 256,
+            k: 1,
+            samples: 8,
+        };
+        // Three groups: the paths in `d`, in `e`, and the directories.
+        let mut group = |path: &str| match path.split_once('/') {
+            Some(("d", _)) => 1,
+            Some(("e", _)) => 2,
+            _ => 0,
+        };
+        let (mut told, mut states) = (0, 0);
+        for model in crate::sim::all_models() {
+            let res = model.resolve(&trace);
+            let mut walk = CrashWalk::new(model.as_ref(), &Image::new(), &trace, &res, 4096)
+                .keeping_prefixes();
+            for cp in 0..=trace.len() {
+                let point = walk.point(cp);
+                let mut chosen = Vec::new();
+                point.for_each_state(&bounds, cp as u64, |_, c| {
+                    chosen.push(c.to_vec());
+                    ControlFlow::Continue(())
+                });
+                let full = vec![0u16; point.pending.len()];
+                let references = [full, point.all_lost(), chosen[0].clone()];
+                for reference in &references {
+                    let base = point.build(reference).group_hashes(3, &mut group);
+                    for choice in &chosen {
+                        states += 1;
+                        let Some(changes) = point.changed_entries(reference, choice) else {
+                            continue;
+                        };
+                        told += 1;
+                        let mut sums = base.clone();
+                        for c in &changes {
+                            let g = group(c.path.as_str());
+                            sums[g] = sums[g].wrapping_sub(c.before).wrapping_add(c.after);
+                        }
+                        let built = point.build(choice).group_hashes(3, &mut group);
+                        assert_eq!(sums, built, "{} at {cp}: {choice:?}", model.name());
+                    }
+                }
+            }
+        }
+        assert!(told * 2 > states, "{told} of {states} told unbuilt");
     }
 
     #[test]
