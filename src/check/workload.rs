@@ -256,17 +256,10 @@ impl Subject for JournalSubject {
     }
 
     /// The temp files and increments of an atomic batch that must roll back
-    /// ([`Workload::unread_files`]), for the journal's own recovery only: a known-bad one may
-    /// read them (one rolls forward without a commit record).
-    fn unread_files(&self, image: &Image) -> Vec<RelPath> {
-        match self.known_bad {
-            None => self.workload.unread_files(image),
-            Some(_) => Vec::new(),
-        }
-    }
-
-    /// [`Subject::unread_files`] with the workload's [`UnreadPlan`] made once.
-    fn unread_files_fn(&self) -> UnreadFilesFn<'_> {
+    /// ([`Workload::unread_files`], from the workload's [`UnreadPlan`] made once), for the
+    /// journal's own recovery only: a known-bad one may read them (one rolls forward without a
+    /// commit record).
+    fn unread_files(&self) -> UnreadFilesFn<'_> {
         match self.known_bad {
             None => {
                 let plan = UnreadPlan::new(&self.workload);

@@ -45,7 +45,7 @@ pub(crate) struct Shared<'a, S: Subject> {
     pub factoring: Option<Factoring>,
     /// The keys of crash states' parts under those factors ([`super::cover`]).
     pub parts: Option<PartGroups>,
-    /// The subject's unread files ([`Subject::unread_files_fn`]).
+    /// The subject's unread files ([`Subject::unread_files`]).
     unread: UnreadFilesFn<'a>,
 }
 
@@ -66,7 +66,7 @@ impl<'a, S: Subject> Shared<'a, S> {
             setup: subject.setup(),
             parts: PartGroups::new(factoring.as_ref()),
             factoring,
-            unread: subject.unread_files_fn(),
+            unread: subject.unread_files(),
         }
     }
 

@@ -87,33 +87,27 @@ pub trait Subject: Sync {
         None
     }
 
-    /// The regular files of the crash image `image` whose bytes (content and length) recovery
-    /// and the check never read. A subject declaring them promises, for any two images `I` and
-    /// `J` that differ only in the bytes of files this names in `I` (each with one name): it
-    /// names the same files in `J`; recovery on `I` and on `J` issues the same operations and
-    /// ends alike (the same error, or recovered images that are equal); and the check of the
-    /// two recovered images is the same. The explorer then counts such states as one distinct
-    /// state, checks the first it meets, and explores crashes inside that one's recovery only:
-    /// its recovery's crash states are, one for one, those of the others' up to the same
-    /// bytes, so the promise covers them too (see `src/sim/engine.rs`, `Shared::state_fp`).
-    /// For that the promise also says: recovery's operations name those files only to unlink
-    /// them, and in every crash state inside recovery on `I` the files of `I` still there are
-    /// named again.
+    /// The regular files of a crash image whose bytes (content and length) recovery and the
+    /// check never read, as one function of the image: the explorer asks for it once per
+    /// exploration (a subject works out there what it needs from itself alone) and calls it
+    /// for every crash state. A subject declaring them promises, for any two images `I` and
+    /// `J` that differ only in the bytes of files the function names in `I` (each with one
+    /// name): it names the same files in `J`; recovery on `I` and on `J` issues the same
+    /// operations and ends alike (the same error, or recovered images that are equal); and the
+    /// check of the two recovered images is the same. The explorer then counts such states as
+    /// one distinct state, checks the first it meets, and explores crashes inside that one's
+    /// recovery only: its recovery's crash states are, one for one, those of the others' up to
+    /// the same bytes, so the promise covers them too (see `src/sim/engine.rs`,
+    /// `Shared::state_fp`). For that the promise also says: recovery's operations name those
+    /// files only to unlink them, and in every crash state inside recovery on `I` the files of
+    /// `I` still there are named again.
     /// The default names none: states are told apart by every byte.
-    fn unread_files(&self, _image: &Image) -> Vec<RelPath> {
-        Vec::new()
-    }
-
-    /// [`Subject::unread_files`] as one function of the crash image, for a subject that works
-    /// out once what it needs from itself alone: the explorer asks for it once per exploration
-    /// and calls it for every crash state. It must name, in every image, what `unread_files`
-    /// names. The default calls `unread_files`.
-    fn unread_files_fn(&self) -> UnreadFilesFn<'_> {
-        Box::new(|image| self.unread_files(image))
+    fn unread_files(&self) -> UnreadFilesFn<'_> {
+        Box::new(|_| Vec::new())
     }
 }
 
-/// What [`Subject::unread_files_fn`] returns: the files of a crash image whose bytes recovery
+/// What [`Subject::unread_files`] returns: the files of a crash image whose bytes recovery
 /// and the check never read.
 pub type UnreadFilesFn<'a> = Box<dyn Fn(&Image) -> Vec<RelPath> + Sync + 'a>;
 
