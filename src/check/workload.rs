@@ -249,10 +249,15 @@ impl Subject for JournalSubject {
         false
     }
 
-    /// One factor per update of a non-atomic transaction, one per atomic batch
-    /// ([`Workload::factoring`]).
+    /// One factor per update ([`Workload::factoring`]), an atomic batch's an agreement group;
+    /// for a known-bad protocol an atomic batch is one factor: its recovery may decide the
+    /// batch from what it sees of every update (one rolls forward without a commit record).
     fn factoring(&self) -> Option<Factoring> {
-        self.workload.factoring()
+        let batches = match self.known_bad {
+            None => AtomicBatch::FactorPerUpdate,
+            Some(_) => AtomicBatch::OneFactor,
+        };
+        self.workload.factoring(batches)
     }
 
     /// The temp files and increments of an atomic batch that must roll back
@@ -271,28 +276,51 @@ impl Subject for JournalSubject {
 }
 
 impl Workload {
-    /// The workload's independent factors ([`crate::sim::factor`]): each update of a
-    /// non-atomic transaction is a factor of its target, its increment and the names the journal
-    /// and its recovery give that update beside them (`.crashsafe-<seq>-<index>.tmp`, `.inc`
-    /// beside the increment, and `.rec`); an atomic batch is one factor; updates sharing any of those are one factor.
-    /// Everything else (the journal directory and its entries and floors, the directories) is
-    /// shared. `None` where the argument below does not hold: a target, increment or
-    /// directory of them that the setup does not have as it needs, or a path under the journal.
+    /// The workload's independent factors ([`crate::sim::factor`]): each update is a factor
+    /// of its target, its increment and the names the journal and its recovery give that
+    /// update beside them (`.crashsafe-<seq>-<index>.tmp`, `.inc` beside the increment, and
+    /// `.rec`); updates sharing any of those are one factor. The updates of an atomic batch
+    /// form one agreement group ([`AtomicBatch::FactorPerUpdate`]), or the batch is one factor
+    /// ([`AtomicBatch::OneFactor`]). Everything else (the journal directory and its entries and
+    /// floors, the directories) is shared. `None` where the argument below does not hold: a
+    /// target, increment or directory of them that the setup does not have as it needs, or a
+    /// path under the journal.
     ///
     /// Why the journal keeps the promise (see `src/journal/recover.rs` for the rules):
     /// recovery reads the journal directory (shared), then for each update of an entry observes
-    /// its target, temp, increment, increment temp and scratch names (the update's factor) and the target's
-    /// directory (shared, from the setup), and decides *done* from those alone for a non-atomic
-    /// entry; what it does for the update (rewrite through the scratch name, unlink the temp,
-    /// the increment, leftovers) touches that factor's names only; the directory fsyncs and the
-    /// entry removals touch shared paths and happen alike whatever each update's verdict. An
-    /// atomic batch's verdict reads all its targets: they are one factor. An entry is refused
-    /// (a `recovery-error`) for what one path of it shows, which that path's factor alone shows.
-    /// The oracle judges each target and increment from its own content and the acks, the
-    /// journal directory from its entries, and every other path from its own content, each
-    /// violation naming the path it is about; a `batch-atomic` violation names one atomic
-    /// batch, one factor.
-    pub fn factoring(&self) -> Option<Factoring> {
+    /// its target, temp, increment, increment temp and scratch names (the update's factor) and
+    /// the target's directory (shared, from the setup), and decides *done* from those alone for
+    /// a non-atomic entry; what it does for the update (rewrite through the scratch name, unlink
+    /// the temp, the increment, leftovers) touches that factor's names only; the directory
+    /// fsyncs and the entry removals touch shared paths and happen alike whatever each update's
+    /// verdict. An entry is refused (a `recovery-error`) for what one path of it shows, which
+    /// that path's factor alone shows. The oracle judges each target and increment from its own
+    /// content and the acks, the journal directory from its entries, and every other path from
+    /// its own content, each violation naming the path it is about.
+    ///
+    /// An atomic batch is decided once: it rolls forward if its commit record exists (a shared
+    /// path) or one of its targets is *switched* (`recover::rolls_forward`), and each update's
+    /// actions depend on that decision and its own factor. Where the record is absent, the
+    /// decision is still the shared part's in every state the explorer checks, but for one case:
+    /// the record is made durable before the switch, so a target is switched while the record
+    /// is absent only (a) once recovery retired the entry, having made every switch durable
+    /// first (every target is switched in the checkpoint, part of the shared state), or (b)
+    /// inside a recovery that rolled forward on a record the live view showed and the disk
+    /// never kept (a process crash or a failed fsync before the commit point's barrier ended).
+    /// In (b) the temps were durable before the record was written and each update's only
+    /// pending operation is its roll-forward (a rename over the target, or the target's
+    /// unlink): an update rolled forward from either of its variants ends as the variant with
+    /// that operation persisted ends, and a state with none persisted rolls the whole batch
+    /// back, which is clean: the batch is uncertain there (acknowledged only after the record's
+    /// barrier, settled only once recovery returned, its switches durable). So what a state
+    /// left out for departing in two updates shows at each update, a kept state departing in
+    /// that update alone, or the base, shows too. `batch-atomic` is the group's agreement
+    /// violation: each update's outcome (its target stands or not) is read from its own
+    /// target. `check::suite`'s tests compare the full and the reduced exploration on small
+    /// atomic batches, with crashes inside recovery, process crashes and injected errors.
+    /// A known-bad protocol's recovery may decide the batch from every update (one rolls
+    /// forward on the temps it finds), so for it the batch is one factor.
+    pub fn factoring(&self, batches: AtomicBatch) -> Option<Factoring> {
         let journal = journal_dir();
         let mut setup = Image::new();
         for d in &self.dirs {
@@ -308,8 +336,9 @@ impl Workload {
         };
         let mut groups = Vec::new();
         let mut exact = Vec::new();
+        let mut agreement = Vec::new();
         for txn in &self.txns {
-            let mut batch = Vec::new();
+            let (mut batch, mut agreeing) = (Vec::new(), Vec::new());
             for (index, u) in txn.updates.iter().enumerate() {
                 let mut group = Vec::new();
                 let paths = std::iter::once(&u.target).chain(u.increment.as_ref().map(|i| &i.0));
@@ -331,14 +360,20 @@ impl Workload {
                         group.push(names(&dir, index, "inc"));
                     }
                 }
-                if txn.atomic {
+                if txn.atomic && batches == AtomicBatch::OneFactor {
                     batch.extend(group);
                 } else {
+                    if txn.atomic {
+                        agreeing.push(groups.len());
+                    }
                     groups.push(group);
                 }
             }
-            if txn.atomic {
+            if !batch.is_empty() {
                 groups.push(batch);
+            }
+            if !agreeing.is_empty() {
+                agreement.push(agreeing);
             }
         }
         // A name both exact and matched by a journal name would belong to two factors.
@@ -346,8 +381,18 @@ impl Workload {
         if exact.iter().any(named) {
             return None;
         }
-        Some(Factoring::new(groups))
+        Some(Factoring::with_agreement(groups, &agreement))
     }
+}
+
+/// How [`Workload::factoring`] declares an atomic batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtomicBatch {
+    /// One factor per update, the batch's factors an agreement group: the journal's own
+    /// recovery.
+    FactorPerUpdate,
+    /// The whole batch one factor: a recovery that may decide the batch from every update.
+    OneFactor,
 }
 
 impl Workload {
