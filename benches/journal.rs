@@ -329,10 +329,61 @@ impl Bench {
     }
 }
 
+/// The block device under `base`, as the kernel counts its work: the fields of
+/// `/sys/dev/block/MAJOR:MINOR/stat` (Linux; see the kernel's `Documentation/block/stat.rst`),
+/// or `None` where they cannot be read (another system, or a filesystem with no block device).
+fn device_stat(base: &Path) -> Option<Vec<u64>> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata(base).ok()?.dev();
+    let path = format!(
+        "/sys/dev/block/{}:{}/stat",
+        rustix::fs::major(dev),
+        rustix::fs::minor(dev)
+    );
+    let text = std::fs::read_to_string(path).ok()?;
+    text.split_whitespace().map(|f| f.parse().ok()).collect()
+}
+
+/// How long [`settle`] waits at most for the device to go quiet.
+const SETTLE_LIMIT: Duration = Duration::from_secs(5);
+
+/// Waits, untimed, until what earlier work left to the filesystem and the device is done, so
+/// that a method's time holds only its own work: the filesystem under `base` is synced
+/// (`syncfs`: the dirty data of the method before, and of the other processes' files), then the
+/// device's counters are polled until two reads 20 ms apart show no request in flight and no
+/// write or discard completed in between (or [`SETTLE_LIMIT`] passes). On ext4 mounted with
+/// `discard`, every block a replace or an unlink frees is discarded, and a run frees thousands:
+/// a backlog left by one method (the replaced files' discards, the dirty pages of the ones
+/// before) otherwise lands in the next one's time, and the ratios depended on the order.
+fn settle(base: &Path) {
+    if let Ok(dir) = File::open(base) {
+        let _ = rustix::fs::syncfs(&dir);
+    }
+    // Fields of the stat file: 4 writes completed, 8 requests in flight, 11 discards completed.
+    let quiet =
+        |a: &[u64], b: &[u64]| b.get(8) == Some(&0) && a[4] == b[4] && a.get(11) == b.get(11);
+    let start = Instant::now();
+    let Some(mut last) = device_stat(base) else {
+        return;
+    };
+    while start.elapsed() < SETTLE_LIMIT {
+        std::thread::sleep(Duration::from_millis(20));
+        let Some(now) = device_stat(base) else {
+            return;
+        };
+        if quiet(&last, &now) {
+            return;
+        }
+        last = now;
+    }
+}
+
 /// The comparison of issue #12 in one run: `rounds` rounds, each running every method on `n`
 /// updates of 4 KiB (alternating two contents, so every update changes its file), in an order
 /// that rotates from round to round; each method's updates/s is its total updates over its total
-/// time, and its ratio is that over the naive replace's. The roots live under
+/// time, and its ratio is that over the naive replace's. Before each method's run the machine is
+/// let [`settle`] (untimed), so that no method pays for the one before it, nor the first one
+/// for the run before (its roots removed at its end). The roots live under
 /// `CRASHSAFE_BENCH_DIR` if set (the filesystem to measure), else the system's temp dir.
 fn interleaved(rounds: usize, n: usize) {
     let base = std::env::var_os("CRASHSAFE_BENCH_DIR")
@@ -344,6 +395,7 @@ fn interleaved(rounds: usize, n: usize) {
     for round in 0..rounds {
         for k in 0..benches.len() {
             let index = (round + k) % benches.len();
+            settle(&base);
             totals[index] += benches[index].run(round, n, &data[round % 2]);
         }
     }
@@ -362,6 +414,9 @@ fn interleaved(rounds: usize, n: usize) {
             rate(*total) / naive
         );
     }
+    // The roots' removal frees every block they hold: let it settle before whatever runs next.
+    drop(benches);
+    settle(&base);
 }
 
 criterion_group!(benches, commit_4k, commit_1m, batch_4k, recovery);
