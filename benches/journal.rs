@@ -401,8 +401,9 @@ fn settle(base: &Path) {
         let _ = rustix::fs::syncfs(&dir);
     }
     // Fields of the stat file: 4 writes completed, 8 requests in flight, 11 discards completed.
-    let quiet =
-        |a: &[u64], b: &[u64]| b.get(8) == Some(&0) && a[4] == b[4] && a.get(11) == b.get(11);
+    let quiet = |a: &[u64], b: &[u64]| {
+        b.get(8) == Some(&0) && a.get(4) == b.get(4) && a.get(11) == b.get(11)
+    };
     let start = Instant::now();
     let Some(mut last) = device_stat(base) else {
         return;
