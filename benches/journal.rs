@@ -10,7 +10,9 @@
 //!   their commit point, each rolled forward); the pending state is built, untimed, per iteration.
 //! - `interleaved` (run first, outside criterion): the comparison of issue #12, every method in
 //!   one run, interleaved round by round so that a change in the machine's load hits them all
-//!   alike; prints updates/s and the ratio to the naive replace. See [`interleaved`].
+//!   alike, the filesystem and the device let settle before each method's turn; prints
+//!   updates/s, the ratio to the naive replace, and the device's writes, cache flushes and
+//!   discards per update (Linux). See [`interleaved`].
 
 use crashsafe::format::{self, temp_path, Content, Digest, Entry, EntryKind, UpdateRecord};
 use crashsafe::fs::real::RealFs;
@@ -280,12 +282,14 @@ impl Bench {
         }
     }
 
-    /// Replaces `n` files of the root with `data` (round `round`), returning the time it took.
-    fn run(&mut self, round: usize, n: usize, data: &[u8]) -> Duration {
+    /// Replaces `n` files of the root with `data` (round `round`), returning the time it took
+    /// and, where the device's counters can be read, the requests the device completed meanwhile.
+    fn run(&mut self, round: usize, n: usize, data: &[u8]) -> (Duration, Option<DeviceOps>) {
         let names: Vec<String> = (0..n).map(|k| format!("file-{k}.bin")).collect();
         let targets: Vec<RelPath> = names.iter().map(|s| RelPath::new(s).unwrap()).collect();
-        let start = Instant::now();
         let dir = self.root.path();
+        let before = device_stat(dir);
+        let start = Instant::now();
         match (self.method, self.journal.as_mut()) {
             (Method::Naive, _) => {
                 for name in &names {
@@ -325,14 +329,105 @@ impl Bench {
             // that it never lands in the next method's time.
             j.fs().settle();
         }
-        start.elapsed()
+        let elapsed = start.elapsed();
+        let ops = DeviceOps::between(before.as_deref(), device_stat(dir).as_deref());
+        (elapsed, ops)
+    }
+}
+
+/// The block device under `base`, as the kernel counts its work: the fields of
+/// `/sys/dev/block/MAJOR:MINOR/stat` (Linux; see the kernel's `Documentation/block/stat.rst`),
+/// or `None` where they cannot be read (another system, or a filesystem with no block device).
+fn device_stat(base: &Path) -> Option<Vec<u64>> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata(base).ok()?.dev();
+    let path = format!(
+        "/sys/dev/block/{}:{}/stat",
+        rustix::fs::major(dev),
+        rustix::fs::minor(dev)
+    );
+    let text = std::fs::read_to_string(path).ok()?;
+    text.split_whitespace().map(|f| f.parse().ok()).collect()
+}
+
+/// What the device under the roots did during a method's runs, from [`device_stat`]: requests
+/// completed, summed over the method's rounds. Whole-device counts, so another process's I/O in
+/// the same window is counted too; unlike the times they hardly move with the machine's load.
+#[derive(Debug, Clone, Copy, Default)]
+struct DeviceOps {
+    /// Write requests (field 5 of the stat file).
+    writes: u64,
+    /// Discard requests (field 12).
+    discards: u64,
+    /// Flush requests, the cache flushes an fsync ends with (field 16).
+    flushes: u64,
+}
+
+impl DeviceOps {
+    /// The requests completed between the stat reads `before` and `after`, if both were read.
+    fn between(before: Option<&[u64]>, after: Option<&[u64]>) -> Option<DeviceOps> {
+        let (a, b) = (before?, after?);
+        let delta = |field: usize| Some(b.get(field)?.saturating_sub(*a.get(field)?));
+        Some(DeviceOps {
+            writes: delta(4)?,
+            discards: delta(11)?,
+            flushes: delta(15)?,
+        })
+    }
+
+    fn add(&mut self, other: DeviceOps) {
+        self.writes += other.writes;
+        self.discards += other.discards;
+        self.flushes += other.flushes;
+    }
+}
+
+/// How long [`settle`] waits at most for the device to go quiet.
+const SETTLE_LIMIT: Duration = Duration::from_secs(2);
+
+/// Waits, untimed, until what earlier work left to the filesystem and the device is done, so
+/// that a method's time holds only its own work: the filesystem under `base` is synced
+/// (`syncfs`: the dirty data of the method before, and of the other processes' files, which
+/// writeback would otherwise flush in the middle of the next method), then the device's counters
+/// are polled until two reads 20 ms apart show no request in flight and no write or discard
+/// completed in between (or [`SETTLE_LIMIT`] passes). With `discard` the blocks a replace or an
+/// unlink frees are discarded: on ext4 with a journal when the transaction that freed them
+/// commits (a backlog a later fsync waits on), without one inside the call that frees them (the
+/// method pays, and the journal's deferred closes are waited for by `RealFs::settle` in
+/// [`Bench::run`]); either way nothing of one method's is left for the next one, nor of the run
+/// before (its roots removed at its end) for the first.
+fn settle(base: &Path) {
+    if let Ok(dir) = File::open(base) {
+        let _ = rustix::fs::syncfs(&dir);
+    }
+    // Fields of the stat file: 4 writes completed, 8 requests in flight, 11 discards completed.
+    let quiet = |a: &[u64], b: &[u64]| {
+        b.get(8) == Some(&0) && a.get(4) == b.get(4) && a.get(11) == b.get(11)
+    };
+    let start = Instant::now();
+    let Some(mut last) = device_stat(base) else {
+        return;
+    };
+    while start.elapsed() < SETTLE_LIMIT {
+        std::thread::sleep(Duration::from_millis(20));
+        let Some(now) = device_stat(base) else {
+            return;
+        };
+        if quiet(&last, &now) {
+            return;
+        }
+        last = now;
     }
 }
 
 /// The comparison of issue #12 in one run: `rounds` rounds, each running every method on `n`
 /// updates of 4 KiB (alternating two contents, so every update changes its file), in an order
 /// that rotates from round to round; each method's updates/s is its total updates over its total
-/// time, and its ratio is that over the naive replace's. The roots live under
+/// time, and its ratio is that over the naive replace's. Before each method's run the machine is
+/// let [`settle`] (untimed), so that no method pays for the one before it, nor the first one
+/// for the run before (its roots removed at its end). Beside the rates, each method's
+/// [`DeviceOps`] per update: the work the disk was given, which repeats from run to run where
+/// the times move with the load (and shows what a protocol change saved). The roots live under
 /// `CRASHSAFE_BENCH_DIR` if set (the filesystem to measure), else the system's temp dir.
 fn interleaved(rounds: usize, n: usize) {
     let base = std::env::var_os("CRASHSAFE_BENCH_DIR")
@@ -341,25 +436,52 @@ fn interleaved(rounds: usize, n: usize) {
     let data = contents(4 << 10);
     let mut benches: Vec<Bench> = Method::ALL.iter().map(|&m| Bench::new(m, &base)).collect();
     let mut totals = vec![Duration::ZERO; benches.len()];
+    let mut ops = vec![Some(DeviceOps::default()); benches.len()];
     for round in 0..rounds {
         for k in 0..benches.len() {
             let index = (round + k) % benches.len();
-            totals[index] += benches[index].run(round, n, &data[round % 2]);
+            settle(&base);
+            let (time, done) = benches[index].run(round, n, &data[round % 2]);
+            totals[index] += time;
+            ops[index] = ops[index].zip(done).map(|(mut sum, done)| {
+                sum.add(done);
+                sum
+            });
         }
     }
-    let rate = |t: Duration| (rounds * n) as f64 / t.as_secs_f64();
-    let naive = rate(totals[0]);
     println!(
         "interleaved: {rounds} rounds of {n} updates of 4 KiB per method, under {}",
         base.display()
     );
-    println!("{:<48} {:>12} {:>10}", "method", "updates/s", "vs naive");
-    for (bench, total) in benches.iter().zip(&totals) {
+    report(&benches, &totals, &ops, rounds * n);
+    // The roots' removal frees every block they hold: let it settle before whatever runs next.
+    drop(benches);
+    settle(&base);
+}
+
+/// Prints each method's updates/s (`updates` over its total time), its ratio to the naive
+/// replace's (the first method), and the device's requests per update where they were counted.
+fn report(benches: &[Bench], totals: &[Duration], ops: &[Option<DeviceOps>], updates: usize) {
+    let rate = |t: Duration| updates as f64 / t.as_secs_f64();
+    let naive = rate(totals[0]);
+    println!(
+        "{:<48} {:>10} {:>9} {:>8} {:>8} {:>9}",
+        "method", "updates/s", "vs naive", "writes/u", "flush/u", "discard/u"
+    );
+    for ((bench, total), ops) in benches.iter().zip(totals).zip(ops) {
+        let per = |count: u64| format!("{:.2}", count as f64 / updates as f64);
+        let (writes, flushes, discards) = match ops {
+            Some(o) => (per(o.writes), per(o.flushes), per(o.discards)),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
         println!(
-            "{:<48} {:>12.0} {:>10.2}",
+            "{:<48} {:>10.0} {:>9.2} {:>8} {:>8} {:>9}",
             bench.method.name(),
             rate(*total),
-            rate(*total) / naive
+            rate(*total) / naive,
+            writes,
+            flushes,
+            discards
         );
     }
 }
