@@ -120,9 +120,11 @@ fn mixed_batch(n: usize, atomic: bool, seed: u8) -> TxnSpec {
 /// (`crate::sim::cover`, under every model). Under a model whose operations persist
 /// independently (posix, prefix) it also runs at the run's k: a crash point has about as many
 /// states as one update's operations give (`crate::sim::factor`). Elsewhere (ext4-ordered,
-/// whose ordering rules tie operations together, and the atomic batch, one factor since its
-/// verdict reads every target) k = 2 would be every pair of hundreds of pending operations:
-/// k = 1; the atomic batch also has one state per crash point crashed inside its recovery
+/// whose ordering rules tie operations together) k = 2 would be every pair of hundreds of
+/// pending operations: k = 1. The atomic batch's updates are factors too, of one agreement
+/// group (`Workload::factoring`), but its clean parts key the batch as one factor, so each of
+/// its states carries its recovery: at k = 2 under posix it took more CPU than the whole
+/// check's (BENCHMARKS.md): k = 1. The atomic batch also has one state per crash point crashed inside its recovery
 /// under a model whose operations persist independently (under posix, four would take 2.6 times
 /// the CPU; under ext4-ordered they cost 1 % more states). The non-atomic batch has crashes
 /// nested to depth 2 under prefix and ext4-ordered, to depth 1 under posix.
