@@ -321,7 +321,6 @@ impl Workload {
     /// A known-bad protocol's recovery may decide the batch from every update (one rolls
     /// forward on the temps it finds), so for it the batch is one factor.
     pub fn factoring(&self, batches: AtomicBatch) -> Option<Factoring> {
-        let journal = journal_dir();
         let mut setup = Image::new();
         for d in &self.dirs {
             setup.put_dir(d);
@@ -329,37 +328,13 @@ impl Workload {
         for (path, bytes) in &self.files {
             setup.put_file(path, bytes);
         }
-        let names = |dir: &RelPath, index: usize, ext: &str| PathSet::Names {
-            dir: dir.clone(),
-            prefix: ".crashsafe-".to_string(),
-            suffix: format!("-{index}.{ext}"),
-        };
         let mut groups = Vec::new();
         let mut exact = Vec::new();
         let mut agreement = Vec::new();
         for txn in &self.txns {
             let (mut batch, mut agreeing) = (Vec::new(), Vec::new());
             for (index, u) in txn.updates.iter().enumerate() {
-                let mut group = Vec::new();
-                let paths = std::iter::once(&u.target).chain(u.increment.as_ref().map(|i| &i.0));
-                for path in paths {
-                    let dir = path.parent()?;
-                    let fits = matches!(setup.get(&dir), Some(Node::Dir))
-                        && !matches!(setup.get(path), Some(Node::Dir | Node::Symlink(_)))
-                        && !path.starts_with(&journal);
-                    if !fits {
-                        return None;
-                    }
-                    exact.push(path.clone());
-                    group.push(PathSet::Path(path.clone()));
-                    group.push(names(&dir, index, "rec"));
-                    if path == &u.target {
-                        group.push(names(&dir, index, "tmp"));
-                    } else {
-                        // The increment's temp name (`journal::commit::Shape::IntentWithData`).
-                        group.push(names(&dir, index, "inc"));
-                    }
-                }
+                let group = update_paths(&setup, index, u, &mut exact)?;
                 if txn.atomic && batches == AtomicBatch::OneFactor {
                     batch.extend(group);
                 } else {
@@ -383,6 +358,43 @@ impl Workload {
         }
         Some(Factoring::with_agreement(groups, &agreement))
     }
+}
+
+/// The paths of update `index` of a transaction, `u`, for [`Workload::factoring`]: its target
+/// and increment (added to `exact` too) and the journal's names beside each; `None` if one of
+/// them, or its directory, is not as the setup `setup` must have it.
+fn update_paths(
+    setup: &Image,
+    index: usize,
+    u: &UpdateSpec,
+    exact: &mut Vec<RelPath>,
+) -> Option<Vec<PathSet>> {
+    let journal = journal_dir();
+    let names = |dir: &RelPath, ext: &str| PathSet::Names {
+        dir: dir.clone(),
+        prefix: ".crashsafe-".to_string(),
+        suffix: format!("-{index}.{ext}"),
+    };
+    let mut group = Vec::new();
+    for path in std::iter::once(&u.target).chain(u.increment.as_ref().map(|i| &i.0)) {
+        let dir = path.parent()?;
+        let fits = matches!(setup.get(&dir), Some(Node::Dir))
+            && !matches!(setup.get(path), Some(Node::Dir | Node::Symlink(_)))
+            && !path.starts_with(&journal);
+        if !fits {
+            return None;
+        }
+        exact.push(path.clone());
+        group.push(PathSet::Path(path.clone()));
+        group.push(names(&dir, "rec"));
+        if path == &u.target {
+            group.push(names(&dir, "tmp"));
+        } else {
+            // The increment's temp name (`journal::commit::Shape::IntentWithData`).
+            group.push(names(&dir, "inc"));
+        }
+    }
+    Some(group)
 }
 
 /// How [`Workload::factoring`] declares an atomic batch.

@@ -756,39 +756,13 @@ fn an_atomic_batchs_updates_as_an_agreement_group_find_what_the_whole_batch_find
     ] {
         for n in [2, 4] {
             for model in crate::sim::all_models() {
-                let full = small_atomic_batch(n, known_bad);
-                let at = format!("{} under {}", full.name(), model.name());
-                let full = Probe {
-                    declares: Declares::Nothing,
-                    ..full
-                };
-                let reduced = small_atomic_batch(n, known_bad);
-                let f = crate::sim::explore(&full, model.as_ref(), &config);
-                let r = crate::sim::explore(&reduced, model.as_ref(), &config);
-                assert_eq!(
-                    violations_by_agreement(&r),
-                    violations_by_agreement(&f),
-                    "{at}"
-                );
-                let kinds = |r: &crate::sim::ExploreReport| -> BTreeSet<_> {
-                    r.by_invariant
-                        .iter()
-                        .map(|x| (x.kind, x.invariant.clone()))
-                        .collect()
-                };
-                assert_eq!(kinds(&r), kinds(&f), "{at}");
-                assert_eq!(
-                    *reduced.per_factor.lock().unwrap(),
-                    *full.per_factor.lock().unwrap(),
-                    "{at}: the contents recovery left, update by update"
-                );
-                assert!(r.crash_states <= f.crash_states, "{at}");
+                let (f, r) = compare_agreement_group(n, known_bad, model.as_ref(), &config);
                 fewer_states |= r.crash_states < f.crash_states;
-                disagreements += kinds(&f)
+                disagreements += f
+                    .by_invariant
                     .iter()
-                    .filter(|(_, i)| i == "batch-atomic")
+                    .filter(|x| x.invariant == "batch-atomic")
                     .count();
-                assert_tokens_replay(&reduced, model.as_ref(), &config, &r, &at);
             }
         }
     }
@@ -797,4 +771,43 @@ fn an_atomic_batchs_updates_as_an_agreement_group_find_what_the_whole_batch_find
         "the defects give batch-atomic verdicts to compare"
     );
     assert!(fewer_states, "the reduction leaves some states out");
+}
+
+/// Explores a `small_atomic_batch(n, known_bad)` under `model` fully and with its updates as
+/// factors, asserts what the two must share, and returns their reports (full, reduced).
+fn compare_agreement_group(
+    n: usize,
+    known_bad: Option<KnownBad>,
+    model: &dyn crate::sim::Model,
+    config: &crate::sim::ExploreConfig,
+) -> (crate::sim::ExploreReport, crate::sim::ExploreReport) {
+    let full = small_atomic_batch(n, known_bad);
+    let at = format!("{} under {}", full.name(), model.name());
+    let full = Probe {
+        declares: Declares::Nothing,
+        ..full
+    };
+    let reduced = small_atomic_batch(n, known_bad);
+    let f = crate::sim::explore(&full, model, config);
+    let r = crate::sim::explore(&reduced, model, config);
+    assert_eq!(
+        violations_by_agreement(&r),
+        violations_by_agreement(&f),
+        "{at}"
+    );
+    let kinds = |r: &crate::sim::ExploreReport| -> BTreeSet<_> {
+        r.by_invariant
+            .iter()
+            .map(|x| (x.kind, x.invariant.clone()))
+            .collect()
+    };
+    assert_eq!(kinds(&r), kinds(&f), "{at}");
+    assert_eq!(
+        *reduced.per_factor.lock().unwrap(),
+        *full.per_factor.lock().unwrap(),
+        "{at}: the contents recovery left, update by update"
+    );
+    assert!(r.crash_states <= f.crash_states, "{at}");
+    assert_tokens_replay(&reduced, model, config, &r, &at);
+    (f, r)
 }
