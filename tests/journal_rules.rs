@@ -1492,3 +1492,71 @@ fn an_io_error_stating_a_registered_directory_is_an_io_error_and_changes_nothing
         .unwrap();
     recovery_stops_at_a_failed_stat_of_d(inner);
 }
+
+// ---------------------------------------------------------------------------------------------
+// A staged increment (`commit::Shape::IntentWithData`): written under `.crashsafe-<seq>-<i>.inc`
+// beside its path and renamed into place at the switch, the two renames of an update reaching
+// the disk in either order. Recovery finishes or undoes that rename by the update's verdict.
+
+/// The name `pending_update`'s increment `t.1` is staged under until the switch.
+const STAGED: &str = ".crashsafe-0000000000000001-0.inc";
+
+/// Pins recovery's finishing of a staged increment's rename: a crash after the target's
+/// switch but before the increment's rename leaves the update done with its increment under its
+/// temp name. Without the rename recovery would lose the increment of an update that stands
+/// (or, taking the increment for present, fail rewriting a file that is not there).
+#[test]
+fn a_done_update_whose_increment_is_still_staged_has_it_renamed_into_place() {
+    let f = Fixture::new();
+    pending_update(&f, Some(NEW));
+    f.write("t", NEW);
+    f.write(STAGED, INC);
+    let report = f.journal().recover().unwrap();
+    assert!(report.outcomes[0].done, "{report:?}");
+    // Renamed, not removed: the report lists nothing removed.
+    assert!(report.outcomes[0].removed.is_empty(), "{report:?}");
+    assert_eq!(f.read("t.1").unwrap(), INC);
+    assert!(!f.exists(STAGED));
+    assert_eq!(f.read("t").unwrap(), NEW);
+    assert!(f.entries().is_empty());
+}
+
+/// Pins that only a staged increment holding its recorded content is renamed into place: one
+/// holding other bytes (the barrier before the switch makes the real one durable, so these are
+/// not the journal's) is removed, and the increment's path is left empty. Without the check
+/// recovery would publish bytes the entry never recorded as the caller's increment.
+#[test]
+fn a_staged_increment_holding_other_bytes_is_removed_not_renamed_into_place() {
+    let f = Fixture::new();
+    pending_update(&f, Some(NEW));
+    f.write("t", NEW);
+    f.write(STAGED, b"not the increment");
+    let report = f.journal().recover().unwrap();
+    assert!(report.outcomes[0].done, "{report:?}");
+    assert_eq!(report.outcomes[0].removed, vec![p(STAGED)], "{report:?}");
+    assert!(!f.exists("t.1"));
+    assert!(!f.exists(STAGED));
+    assert_eq!(f.read("t").unwrap(), NEW);
+}
+
+/// Pins the undoing of a staged increment's rename: a crash after the increment's rename but
+/// before the target's switch leaves the update not done with its increment in place, and one
+/// before either rename leaves it staged. Either is removed; without that an update that did
+/// not happen would leave its increment behind as if it had.
+#[test]
+fn an_update_not_done_has_its_increment_removed_whether_staged_or_renamed() {
+    for at in ["t.1", STAGED] {
+        let f = Fixture::new();
+        pending_update(&f, Some(NEW));
+        f.write(at, INC);
+        let report = f.journal().recover().unwrap();
+        assert!(!report.outcomes[0].done, "{at}: {report:?}");
+        assert!(
+            report.outcomes[0].removed.contains(&p(at)),
+            "{at}: {report:?}"
+        );
+        assert!(!f.exists("t.1"), "{at}");
+        assert!(!f.exists(STAGED), "{at}");
+        assert_eq!(f.read("t").unwrap(), OLD, "{at}");
+    }
+}
