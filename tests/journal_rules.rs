@@ -1599,3 +1599,38 @@ fn an_intent_first_transaction_writes_its_increment_at_its_own_path() {
         );
     }
 }
+
+/// Pins which increments recovery rewrites in an entry that does not stage them
+/// ([`Shape::IntentFirst`]): only one that judged an update whose new content equals its old
+/// done (the live view may show that increment ahead of the disk, and the verdict rests on it).
+/// Any other was made durable at its own path before the switch, so rewriting it (as recovery
+/// did with the rule's `==` turned to `!=`) is a copy and two fsyncs for nothing, and skipping
+/// the equal-content one could let the verdict outlive its increment.
+///
+/// [`Shape::IntentFirst`]: crashsafe::journal::commit::Shape::IntentFirst
+#[test]
+fn an_unstaged_increment_is_rewritten_only_when_it_alone_says_the_update_happened() {
+    // Equal contents, in an atomic batch: the increment alone says the update happened.
+    let f = Fixture::new();
+    f.write("t", OLD);
+    f.write("t.1", INC);
+    f.put_entry(&intent(
+        1,
+        true,
+        vec![record(1, 0, "t", Some(OLD), Some(OLD), Some(("t.1", INC)))],
+    ));
+    let report = f.journal().recover().unwrap();
+    assert!(report.outcomes[0].done, "{report:?}");
+    assert_eq!(report.files_rewritten, 1, "{report:?}");
+    assert_eq!(f.read("t.1").unwrap(), INC);
+    // A deletion that happened: the target says so, and its increment is left as it is.
+    let f = Fixture::new();
+    pending_update(&f, None);
+    std::fs::remove_file(f.at("t")).unwrap();
+    f.write("t.1", INC);
+    let report = f.journal().recover().unwrap();
+    assert!(report.outcomes[0].done, "{report:?}");
+    assert_eq!(report.files_rewritten, 0, "{report:?}");
+    assert_eq!(f.read("t.1").unwrap(), INC);
+    assert!(!f.exists("t"));
+}
