@@ -1634,3 +1634,30 @@ fn an_unstaged_increment_is_rewritten_only_when_it_alone_says_the_update_happene
     assert_eq!(f.read("t.1").unwrap(), INC);
     assert!(!f.exists("t"));
 }
+
+/// Pins that a commit refuses a name the journal derives for a file of its own (the temp, and
+/// the increment's temp name) that exists already, before it changes anything: the file there
+/// is someone else's, and a commit that found out only when creating its temp would already
+/// have registered its directories and written its intent, leaving the journal to recover.
+#[test]
+fn a_commit_whose_own_names_exist_already_is_refused_before_anything_changes() {
+    let taken = [
+        "d/.crashsafe-0000000000000001-0.tmp",
+        "inc/.crashsafe-0000000000000001-0.inc",
+    ];
+    for existing in taken {
+        let fs = sim_with(&[("d/t", OLD), (existing, b"someone's")], &["d", "inc"]);
+        let mut journal = Journal::open(&fs, jdir()).unwrap();
+        let before = fs.image();
+        let update = Update::write(p("d/t"), NEW.to_vec())
+            .with_increment(p("inc/t.1"), Source::Bytes(INC.to_vec()));
+        let err = journal.commit(update).unwrap_err();
+        assert!(
+            matches!(&err, JournalError::Fs(e)
+                if e.kind == FsErrorKind::AlreadyExists && e.path == existing),
+            "{existing}: {err:?}"
+        );
+        assert_eq!(fs.image(), before, "{existing}");
+        assert!(journal.is_ready(), "{existing}");
+    }
+}
