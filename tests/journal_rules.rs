@@ -5,8 +5,10 @@
 //! shape of an entry file's name; an update whose new content equals its old one, with and
 //! without its increment; recovery's judgements at their edges; what each known-bad recovery of
 //! the self-test gets wrong; the last sequence number and the journal directory's length; the
-//! protocol's barriers in order; streamed and copied sources; and owners. Pending entries are
-//! built by hand, as a crash would leave them.
+//! protocol's barriers in order; streamed and copied sources; owners; a staged increment's
+//! rename finished or undone by recovery, and which increments recovery rewrites; and the names
+//! a commit derives for its own files. Pending entries are built by hand, as a crash would leave
+//! them.
 
 mod common;
 
