@@ -1053,3 +1053,33 @@ fn a_non_canonical_payload_is_refused_as_such_before_its_paths_are_looked_at() {
     let payload = with_over_long_varint_at("../x", 0);
     assert_eq!(decode(&raw_entry(&payload)), Err(DecodeError::NonCanonical));
 }
+
+/// Pins that `validate`'s one-pass check (`updates_valid` in src/format.rs) refuses each fault
+/// by itself, not only when another update sends the entry to the ordered checks: here the fault
+/// is in the entry's only update. With the temp's name compared the wrong way round, or the old
+/// content's, a one-update entry with a temp named for another update, or with an unknown old
+/// content, was accepted; any entry that also holds a valid update hid it.
+#[test]
+fn a_fault_in_an_entrys_only_update_is_refused() {
+    let only = |edit: &dyn Fn(&mut UpdateRecord)| {
+        let mut entry = sample();
+        entry.updates.truncate(1);
+        edit(&mut entry.updates[0]);
+        format::validate(&entry).map_err(|e| {
+            assert_eq!(decode(&encode(&entry).unwrap()), Err(e.clone()));
+            e.to_string()
+        })
+    };
+    assert_eq!(only(&|_| {}), Ok(()), "the update alone is valid");
+    let other = temp_path(&p("docs/a.txt"), 300, 1);
+    assert_eq!(
+        only(&|u| u.temp = Some(other.clone())),
+        Err(format!(
+            "invalid entry: update 0's temp {other} is not its own"
+        ))
+    );
+    assert_eq!(
+        only(&|u| u.old = Content::Unknown),
+        Err("invalid entry: update 0's old content is unknown".to_string())
+    );
+}

@@ -5,8 +5,10 @@
 //! shape of an entry file's name; an update whose new content equals its old one, with and
 //! without its increment; recovery's judgements at their edges; what each known-bad recovery of
 //! the self-test gets wrong; the last sequence number and the journal directory's length; the
-//! protocol's barriers in order; streamed and copied sources; and owners. Pending entries are
-//! built by hand, as a crash would leave them.
+//! protocol's barriers in order; streamed and copied sources; owners; a staged increment's
+//! rename finished or undone by recovery, and which increments recovery rewrites; and the names
+//! a commit derives for its own files. Pending entries are built by hand, as a crash would leave
+//! them.
 
 mod common;
 
@@ -1491,4 +1493,173 @@ fn an_io_error_stating_a_registered_directory_is_an_io_error_and_changes_nothing
         .commit(Update::write(p("d/t"), NEW))
         .unwrap();
     recovery_stops_at_a_failed_stat_of_d(inner);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A staged increment (`commit::Shape::IntentWithData`): written under `.crashsafe-<seq>-<i>.inc`
+// beside its path and renamed into place at the switch, the two renames of an update reaching
+// the disk in either order. Recovery finishes or undoes that rename by the update's verdict.
+
+/// The name `pending_update`'s increment `t.1` is staged under until the switch.
+const STAGED: &str = ".crashsafe-0000000000000001-0.inc";
+
+/// Pins recovery's finishing of a staged increment's rename: a crash after the target's
+/// switch but before the increment's rename leaves the update done with its increment under its
+/// temp name. Without the rename recovery would lose the increment of an update that stands
+/// (or, taking the increment for present, fail rewriting a file that is not there).
+#[test]
+fn a_done_update_whose_increment_is_still_staged_has_it_renamed_into_place() {
+    let f = Fixture::new();
+    pending_update(&f, Some(NEW));
+    f.write("t", NEW);
+    f.write(STAGED, INC);
+    let report = f.journal().recover().unwrap();
+    assert!(report.outcomes[0].done, "{report:?}");
+    // Renamed, not removed: the report lists nothing removed.
+    assert!(report.outcomes[0].removed.is_empty(), "{report:?}");
+    assert_eq!(f.read("t.1").unwrap(), INC);
+    assert!(!f.exists(STAGED));
+    assert_eq!(f.read("t").unwrap(), NEW);
+    assert!(f.entries().is_empty());
+}
+
+/// Pins that only a staged increment holding its recorded content is renamed into place: one
+/// holding other bytes (the barrier before the switch makes the real one durable, so these are
+/// not the journal's) is removed, and the increment's path is left empty. Without the check
+/// recovery would publish bytes the entry never recorded as the caller's increment.
+#[test]
+fn a_staged_increment_holding_other_bytes_is_removed_not_renamed_into_place() {
+    let f = Fixture::new();
+    pending_update(&f, Some(NEW));
+    f.write("t", NEW);
+    f.write(STAGED, b"not the increment");
+    let report = f.journal().recover().unwrap();
+    assert!(report.outcomes[0].done, "{report:?}");
+    assert_eq!(report.outcomes[0].removed, vec![p(STAGED)], "{report:?}");
+    assert!(!f.exists("t.1"));
+    assert!(!f.exists(STAGED));
+    assert_eq!(f.read("t").unwrap(), NEW);
+}
+
+/// Pins the undoing of a staged increment's rename: a crash after the increment's rename but
+/// before the target's switch leaves the update not done with its increment in place, and one
+/// before either rename leaves it staged. Either is removed; without that an update that did
+/// not happen would leave its increment behind as if it had.
+#[test]
+fn an_update_not_done_has_its_increment_removed_whether_staged_or_renamed() {
+    for at in ["t.1", STAGED] {
+        let f = Fixture::new();
+        pending_update(&f, Some(NEW));
+        f.write(at, INC);
+        let report = f.journal().recover().unwrap();
+        assert!(!report.outcomes[0].done, "{at}: {report:?}");
+        assert!(
+            report.outcomes[0].removed.contains(&p(at)),
+            "{at}: {report:?}"
+        );
+        assert!(!f.exists("t.1"), "{at}");
+        assert!(!f.exists(STAGED), "{at}");
+        assert_eq!(f.read("t").unwrap(), OLD, "{at}");
+    }
+}
+
+/// Pins that only [`Shape::IntentWithData`] stages its increments: an atomic batch and a
+/// transaction with a deletion make their intent durable first ([`Shape::IntentFirst`]) and
+/// write each increment at its own path, after that intent and never through a rename. Staging
+/// them too would add a rename per increment to the protocols whose rollback recovery the
+/// explorations check, and a name recovery of those entries does not need.
+///
+/// [`Shape::IntentWithData`]: crashsafe::journal::commit::Shape::IntentWithData
+/// [`Shape::IntentFirst`]: crashsafe::journal::commit::Shape::IntentFirst
+#[test]
+fn an_intent_first_transaction_writes_its_increment_at_its_own_path() {
+    let with_inc = |u: Update| u.with_increment(p("inc/t.1"), Source::Bytes(INC.into()));
+    let batches = [
+        (vec![with_inc(Update::write(p("d/t"), NEW.to_vec()))], true),
+        (vec![with_inc(Update::delete(p("d/t")))], false),
+    ];
+    for (updates, atomic) in batches {
+        let fs = sim_with(&[("d/t", OLD)], &["d", "inc"]);
+        let mut journal = Journal::open(&fs, jdir()).unwrap();
+        let before = fs.trace().len();
+        journal.commit_batch(updates, atomic).unwrap();
+        let trace = fs.trace().split_off(before);
+        let intent = ".crashsafe/journal/0000000000000001.intent";
+        assert!(
+            fsync_of(&trace, intent) < created(&trace, "inc/t.1"),
+            "{trace:#?}"
+        );
+        assert!(
+            !trace
+                .iter()
+                .any(|op| matches!(op, TraceOp::Rename { to, .. } if to.as_str() == "inc/t.1")),
+            "{trace:#?}"
+        );
+        assert_eq!(
+            fs.image().get(&p("inc/t.1")),
+            Some(Node::File(INC.to_vec().into()))
+        );
+    }
+}
+
+/// Pins which increments recovery rewrites in an entry that does not stage them
+/// ([`Shape::IntentFirst`]): only one that judged an update whose new content equals its old
+/// done (the live view may show that increment ahead of the disk, and the verdict rests on it).
+/// Any other was made durable at its own path before the switch, so rewriting it (as recovery
+/// did with the rule's `==` turned to `!=`) is a copy and two fsyncs for nothing, and skipping
+/// the equal-content one could let the verdict outlive its increment.
+///
+/// [`Shape::IntentFirst`]: crashsafe::journal::commit::Shape::IntentFirst
+#[test]
+fn an_unstaged_increment_is_rewritten_only_when_it_alone_says_the_update_happened() {
+    // Equal contents, in an atomic batch: the increment alone says the update happened.
+    let f = Fixture::new();
+    f.write("t", OLD);
+    f.write("t.1", INC);
+    f.put_entry(&intent(
+        1,
+        true,
+        vec![record(1, 0, "t", Some(OLD), Some(OLD), Some(("t.1", INC)))],
+    ));
+    let report = f.journal().recover().unwrap();
+    assert!(report.outcomes[0].done, "{report:?}");
+    assert_eq!(report.files_rewritten, 1, "{report:?}");
+    assert_eq!(f.read("t.1").unwrap(), INC);
+    // A deletion that happened: the target says so, and its increment is left as it is.
+    let f = Fixture::new();
+    pending_update(&f, None);
+    std::fs::remove_file(f.at("t")).unwrap();
+    f.write("t.1", INC);
+    let report = f.journal().recover().unwrap();
+    assert!(report.outcomes[0].done, "{report:?}");
+    assert_eq!(report.files_rewritten, 0, "{report:?}");
+    assert_eq!(f.read("t.1").unwrap(), INC);
+    assert!(!f.exists("t"));
+}
+
+/// Pins that a commit refuses a name the journal derives for a file of its own (the temp, and
+/// the increment's temp name) that exists already, before it changes anything: the file there
+/// is someone else's, and a commit that found out only when creating its temp would already
+/// have registered its directories and written its intent, leaving the journal to recover.
+#[test]
+fn a_commit_whose_own_names_exist_already_is_refused_before_anything_changes() {
+    let taken = [
+        "d/.crashsafe-0000000000000001-0.tmp",
+        "inc/.crashsafe-0000000000000001-0.inc",
+    ];
+    for existing in taken {
+        let fs = sim_with(&[("d/t", OLD), (existing, b"someone's")], &["d", "inc"]);
+        let mut journal = Journal::open(&fs, jdir()).unwrap();
+        let before = fs.image();
+        let update = Update::write(p("d/t"), NEW.to_vec())
+            .with_increment(p("inc/t.1"), Source::Bytes(INC.to_vec()));
+        let err = journal.commit(update).unwrap_err();
+        assert!(
+            matches!(&err, JournalError::Fs(e)
+                if e.kind == FsErrorKind::AlreadyExists && e.path == existing),
+            "{existing}: {err:?}"
+        );
+        assert_eq!(fs.image(), before, "{existing}");
+        assert!(journal.is_ready(), "{existing}");
+    }
 }
