@@ -148,12 +148,12 @@ mod observe;
 mod plan;
 
 pub use inspect::{inspect, Inspection};
+use memo::Decoded;
 pub use names::{
     entry_files, floor_of, floors, next_seq_after, parse_beside_name, parse_name, BesideFile,
     BesideName, EntryFile, FLOOR_SPAN, MAX_SEQ,
 };
 pub use observe::Observed;
-use memo::Decoded;
 use observe::{load, observe, ObserveError};
 use plan::{plan, Plan};
 

@@ -183,8 +183,14 @@ mod tests {
         let mut torn = first.clone();
         let last = torn.len() - 1;
         torn[last] ^= 1;
-        assert_eq!(decode(&torn).unwrap_err(), format::decode(&torn).unwrap_err());
-        assert_eq!(decode(&torn).unwrap_err(), format::decode(&torn).unwrap_err());
+        assert_eq!(
+            decode(&torn).unwrap_err(),
+            format::decode(&torn).unwrap_err()
+        );
+        assert_eq!(
+            decode(&torn).unwrap_err(),
+            format::decode(&torn).unwrap_err()
+        );
         assert!(Rc::ptr_eq(&a, &decode(&first).unwrap()));
     }
 
@@ -199,7 +205,10 @@ mod tests {
         assert!(!Rc::ptr_eq(&first, &kept[0]));
         assert_eq!(first.entry, kept[0].entry);
         // The last is still kept.
-        assert!(Rc::ptr_eq(&decode(&bytes[MEMO_SLOTS]).unwrap(), &kept[MEMO_SLOTS]));
+        assert!(Rc::ptr_eq(
+            &decode(&bytes[MEMO_SLOTS]).unwrap(),
+            &kept[MEMO_SLOTS]
+        ));
     }
 
     #[test]
@@ -224,7 +233,10 @@ mod tests {
         let mut e = entry(3, true, true);
         e.updates[0].increment.as_mut().unwrap().path = path("d/f0.inc");
         let d = Decoded::new(e);
-        assert_eq!(d.names[0].scratches, vec![path("d/.crashsafe-0000000000000003-0.rec")]);
+        assert_eq!(
+            d.names[0].scratches,
+            vec![path("d/.crashsafe-0000000000000003-0.rec")]
+        );
     }
 
     #[test]
