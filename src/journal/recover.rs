@@ -139,13 +139,16 @@ use crate::format::{self, Content, DecodeError, Digest, Entry, UpdateRecord};
 use crate::fs::{DirEntry, DirName, FileKind, Fs, FsErrorKind, FsResult};
 use crate::path::RelPath;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 mod inspect;
+mod memo;
 mod names;
 mod observe;
 mod plan;
 
 pub use inspect::{inspect, Inspection};
+use memo::Decoded;
 pub use names::{
     entry_files, floor_of, floors, next_seq_after, parse_beside_name, parse_name, BesideFile,
     BesideName, EntryFile, FLOOR_SPAN, MAX_SEQ,
@@ -575,7 +578,7 @@ fn orphans_in<F: Fs>(
 fn act_on_entries<F: Fs, S: Steps>(
     r: &mut Recovery<'_, F>,
     steps: &S,
-    intents: &BTreeMap<u64, (String, Entry)>,
+    intents: &BTreeMap<u64, (String, Rc<Decoded>)>,
     commits: &BTreeMap<u64, String>,
 ) -> Result<(), JournalError> {
     let (fs, dir) = (r.fs, r.dir);
@@ -584,19 +587,19 @@ fn act_on_entries<F: Fs, S: Steps>(
     let seqs: BTreeSet<u64> = intents.keys().chain(commits.keys()).copied().collect();
     for seq in seqs {
         let commit = commits.get(&seq);
-        let Some((name, entry)) = intents.get(&seq) else {
+        let Some((name, decoded)) = intents.get(&seq) else {
             // A commit record whose intent is gone: the transaction finished.
             r.retiring.extend(commit.cloned());
             continue;
         };
-        match decide(fs, steps, dir, entry, commit.is_some(), &blocked)? {
+        match decide(fs, steps, dir, decoded, commit.is_some(), &blocked)? {
             Ok(plan) => {
                 steps.act(r, name, plan.actions)?;
                 r.report.outcomes.extend(plan.outcomes);
                 r.retiring.extend(commit.cloned());
             }
             Err(refusal) => {
-                blocked.extend(named_paths(entry).cloned());
+                blocked.extend(named_paths(&decoded.entry).cloned());
                 r.report.refused.push((name.clone(), refusal.clone()));
                 if let Some(c) = commit {
                     r.report.refused.push((c.clone(), refusal));
@@ -623,14 +626,15 @@ fn decide<F: Fs, S: Steps>(
     fs: &F,
     steps: &S,
     dir: &RelPath,
-    entry: &Entry,
+    decoded: &Decoded,
     commit_record: bool,
     blocked: &BTreeSet<RelPath>,
 ) -> Result<Result<Plan, Refusal>, JournalError> {
+    let entry = &decoded.entry;
     if let Some(p) = named_paths(entry).find(|p| blocked.contains(*p)) {
         return Ok(Err(Refusal::SharesPathWithRefused(p.clone())));
     }
-    match observe(fs, dir, entry) {
+    match observe(fs, dir, decoded) {
         Ok(seen) => Ok(plan(fs, steps, entry, &seen, commit_record)),
         Err(ObserveError::Refused(r)) => Ok(Err(r)),
         Err(ObserveError::Other(e)) => Err(e),

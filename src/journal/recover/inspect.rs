@@ -37,9 +37,10 @@ pub fn inspect<F: Fs>(fs: &F, dir: &RelPath) -> Result<Inspection, JournalError>
             inspection.orphan_commits.push(name.clone());
         }
     }
-    for (seq, (name, entry)) in loaded.intents {
-        match observe(fs, dir, &entry) {
+    for (seq, (name, decoded)) in loaded.intents {
+        match observe(fs, dir, &decoded) {
             Ok(seen) => {
+                let entry = &decoded.entry;
                 let updates = entry
                     .updates
                     .iter()
@@ -53,7 +54,7 @@ pub fn inspect<F: Fs>(fs: &F, dir: &RelPath) -> Result<Inspection, JournalError>
                     .collect();
                 inspection.pending.push(PendingEntry {
                     name,
-                    entry,
+                    entry: entry.clone(),
                     committed_record: loaded.commits.contains_key(&seq),
                     updates,
                 });

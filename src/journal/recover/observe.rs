@@ -2,21 +2,24 @@
 //! each entry file read, decoded and sorted into what recovery does with it) and **observe**
 //! (every path an entry names looked at before anything is decided).
 
+use super::memo::{self, Decoded};
 use super::names::{classify_name, entry_files, floor_of, parse_name, EntryFile};
 use super::Refusal;
-use crate::format::{self, Content, DecodeError, Entry, EntryKind, UpdateRecord, MAX_ENTRY_LEN};
+use crate::format::{Content, DecodeError, EntryKind, MAX_ENTRY_LEN};
 use crate::fs::{read_chunks, FileKind, Fs, FsError, FsErrorKind, FsResult};
-use crate::journal::commit::Shape;
 use crate::journal::registry::{self, Registry};
 use crate::journal::update::current_content;
 use crate::journal::JournalError;
 use crate::path::RelPath;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 /// The entry files, sorted into what recovery does with them.
 #[derive(Default)]
 pub(super) struct Loaded {
-    pub(super) intents: BTreeMap<u64, (String, Entry)>,
+    /// The intents, decoded (shared with this thread's memo of decoded entries, see
+    /// [`memo`]).
+    pub(super) intents: BTreeMap<u64, (String, Rc<Decoded>)>,
     pub(super) commits: BTreeMap<u64, String>,
     pub(super) torn: Vec<(String, DecodeError)>,
     pub(super) stale: Vec<String>,
@@ -94,7 +97,7 @@ pub(super) fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError>
 /// What reading one entry file found.
 enum EntryRead {
     /// An entry that matches its file name.
-    Entry(Entry),
+    Entry(Rc<Decoded>),
     /// A write that was never durable.
     Torn(DecodeError),
     /// Anything else wrong with it.
@@ -112,19 +115,19 @@ fn read_entry<F: Fs>(
         let too_large = DecodeError::TooLarge(MAX_ENTRY_LEN as u64 + 1);
         return Ok(EntryRead::Refused(Refusal::Decode(too_large)));
     };
-    let entry = match format::decode(&bytes) {
-        Ok(entry) => entry,
+    let decoded = match memo::decode(&bytes) {
+        Ok(decoded) => decoded,
         Err(e) if e.is_torn() => return Ok(EntryRead::Torn(e)),
         Err(e) => return Ok(EntryRead::Refused(Refusal::Decode(e))),
     };
     let kind_matches = matches!(
-        (kind, entry.kind),
+        (kind, decoded.entry.kind),
         (EntryFile::Intent, EntryKind::Intent { .. }) | (EntryFile::Commit, EntryKind::Commit)
     );
-    if entry.seq != seq || !kind_matches {
+    if decoded.entry.seq != seq || !kind_matches {
         return Ok(EntryRead::Refused(Refusal::NameMismatch));
     }
-    Ok(EntryRead::Entry(entry))
+    Ok(EntryRead::Entry(decoded))
 }
 
 /// Reads an entry file, or `None` if it is over the format's cap.
@@ -155,7 +158,7 @@ pub struct Observed {
     /// Whether the increment's directory exists.
     pub increment_dir_exists: bool,
     /// The name the increment is written under until the switch, for an entry whose shape
-    /// stages its increments ([`Shape::stages_increments`]); `None` otherwise.
+    /// stages its increments ([`crate::journal::commit::Shape::stages_increments`]); `None` otherwise.
     pub increment_temp: Option<RelPath>,
     /// Whether that name exists.
     pub increment_temp_exists: bool,
@@ -163,18 +166,17 @@ pub struct Observed {
     pub scratches: Vec<RelPath>,
 }
 
-/// Recovery's **observe** step: looks at every path an entry names, refusing it if any is
-/// unsafe. Nothing is changed.
+/// Recovery's **observe** step: looks at every path an entry names, and at the names recovery
+/// derives for its updates, refusing it if any is unsafe. Nothing is changed.
 pub(super) fn observe<F: Fs>(
     fs: &F,
     dir: &RelPath,
-    entry: &Entry,
+    decoded: &Decoded,
 ) -> Result<Vec<Observed>, ObserveError> {
+    let entry = &decoded.entry;
     let mut observed = Vec::with_capacity(entry.updates.len());
-    let atomic = matches!(entry.kind, EntryKind::Intent { atomic: true });
-    let staged = Shape::of(atomic, entry.updates.iter()).stages_increments();
     let mut dirs = DirsSeen::default();
-    for (index, u) in entry.updates.iter().enumerate() {
+    for (u, names) in entry.updates.iter().zip(&decoded.names) {
         let paths = std::iter::once(&u.target)
             .chain(u.temp.as_ref())
             .chain(u.increment.as_ref().map(|i| &i.path));
@@ -192,17 +194,17 @@ pub(super) fn observe<F: Fs>(
             Some(i) => exists_as_file(fs, &i.path)?,
             None => false,
         };
-        let (increment_temp, increment_temp_exists) =
-            observe_increment_temp(fs, u, staged.then_some((entry.seq, index)))?;
+        let increment_temp_exists = match &names.increment_temp {
+            Some(t) => exists_as_file(fs, t)?,
+            None => false,
+        };
         let mut scratches = Vec::new();
-        let increment = u.increment.as_ref().map(|i| &i.path);
-        for beside in std::iter::once(&u.target).chain(increment) {
-            if let Ok(scratch) = format::try_scratch_path(beside, entry.seq, index) {
-                if !scratches.contains(&scratch) && exists_as_file(fs, &scratch)? {
-                    scratches.push(scratch);
-                }
+        for scratch in &names.scratches {
+            if exists_as_file(fs, scratch)? {
+                scratches.push(scratch.clone());
             }
         }
+        let increment = u.increment.as_ref().map(|i| &i.path);
         observed.push(Observed {
             target,
             temp_exists,
@@ -212,7 +214,7 @@ pub(super) fn observe<F: Fs>(
                 Some(path) => dirs.exists(fs, path)?,
                 None => false,
             },
-            increment_temp,
+            increment_temp: names.increment_temp.clone(),
             increment_temp_exists,
             scratches,
         });
@@ -232,23 +234,6 @@ fn target_content<F: Fs>(fs: &F, target: &RelPath) -> Result<Content, ObserveErr
         Err(JournalError::Fs(e)) => Err(classify(target, e)),
         Err(other) => Err(ObserveError::Other(other)),
     }
-}
-
-/// The temp name of `u`'s increment, for update `(seq, index)` of an entry that stages its
-/// increments (`None`: it does not), and whether it exists.
-fn observe_increment_temp<F: Fs>(
-    fs: &F,
-    u: &UpdateRecord,
-    staged: Option<(u64, usize)>,
-) -> Result<(Option<RelPath>, bool), ObserveError> {
-    let (Some(inc), Some((seq, index))) = (&u.increment, staged) else {
-        return Ok((None, false));
-    };
-    let Ok(temp) = format::try_increment_temp_path(&inc.path, seq, index) else {
-        return Ok((None, false));
-    };
-    let exists = exists_as_file(fs, &temp)?;
-    Ok((Some(temp), exists))
 }
 
 /// Whether the directories holding an entry's paths exist, each asked of the filesystem once
