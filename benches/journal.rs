@@ -228,6 +228,12 @@ enum Method {
     Commit,
     /// `Journal::commit` of one update with an increment as large as the content.
     CommitWithIncrement,
+    /// The floor under [`Method::CommitWithIncrement`]: [`naive_atomic_replace`] of the target,
+    /// then of the increment as a new file in `inc/` (four fsync-family calls, no intent, and
+    /// nothing that ties the two together: a crash between them leaves one without the other).
+    /// Its ratio to naive bounds what a protocol making the same two files durable with
+    /// per-file calls can reach on the disk measured.
+    NaiveWithIncrement,
     /// One `Journal::commit_batch` of all the updates (non-atomic), `SyncMode::PerFile`.
     BatchPerFile,
     /// The same with `SyncMode::Syncfs`.
@@ -235,11 +241,12 @@ enum Method {
 }
 
 impl Method {
-    const ALL: [Method; 6] = [
+    const ALL: [Method; 7] = [
         Method::Naive,
         Method::AtomicWriteFile,
         Method::Commit,
         Method::CommitWithIncrement,
+        Method::NaiveWithIncrement,
         Method::BatchPerFile,
         Method::BatchSyncfs,
     ];
@@ -250,6 +257,7 @@ impl Method {
             Method::AtomicWriteFile => "atomic-write-file crate",
             Method::Commit => "commit, no increment",
             Method::CommitWithIncrement => "commit with an increment",
+            Method::NaiveWithIncrement => "naive replace + naive increment (no atomicity)",
             Method::BatchPerFile => "commit_batch, per-file sync",
             Method::BatchSyncfs => "commit_batch, Syncfs",
         }
@@ -272,7 +280,7 @@ impl Bench {
             Method::Commit | Method::CommitWithIncrement | Method::BatchPerFile => {
                 Some(SyncMode::PerFile)
             }
-            Method::Naive | Method::AtomicWriteFile => None,
+            Method::Naive | Method::AtomicWriteFile | Method::NaiveWithIncrement => None,
         };
         let journal = sync.map(|sync| journal(root.path(), sync));
         Bench {
@@ -294,6 +302,12 @@ impl Bench {
             (Method::Naive, _) => {
                 for name in &names {
                     naive_atomic_replace(dir, name, data).unwrap();
+                }
+            }
+            (Method::NaiveWithIncrement, _) => {
+                for (k, name) in names.iter().enumerate() {
+                    naive_atomic_replace(dir, name, data).unwrap();
+                    naive_atomic_replace(&dir.join("inc"), &format!("{round}-{k}"), data).unwrap();
                 }
             }
             (Method::AtomicWriteFile, _) => {
