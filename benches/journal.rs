@@ -228,6 +228,8 @@ enum Method {
     Commit,
     /// `Journal::commit` of one update with an increment as large as the content.
     CommitWithIncrement,
+    /// The same with `SyncMode::Syncfs`: each round of barriers one `syncfs`.
+    CommitWithIncrementSyncfs,
     /// The floor under [`Method::CommitWithIncrement`]: [`naive_atomic_replace`] of the target,
     /// then of the increment as a new file in `inc/` (four fsync-family calls, no intent, and
     /// nothing that ties the two together: a crash between them leaves one without the other).
@@ -241,11 +243,12 @@ enum Method {
 }
 
 impl Method {
-    const ALL: [Method; 7] = [
+    const ALL: [Method; 8] = [
         Method::Naive,
         Method::AtomicWriteFile,
         Method::Commit,
         Method::CommitWithIncrement,
+        Method::CommitWithIncrementSyncfs,
         Method::NaiveWithIncrement,
         Method::BatchPerFile,
         Method::BatchSyncfs,
@@ -257,6 +260,7 @@ impl Method {
             Method::AtomicWriteFile => "atomic-write-file crate",
             Method::Commit => "commit, no increment",
             Method::CommitWithIncrement => "commit with an increment",
+            Method::CommitWithIncrementSyncfs => "commit with an increment, Syncfs",
             Method::NaiveWithIncrement => "naive replace + naive increment (no atomicity)",
             Method::BatchPerFile => "commit_batch, per-file sync",
             Method::BatchSyncfs => "commit_batch, Syncfs",
@@ -276,7 +280,7 @@ impl Bench {
         let root = tempfile::tempdir_in(base).unwrap();
         std::fs::create_dir(root.path().join("inc")).unwrap();
         let sync = match method {
-            Method::BatchSyncfs => Some(SyncMode::Syncfs),
+            Method::BatchSyncfs | Method::CommitWithIncrementSyncfs => Some(SyncMode::Syncfs),
             Method::Commit | Method::CommitWithIncrement | Method::BatchPerFile => {
                 Some(SyncMode::PerFile)
             }
@@ -320,7 +324,7 @@ impl Bench {
                     j.commit(Update::write(t, data.to_vec())).unwrap();
                 }
             }
-            (Method::CommitWithIncrement, Some(j)) => {
+            (Method::CommitWithIncrement | Method::CommitWithIncrementSyncfs, Some(j)) => {
                 for (k, t) in targets.into_iter().enumerate() {
                     let inc = RelPath::new(&format!("inc/{round}-{k}")).unwrap();
                     let update = Update::write(t, data.to_vec())
