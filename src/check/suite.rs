@@ -228,6 +228,19 @@ pub fn workloads() -> Vec<(&'static str, Workload)> {
             ),
         ),
         (
+            // Single updates with an increment under `SyncMode::Syncfs`: each round of
+            // barriers one `syncfs` (the mode that brings such a commit to the goal of issue
+            // #12, BENCHMARKS.md); the second in a directory of its own.
+            "increments-syncfs",
+            base(
+                vec![
+                    single(with_inc(write("a/x.txt", 140, 4097), "inc/x.1", 141)),
+                    single(with_inc(write("c/new.txt", 142, 10), "inc/new.1", 143)),
+                ],
+                SyncSpec::Syncfs,
+            ),
+        ),
+        (
             "same-target-thrice",
             base(
                 vec![
