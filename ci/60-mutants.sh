@@ -27,6 +27,9 @@ base=$(git merge-base HEAD "$base_ref" 2>/dev/null) ||
   skip "HEAD and ${base_ref} have no merge base"
 
 out=$(mktemp -d)
+# mktemp makes it 0700: the tests that drop privileges (an unprivileged update of another user's
+# file) must reach their temp directories under it.
+chmod 755 "$out"
 # nextest stops a mutant's test run at the first failure by killing the tests still running, so
 # their temp directories are never removed: give the run a TMPDIR of its own, removed with $out.
 export TMPDIR="$out/tmp"
