@@ -743,6 +743,32 @@ fn atomic_batch_with_its_commit_record_and_nothing_renamed_rolls_forward() {
     assert!(r.outcomes.iter().all(|o| o.done && o.rolled_forward));
 }
 
+/// A recovery that stopped while making a commit record durable leaves its copy,
+/// `<seq>.commit.rec`: `inspect` lists it without changing anything, and the next recovery
+/// removes it, rewrites the record through that name again (one file rewritten, before any
+/// target changes) and rolls the batch forward, leaving nothing behind.
+#[test]
+fn a_commit_records_copy_left_by_a_stopped_recovery_is_listed_then_removed() {
+    let (f, base) = setup();
+    f.put_entry(&atomic_intent());
+    f.put_entry(&commit_record(SEQ));
+    let copy = format!("{SEQ:016x}.commit.rec");
+    f.put_entry_bytes(&copy, b"a copy cut short");
+    f.write(&temp("d/t", SEQ, 0), NEW);
+    f.write("inc/t.1", INC);
+    f.write(&temp("d/created", SEQ, 1), b"created");
+    f.write("inc/k.1", b"kept");
+    let before = f.snapshot();
+    let wait = std::time::Duration::ZERO;
+    let found = crashsafe::journal::inspect_dir(&f.fs(), &jdir(), wait).unwrap();
+    assert_eq!(found.record_scratches, vec![copy]);
+    assert_eq!(found.pending.len(), 1);
+    assert_eq!(f.snapshot(), before, "inspect changed nothing");
+    let r = recover_and_check(&f, &atomic_all_new(&base));
+    assert!(r.outcomes.iter().all(|o| o.done && o.rolled_forward));
+    assert_eq!(r.files_rewritten, 1, "the record, and no target");
+}
+
 #[test]
 fn atomic_batch_with_its_commit_record_and_some_targets_renamed_rolls_forward() {
     let (f, base) = setup();

@@ -358,6 +358,11 @@ fn parse_name_accepts_sixteen_lowercase_hex_digits_and_a_known_kind() {
         parse_name("ffffffffffffffff.commit"),
         Some((u64::MAX, EntryFile::Commit))
     );
+    assert_eq!(
+        parse_name("0000000000000002.commit.rec"),
+        Some((2, EntryFile::CommitScratch))
+    );
+    assert_eq!(parse_name("0000000000000002.intent.rec"), None);
 }
 
 #[test]

@@ -176,3 +176,92 @@ fn is_kept_journal_file(path: &str) -> bool {
         ))
     )
 }
+
+/// The atomic batch of the commit-record scenario: two targets, both `OLD` in the setup.
+fn batch() -> Vec<Update> {
+    ["a/x.txt", "a/y.txt"]
+        .iter()
+        .map(|t| Update::write(p(t), NEW))
+        .collect()
+}
+
+/// Regression: recovery used to roll an atomic batch forward on a commit record that only the
+/// live view held. Here the commit point's fsync of the record fails (EIO drops its data for
+/// good), the journal is reopened and recovered in the same boot, and recovery renamed the
+/// temps over their targets at once: a power loss then left a target switched with no record
+/// on the disk, a state whose fate the next recovery could only read from the targets. Recovery
+/// now rewrites the record (a copy fsynced and renamed over it, the journal directory fsynced)
+/// before any target changes. In every power-loss state from the reopening on, under every
+/// model, a batch switched halfway has its record beside its intent (without it, both targets
+/// are old, or both new once recovery retired the entry and only the intent's unlink was
+/// lost), and a second recovery leaves both targets old or both new, with nothing behind.
+#[test]
+fn a_batch_rolled_forward_on_a_record_only_the_live_view_held_switches_no_target_before_it_is_durable(
+) {
+    let mut setup = setup();
+    setup.put_file(&p("a/y.txt"), OLD);
+    let record_fsync = {
+        let fs = SimFs::from_image(&setup);
+        open(&fs, Standard).commit_batch(batch(), true).unwrap();
+        let calls = fs.calls();
+        let rename = calls.iter().position(|c| c.op == Op::Rename).unwrap();
+        calls[..rename]
+            .iter()
+            .rposition(|c| c.op == Op::Fsync)
+            .unwrap()
+    };
+    for model in all_models() {
+        let fs = SimFs::from_image(&setup);
+        let mut journal = open(&fs, Standard);
+        fs.set_fault(Some(Fault {
+            at: record_fsync,
+            kind: FaultKind::Eio,
+        }));
+        assert!(journal.commit_batch(batch(), true).is_err());
+        fs.set_fault(None);
+        drop(journal);
+        let reopened_at = fs.op_count();
+        let report = open(&fs, Standard).recover().unwrap();
+        assert!(report.outcomes.iter().all(|o| o.done && o.rolled_forward));
+        let trace = fs.trace();
+        let mut halfway = 0;
+        for cp in reopened_at..=trace.len() {
+            for state in states_at(model.as_ref(), &setup, &trace, cp, &Bounds::default(), 4096) {
+                let at = format!("{} at crash point {cp}", model.name());
+                halfway += usize::from(batch_state_holds(&state, &at));
+            }
+        }
+        assert!(halfway > 0, "{}: no batch switched halfway", model.name());
+    }
+}
+
+/// Checks one power-loss state of the commit-record scenario: a batch switched halfway with
+/// its intent has its record; recovered again, both targets are old or both new, with no temp
+/// or copy of a record left. Returns whether the batch was switched halfway.
+fn batch_state_holds(state: &Image, at: &str) -> bool {
+    let journal_dir = p(DEFAULT_JOURNAL_DIR);
+    let has = |ext: &str| {
+        let names = state.walk();
+        names
+            .keys()
+            .any(|k| k.parent().as_ref() == Some(&journal_dir) && k.as_str().ends_with(ext))
+    };
+    let new = |t: &&&str| matches!(state.get(&p(t)), Some(Node::File(d)) if d.as_slice() == NEW);
+    let halfway = ["a/x.txt", "a/y.txt"].iter().filter(new).count() == 1 && has(".intent");
+    assert!(
+        !halfway || has(".commit"),
+        "{at}: one target switched, no record"
+    );
+    let after = SimFs::from_image(state);
+    open(&after, Standard).recover().unwrap();
+    let image = after.image();
+    let x = image.get(&p("a/x.txt"));
+    assert_eq!(x, image.get(&p("a/y.txt")), "{at}: batch-atomic");
+    let leftovers: Vec<_> = image
+        .walk()
+        .into_keys()
+        .filter(|k| k.as_str().contains(".crashsafe-") || k.as_str().ends_with(".commit.rec"))
+        .collect();
+    assert!(leftovers.is_empty(), "{at}: {leftovers:?}");
+    halfway
+}

@@ -113,21 +113,16 @@ fn mixed_batch(n: usize, atomic: bool, seed: u8) -> TxnSpec {
 /// every one of their states carries a recovery of 64 updates, which after the switch rewrites
 /// up to 64 files (see `journal::recover`), each rewrite a handful of crash points of its own.
 /// The process crashes at 8 crash points spread over the fault-free run (and at the end of each
-/// run whose injected fault hit a barrier), with an error injected at every call. The
-/// non-atomic one runs at the run's recovery fan-out (4 by default):
-/// its 64 updates are independent factors, and the states inside recoveries, which repeat update
-/// by update from one recovery to the next, are skipped once every update's part was seen clean
-/// (`crate::sim::cover`, under every model). Under a model whose operations persist
-/// independently (posix, prefix) it also runs at the run's k: a crash point has about as many
-/// states as one update's operations give (`crate::sim::factor`). Elsewhere (ext4-ordered,
-/// whose ordering rules tie operations together) k = 2 would be every pair of hundreds of
-/// pending operations: k = 1. The atomic batch's updates are factors too, of one agreement
-/// group (`Workload::factoring`), but its clean parts key the batch as one factor, so each of
-/// its states carries its recovery: at k = 2 under posix it took more CPU than the whole
-/// check's (BENCHMARKS.md): k = 1. The atomic batch also has one state per crash point crashed inside its recovery
-/// under a model whose operations persist independently (under posix, four would take 2.6 times
-/// the CPU; under ext4-ordered they cost 1 % more states). The non-atomic batch has crashes
-/// nested to depth 2 under prefix and ext4-ordered, to depth 1 under posix.
+/// run whose injected fault hit a barrier), with an error injected at every call. Both batches
+/// run at the run's recovery fan-out (4 by default): their 64 updates are independent factors
+/// (the atomic batch's of one agreement group, `Workload::factoring`), and the states inside
+/// recoveries, which repeat update by update from one recovery to the next, are skipped once
+/// every update's part was seen clean (`crate::sim::cover`, under every model). Under a model
+/// whose operations persist independently (posix, prefix) they also run at the run's k: a crash
+/// point has about as many states as one update's operations give (`crate::sim::factor`).
+/// Elsewhere (ext4-ordered, whose ordering rules tie operations together) k = 2 would be every
+/// pair of hundreds of pending operations: k = 1. Crashes are nested to depth 2 under prefix and
+/// ext4-ordered, to depth 1 under posix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
     /// The largest k.
@@ -142,24 +137,16 @@ pub struct Budget {
 
 /// The budget of a built-in workload under `model` (`None`: the run's settings apply unchanged).
 pub fn budget(name: &str, model: &dyn Model) -> Option<Budget> {
-    // The non-atomic batch's 64 updates are 64 factors: clean parts (`crate::sim::cover`) apply
+    // A 64-update batch is 64 factors, atomic or not: clean parts (`crate::sim::cover`) apply
     // under every model, the per-factor enumeration only where operations persist independently.
-    let several_factors = !name.contains("atomic");
-    let factored = several_factors && model.independent_ops();
     name.starts_with("batch-64").then_some(Budget {
-        max_k: if factored { 2 } else { 1 },
-        // The atomic batch's fan-out costs little under ext4-ordered (its states inside
-        // recovery repeat) and a lot under posix (2.6 times the CPU at 4: BENCHMARKS.md).
-        max_recovery_fanout: if several_factors || !model.independent_ops() {
-            4
-        } else {
-            1
-        },
+        max_k: if model.independent_ops() { 2 } else { 1 },
+        max_recovery_fanout: 4,
         max_process_points: 8,
-        // Crashes nested to depth 2 in the non-atomic batch cost 3 s of CPU more under prefix
-        // and 10 s more under ext4-ordered; under posix, where each of its states' recoveries
-        // has hundreds of crash states, more than the whole check's CPU (BENCHMARKS.md).
-        max_depth: if several_factors && model.name() != crate::sim::Posix.name() {
+        // Crashes nested to depth 2 cost a few seconds of CPU more under prefix and
+        // ext4-ordered; under posix, where each of their states' recoveries has hundreds of
+        // crash states, more than the whole check's CPU (BENCHMARKS.md).
+        max_depth: if model.name() != crate::sim::Posix.name() {
             2
         } else {
             1

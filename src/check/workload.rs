@@ -14,7 +14,7 @@ use crate::sim::{
     AckLog, CheckContext, Factoring, Image, Node, PathSet, SimFs, Subject, UnreadFilesFn, Violation,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -281,7 +281,8 @@ impl Workload {
     /// update beside them (`.crashsafe-<seq>-<index>.tmp`, `.inc` beside the increment, and
     /// `.rec`); updates sharing any of those are one factor. The updates of an atomic batch
     /// form one agreement group ([`AtomicBatch::FactorPerUpdate`]), or the batch is one factor
-    /// ([`AtomicBatch::OneFactor`]). Everything else (the journal directory and its entries and
+    /// ([`AtomicBatch::OneFactor`], or an update that may leave its target's content as it
+    /// was, see below). Everything else (the journal directory and its entries and
     /// floors, the directories) is shared. `None` where the argument below does not hold: a
     /// target, increment or directory of them that the setup does not have as it needs, or a
     /// path under the journal.
@@ -300,26 +301,25 @@ impl Workload {
     ///
     /// An atomic batch is decided once: it rolls forward if its commit record exists (a shared
     /// path) or one of its targets is *switched* (`recover::rolls_forward`), and each update's
-    /// actions depend on that decision and its own factor. Where the record is absent, the
-    /// decision is still the shared part's in every state the explorer checks, but for one case:
-    /// the record is made durable before the switch, so a target is switched while the record
-    /// is absent only (a) once recovery retired the entry, having made every switch durable
-    /// first (every target is switched in the checkpoint, part of the shared state), or (b)
-    /// inside a recovery that rolled forward on a record the live view showed and the disk
-    /// never kept (a process crash or a failed fsync before the commit point's barrier ended).
-    /// In (b) the temps were durable before the record was written and each update's only
-    /// pending operation is its roll-forward (a rename over the target, or the target's
-    /// unlink): an update rolled forward from either of its variants ends as the variant with
-    /// that operation persisted ends, and a state with none persisted rolls the whole batch
-    /// back, which is clean: the batch is uncertain there (acknowledged only after the record's
-    /// barrier, settled only once recovery returned, its switches durable). So what a state
-    /// left out for departing in two updates shows at each update, a kept state departing in
-    /// that update alone, or the base, shows too. `batch-atomic` is the group's agreement
+    /// actions depend on that decision and its own factor. Promise 3 of `crate::sim::factor`
+    /// ("Agreement groups") holds: the decision is told by the shared part and by any one
+    /// update's part. A target is switched only once the record is durable: the commit
+    /// switches after the commit point's barrier, and recovery, before it changes any target,
+    /// rewrites the record it sees with operations of its own and fsyncs the journal directory
+    /// (it may see a record the disk never kept, after a process crash or a failed fsync in the
+    /// commit point). So a state with the intent and without the record has no target switched
+    /// (before the commit point, or rolled back), or is a retired batch whose intent came back
+    /// without its record (recovery and the commit make every switch durable before they unlink
+    /// the two, which then reach the disk in either order): every target switched. Either way
+    /// each update's own target tells which, unless its new content is one its target held
+    /// before: such a batch is one factor. A batch rolled forward without a violation has every
+    /// target switched, one rolled back none. `batch-atomic` is the group's agreement
     /// violation: each update's outcome (its target stands or not) is read from its own
-    /// target. `check::suite`'s tests compare the full and the reduced exploration on small
-    /// atomic batches, with crashes inside recovery, process crashes and injected errors.
-    /// A known-bad protocol's recovery may decide the batch from every update (one rolls
-    /// forward on the temps it finds), so for it the batch is one factor.
+    /// target. `check::suite`'s tests check the claim in every state explored of small atomic
+    /// batches (`tests/decision.rs`) and compare the full and the reduced exploration on them,
+    /// with crashes inside recovery, process crashes and injected errors. A known-bad
+    /// protocol's recovery may decide the batch from every update (one rolls forward on the
+    /// temps it finds), so for it the batch is one factor.
     pub fn factoring(&self, batches: AtomicBatch) -> Option<Factoring> {
         let mut setup = Image::new();
         for d in &self.dirs {
@@ -330,25 +330,20 @@ impl Workload {
         }
         let mut groups = Vec::new();
         let mut exact = Vec::new();
-        let mut agreement = Vec::new();
+        let mut had = ContentsHad::new(self);
         for txn in &self.txns {
-            let (mut batch, mut agreeing) = (Vec::new(), Vec::new());
+            let mut batch = Vec::new();
+            let one_factor = batches == AtomicBatch::OneFactor || had.may_keep_a_content(txn);
             for (index, u) in txn.updates.iter().enumerate() {
                 let group = update_paths(&setup, index, u, &mut exact)?;
-                if txn.atomic && batches == AtomicBatch::OneFactor {
+                if txn.atomic && one_factor {
                     batch.extend(group);
                 } else {
-                    if txn.atomic {
-                        agreeing.push(groups.len());
-                    }
                     groups.push(group);
                 }
             }
             if !batch.is_empty() {
                 groups.push(batch);
-            }
-            if !agreeing.is_empty() {
-                agreement.push(agreeing);
             }
         }
         // A name both exact and matched by a journal name would belong to two factors.
@@ -356,7 +351,7 @@ impl Workload {
         if exact.iter().any(named) {
             return None;
         }
-        Some(Factoring::with_agreement(groups, &agreement))
+        Some(Factoring::new(groups))
     }
 }
 
@@ -395,6 +390,41 @@ fn update_paths(
         }
     }
     Some(group)
+}
+
+/// Every content each path of a workload may hold when a transaction starts: its setup content
+/// (or none), and each content an earlier update gave it, whether that update committed or not.
+struct ContentsHad<'w> {
+    had: BTreeMap<&'w RelPath, BTreeSet<Option<&'w [u8]>>>,
+}
+
+impl<'w> ContentsHad<'w> {
+    /// The setup's contents.
+    fn new(w: &'w Workload) -> Self {
+        let mut had: BTreeMap<_, BTreeSet<_>> = BTreeMap::new();
+        for (path, bytes) in &w.files {
+            had.entry(path).or_default().insert(Some(bytes.as_slice()));
+        }
+        ContentsHad { had }
+    }
+
+    /// Whether an update of the atomic transaction `txn` may give its target a content it
+    /// already holds (then no target shows which side of the commit point the batch is on, and
+    /// recovery decides it from every update: see [`Workload::factoring`]); then records
+    /// `txn`'s contents. A streamed content counts as unknown, unequal to any.
+    fn may_keep_a_content(&mut self, txn: &'w TxnSpec) -> bool {
+        let mut may = false;
+        for u in &txn.updates {
+            let had = self.had.entry(&u.target).or_default();
+            may |= match (&u.new, u.via) {
+                (None, _) => had.is_empty() || had.contains(&None),
+                (Some(_), Delivery::Stream) => false,
+                (Some(new), _) => had.contains(&Some(new.as_slice())),
+            };
+            had.insert(u.new.as_deref());
+        }
+        txn.atomic && may
+    }
 }
 
 /// How [`Workload::factoring`] declares an atomic batch.

@@ -275,6 +275,12 @@ pub fn inspect(args: &RootArgs) -> Result<Status, Failure> {
     for name in &inspection.orphan_commits {
         outln!("commit record {name} without its intent (finished; recovery removes it)");
     }
+    for name in &inspection.record_scratches {
+        outln!(
+            "{name}: a copy of a commit record that a stopped recovery was making durable \
+             (recovery removes it)"
+        );
+    }
     for (name, e) in &inspection.torn {
         outln!("torn entry {name}: {e} (never durable; recovery discards it)");
     }

@@ -44,8 +44,13 @@
 //!   durable the same way: a scratch holding a *tombstone* (a content naming the entry and the
 //!   update, fsynced) renamed over the target, then unlinked; a target found holding its
 //!   tombstone counts as deleted;
-//! - a roll-forward renames the temp (durable: its fsync and its directory's came before the
-//!   commit record) over the target, or unlinks the target;
+//! - a roll-forward first rewrites the commit record it relies on: a copy in
+//!   `<seq>.commit.rec`, fsynced, renamed over the record, and the journal directory fsynced,
+//!   before any target changes (so a target is never switched while the disk may lack the
+//!   record, and the batch's decision can be read from the journal directory: see
+//!   `Workload::factoring` in `src/check/workload.rs`); then it renames each temp (durable:
+//!   its fsync and its directory's came before the commit record) over its target, or unlinks
+//!   the target. A copy a stopped recovery left is removed first;
 //! - what goes (temps, scratch files, the increments of updates not done) is unlinked; where the
 //!   live view already shows it gone (an earlier recovery, which died, unlinked it), its
 //!   directory is fsynced all the same;
@@ -419,6 +424,15 @@ pub enum Action {
     },
     /// Nothing to change, but the directory's entries must be made durable.
     SyncDir(RelPath),
+    /// Make an atomic batch's commit record durable with fresh operations before anything of
+    /// its roll-forward: its content copied into `scratch` (`<seq>.commit.rec`), fsynced,
+    /// renamed over `record`, and the journal directory fsynced now.
+    SecureRecord {
+        /// The commit record.
+        record: RelPath,
+        /// The scratch file beside it.
+        scratch: RelPath,
+    },
 }
 
 /// What a verdict relies on that the live view may show before it is durable (see the module
@@ -455,6 +469,16 @@ pub enum Durability<'a> {
     /// A name that must be gone and that the live view already shows gone (an earlier recovery
     /// unlinked it): its directory is fsynced.
     Absence(&'a RelPath),
+    /// The commit record of an atomic batch that rolls forward, which the live view may show
+    /// before it is durable (a process crash or a failed fsync in its commit point): it is
+    /// rewritten, and the journal directory fsynced, before the roll-forward changes any
+    /// target.
+    CommitRecord {
+        /// The transaction.
+        seq: u64,
+        /// The record's path.
+        record: &'a RelPath,
+    },
 }
 
 impl Durability<'_> {
@@ -503,8 +527,20 @@ impl Durability<'_> {
             Durability::Absence(name) => {
                 Action::SyncDir(name.parent().unwrap_or_else(RelPath::root))
             }
+            Durability::CommitRecord { seq, record } => Action::SecureRecord {
+                record: record.clone(),
+                scratch: record_scratch(record, seq)?,
+            },
         })
     }
+}
+
+/// The scratch name beside the commit record `record` of transaction `seq`
+/// ([`EntryFile::CommitScratch`]).
+fn record_scratch(record: &RelPath, seq: u64) -> Result<RelPath, Refusal> {
+    record
+        .sibling(&format!("{seq:016x}.commit.rec"))
+        .map_err(|_| Refusal::NoRoomForScratch(record.clone()))
 }
 
 /// Runs recovery on the journal in `dir`; see the module doc.
@@ -542,6 +578,11 @@ pub fn recover_with<F: Fs, S: Steps>(
     r.retiring.extend(loaded.torn.into_iter().map(|(n, _)| n));
     r.retiring
         .extend(loaded.registry.torn.into_iter().map(|(n, _)| n));
+    // A copy of a commit record that a stopped recovery left decides nothing (the record's
+    // own name does): removed before any record is rewritten through its name again.
+    for scratch in loaded.record_scratches.values() {
+        r.act(Action::Remove(dir.join(scratch)?))?;
+    }
     act_on_entries(&mut r, steps, &loaded.intents, &loaded.commits)?;
     steps.sweep(&mut r)?;
     steps.retire(&mut r)?;
@@ -592,7 +633,8 @@ fn act_on_entries<F: Fs, S: Steps>(
             r.retiring.extend(commit.cloned());
             continue;
         };
-        match decide(fs, steps, dir, decoded, commit.is_some(), &blocked)? {
+        let record = commit.map(|c| dir.join(c)).transpose()?;
+        match decide(fs, steps, dir, decoded, record.as_ref(), &blocked)? {
             Ok(plan) => {
                 steps.act(r, name, plan.actions)?;
                 r.report.outcomes.extend(plan.outcomes);
@@ -627,7 +669,7 @@ fn decide<F: Fs, S: Steps>(
     steps: &S,
     dir: &RelPath,
     decoded: &Decoded,
-    commit_record: bool,
+    commit_record: Option<&RelPath>,
     blocked: &BTreeSet<RelPath>,
 ) -> Result<Result<Plan, Refusal>, JournalError> {
     let entry = &decoded.entry;
@@ -752,6 +794,11 @@ fn act<F: Fs>(
         Action::SyncDir(dir) => {
             touched.insert(dir);
             Ok(0)
+        }
+        Action::SecureRecord { record, scratch } => {
+            rewrite(fs, &record, &scratch, None)?;
+            fs.fsync_dir(&parent(&record))?;
+            Ok(1)
         }
         Action::Erase {
             name,

@@ -39,6 +39,13 @@
 //! no state below it, since none would be explored. Counts of violations, counterexamples and
 //! crash states are unchanged; only `distinct_states` is smaller.
 //!
+//! Where factors form an agreement group (an atomic batch: see `super::factor`, "Agreement
+//! groups"), `N`'s verdict has one more term, the group's disagreement, and no single `Mᵢ`
+//! shows all of `N`'s outcomes. Promise 3 of `super::factor` closes the gap: `N` and `Mᵢ` have
+//! the same σ and the same part in factor `i`, so the same decision, `d` say; each `Mᵢ` is
+//! clean, so each of its outcomes, `oᵢ(Mᵢ)` among them, is the one `d` gives; and by (1)
+//! `oᵢ(N) = oᵢ(Mᵢ)`. Every outcome of `N` is the one `d` gives: no disagreement.
+//!
 //! Crash states inside a recovery are where this pays: two top-level states that differ in one
 //! factor have recoveries that act alike on every other factor, so the states inside them
 //! repeat factor by factor (and a run with an injected fault repeats the fault-free run's).

@@ -64,7 +64,7 @@ impl<'a, S: Subject> Shared<'a, S> {
             bounds,
             recovery_bounds: bounds.for_recovery(),
             setup: subject.setup(),
-            parts: PartGroups::new(factoring.as_ref().map(Factoring::agreement_groups_merged)),
+            parts: PartGroups::new(factoring.as_ref()),
             factoring,
             unread: subject.unread_files(),
         }

@@ -80,13 +80,21 @@
 //!
 //! # Agreement groups
 //!
-//! A subject may also name *agreement groups* of factors ([`Factoring::with_agreement`]): an
-//! atomic batch, one factor per update. Promise 2 then allows a third kind of violation, the
-//! group's disagreement: each factor `i` of the group has an *outcome* `oᵢ` (for the journal,
-//! whether its target stands), a function of the recovered image at its paths, and the
-//! violation holds when the outcomes of the group are not all equal. Its message may name
-//! several factors, so for it "the same distinct violations" means the same invariant for the
-//! same group, not the same message.
+//! A subject's factors may form an *agreement group*: an atomic batch, one factor per update.
+//! Promise 2 then allows a third kind of violation, the group's disagreement: each factor `i`
+//! of the group has an *outcome* `oᵢ` (for the journal, whether its target stands), a function
+//! of the recovered image at its paths, and the violation holds when the outcomes of the group
+//! are not all equal. Its message may name several factors, so for it "the same distinct
+//! violations" means the same invariant for the same group, not the same message. Recovery
+//! decides such a group once (for the journal, roll forward or back), so promise 1 needs a
+//! third one:
+//!
+//! 3. **The decision is told by each part.** In every crash state the explorer checks, the
+//!    group's decision is a function of σ and of any one factor's part of the group, and in a
+//!    state without a violation every outcome of the group is the one its decision gives.
+//!
+//! The journal argues it in `src/check/workload.rs` (`Workload::factoring`). The explorer is
+//! told nothing more: the group's factors are factors like any other.
 //!
 //! Nothing is lost at one crash point: take `s`, left out, departing in `F₁ … Fₘ`, with a
 //! disagreement. If the base outcomes `βⱼ` (those of the kept `s₀`, departing in shared
@@ -105,9 +113,8 @@
 //! loses every pending operation, `F`'s base is the same at `c - 1` and `c`, so this last case
 //! does not arise.)
 //!
-//! The clean parts of `crate::sim::cover` key a state by the groups merged into one factor
-//! ([`Factoring::agreement_groups_merged`]): two parts seen clean in different states may
-//! disagree once combined.
+//! The clean parts of `crate::sim::cover` key a group's factors one by one too: promise 3 is
+//! what makes that sound (see there).
 //!
 //! # What is not covered
 //!
@@ -181,9 +188,6 @@ pub struct Factoring {
     names: Vec<(PathSet, u32)>,
     /// How many factors there are.
     count: u32,
-    /// The factoring whose factors are the agreement groups merged (see the module doc,
-    /// "Agreement groups"), for the clean parts of `crate::sim::cover`; `None`: no group.
-    merged_groups: Option<Box<Factoring>>,
 }
 
 impl Factoring {
@@ -231,33 +235,6 @@ impl Factoring {
         }
         out.count = number.len() as u32;
         out
-    }
-
-    /// The factors `groups` declare, as [`Factoring::new`] does, where the groups of each set
-    /// in `agreeing` (indices into `groups`) form an *agreement group* (see the module doc,
-    /// "Agreement groups"): an atomic batch, one factor per update.
-    pub fn with_agreement(groups: Vec<Vec<PathSet>>, agreeing: &[Vec<usize>]) -> Factoring {
-        let mut merged: Vec<Vec<PathSet>> = Vec::new();
-        let mut in_group = vec![false; groups.len()];
-        for set in agreeing {
-            merged.push(set.iter().flat_map(|&g| groups[g].clone()).collect());
-            set.iter().for_each(|&g| in_group[g] = true);
-        }
-        let rest = groups.iter().zip(&in_group).filter(|(_, &taken)| !taken);
-        merged.extend(rest.map(|(g, _)| g.clone()));
-        let mut out = Factoring::new(groups);
-        let merged = Factoring::new(merged);
-        if merged.count != out.count {
-            out.merged_groups = Some(Box::new(merged));
-        }
-        out
-    }
-
-    /// The factoring whose factors are this one's with each agreement group merged into one:
-    /// what the clean parts of `crate::sim::cover` key states by (itself when it has no
-    /// agreement group).
-    pub fn agreement_groups_merged(&self) -> &Factoring {
-        self.merged_groups.as_deref().unwrap_or(self)
     }
 
     /// How many factors there are.
@@ -354,31 +331,6 @@ mod tests {
             prefix: ".crashsafe-".into(),
             suffix: format!("-{index}.tmp"),
         }
-    }
-
-    /// An agreement group's factors stay factors for the enumeration and are one factor for
-    /// the clean parts: keyed apart, two parts seen clean in different states could combine
-    /// into a disagreement no clean state showed.
-    #[test]
-    fn an_agreement_group_is_one_factor_for_the_clean_parts_only() {
-        let groups = vec![
-            vec![PathSet::Path(p("a/x")), temps("a", 0)],
-            vec![PathSet::Path(p("a/y")), temps("a", 1)],
-            vec![PathSet::Path(p("c/z"))],
-        ];
-        let f = Factoring::with_agreement(groups.clone(), &[vec![0, 1]]);
-        assert_eq!(f.len(), 3);
-        assert_ne!(f.factor_of_path(&p("a/x")), f.factor_of_path(&p("a/y")));
-        let merged = f.agreement_groups_merged();
-        assert_eq!(merged.len(), 2);
-        let x = merged.factor_of_path(&p("a/x"));
-        assert_eq!(merged.factor_of_path(&p("a/.crashsafe-7-1.tmp")), x);
-        assert_ne!(merged.factor_of_path(&p("c/z")), x);
-        assert_eq!(merged.factor_of_path(&p("c")), None);
-        // Without a group of two, the factoring is its own merged one.
-        let plain = Factoring::with_agreement(groups.clone(), &[vec![2]]);
-        assert_eq!(plain, Factoring::new(groups));
-        assert_eq!(plain.agreement_groups_merged(), &plain);
     }
 
     #[test]

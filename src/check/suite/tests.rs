@@ -131,6 +131,9 @@ struct Probe {
     factoring: Option<crate::sim::Factoring>,
     per_factor: std::sync::Mutex<BTreeSet<Projection>>,
     judged: std::sync::Mutex<BTreeSet<(u128, usize)>>,
+    /// If set, what the atomic batch's decision looked like in each state recovered
+    /// (`decision::Decisions`).
+    decisions: Option<std::sync::Mutex<decision::Decisions>>,
 }
 
 impl Probe {
@@ -157,6 +160,7 @@ impl Probe {
             factoring,
             per_factor: Default::default(),
             judged: Default::default(),
+            decisions: None,
         }
     }
 
@@ -199,6 +203,9 @@ impl Subject for Probe {
         self.inner.run(fs, acks)
     }
     fn recover(&self, fs: &SimFs) -> Result<(), String> {
+        if let Some(decisions) = &self.decisions {
+            decisions.lock().unwrap().note(fs);
+        }
         self.inner.recover(fs)
     }
     fn check(&self, ctx: &crate::sim::CheckContext<'_, JournalAck>) -> Vec<crate::sim::Violation> {
@@ -314,15 +321,9 @@ fn skipping_states_whose_parts_were_seen_clean_changes_no_verdict() {
     // counterexample must stay as they are. Depth 2 with a fan-out, errors injected and
     // process crashes, so that skipped states sit at every level and in every kind of run.
     let config = crate::sim::ExploreConfig {
-        jobs: 2,
-        k: 2,
-        full_bound: 64,
-        inject_errors: true,
-        recovery_depth: 2,
-        recovery_fanout: 2,
         process_points: 3,
         max_violations: 1 << 30,
-        ..Default::default()
+        ..small_batch_config()
     };
     let without_distinct = |r: &crate::sim::ExploreReport| {
         let mut r = r.clone();
@@ -518,7 +519,7 @@ fn only_the_journals_own_recovery_declares_unread_files_and_only_before_the_comm
 }
 
 #[test]
-fn the_64_update_batches_get_k_2_where_factored_and_full_fan_out_unless_atomic() {
+fn the_64_update_batches_get_k_2_where_factored_and_full_fan_out_atomic_or_not() {
     let config = crate::sim::ExploreConfig::default();
     let k = |name: &str, model: &dyn crate::sim::Model| config_for(name, model, &config).k;
     assert_eq!(k("batch-64-syncfs", &crate::sim::Posix), 2);
@@ -527,7 +528,7 @@ fn the_64_update_batches_get_k_2_where_factored_and_full_fan_out_unless_atomic()
         2
     );
     assert_eq!(k("batch-64-syncfs", &crate::sim::Ext4Ordered), 1);
-    assert_eq!(k("batch-64-atomic-syncfs", &crate::sim::Posix), 1);
+    assert_eq!(k("batch-64-atomic-syncfs", &crate::sim::Posix), 2);
     assert_eq!(k("batch-8-atomic", &crate::sim::Ext4Ordered), 2);
     let limits = |name: &str, model: &dyn crate::sim::Model| {
         let budgeted = config_for(name, model, &config);
@@ -537,28 +538,21 @@ fn the_64_update_batches_get_k_2_where_factored_and_full_fan_out_unless_atomic()
             budgeted.process_points,
         )
     };
-    // The run's fan-out where the updates are several factors (clean parts apply under
-    // every model), and for the atomic batch under ext4-ordered; one state per point for
-    // the atomic batch under posix.
-    // Depth 2 for the non-atomic batch but under posix.
+    // The run's fan-out, the updates being several factors (clean parts apply under every
+    // model); depth 2 but under posix.
     assert_eq!(limits("batch-64-syncfs", &crate::sim::Posix), (4, 1, 8));
     assert_eq!(limits("batch-64-syncfs", &crate::sim::Prefix), (4, 2, 8));
     assert_eq!(
         limits("batch-64-syncfs", &crate::sim::Ext4Ordered),
         (4, 2, 8)
     );
-    assert_eq!(
-        limits("batch-64-atomic-syncfs", &crate::sim::Prefix),
-        (1, 1, 8)
-    );
-    assert_eq!(
-        limits("batch-64-atomic-syncfs", &crate::sim::Posix),
-        (1, 1, 8)
-    );
-    assert_eq!(
-        limits("batch-64-atomic-syncfs", &crate::sim::Ext4Ordered),
-        (4, 1, 8)
-    );
+    for model in crate::sim::all_models() {
+        assert_eq!(
+            limits("batch-64-atomic-syncfs", model.as_ref()),
+            limits("batch-64-syncfs", model.as_ref()),
+            "the atomic batch is 64 factors too"
+        );
+    }
     let other = config_for("independent-batch", &crate::sim::Posix, &config);
     assert_eq!(format!("{other:?}"), format!("{config:?}"));
     assert!(subject("batch-64-syncfs")
@@ -566,7 +560,7 @@ fn the_64_update_batches_get_k_2_where_factored_and_full_fan_out_unless_atomic()
         .is_some_and(|f| f.len() == 64));
     assert!(subject("batch-64-atomic-syncfs")
         .factoring()
-        .is_some_and(|f| f.len() == 64 && f.agreement_groups_merged().len() == 1));
+        .is_some_and(|f| f.len() == 64));
     assert!(subject("batch-8-atomic+no-journal-dir-fsync")
         .factoring()
         .is_some_and(|f| f.len() == 1));
@@ -731,22 +725,18 @@ fn violations_by_agreement(
 /// An atomic batch's updates as factors of one agreement group lose no verdict: the full and
 /// the reduced exploration find the same violations (`batch-atomic` by transaction), the
 /// same invariants per crash kind and the same contents recovered per update, on every model,
-/// with crashes nested two deep, a process crash at every point, errors injected, and k = 2.
-/// The journal's own protocol (whose recovery may roll forward on a commit record the disk
-/// never kept, `Workload::factoring`), a commit that switches before its temps are durable
-/// (`batch-atomic` violations), and a recovery that trusts the live view (process crashes).
+/// with crashes nested two deep, a process crash at every point, errors injected, and k = 2;
+/// the enumeration and the clean parts both key the batch update by update. The journal's own
+/// protocol (whose decision each update's part tells: `Workload::factoring`, and
+/// `tests/decision.rs`), a commit that switches before its temps are durable (`batch-atomic`
+/// violations), and a recovery that trusts the live view (process crashes; it does not make
+/// the commit record durable first, so nothing proves its reduction, and on these batches the
+/// two explorations agree all the same).
 #[test]
 fn an_atomic_batchs_updates_as_an_agreement_group_find_what_the_whole_batch_finds() {
     let config = crate::sim::ExploreConfig {
-        jobs: 2,
-        k: 2,
-        full_bound: 64,
-        inject_errors: true,
-        recovery_depth: 2,
-        recovery_fanout: 2,
-        process_points: 0,
         max_violations: 1 << 30,
-        ..Default::default()
+        ..small_batch_config()
     };
     let (mut disagreements, mut fewer_states) = (0, false);
     for known_bad in [
@@ -771,6 +761,21 @@ fn an_atomic_batchs_updates_as_an_agreement_group_find_what_the_whole_batch_find
         "the defects give batch-atomic verdicts to compare"
     );
     assert!(fewer_states, "the reduction leaves some states out");
+}
+
+/// How the small atomic batches are explored: k = 2, crashes nested two deep with a fan-out
+/// of 2, a process crash at every point, errors injected.
+fn small_batch_config() -> crate::sim::ExploreConfig {
+    crate::sim::ExploreConfig {
+        jobs: 2,
+        k: 2,
+        full_bound: 64,
+        inject_errors: true,
+        recovery_depth: 2,
+        recovery_fanout: 2,
+        process_points: 0,
+        ..Default::default()
+    }
 }
 
 /// Explores a `small_atomic_batch(n, known_bad)` under `model` fully and with its updates as
@@ -811,3 +816,5 @@ fn compare_agreement_group(
     assert_tokens_replay(&reduced, model, config, &r, &at);
     (f, r)
 }
+
+mod decision;

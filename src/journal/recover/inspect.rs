@@ -9,6 +9,9 @@ pub struct Inspection {
     pub pending: Vec<PendingEntry>,
     /// Commit records whose intent is gone (recovery removes them).
     pub orphan_commits: Vec<String>,
+    /// Copies of commit records that a recovery which stopped left while making a record
+    /// durable (recovery removes them).
+    pub record_scratches: Vec<String>,
     /// Stale entries, numbered below the journal's floor (recovery removes them without acting).
     pub stale: Vec<String>,
     /// Torn entries recovery would discard.
@@ -30,6 +33,7 @@ pub fn inspect<F: Fs>(fs: &F, dir: &RelPath) -> Result<Inspection, JournalError>
         torn: loaded.torn,
         stale: loaded.stale,
         refused: loaded.refused,
+        record_scratches: loaded.record_scratches.into_values().collect(),
         ..Inspection::default()
     };
     for (seq, name) in &loaded.commits {

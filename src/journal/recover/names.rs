@@ -17,14 +17,19 @@ pub enum EntryFile {
     /// `<seq>.dirs`: a registry file, naming directories the journal may create temp files in
     /// (see [`crate::journal::registry`]); `seq` is the transaction that registered them.
     Dirs,
+    /// `<seq>.commit.rec`: the copy of a commit record that recovery writes and renames over
+    /// the record to make it durable before rolling its batch forward (see the module doc,
+    /// "Recovery trusts nothing it merely sees"); one found is what a recovery that stopped
+    /// left, removed.
+    CommitScratch,
 }
 
 /// How far past its floor a session may number transactions before it writes a new floor; a
 /// new session starts at least this far above the highest floor it finds.
 pub const FLOOR_SPAN: u64 = 1 << 32;
 
-/// Parses a journal file name: 16 lowercase hex digits, a dot, `intent`, `commit`, `floor` or
-/// `dirs`.
+/// Parses a journal file name: 16 lowercase hex digits, a dot, `intent`, `commit`, `floor`,
+/// `dirs` or `commit.rec`.
 pub fn parse_name(name: &str) -> Option<(u64, EntryFile)> {
     let (seq, ext) = name.split_once('.')?;
     if !is_seq_digits(seq) {
@@ -35,6 +40,7 @@ pub fn parse_name(name: &str) -> Option<(u64, EntryFile)> {
         "commit" => EntryFile::Commit,
         "floor" => EntryFile::Floor,
         "dirs" => EntryFile::Dirs,
+        "commit.rec" => EntryFile::CommitScratch,
         _ => return None,
     };
     Some((u64::from_str_radix(seq, 16).ok()?, kind))
@@ -64,7 +70,9 @@ pub fn next_seq_after(names: &[DirEntry]) -> Option<u64> {
     for (_, seq, kind) in names.iter().filter_map(|n| classify_name(&n.name).ok()) {
         let after = match kind {
             EntryFile::Floor => seq.checked_add(FLOOR_SPAN),
-            EntryFile::Intent | EntryFile::Commit | EntryFile::Dirs => seq.checked_add(1),
+            EntryFile::Intent | EntryFile::Commit | EntryFile::Dirs | EntryFile::CommitScratch => {
+                seq.checked_add(1)
+            }
         };
         next = next.max(after?);
     }

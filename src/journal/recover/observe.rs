@@ -21,6 +21,9 @@ pub(super) struct Loaded {
     /// [`memo`]).
     pub(super) intents: BTreeMap<u64, (String, Rc<Decoded>)>,
     pub(super) commits: BTreeMap<u64, String>,
+    /// The copies of commit records a recovery that stopped left
+    /// ([`EntryFile::CommitScratch`]), by sequence number.
+    pub(super) record_scratches: BTreeMap<u64, String>,
     pub(super) torn: Vec<(String, DecodeError)>,
     pub(super) stale: Vec<String>,
     pub(super) refused: Vec<(String, Refusal)>,
@@ -69,6 +72,10 @@ pub(super) fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError>
             loaded.stale.push(name);
             continue;
         }
+        if kind == EntryFile::CommitScratch {
+            loaded.record_scratches.insert(seq, name);
+            continue;
+        }
         let entry = match read_entry(fs, &dir.join(&name)?, seq, kind)? {
             EntryRead::Entry(entry) => entry,
             EntryRead::Torn(e) => {
@@ -88,7 +95,7 @@ pub(super) fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError>
             EntryFile::Commit => {
                 loaded.commits.insert(seq, name);
             }
-            EntryFile::Floor | EntryFile::Dirs => {}
+            EntryFile::Floor | EntryFile::Dirs | EntryFile::CommitScratch => {}
         }
     }
     Ok(loaded)

@@ -23,7 +23,7 @@ pub(super) fn plan<F: Fs, S: Steps>(
     steps: &S,
     entry: &Entry,
     seen: &[Observed],
-    commit_record: bool,
+    commit_record: Option<&RelPath>,
 ) -> Result<Plan, Refusal> {
     let mut actions = Vec::new();
     let mut outcomes = Vec::new();
@@ -32,7 +32,15 @@ pub(super) fn plan<F: Fs, S: Steps>(
     // the commit record may be gone before the intent.
     let atomic = matches!(entry.kind, EntryKind::Intent { atomic: true })
         && entry.updates.iter().any(|u| u.new != u.old);
-    let forward = atomic && steps.rolls_forward(entry, seen, commit_record);
+    let forward = atomic && steps.rolls_forward(entry, seen, commit_record.is_some());
+    // The record first: no target changes on the strength of a record the disk may not hold.
+    if let (true, Some(record)) = (forward, commit_record) {
+        let need = Durability::CommitRecord {
+            seq: entry.seq,
+            record,
+        };
+        actions.extend(steps.secure(need)?);
+    }
     for (index, (u, s)) in entry.updates.iter().zip(seen).enumerate() {
         let done = if !atomic {
             steps.judge(fs, u, s)
