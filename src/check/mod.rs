@@ -69,8 +69,15 @@ impl Shard {
     }
 }
 
-/// Explores every subject under every model, in a fixed order, keeping this shard's part.
-/// `on_done` is called after each (model, workload) pair.
+/// How many (model, workload) runs [`run_suite`] explores at once when it has two threads or
+/// more: a run's threads wait at the end of each batch of crash points and in its sequential
+/// steps, and a second run fills those gaps.
+const RUNS_AT_ONCE: usize = 2;
+
+/// Explores every subject under every model, keeping this shard's part, and returns the results
+/// in a fixed order (models, then subjects). With two threads or more, [`RUNS_AT_ONCE`] runs
+/// are explored at once, each on `config.jobs` threads; a run's result does not depend on it.
+/// `on_done` is called after each (model, workload) pair, in that fixed order.
 pub fn run_suite(
     models: &[Box<dyn Model>],
     subjects: &[JournalSubject],
@@ -78,31 +85,54 @@ pub fn run_suite(
     shard: Option<Shard>,
     mut on_done: impl FnMut(&WorkloadResult),
 ) -> Vec<WorkloadResult> {
-    let mut results = Vec::new();
-    let mut unit = 0;
-    for model in models {
-        for subject in subjects {
-            let mine = shard.is_none_or(|s| s.owns(unit));
-            unit += 1;
-            if !mine {
-                continue;
-            }
-            let report = explore(
-                subject,
-                model.as_ref(),
-                &suite::config_for(&subject.name, model.as_ref(), config),
-            );
-            let result = WorkloadResult {
-                model: model.name().to_string(),
-                workload: subject.name.clone(),
-                updates: subject.workload.update_count(),
-                report,
-            };
-            on_done(&result);
-            results.push(result);
+    let units: Vec<(&dyn Model, &JournalSubject)> = models
+        .iter()
+        .flat_map(|m| subjects.iter().map(move |s| (m.as_ref(), s)))
+        .enumerate()
+        .filter(|(unit, _)| shard.is_none_or(|s| s.owns(*unit)))
+        .map(|(_, pair)| pair)
+        .collect();
+    let run = |(model, subject): (&dyn Model, &JournalSubject)| WorkloadResult {
+        model: model.name().to_string(),
+        workload: subject.name.clone(),
+        updates: subject.workload.update_count(),
+        report: explore(
+            subject,
+            model,
+            &suite::config_for(&subject.name, model, config),
+        ),
+    };
+    let at_once = match config.jobs {
+        1 => 1,
+        _ => RUNS_AT_ONCE,
+    };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let mut results: Vec<Option<WorkloadResult>> = units.iter().map(|_| None).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..at_once.min(units.len()) {
+            let sender = sender.clone();
+            let (next, units, run) = (&next, &units, &run);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&unit) = units.get(i) else { break };
+                if sender.send((i, run(unit))).is_err() {
+                    break;
+                }
+            });
         }
-    }
-    results
+        drop(sender);
+        // Results come in as runs finish; `on_done` sees them in order.
+        let mut reported = 0;
+        for (i, result) in receiver {
+            results[i] = Some(result);
+            while let Some(Some(r)) = results.get(reported) {
+                on_done(r);
+                reported += 1;
+            }
+        }
+    });
+    results.into_iter().flatten().collect()
 }
 
 /// An invariant broken under one model by one known-bad protocol.
@@ -195,4 +225,63 @@ pub fn self_test(
         results.push(result);
     }
     results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a result says, without its timing.
+    fn counts(r: &WorkloadResult) -> (String, String, u64, u64, u64, Vec<String>) {
+        let tokens = r
+            .report
+            .violations
+            .iter()
+            .map(|c| c.token.clone())
+            .collect();
+        (
+            r.model.clone(),
+            r.workload.clone(),
+            r.report.crash_states,
+            r.report.distinct_states,
+            r.report.violation_count,
+            tokens,
+        )
+    }
+
+    /// Two runs explored at once give each its own result, in the suite's order, reported in
+    /// that order as they finish, and a shard keeps its own units: the same as one run at a
+    /// time on one thread.
+    #[test]
+    fn runs_explored_at_once_give_the_results_of_one_at_a_time_in_order() {
+        let models = crate::sim::all_models();
+        let names = ["replace-one", "create-delete+decide-by-temp-presence"];
+        let subjects: Vec<JournalSubject> = names
+            .iter()
+            .map(|n| suite::subject_by_name(n).unwrap())
+            .collect();
+        let explore_with = |jobs: usize, shard: Option<Shard>| {
+            let config = ExploreConfig {
+                jobs,
+                k: 1,
+                recovery_depth: 1,
+                ..Default::default()
+            };
+            let mut reported = Vec::new();
+            let results = run_suite(&models, &subjects, &config, shard, |r| {
+                reported.push(counts(r))
+            });
+            let results: Vec<_> = results.iter().map(counts).collect();
+            assert_eq!(reported, results, "on_done in order");
+            results
+        };
+        let one = explore_with(1, None);
+        assert_eq!(one.len(), 6);
+        assert!(one.iter().any(|r| r.4 > 0), "a defect gives violations");
+        assert_eq!(explore_with(2, None), one);
+        let second_half = Shard::parse("2/2").unwrap();
+        let mine: Vec<_> = (0..one.len()).filter(|&i| second_half.owns(i)).collect();
+        let expected: Vec<_> = mine.iter().map(|&i| one[i].clone()).collect();
+        assert_eq!(explore_with(3, Some(second_half)), expected);
+    }
 }

@@ -33,7 +33,8 @@ pub struct CheckArgs {
     /// Do shard K of N of the work (1-based), for splitting over CI machines.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
-    /// Worker threads (0: every core). Results do not depend on it.
+    /// Worker threads of each workload run (0: every core); with two or more, the suite
+    /// explores two runs at once. Results do not depend on it.
     #[arg(long, default_value_t = 0)]
     pub jobs: usize,
     /// Do not inject I/O errors.
@@ -363,7 +364,7 @@ impl Progress {
                 if last.elapsed().as_secs() >= 10 {
                     *last = Instant::now();
                     eprintln!(
-                        "[{:>6.1}s] … {done} crash states so far in this workload",
+                        "[{:>6.1}s] … {done} crash states so far in a workload run under way",
                         started.elapsed().as_secs_f64()
                     );
                 }
