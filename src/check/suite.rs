@@ -109,20 +109,21 @@ fn mixed_batch(n: usize, atomic: bool, seed: u8) -> TxnSpec {
 }
 
 /// How much of a workload's crash-state space the suite explores, where it must be less than the
-/// run's settings. The 64-update batches have hundreds of operations pending between barriers and
-/// every one of their states carries a recovery of 64 updates, which after the switch rewrites
-/// up to 64 files (see `journal::recover`), each rewrite a handful of crash points of its own.
-/// The process crashes at 8 crash points spread over the fault-free run (and at the end of each
-/// run whose injected fault hit a barrier), with an error injected at every call. Both batches
-/// run at the run's recovery fan-out (4 by default): their 64 updates are independent factors
-/// (the atomic batch's of one agreement group, `Workload::factoring`), and the states inside
-/// recoveries, which repeat update by update from one recovery to the next, are skipped once
-/// every update's part was seen clean (`crate::sim::cover`, under every model). Under a model
-/// whose operations persist independently (posix, prefix) they also run at the run's k: a crash
-/// point has about as many states as one update's operations give (`crate::sim::factor`).
-/// Elsewhere (ext4-ordered, whose ordering rules tie operations together) k = 2 would be every
-/// pair of hundreds of pending operations: k = 1. Crashes are nested to depth 2 under prefix and
-/// ext4-ordered, to depth 1 under posix.
+/// run's settings: the 64-update batches under posix and ext4-ordered. They have hundreds of
+/// operations pending between barriers and every one of their states carries a recovery of 64
+/// updates, which after the switch rewrites up to 64 files (see `journal::recover`), each
+/// rewrite a handful of crash points of its own. The process crashes at 8 crash points spread
+/// over the fault-free run (and at the end of each run whose injected fault hit a barrier),
+/// with an error injected at every call. Both batches run at the run's recovery fan-out (4 by
+/// default): their 64 updates are independent factors (the atomic batch's of one agreement
+/// group, `Workload::factoring`), and the states inside recoveries, which repeat update by
+/// update from one recovery to the next, are skipped once every update's part was seen clean
+/// (`crate::sim::cover`, under every model). Under posix, whose operations persist
+/// independently, they also run at the run's k: a crash point has about as many states as one
+/// update's operations give (`crate::sim::factor`). Under ext4-ordered, whose ordering rules
+/// tie operations together, k = 2 would be every pair of hundreds of pending operations:
+/// k = 1. Crashes are nested to depth 2 under ext4-ordered, to depth 1 under posix. Under
+/// prefix there is no budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
     /// The largest k.
@@ -137,20 +138,21 @@ pub struct Budget {
 
 /// The budget of a built-in workload under `model` (`None`: the run's settings apply unchanged).
 pub fn budget(name: &str, model: &dyn Model) -> Option<Budget> {
-    // A 64-update batch is 64 factors, atomic or not: clean parts (`crate::sim::cover`) apply
-    // under every model, the per-factor enumeration only where operations persist independently.
-    name.starts_with("batch-64").then_some(Budget {
+    // Under prefix (one order, few states per crash point) the 64-update batches take about
+    // 10 s of CPU each at the run's settings: no budget. Elsewhere a 64-update batch is 64
+    // factors, atomic or not: clean parts (`crate::sim::cover`) apply under every model, the
+    // per-factor enumeration only where operations persist independently.
+    let budgeted = name.starts_with("batch-64") && model.name() != crate::sim::Prefix.name();
+    let posix = model.name() == crate::sim::Posix.name();
+    budgeted.then_some(Budget {
         max_k: if model.independent_ops() { 2 } else { 1 },
         max_recovery_fanout: 4,
+        // Every crash point would cost 40 s of CPU more under ext4-ordered and 110 s more
+        // under posix (BENCHMARKS.md).
         max_process_points: 8,
-        // Crashes nested to depth 2 cost a few seconds of CPU more under prefix and
-        // ext4-ordered; under posix, where each of their states' recoveries has hundreds of
-        // crash states, more than the whole check's CPU (BENCHMARKS.md).
-        max_depth: if model.name() != crate::sim::Posix.name() {
-            2
-        } else {
-            1
-        },
+        // Depth 2 costs a few seconds of CPU more under ext4-ordered; under posix, where each
+        // of their states' recoveries has hundreds of crash states, 140 s and 180 s more.
+        max_depth: if posix { 1 } else { 2 },
     })
 }
 

@@ -539,9 +539,10 @@ fn the_64_update_batches_get_k_2_where_factored_and_full_fan_out_atomic_or_not()
         )
     };
     // The run's fan-out, the updates being several factors (clean parts apply under every
-    // model); depth 2 but under posix.
+    // model); depth 2 but under posix; under prefix the run's settings (every process point).
     assert_eq!(limits("batch-64-syncfs", &crate::sim::Posix), (4, 1, 8));
-    assert_eq!(limits("batch-64-syncfs", &crate::sim::Prefix), (4, 2, 8));
+    assert_eq!(limits("batch-64-syncfs", &crate::sim::Prefix), (4, 2, 0));
+    assert_eq!(budget("batch-64-syncfs", &crate::sim::Prefix), None);
     assert_eq!(
         limits("batch-64-syncfs", &crate::sim::Ext4Ordered),
         (4, 2, 8)
