@@ -32,6 +32,8 @@ mod journal;
 mod journal_rules;
 #[path = "known_bad_steps.rs"]
 mod known_bad_steps;
+#[path = "live_view_recovery.rs"]
+mod live_view_recovery;
 #[path = "no_increment_updates.rs"]
 mod no_increment_updates;
 #[path = "path_rules.rs"]

@@ -75,8 +75,9 @@ impl Shard {
 const RUNS_AT_ONCE: usize = 2;
 
 /// Explores every subject under every model, keeping this shard's part, and returns the results
-/// in a fixed order (models, then subjects). With two threads or more, [`RUNS_AT_ONCE`] runs
-/// are explored at once, each on `config.jobs` threads; a run's result does not depend on it.
+/// in a fixed order (models, then subjects). With two threads or more, two runs are explored
+/// at once (`RUNS_AT_ONCE`), each on `config.jobs` threads; a run's result does not depend on
+/// it.
 /// `on_done` is called after each (model, workload) pair, in that fixed order.
 pub fn run_suite(
     models: &[Box<dyn Model>],

@@ -57,25 +57,44 @@ impl Decisions {
 /// harmless for the journal (it rolls forward all the same), but it broke what the explorer's
 /// clean parts rely on to key an atomic batch update by update. Recovery now makes the record
 /// durable with operations of its own first, so in every state explored, under every model,
-/// with process crashes at every point, crashes nested two deep and errors injected, an intent
-/// without its record has every target switched (a retired batch's entry coming back) or none.
+/// with process crashes at every point, crashes nested two deep and errors injected (with
+/// per-file barriers or syncfs, and with a reopening and a recovery in the same boot after a
+/// failed barrier), an intent without its record has every target switched (a retired batch's
+/// entry coming back) or none.
 #[test]
 fn an_atomic_batchs_decision_is_told_by_its_journal_directory_in_every_state_explored() {
     let config = small_batch_config();
-    for n in [2, 4] {
-        for model in crate::sim::all_models() {
-            let witness = Probe {
-                declares: Declares::Nothing,
-                decisions: Some(Mutex::default()),
-                ..small_atomic_batch(n, None)
+    // Per-file barriers and syncfs; and a failed barrier followed by a reopening and a
+    // recovery in the same boot (the live view holding what the failure dropped).
+    let variants = [
+        (SyncSpec::PerFile, false),
+        (SyncSpec::Syncfs, false),
+        (SyncSpec::PerFile, true),
+    ];
+    for (sync, reopen) in variants {
+        for n in [2, 4] {
+            let mut workload = base(vec![mixed_batch(n, true, 7)], sync);
+            if reopen {
+                workload = reopening(workload);
+            }
+            let inner = JournalSubject {
+                name: format!("atomic-{n}-{sync:?}-reopen-{reopen}"),
+                workload,
+                known_bad: None,
             };
-            let report = crate::sim::explore(&witness, model.as_ref(), &config);
-            assert_eq!(report.violation_count, 0);
-            let decisions = witness.decisions.unwrap().into_inner().unwrap();
-            let at = format!("{n} updates under {}", model.name());
-            assert!(decisions.split.is_empty(), "{at}: {:?}", decisions.split);
-            // Both sides met: before the commit point, and a retired batch's intent back.
-            assert_eq!(decisions.unsplit, BTreeSet::from([0, n]), "{at}");
+            for model in crate::sim::all_models() {
+                let witness = Probe {
+                    decisions: Some(Mutex::default()),
+                    ..Probe::with_factoring(inner.clone(), Declares::Nothing, None)
+                };
+                let report = crate::sim::explore(&witness, model.as_ref(), &config);
+                assert_eq!(report.violation_count, 0);
+                let decisions = witness.decisions.unwrap().into_inner().unwrap();
+                let at = format!("{} under {}", inner.name, model.name());
+                assert!(decisions.split.is_empty(), "{at}: {:?}", decisions.split);
+                // Both sides met: before the commit point, and a retired batch's intent back.
+                assert_eq!(decisions.unsplit, BTreeSet::from([0, n]), "{at}");
+            }
         }
     }
 }
