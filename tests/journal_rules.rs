@@ -220,6 +220,31 @@ fn inspect_tells_an_atomic_batch_past_its_commit_point_from_one_before_it() {
     );
 }
 
+/// A copy of a commit record that a stopped recovery left (`<seq>.commit.rec`): `inspect`
+/// names it and says recovery removes it, and leaves it in place; it is no refusal.
+#[test]
+fn inspect_lists_a_commit_records_copy_as_recoverys_to_remove() {
+    let f = Fixture::new();
+    f.put_entry(&commit_record(3));
+    f.put_entry_bytes("0000000000000003.commit.rec", b"cut short");
+    let found = inspect(&f);
+    assert_eq!(found.record_scratches, vec!["0000000000000003.commit.rec"]);
+    assert!(found.refused.is_empty(), "{found:?}");
+    let (code, text) = inspect_cli(&f);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(
+            "0000000000000003.commit.rec: a copy of a commit record that a stopped recovery was \
+             making durable (recovery removes it)"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        f.read(&format!("{}/0000000000000003.commit.rec", jdir())),
+        Some(b"cut short".to_vec())
+    );
+}
+
 #[test]
 fn inspect_lists_a_commit_record_without_its_intent_as_finished() {
     let f = Fixture::new();
