@@ -1,7 +1,8 @@
 //! Hostile or damaged journal directories, and the journal's single writer: a name at the
 //! sequence limit, a name that is not UTF-8, an entry rotted after it was durable, `inspect`
 //! changing nothing, a missing parent directory reported before anything is written,
-//! `--parents`, and two processes on one root.
+//! `--parents`, two processes on one root, and a directory where recovery would rewrite a
+//! commit record through.
 
 mod common;
 
@@ -622,4 +623,45 @@ fn concurrent_updates_of_one_target_serialise_and_leave_one_whole_content() {
     assert!(whole.contains(&content), "a mixed or torn target");
     assert!(f.entries().is_empty());
     assert!(f.temps().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The name a commit record is rewritten through
+
+/// An atomic batch past its commit point, whose record recovery would rewrite through
+/// `<seq>.commit.rec`, finds a directory there: the directory is refused (not an entry), and so
+/// is the batch (its intent and its record), with nothing changed; the directory stays.
+#[test]
+fn a_directory_where_a_commit_records_copy_goes_refuses_the_batch_and_changes_nothing() {
+    let f = with_target();
+    let batch = intent(
+        1,
+        true,
+        vec![record(1, 0, "d/t", Some(OLD), Some(NEW), None)],
+    );
+    f.put_entry(&batch);
+    f.put_entry(&common::commit_record(1));
+    f.write(&format::temp_path(&p("d/t"), 1, 0).to_string(), NEW);
+    let copy = "0000000000000001.commit.rec";
+    std::fs::create_dir(f.root.join(jdir().as_str()).join(copy)).unwrap();
+    let before = f.snapshot();
+    let report = f.journal().recover().unwrap();
+    let mut refused: Vec<String> = report.refused.iter().map(|(n, _)| n.clone()).collect();
+    refused.sort();
+    assert_eq!(
+        refused,
+        ["0000000000000001.commit", copy, "0000000000000001.intent"]
+    );
+    let batch_refusal = &report
+        .refused
+        .iter()
+        .find(|(n, _)| n.ends_with(".intent"))
+        .unwrap()
+        .1;
+    assert!(
+        matches!(batch_refusal, Refusal::NotARegularFile { path, .. } if path.as_str().ends_with(copy)),
+        "{batch_refusal:?}"
+    );
+    assert!(report.outcomes.is_empty());
+    assert_eq!(f.snapshot(), before, "nothing changed");
 }

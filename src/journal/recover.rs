@@ -583,7 +583,8 @@ pub fn recover_with<F: Fs, S: Steps>(
     for scratch in loaded.record_scratches.values() {
         r.act(Action::Remove(dir.join(scratch)?))?;
     }
-    act_on_entries(&mut r, steps, &loaded.intents, &loaded.commits)?;
+    let odd = &loaded.odd_record_scratches;
+    act_on_entries(&mut r, steps, &loaded.intents, &loaded.commits, odd)?;
     steps.sweep(&mut r)?;
     steps.retire(&mut r)?;
     r.report.removed_entries = r.retiring;
@@ -615,12 +616,15 @@ fn orphans_in<F: Fs>(
 }
 
 /// Observes, plans and acts on each entry in sequence order (an intent with its commit record,
-/// if any); an entry refused blocks every path it names for the entries after it.
+/// if any); an entry refused blocks every path it names for the entries after it. An entry
+/// with its commit record is refused if the name its record would be rewritten through
+/// (`<seq>.commit.rec`) is not a regular file (`odd_record_scratches`).
 fn act_on_entries<F: Fs, S: Steps>(
     r: &mut Recovery<'_, F>,
     steps: &S,
     intents: &BTreeMap<u64, (String, Rc<Decoded>)>,
     commits: &BTreeMap<u64, String>,
+    odd_record_scratches: &BTreeMap<u64, FileKind>,
 ) -> Result<(), JournalError> {
     let (fs, dir) = (r.fs, r.dir);
     // Paths named by refused entries: later entries must not touch them either.
@@ -634,7 +638,14 @@ fn act_on_entries<F: Fs, S: Steps>(
             continue;
         };
         let record = commit.map(|c| dir.join(c)).transpose()?;
-        match decide(fs, steps, dir, decoded, record.as_ref(), &blocked)? {
+        let decided = match (odd_record_scratches.get(&seq), &record) {
+            // The name its record would be made durable through is not a file recovery may
+            // replace (and is refused itself).
+            (Some(&kind), Some(record)) => Err(record_scratch(record, seq)
+                .map_or_else(|r| r, |path| Refusal::NotARegularFile { path, kind })),
+            _ => decide(fs, steps, dir, decoded, record.as_ref(), &blocked)?,
+        };
+        match decided {
             Ok(plan) => {
                 steps.act(r, name, plan.actions)?;
                 r.report.outcomes.extend(plan.outcomes);

@@ -24,6 +24,9 @@ pub(super) struct Loaded {
     /// The copies of commit records a recovery that stopped left
     /// ([`EntryFile::CommitScratch`]), by sequence number.
     pub(super) record_scratches: BTreeMap<u64, String>,
+    /// Names of such copies that are not regular files (refused), with what they are: the
+    /// entry of that number is refused too if it would roll forward through the name.
+    pub(super) odd_record_scratches: BTreeMap<u64, FileKind>,
     pub(super) torn: Vec<(String, DecodeError)>,
     pub(super) stale: Vec<String>,
     pub(super) refused: Vec<(String, Refusal)>,
@@ -61,6 +64,9 @@ pub(super) fn load<F: Fs>(fs: &F, dir: &RelPath) -> Result<Loaded, JournalError>
             }
         };
         if file.kind != FileKind::File {
+            if kind == EntryFile::CommitScratch {
+                loaded.odd_record_scratches.insert(seq, file.kind);
+            }
             loaded.refuse(name, Refusal::NotAFile(file.kind));
             continue;
         }
