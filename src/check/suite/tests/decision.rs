@@ -59,8 +59,9 @@ impl Decisions {
 /// durable with operations of its own first, so in every state explored, under every model,
 /// with process crashes at every point, crashes nested two deep and errors injected (with
 /// per-file barriers or syncfs, and with a reopening and a recovery in the same boot after a
-/// failed barrier), an intent without its record has every target switched (a retired batch's
-/// entry coming back) or none.
+/// failed barrier; a later transaction giving a target its old content back), an intent
+/// without its record has every target switched (a retired batch's entry coming back) or
+/// none.
 #[test]
 fn an_atomic_batchs_decision_is_told_by_its_journal_directory_in_every_state_explored() {
     let config = small_batch_config();
@@ -73,7 +74,10 @@ fn an_atomic_batchs_decision_is_told_by_its_journal_directory_in_every_state_exp
     ];
     for (sync, reopen) in variants {
         for n in [2, 4] {
-            let mut workload = base(vec![mixed_batch(n, true, 7)], sync);
+            // After the batch, its first target gets its old content back: were the batch's
+            // intent to come back after that, the target would read as not switched.
+            let restore = single(write("a/x.txt", 1, 5000));
+            let mut workload = base(vec![mixed_batch(n, true, 7), restore], sync);
             if reopen {
                 workload = reopening(workload);
             }
