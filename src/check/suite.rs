@@ -147,11 +147,11 @@ pub fn budget(name: &str, model: &dyn Model) -> Option<Budget> {
     budgeted.then_some(Budget {
         max_k: if model.independent_ops() { 2 } else { 1 },
         max_recovery_fanout: 4,
-        // Every crash point would cost 40 s of CPU more under ext4-ordered and 110 s more
+        // Every crash point would cost 40 s of CPU more under ext4-ordered and 84 s more
         // under posix (BENCHMARKS.md).
         max_process_points: 8,
         // Depth 2 costs a few seconds of CPU more under ext4-ordered; under posix, where each
-        // of their states' recoveries has hundreds of crash states, 140 s and 180 s more.
+        // of their states' recoveries has hundreds of crash states, 130 s and 180 s more.
         max_depth: if posix { 1 } else { 2 },
     })
 }
