@@ -86,8 +86,8 @@
 //! of the recovered image at its paths, and the violation holds when the outcomes of the group
 //! are not all equal. Its message may name several factors, so for it "the same distinct
 //! violations" means the same invariant for the same group, not the same message. Recovery
-//! decides such a group once (for the journal, roll forward or back), so promise 1 needs a
-//! third one:
+//! decides such a group once (for the journal, roll forward or back) and acts on each factor
+//! by that decision, so promise 1 holds only if the decision can be read from each part:
 //!
 //! 3. **The decision is told by each part.** In every crash state the explorer checks, the
 //!    group's decision is a function of σ and of any one factor's part of the group, and in a
