@@ -310,7 +310,9 @@ impl Workload {
     /// commit point). So a state with the intent and without the record has no target switched
     /// (before the commit point, or rolled back), or is a retired batch whose intent came back
     /// without its record (recovery and the commit make every switch durable before they unlink
-    /// the two, which then reach the disk in either order): every target switched. Either way
+    /// the two, which then reach the disk in either order; and a later transaction changes
+    /// nothing before the journal directory's fsync makes the unlinks durable, see
+    /// `commit::JournalDirPending`): every target switched. Either way
     /// each update's own target tells which, unless its new content is one its target held
     /// before: such a batch is one factor. A batch rolled forward without a violation has every
     /// target switched, one rolled back none. `batch-atomic` is the group's agreement
