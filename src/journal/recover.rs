@@ -473,12 +473,7 @@ pub enum Durability<'a> {
     /// before it is durable (a process crash or a failed fsync in its commit point): it is
     /// rewritten, and the journal directory fsynced, before the roll-forward changes any
     /// target.
-    CommitRecord {
-        /// The transaction.
-        seq: u64,
-        /// The record's path.
-        record: &'a RelPath,
-    },
+    CommitRecord(&'a RelPath),
 }
 
 impl Durability<'_> {
@@ -527,19 +522,20 @@ impl Durability<'_> {
             Durability::Absence(name) => {
                 Action::SyncDir(name.parent().unwrap_or_else(RelPath::root))
             }
-            Durability::CommitRecord { seq, record } => Action::SecureRecord {
+            Durability::CommitRecord(record) => Action::SecureRecord {
                 record: record.clone(),
-                scratch: record_scratch(record, seq)?,
+                scratch: record_scratch(record)?,
             },
         })
     }
 }
 
-/// The scratch name beside the commit record `record` of transaction `seq`
+/// The scratch name beside the commit record `record`: its name and `.rec`
 /// ([`EntryFile::CommitScratch`]).
-fn record_scratch(record: &RelPath, seq: u64) -> Result<RelPath, Refusal> {
+fn record_scratch(record: &RelPath) -> Result<RelPath, Refusal> {
+    let name = record.file_name().unwrap_or_default();
     record
-        .sibling(&format!("{seq:016x}.commit.rec"))
+        .sibling(&format!("{name}.rec"))
         .map_err(|_| Refusal::NoRoomForScratch(record.clone()))
 }
 
@@ -641,7 +637,7 @@ fn act_on_entries<F: Fs, S: Steps>(
         let decided = match (odd_record_scratches.get(&seq), &record) {
             // The name its record would be made durable through is not a file recovery may
             // replace (and is refused itself).
-            (Some(&kind), Some(record)) => Err(record_scratch(record, seq)
+            (Some(&kind), Some(record)) => Err(record_scratch(record)
                 .map_or_else(|r| r, |path| Refusal::NotARegularFile { path, kind })),
             _ => decide(fs, steps, dir, decoded, record.as_ref(), &blocked)?,
         };

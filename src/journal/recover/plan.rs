@@ -35,11 +35,7 @@ pub(super) fn plan<F: Fs, S: Steps>(
     let forward = atomic && steps.rolls_forward(entry, seen, commit_record.is_some());
     // The record first: no target changes on the strength of a record the disk may not hold.
     if let (true, Some(record)) = (forward, commit_record) {
-        let need = Durability::CommitRecord {
-            seq: entry.seq,
-            record,
-        };
-        actions.extend(steps.secure(need)?);
+        actions.extend(steps.secure(Durability::CommitRecord(record))?);
     }
     for (index, (u, s)) in entry.updates.iter().zip(seen).enumerate() {
         let done = if !atomic {
