@@ -122,29 +122,36 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
     ///
     /// A state that will go no deeper (`deeper` does not choose it, or `remaining` is 1) and
     /// whose every part was already seen clean is dropped here (when `remaining` is 1, before
-    /// it is fingerprinted):
-    /// [`Nest::visit`] would skip it (the keys recorded clean only grow), and leaving it out of
-    /// `seen` changes nothing either, since a state met again in this subtree is dropped or
-    /// skipped the same way. Only the states kept are fingerprinted and deduplicated.
+    /// it is fingerprinted; when the choice of the fan-out fingerprinted it, with the
+    /// fingerprint computed there): [`Nest::visit`] would skip it (the keys recorded clean only
+    /// grow), and leaving it out of `seen` changes nothing either, since a state met again in
+    /// this subtree is dropped or skipped the same way. Only the states kept are deduplicated.
+    /// [`Nest::visit_recovery`] drops such a state before building it where its keys can be
+    /// told unbuilt: the same decision, on the same keys.
     fn child(
         &mut self,
         state: Built<'_>,
         parent_fp: u128,
         remaining: usize,
-        deeper: Option<&BTreeSet<u128>>,
+        deeper: Option<&Deeper>,
     ) -> Option<Child> {
         let Built {
             image,
             index,
             reference,
             keys: known,
+            fp: known_fp,
         } = state;
         let (fp, depth) = if remaining == 1 {
             (None, 0)
         } else {
-            let fp = self.sh.state_fp(&image);
+            debug_assert!(
+                known_fp.is_none_or(|fp| fp == self.sh.state_fp(&image)),
+                "a fingerprint kept from the choice of the fan-out is the state's"
+            );
+            let fp = known_fp.unwrap_or_else(|| self.sh.state_fp(&image));
             match deeper {
-                Some(chosen) if !chosen.contains(&fp) => (Some(fp), 0),
+                Some(d) if !d.chosen.contains(&fp) => (Some(fp), 0),
                 _ => (Some(fp), remaining - 1),
             }
         };
@@ -179,62 +186,61 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
 
     /// Which states of the recovery `walk` goes over go one level deeper: `recovery_fanout` of
     /// them in all, the smallest fingerprints among the fresh ones (a spread independent of
-    /// order).
-    fn chosen_deeper(
-        &self,
-        walk: &CrashWalk<'_>,
-        parent_fp: u128,
-        remaining: usize,
-    ) -> BTreeSet<u128> {
+    /// order); with every state's fingerprint, for [`Nest::visit_recovery`] to reuse.
+    fn chosen_deeper(&self, walk: &CrashWalk<'_>, parent_fp: u128, remaining: usize) -> Deeper {
         let bounds = self.sh.bounds_at(self.run.kind(), self.path.len());
-        let mut fps = BTreeSet::new();
+        let mut fresh_fps = BTreeSet::new();
+        let mut fps = Vec::new();
         let mut walk = walk.clone();
         for cp in 0..=walk.last_point() {
             let point = walk.point(cp).only_new_after(0);
             let seed = sample_seed(self.sh.config.seed, self.run.fault, &self.path, cp);
+            let mut here = Vec::new();
             point.for_each_state(bounds, seed, |_, choice| {
                 let fp = self.sh.state_fp(&point.build(choice));
                 if fresh(&self.seen, parent_fp, fp, remaining - 1) {
-                    fps.insert(fp);
+                    fresh_fps.insert(fp);
                 }
+                here.push(fp);
                 ControlFlow::Continue(())
             });
+            fps.push(here);
         }
-        fps.into_iter()
+        let chosen = fresh_fps
+            .into_iter()
             .take(self.sh.config.recovery_fanout)
-            .collect()
+            .collect();
+        Deeper { chosen, fps }
     }
 
-    /// Visits the fresh states at every crash point of the recovery `walk` goes over, those in
-    /// `deeper` (all, when `None`) with `remaining - 1` levels to go, the others with none.
+    /// Visits the fresh states at every crash point of the recovery `walk` goes over, those
+    /// `deeper` chose (all, when `None`) with `remaining - 1` levels to go, the others with
+    /// none.
     fn visit_recovery(
         &mut self,
         mut walk: CrashWalk<'_>,
         parent_fp: u128,
         remaining: usize,
-        deeper: Option<&BTreeSet<u128>>,
+        deeper: Option<&Deeper>,
     ) {
         let bounds = *self.sh.bounds_at(self.run.kind(), self.path.len());
         let parts = self.sh.parts.as_ref();
-        let derive = |image: &Image, previous: Option<(&Image, &[u128])>| {
-            let parts = parts.expect("only with parts");
-            match previous {
-                None => parts.hashes(image),
-                Some((before, hashes)) => parts.hashes_from(image, before, hashes),
-            }
-        };
+        let derive = derive_hashes(parts);
         for cp in 0..=walk.last_point() {
             self.out.crash_points += 1;
             let point = walk.point(cp).only_new_after(0);
             let seed = sample_seed(self.sh.config.seed, self.run.fault, &self.path, cp);
             let mut children: Vec<Child> = Vec::new();
             let mut references = References::of(&point);
+            // The fingerprints the choice of the fan-out computed, in the same order.
+            let mut known_fps = deeper.map(|d| d.fps[cp].iter().copied());
             point.for_each_state(&bounds, seed, |index, choice| {
                 self.out.crash_states += 1;
+                let fp = known_fps.as_mut().and_then(|fps| fps.next());
                 // A state that goes no deeper is keyed before it is built, where its keys can
                 // be told from the operations (`sim::unbuilt`), and left out unbuilt when
                 // every part was seen clean: `child` would drop it, built, for the same keys.
-                let unbuilt = (remaining == 1)
+                let unbuilt = (!goes_deeper(remaining, deeper, fp))
                     .then(|| self.unbuilt_keys(&point, choice, &derive, &mut references))
                     .flatten();
                 if unbuilt.as_ref().is_some_and(|k| self.all_clean(k)) {
@@ -255,6 +261,7 @@ impl<S: Subject> Nest<'_, '_, '_, S> {
                     index,
                     reference,
                     keys: unbuilt,
+                    fp,
                 };
                 let child = self.child(state, parent_fp, remaining, deeper);
                 children.extend(child);
@@ -310,6 +317,41 @@ struct Built<'r> {
     reference: Option<(&'r Image, &'r [u128])>,
     /// Its parts' keys, when they were told without building it.
     keys: Option<Vec<u128>>,
+    /// Its fingerprint, when the choice of the fan-out computed it.
+    fp: Option<u128>,
+}
+
+/// The part hashes of a prefix image, from the previous one's where there is one (for
+/// [`CrashPoint::prefix_memo`]); only called with `parts`.
+fn derive_hashes(
+    parts: Option<&PartGroups>,
+) -> impl Fn(&Image, Option<(&Image, &[u128])>) -> Vec<u128> + '_ {
+    move |image, previous| {
+        let parts = parts.expect("only with parts");
+        match previous {
+            None => parts.hashes(image),
+            Some((before, hashes)) => parts.hashes_from(image, before, hashes),
+        }
+    }
+}
+
+/// Whether a state of a recovery's crash point with fingerprint `fp` (when the choice of the
+/// fan-out computed it) goes one level deeper, `remaining` levels below its parent: never when
+/// `remaining` is 1; when `deeper` chose it; and, not knowing, as `Nest::child` will tell.
+fn goes_deeper(remaining: usize, deeper: Option<&Deeper>, fp: Option<u128>) -> bool {
+    match (deeper, fp) {
+        _ if remaining == 1 => false,
+        (Some(d), Some(fp)) => d.chosen.contains(&fp),
+        _ => true,
+    }
+}
+
+/// Which states of a recovery go one level deeper ([`Nest::chosen_deeper`]), and the
+/// fingerprint of every state of its crash points, each point's in the order
+/// [`CrashPoint::for_each_state`] gives them, so that they are not computed twice.
+pub(super) struct Deeper {
+    chosen: BTreeSet<u128>,
+    fps: Vec<Vec<u128>>,
 }
 
 /// A crash state inside a recovery, to visit once its crash point is enumerated.
