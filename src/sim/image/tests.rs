@@ -1,4 +1,7 @@
+use super::apply::{apply_write, block_range};
 use super::*;
+use crate::sim::model::Variant;
+use crate::sim::trace::TraceOp;
 
 fn p(s: &str) -> RelPath {
     RelPath::new(s).unwrap()
