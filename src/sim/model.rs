@@ -27,6 +27,8 @@ mod ext4;
 mod posix;
 mod prefix;
 #[cfg(test)]
+mod rule_tests;
+#[cfg(test)]
 mod tests;
 mod unseen;
 

@@ -13,10 +13,12 @@ use std::collections::BTreeMap;
 ///   link, unlink, rmdir, mkdir, symlink, rename, exchange) and the inode changes `set_len` and
 ///   `set_mode` all go through the one journal, so the persisted subset of the pending ones is a
 ///   prefix of them, and a durable one makes every earlier one durable (an fsync commits the
-///   whole running transaction);
+///   whole running transaction; a failed sync afterwards cannot take back what that commit
+///   made durable);
 /// - a renamed file's data persists before the rename ("safe rename", ext4's `auto_da_alloc`):
-///   if a rename persisted, every earlier write to the renamed inode persisted (an exchange is
-///   not covered: `auto_da_alloc` only detects the replace-via-rename pattern);
+///   if a rename persisted, every earlier write to the renamed inode persisted, also one whose
+///   own fsync fails later (an exchange is not covered: `auto_da_alloc` only detects the
+///   replace-via-rename pattern);
 /// - other file data may be lost, reordered (an unsynced write to one file may be lost while a
 ///   later synced write to another persisted: ordered mode orders data before the metadata that
 ///   exposes it, not writes among themselves) or torn at block granularity across blocks, while
@@ -46,10 +48,10 @@ impl Model for Ext4Ordered {
             if res[j].kept && res[j].at < earliest {
                 earliest = res[j].at;
             }
-            if res[j] == Resolution::PENDING && earliest != usize::MAX {
+            // Pending, or resolved after the commit that made a later one durable (a failed
+            // sync then has nothing left to drop): durable from that commit on.
+            if res[j].at > earliest {
                 res[j] = Resolution::durable(earliest);
-            } else if res[j].kept && res[j].at > earliest {
-                res[j].at = earliest;
             }
         }
         // Safe rename: a durable rename makes the earlier writes to its inode durable.
@@ -59,7 +61,8 @@ impl Model for Ext4Ordered {
                 TraceOp::Write { ino, .. } => writes.entry(*ino).or_default().push(j),
                 TraceOp::Rename { ino, .. } if res[j].kept => {
                     for &w in writes.get(ino).into_iter().flatten() {
-                        if res[w] == Resolution::PENDING || (res[w].kept && res[w].at > res[j].at) {
+                        // Pending, or resolved after the rename was durable: durable with it.
+                        if res[w].at > res[j].at {
                             res[w] = Resolution::durable(res[j].at);
                         }
                     }
