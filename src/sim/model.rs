@@ -117,8 +117,10 @@ impl Resolution {
 pub struct OpContext {
     /// The torn-write granularity, in bytes.
     pub block_size: u64,
-    /// For a write: the file's size in the durable checkpoint (`None` if the file is not there).
-    pub durable_len: Option<u64>,
+    /// For a write: the least size its file may have in a crash state before the write reaches
+    /// the disk — its size in the durable checkpoint, or a truncation's since (`None` if the
+    /// file is not in the checkpoint or was created since: size 0).
+    pub min_len: Option<u64>,
 }
 
 /// One pending operation at a crash point, with its variants.

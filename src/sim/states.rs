@@ -19,7 +19,7 @@ use super::factor::Factoring;
 use super::image::Image;
 use super::model::{Model, OpContext, PendingOp, Resolution, Variant};
 use super::rng::SplitMix64;
-use super::trace::TraceOp;
+use super::trace::{Ino, TraceOp};
 use super::unbuilt::{EntryChange, Step, TracePrints};
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
@@ -267,16 +267,18 @@ impl<'a> CrashWalk<'a> {
         let cp = self.at;
         let mut pending = Vec::new();
         let mut factor = Vec::new();
+        let mut since = LeastLens::default();
         for j in self.durable..cp {
+            let op = &self.trace[j];
+            since.see(op);
             if !self.res[j].resolved_at(cp) {
-                let op = &self.trace[j];
-                let durable_len = match op {
-                    TraceOp::Write { ino, .. } => self.checkpoint.file_len(*ino),
+                let min_len = match op {
+                    TraceOp::Write { ino, .. } => since.min_len(&self.checkpoint, *ino),
                     _ => None,
                 };
                 let cx = OpContext {
                     block_size: self.block_size,
-                    durable_len,
+                    min_len,
                 };
                 let variants = self.model.variants(op, &cx);
                 assert!(
@@ -665,6 +667,37 @@ impl CrashPoint<'_> {
             }
         });
         found
+    }
+}
+
+/// The least size each file may have in a crash state, from the checkpoint on: a file's size
+/// only shrinks by a truncation (`set_len`) or by being created anew, so the least of its
+/// checkpoint size and every such operation since, applied or not, bounds it from below. A
+/// write ending past that bound may persist as zeros under posix: the size change reached the
+/// disk, the data did not ([`super::model::write_variants`]). Where the file is in fact longer
+/// in a state, that variant builds the same image as losing the write (it never shortens a
+/// file), so a bound below the true least size only lists a variant twice.
+#[derive(Default)]
+struct LeastLens(std::collections::BTreeMap<Ino, u64>);
+
+impl LeastLens {
+    /// Takes in operation `op`, issued after the checkpoint.
+    fn see(&mut self, op: &TraceOp) {
+        let (ino, len) = match op {
+            TraceOp::SetLen { ino, len, .. } => (*ino, *len),
+            TraceOp::Create { ino, .. } => (*ino, 0),
+            _ => return,
+        };
+        let least = self.0.entry(ino).or_insert(len);
+        *least = (*least).min(len);
+    }
+
+    /// The least size file `ino` may have (`None`: not in `checkpoint`, size 0).
+    fn min_len(&self, checkpoint: &Image, ino: Ino) -> Option<u64> {
+        let since = self.0.get(&ino).copied();
+        checkpoint
+            .file_len(ino)
+            .map(|len| since.map_or(len, |s| s.min(len)))
     }
 }
 

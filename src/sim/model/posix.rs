@@ -23,8 +23,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// - an overwrite within one block is atomic (all or nothing); a write that spans several
 ///   blocks may persist torn at block granularity (some of its blocks; "All File Systems Are Not
 ///   Created Equal" observed this on every file system tested);
-/// - an append (a write past the durable size) may persist as zeros: the size update reached the
-///   disk before the data (ALICE table 3, "appends are not atomic"; ext4 `data=writeback`);
+/// - an append (a write past the least size its file may have: its durable size, or less after
+///   a truncation) may persist as zeros: the size update reached the disk before the data
+///   (ALICE table 3, "appends are not atomic"; ext4 `data=writeback`);
 /// - `set_len`, `set_mode`, `link`, `rmdir`, a rename and an exchange are each atomic, but may
 ///   be lost: a shrink leaves the old length or the new one, a growth the old length or the new
 ///   one with zeros.
@@ -61,7 +62,7 @@ pub fn write_variants(op: &TraceOp, cx: &OpContext, zeros: bool) -> Vec<Variant>
     let TraceOp::Write { offset, len, .. } = op else {
         return out;
     };
-    if zeros && offset + len > cx.durable_len.unwrap_or(0) && *len > 0 {
+    if zeros && offset + len > cx.min_len.unwrap_or(0) && *len > 0 {
         out.push(Variant::Zeros);
     }
     let blocks = blocks_touched(*offset, *len, cx.block_size.max(1)) as u32;

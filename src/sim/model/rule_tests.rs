@@ -254,10 +254,10 @@ fn write_at(offset: u64, len: u64) -> TraceOp {
     }
 }
 
-fn variants(zeros: bool, offset: u64, len: u64, durable_len: u64) -> Vec<Variant> {
+fn variants(zeros: bool, offset: u64, len: u64, min_len: u64) -> Vec<Variant> {
     let cx = OpContext {
         block_size: 4,
-        durable_len: Some(durable_len),
+        min_len: Some(min_len),
     };
     write_variants(&write_at(offset, len), &cx, zeros)
 }
@@ -280,7 +280,7 @@ fn only_a_write_past_the_durable_size_may_persist_as_zeros() {
     let not_a_write = create("a", 10, D);
     let cx = OpContext {
         block_size: 4,
-        durable_len: None,
+        min_len: None,
     };
     assert_eq!(write_variants(&not_a_write, &cx, true), vec![Full, Lost]);
 }

@@ -685,3 +685,49 @@ fn on_a_run_of_plain_replaces_the_reduced_posix_model_misses_no_bounded_state() 
         "the intents' writes are settled"
     );
 }
+
+/// The bug this pins: whether an append may persist as zeros was decided by the file's length
+/// in the walk's checkpoint, which stops before the first operation still pending (of any file)
+/// and so does not see a later truncation of the file, pending or made durable since. A file
+/// of 8 bytes truncated to 0 (as `open(O_TRUNC)` does) and written again may show the new size
+/// with zeros under posix (the size reached the disk, the data did not); the model withheld
+/// that state, so a program whose checker would reject a zero-filled file was judged clean.
+#[test]
+fn an_append_after_a_truncation_may_show_zeros_under_posix() {
+    let mut base = with_file("d/f", b"abcdefgh");
+    base.put_file(&p("d/g"), b"g0");
+    let truncated = run(&base, |fs| {
+        let mut f = fs.open_write(&p("d/f")).unwrap();
+        fs.set_len(&mut f, 0).unwrap();
+        fs.write_at(&mut f, 0, b"wxyz").unwrap();
+    });
+    assert_eq!(
+        outcomes(&Posix, &base, &truncated, "d/f"),
+        set(&["", "\0\0\0\0", "abcdefgh", "wxyz", "wxyzefgh"])
+    );
+    // The truncation durable, behind another file's pending write: the checkpoint stops there.
+    let durably = run(&base, |fs| {
+        let mut g = fs.open_write(&p("d/g")).unwrap();
+        fs.write_at(&mut g, 0, b"g1").unwrap();
+        let mut f = fs.open_write(&p("d/f")).unwrap();
+        fs.set_len(&mut f, 0).unwrap();
+        fs.fsync(&mut f).unwrap();
+        fs.write_at(&mut f, 0, b"wxyz").unwrap();
+    });
+    assert_eq!(
+        outcomes(&Posix, &base, &durably, "d/f"),
+        set(&["", "\0\0\0\0", "wxyz"])
+    );
+    assert_eq!(
+        outcomes(&Ext4Ordered, &base, &durably, "d/f"),
+        set(&["", "wxyz"])
+    );
+    // Truncated, then grown back: the least size it may have is the truncation's.
+    let regrown = run(&base, |fs| {
+        let mut f = fs.open_write(&p("d/f")).unwrap();
+        fs.set_len(&mut f, 0).unwrap();
+        fs.set_len(&mut f, 8).unwrap();
+        fs.write_at(&mut f, 0, b"wxyz").unwrap();
+    });
+    assert!(outcomes(&Posix, &base, &regrown, "d/f").contains("\0\0\0\0"));
+}
