@@ -2,6 +2,18 @@
 //! operation (`tests.rs` shows the rules through the crash images at the end of a trace; these
 //! pin the crash point from which each rule applies, which the images at the end cannot show),
 //! and the exact variants of a write.
+//!
+//! `cargo mutants -f src/sim/model/posix.rs -f src/sim/model/ext4.rs -f src/sim/model.rs` with
+//! these tests misses only mutants no trace can tell apart from the original:
+//!
+//! - `Ext4Ordered::resolve`, `res[j].at < earliest` as `<=`: an equal point changes nothing;
+//! - `Ext4Ordered::resolve`, the safe rename's `res[w].at > res[j].at` as `>=`: a write resolved
+//!   at the very point its rename became durable was resolved by the same barrier (a syncfs,
+//!   durable like the rename), or settled unseen there (its file's only name durably gone, so
+//!   no image shows it either way);
+//! - `write_variants`, `mask & (1 << b) != 0` as `== 0`: each mask then lists the complement
+//!   of its blocks, and the complements of every proper non-empty subset are the same family;
+//! - `Model::close`'s default body replaced by `()`: it is `()`.
 
 use super::*;
 use crate::fs::FileMode;
@@ -276,6 +288,11 @@ fn only_a_write_past_the_durable_size_may_persist_as_zeros() {
     );
     assert_eq!(variants(true, 4, 4, 7), vec![Full, Lost, Zeros]);
     assert_eq!(variants(true, 8, 0, 8), vec![Full, Lost], "empty");
+    assert_eq!(
+        variants(true, 9, 0, 8),
+        vec![Full, Lost],
+        "empty, past the size"
+    );
     assert_eq!(variants(false, 4, 4, 7), vec![Full, Lost], "ext4-ordered");
     let not_a_write = create("a", 10, D);
     let cx = OpContext {
@@ -353,8 +370,8 @@ fn close_is_identity(model: &dyn Model, trace: &[TraceOp]) -> bool {
 }
 
 /// A model that claims independent operations lets the explorer check factors instead of their
-/// product; the claim holds only if `close` allows every combination. Posix claims it (the
-/// reduction is used), ext4-ordered must not (its ordering rules remove combinations).
+/// product; the claim holds only if `close` allows every combination. Posix and prefix claim it
+/// (the reduction is used), ext4-ordered must not (its ordering rules remove combinations).
 #[test]
 fn a_model_claims_independent_operations_exactly_when_its_close_allows_every_combination() {
     let trace = vec![
@@ -365,6 +382,8 @@ fn a_model_claims_independent_operations_exactly_when_its_close_allows_every_com
     ];
     assert!(Posix.independent_ops());
     assert!(close_is_identity(&Posix, &trace));
+    assert!(Prefix.independent_ops());
+    assert!(close_is_identity(&Prefix, &trace));
     assert!(!Ext4Ordered.independent_ops());
     assert!(!close_is_identity(&Ext4Ordered, &trace));
 }
@@ -379,4 +398,21 @@ fn each_model_says_what_it_keeps() {
     assert!(lines[0].1.contains("in order"), "{lines:?}");
     assert!(lines[1].1.contains("data=ordered"), "{lines:?}");
     assert!(lines[2].1.contains("fsync"), "{lines:?}");
+}
+
+/// The trait's contract: a pending operation's variants start with [`Variant::Full`] (the
+/// explorer's all-persisted base is position 0), under every model, also under prefix, whose
+/// operations are never pending.
+#[test]
+fn every_model_lists_the_full_variant_first() {
+    let cx = OpContext {
+        block_size: 4,
+        min_len: Some(0),
+    };
+    for model in all_models() {
+        for op in [write_at(0, 8), create("a", 10, D), fsync_dir(D)] {
+            let variants = model.variants(&op, &cx);
+            assert_eq!(variants.first(), Some(&Variant::Full), "{}", model.name());
+        }
+    }
 }

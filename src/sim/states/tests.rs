@@ -266,3 +266,26 @@ fn the_checkpoint_follows_the_barriers() {
         .collect();
     assert_eq!(lens, [101, 100, 101], "full, lost, zeros");
 }
+
+/// Inside recovery: at most [`RECOVERY_FULL_BOUND`] states in full, k one less, at most
+/// [`RECOVERY_SAMPLES`] samples; bounds already tighter stay as they are.
+#[test]
+fn the_bounds_inside_recovery_are_tighter() {
+    let wide = Bounds {
+        full_bound: 100_000,
+        k: 3,
+        samples: 50,
+    };
+    let expected = Bounds {
+        full_bound: RECOVERY_FULL_BOUND,
+        k: 2,
+        samples: RECOVERY_SAMPLES,
+    };
+    assert_eq!(wide.for_recovery(), expected);
+    let narrow = Bounds {
+        full_bound: 8,
+        k: 0,
+        samples: 1,
+    };
+    assert_eq!(narrow.for_recovery(), narrow);
+}
