@@ -289,3 +289,77 @@ fn the_bounds_inside_recovery_are_tighter() {
     };
     assert_eq!(narrow.for_recovery(), narrow);
 }
+
+/// The least size a file may have, from the checkpoint on: its checkpoint size, lowered by
+/// every truncation since (not raised by a later growth), and 0 once its inode is created anew;
+/// a file not in the checkpoint has none (size 0 for the zeros variant).
+#[test]
+fn the_least_size_of_a_file_counts_truncations_and_creations_since_the_checkpoint() {
+    let mut img = Image::new();
+    img.put_file(&p("d/f"), b"abcdefgh");
+    let ino = img.ino(&p("d/f")).unwrap();
+    let set_len = |len| TraceOp::SetLen {
+        ino,
+        path: p("d/f"),
+        len,
+    };
+    let mut least = LeastLens::default();
+    assert_eq!(least.min_len(&img, ino), Some(8));
+    least.see(&set_len(3));
+    assert_eq!(least.min_len(&img, ino), Some(3));
+    least.see(&set_len(5));
+    assert_eq!(least.min_len(&img, ino), Some(3));
+    least.see(&TraceOp::Create {
+        path: p("d/g"),
+        ino,
+        dir: img.ino(&p("d")).unwrap(),
+        mode: crate::fs::FileMode::FILE_DEFAULT,
+    });
+    assert_eq!(least.min_len(&img, ino), Some(0));
+    assert_eq!(least.min_len(&img, ino + 100), None);
+}
+
+/// A factored walk enumerating a crash point in full keeps only the choices that depart from
+/// everything persisted in one factor at most (shared operations with any): two writes to
+/// factor 0's file, one to factor 1's, one to a shared file give 2 × 5 of the 16 combinations
+/// (factor 0 alone in its 4 ways, or factor 1 alone, or neither; the shared write either way).
+#[test]
+fn a_factored_walk_enumerates_departures_in_one_factor_at_most() {
+    use crate::sim::factor::{Factoring, PathSet};
+    let mut base = Image::new();
+    for name in ["d/a", "d/b", "d/c"] {
+        base.put_file(&p(name), b"abcdefgh");
+    }
+    let fs = SimFs::from_image(&base);
+    for (name, offset) in [("d/a", 0), ("d/a", 4), ("d/b", 0), ("d/c", 0)] {
+        let mut f = fs.open_write(&p(name)).unwrap();
+        fs.write_at(&mut f, offset, b"xy").unwrap();
+    }
+    let trace = fs.trace();
+    let res = Posix.resolve(&trace);
+    let factoring = Factoring::new(vec![
+        vec![PathSet::Path(p("d/a"))],
+        vec![PathSet::Path(p("d/b"))],
+    ]);
+    let mut walk = CrashWalk::new(&Posix, &base, &trace, &res, 4).factored(Some(&factoring));
+    let point = walk.point(trace.len());
+    assert_eq!(point.pending.len(), 4);
+    let bounds = Bounds {
+        full_bound: 1000,
+        k: 2,
+        samples: 0,
+    };
+    let mut choices = Vec::new();
+    point.for_each_state(&bounds, 0, |_, c| {
+        choices.push(c.to_vec());
+        ControlFlow::Continue(())
+    });
+    assert_eq!(choices.len(), 10, "{choices:?}");
+    let departs = |c: &Vec<u16>, i: usize| c[i] != 0;
+    for c in &choices {
+        let in_a = departs(c, 0) || departs(c, 1);
+        assert!(!(in_a && departs(c, 2)), "departs in two factors: {c:?}");
+    }
+    assert!(choices.iter().any(|c| departs(c, 0) && departs(c, 1)));
+    assert!(choices.iter().any(|c| departs(c, 2) && departs(c, 3)));
+}
