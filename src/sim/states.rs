@@ -21,7 +21,7 @@ use super::model::{Model, OpContext, PendingOp, Resolution, Variant};
 use super::rng::SplitMix64;
 use super::trace::{Ino, TraceOp};
 use super::unbuilt::{EntryChange, Step, TracePrints};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 use std::sync::{Arc, OnceLock};
 
@@ -678,7 +678,7 @@ impl CrashPoint<'_> {
 /// in a state, that variant builds the same image as losing the write (it never shortens a
 /// file), so a bound below the true least size only lists a variant twice.
 #[derive(Default)]
-struct LeastLens(std::collections::BTreeMap<Ino, u64>);
+struct LeastLens(BTreeMap<Ino, u64>);
 
 impl LeastLens {
     /// Takes in operation `op`, issued after the checkpoint.

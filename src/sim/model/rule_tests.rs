@@ -43,14 +43,19 @@ fn create(name: &str, ino: Ino, dir: Ino) -> TraceOp {
     }
 }
 
-fn write(ino: Ino) -> TraceOp {
+/// A write of `len` bytes at `offset` to inode `ino`.
+fn write_of(ino: Ino, offset: u64, len: u64) -> TraceOp {
     TraceOp::Write {
         ino,
         path: p("d/f"),
-        offset: 0,
-        len: 2,
-        data: Arc::new(b"xx".to_vec()),
+        offset,
+        len,
+        data: Arc::new(vec![b'x'; len as usize]),
     }
+}
+
+fn write(ino: Ino) -> TraceOp {
+    write_of(ino, 0, 2)
 }
 
 fn rename_in(dir: Ino, ino: Ino) -> TraceOp {
@@ -257,13 +262,7 @@ fn ext4_a_failed_fsync_after_a_durable_rename_leaves_the_write_durable() {
 }
 
 fn write_at(offset: u64, len: u64) -> TraceOp {
-    TraceOp::Write {
-        ino: 10,
-        path: p("d/f"),
-        offset,
-        len,
-        data: Arc::new(vec![b'x'; len as usize]),
-    }
+    write_of(10, offset, len)
 }
 
 fn variants(zeros: bool, offset: u64, len: u64, min_len: u64) -> Vec<Variant> {
